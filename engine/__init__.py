@@ -1,0 +1,57 @@
+"""kade's library API: load rules, evaluate rows, get decisions with their reasons.
+
+    import engine
+    rules = engine.load_rules("rules")
+    evaluation = engine.evaluate_workbook(rules, "workbooks/key_accounts.xlsx")
+    frame = engine.result_frame(evaluation, "clients")
+
+    # or on a DataFrame you already have (headers as in the sheet, or variable names):
+    out = engine.evaluate_frame(rules, clients_df, entity="clients")
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .data import Sheet, bind, read_workbook
+from .errors import (DataError, DecisionCycleError, FeelSyntaxError, FeelTypeError, KadeError, MissingColumnError,
+                     Position, RuleError, RuleErrors, RuleStructureError)
+from .evaluate import DecisionResult, Evaluation, evaluate, evaluate_table
+from .model import DecisionTable, RuleSet
+from .report import result_frame, summarize
+from .rulebook import load_rules
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load_rules", "read_workbook", "evaluate_workbook", "evaluate_sheets", "evaluate_frame", "evaluate", "evaluate_table",
+    "result_frame", "summarize", "Evaluation", "DecisionResult", "DecisionTable", "RuleSet", "Sheet",
+    "KadeError", "RuleError", "RuleErrors", "RuleStructureError", "FeelSyntaxError", "FeelTypeError",
+    "DecisionCycleError", "DataError", "MissingColumnError", "Position",
+]
+
+
+def evaluate_sheets(rules: RuleSet, sheets: list[Sheet], *, source: str = "", strict: bool = True,
+                    reasons: bool = True, progress=None) -> Evaluation:
+    """Evaluate already-read sheets (what a front end that is not a file has)."""
+    rows = bind(rules, sheets, source)
+    return evaluate(rules, rows, strict=strict, reasons=reasons, progress=progress)
+
+
+def evaluate_workbook(rules: RuleSet, path: str | Path, **options) -> Evaluation:
+    """Read a data workbook and evaluate every decision on it."""
+    return evaluate_sheets(rules, read_workbook(path), source=str(path), **options)
+
+
+def evaluate_frame(rules: RuleSet, frame: pd.DataFrame, entity: str, *, parents: dict[str, pd.DataFrame] | None = None,
+                   strict: bool = True, reasons: bool = True) -> pd.DataFrame:
+    """Evaluate the decisions over ``entity`` on a DataFrame; returns the frame with
+    the decision columns added. ``parents`` supplies parent entities' rows
+    (e.g. ``{"clients": clients_df}`` when evaluating contracts)."""
+    def sheet(name: str, df: pd.DataFrame) -> Sheet:
+        return Sheet(rules.entities[name].sheets[0] if name in rules.entities else name, df.astype(object).where(df.notna(), None))
+
+    sheets = [sheet(entity, frame)] + [sheet(name, df) for name, df in (parents or {}).items()]
+    evaluation = evaluate_sheets(rules, sheets, strict=strict, reasons=reasons)
+    return result_frame(evaluation, entity)

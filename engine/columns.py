@@ -1,0 +1,91 @@
+"""Typed columns as the evaluators see them.
+
+number, boolean and date values live in float64 arrays (NaN = FEEL null; booleans
+1/0; dates as days since 1970-01-01) so every comparison is one numpy call.
+Strings live in object arrays (None = null) and are factorised once, so a test
+is evaluated on the distinct values and gathered back by code.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+EPOCH = dt.date(1970, 1, 1)
+FLOAT_TYPES = ("number", "boolean", "date")
+
+
+class Column:
+    __slots__ = ("type", "values", "_factorized")
+
+    def __init__(self, type_: str, values: np.ndarray):
+        self.type = type_
+        self.values = values
+        self._factorized = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def is_float(self) -> bool:
+        return self.values.dtype.kind == "f"
+
+    def isnull(self) -> np.ndarray:
+        if self.is_float:
+            return np.isnan(self.values)
+        return pd.isna(self.values)
+
+    def factorized(self) -> tuple[np.ndarray, np.ndarray]:
+        """(codes, uniques); null has code -1."""
+        if self._factorized is None:
+            codes, uniques = pd.factorize(self.values, use_na_sentinel=True)
+            self._factorized = (codes, np.asarray(uniques, dtype=object))
+        return self._factorized
+
+    def take(self, index: np.ndarray) -> "Column":
+        """Rows by position; -1 gives null (a child row whose parent is missing)."""
+        if self.is_float:
+            vals = np.append(self.values, np.nan)[index]
+        else:
+            vals = np.append(self.values, None)[index]
+        return Column(self.type, vals)
+
+    def python_values(self, index: np.ndarray | None = None) -> np.ndarray:
+        """Values as Python objects of the column's type (for output and reasons)."""
+        vals = self.values if index is None else self.values[index]
+        return to_python(self.type, vals)
+
+
+def to_python(type_: str | None, vals: np.ndarray) -> np.ndarray:
+    out = np.empty(len(vals), dtype=object)
+    if vals.dtype.kind != "f":
+        out[:] = vals
+        return out
+    null = np.isnan(vals)
+    if type_ == "boolean":
+        out[:] = vals == 1.0
+    elif type_ == "date":
+        days = np.where(null, 0, vals).astype("int64")
+        out[:] = (np.datetime64("1970-01-01") + days.astype("timedelta64[D]")).astype(object)
+    else:
+        out[:] = vals
+    out[null] = None
+    return out
+
+
+def date_to_days(value: dt.date) -> float:
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return float((value - EPOCH).days)
+
+
+def literal_value(type_: str | None, value):
+    """A literal as stored in a column of ``type_`` (numbers/booleans/dates as float)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, dt.date):
+        return date_to_days(value)
+    return value

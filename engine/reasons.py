@@ -1,0 +1,75 @@
+"""Reason text: 'annual revenue 2,560 ≥ 1,000 and industry 金融 → platinum
+(rule CT-03: large finance clients)'. Built per rule for the rows that rule
+decided; each distinct value is formatted once and gathered, so no row loop."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import sfeel
+from .columns import Column, to_python
+
+
+def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
+    """Object array of display strings ('2,560', '金融', 'true', '2026-01-31', 'empty')."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
+    if values.dtype.kind == "f":
+        uniques, inverse = np.unique(values, return_inverse=True)
+        shown = np.array([sfeel.format_value(v) for v in to_python(type_, uniques)], dtype=object)
+        shown[shown == "null"] = "empty"
+        return shown[inverse.ravel()]
+    if type_ == "list":  # multi-hit outputs: one list per row
+        return pd.Series(values, dtype=object).map(lambda v: "; ".join(sfeel.format_value(x) for x in v) if isinstance(v, list) else "empty").to_numpy(dtype=object)
+    out = values.astype(object).copy()  # text columns hold str or None only
+    out[pd.isna(out)] = "empty"
+    return out
+
+
+def label_of(clause, variables) -> str:
+    if isinstance(clause.expr, sfeel.Name) and clause.expr.name in variables:
+        return variables[clause.expr.name].display
+    if isinstance(clause.expr, sfeel.Name):
+        return clause.expr.name.replace("_", " ")
+    return clause.label
+
+
+def condition_text(test, label: str, shown: np.ndarray) -> np.ndarray:
+    """One condition for many rows: label, the row's value, the test."""
+    if isinstance(test, sfeel.NullTest):
+        return np.full(len(shown), f"{label} is empty", dtype=object)
+    if isinstance(test, sfeel.Compare) and test.op == "=":
+        return f"{label} " + shown
+    return f"{label} " + shown + (" " + sfeel.describe_test(test))
+
+
+def rule_reasons(table, rule_index: int, inputs: list[Column], rows: np.ndarray, outputs_shown: np.ndarray, variables) -> np.ndarray:
+    """Reasons for the rows (positions) that rule `rule_index` decided."""
+    rule = table.rules[rule_index]
+    parts = []
+    for clause, column, test in zip(table.inputs, inputs, rule.inputs):
+        if isinstance(test, sfeel.AnyTest):
+            continue
+        shown = format_values(column.type, column.values[rows])
+        parts.append(condition_text(test, label_of(clause, variables), shown))
+    if parts:
+        text = parts[0]
+        for part in parts[1:]:
+            text = text + " and " + part
+    else:
+        text = np.full(len(rows), "any case", dtype=object)
+    note = f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})"
+    return text + " → " + outputs_shown + note
+
+
+def outputs_text(table, values: dict[str, Column], rows: np.ndarray) -> np.ndarray:
+    """'platinum' for one output; 'legal review true, finance review false' for several."""
+    shown = []
+    for clause in table.outputs:
+        col = values[clause.name]
+        text = format_values(col.type, col.values[rows])
+        shown.append(text if len(table.outputs) == 1 else f"{clause.name.replace('_', ' ')} " + text)
+    out = shown[0]
+    for more in shown[1:]:
+        out = out + ", " + more
+    return out
