@@ -50,7 +50,8 @@ def result_columns(evaluation: Evaluation, entity: str) -> pd.DataFrame:
         reason[failed] = "error: " + result.errors[failed]
         data[f"{name}.reason"] = reason
     data[ERRORS_COLUMN] = row_errors(evaluation, entity)
-    return pd.DataFrame(data)
+    # object dtype keeps None as None (pandas would infer a string dtype with NaN)
+    return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
 
 
 def result_frame(evaluation: Evaluation, entity: str) -> pd.DataFrame:

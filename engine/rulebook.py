@@ -26,8 +26,9 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from . import sfeel
-from .errors import FeelSyntaxError, RuleError, RuleErrors, RuleStructureError, Position
+from .errors import FeelSyntaxError, FeelTypeError, RuleError, RuleErrors, RuleStructureError, Position
 from .graph import ancestors, order_decisions
+from .hitpolicy import validate as validate_hit_policy
 from .model import HIT_POLICIES, AGGREGATING, DecisionTable, Entity, InputClause, OutputClause, Rule, RuleSet, Variable
 
 GLOSSARY_SHEETS = {"glossary", "术语表", "词汇表"}
@@ -203,6 +204,10 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
     producer = {out: t for t in ordered for out in t.output_names}
     for table in ordered:
         _check_scope(table, variables, entities, producer, errors)
+        try:
+            validate_hit_policy(table)
+        except RuleError as exc:
+            errors.add(exc)
     errors.raise_if_any()
     return RuleSet(variables, entities, ordered, sources)
 
@@ -517,7 +522,7 @@ class _DecisionReader:
         text = cell_text(self.sheet.value(row, col))
         try:
             test = sfeel.parse_unary_tests(text, clause.type)
-        except FeelSyntaxError as exc:
+        except (FeelSyntaxError, FeelTypeError) as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
             return sfeel.AnyTest()
         test = self._resolve(test, row, col) or sfeel.AnyTest()

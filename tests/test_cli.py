@@ -1,0 +1,99 @@
+"""kade evaluate end to end: real files in, real files out, exit codes."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+from click.testing import CliRunner
+
+from cli import main
+from tests.workbook_factory import small_data, small_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_workbook_end_to_end(tmp_path):
+    workbook = tmp_path / "key_accounts.xlsx"
+    shutil.copy(ROOT / "workbooks" / "key_accounts.xlsx", workbook)
+    before = workbook.read_bytes()
+    proc = subprocess.run([sys.executable, "-m", "cli", "evaluate", str(workbook), "--rules", str(ROOT / "rules")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # the sample carries three deliberately bad rows
+    assert "client_tier" in proc.stdout and "3 row(s) in error" in proc.stdout
+    assert workbook.read_bytes() == before  # the input is never modified
+    out = tmp_path / "key_accounts.kade.xlsx"
+    book = openpyxl.load_workbook(out, read_only=True)
+    assert book.sheetnames[0] == "kade summary"
+    clients = book["客户"]
+    header = [c.value for c in next(clients.iter_rows(max_row=1))]
+    for column in ("client_tier", "client_tier.rule", "client_tier.reason", "kade.errors"):
+        assert column in header
+    first = [c.value for c in next(clients.iter_rows(min_row=2, max_row=2))]
+    row = dict(zip(header, first))
+    assert row["客户名称"] == "中国银联" and row["client_tier"] == "platinum" and row["client_tier.rule"] == "CT-03"
+    assert "annual revenue 2,560 ≥ 1,000" in row["client_tier.reason"]
+
+
+def test_exit_0_when_every_row_decided(tmp_path):
+    rules = small_model(tmp_path / "rules")
+    data = small_data(tmp_path / "ok.xlsx", orders=[["订单编号", "客户编号", "金额"], ["O1", "C1", 10]])
+    result = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(tmp_path / "o.xlsx")])
+    assert result.exit_code == 0, result.output
+    assert "tier" in result.output and (tmp_path / "o.xlsx").exists()
+
+
+def test_exit_1_with_row_errors_and_json_output(tmp_path):
+    rules = small_model(tmp_path / "rules")
+    data = small_data(tmp_path / "d.xlsx")
+    out = tmp_path / "d.json"
+    result = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out)])
+    assert result.exit_code == 1
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    orders = {r["订单编号"]: r for r in doc["sheets"]["订单"]}
+    assert orders["O3"]["kade.errors"] == "金额: cannot read '1,2O0' as a number"
+    assert orders["O1"]["approver"] == "director"
+
+
+def test_csv_output_folder(tmp_path):
+    rules = small_model(tmp_path / "rules")
+    data = small_data(tmp_path / "d.xlsx")
+    result = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "--format", "csv"])
+    assert result.exit_code == 1
+    text = (tmp_path / "d.kade" / "客户.csv").read_text(encoding="utf-8-sig")
+    assert "tier.reason" in text.splitlines()[0] and "金融" in text
+
+
+def test_exit_2_on_bad_rules_bad_workbook_and_usage(tmp_path):
+    rules = small_model(tmp_path / "rules")
+    data = small_data(tmp_path / "d.xlsx")
+    runner = CliRunner()
+    missing = runner.invoke(main, ["evaluate", str(tmp_path / "nope.xlsx"), "--rules", str(rules)])
+    assert missing.exit_code == 2 and "workbook not found" in missing.output
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("not excel")
+    assert runner.invoke(main, ["evaluate", str(broken), "--rules", str(rules)]).exit_code == 2
+    assert runner.invoke(main, ["evaluate", str(data), "--rules", str(tmp_path / "none")]).exit_code == 2
+    same = runner.invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(data)])
+    assert same.exit_code == 2 and "overwrite the input" in same.output
+    assert runner.invoke(main, ["evaluate", str(data), "--format", "pdf"]).exit_code == 2
+
+
+def test_bad_rule_cell_message_on_stderr(tmp_path):
+    from tests.workbook_factory import small_model as model
+
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")], [("T1", ">= 1o0", '"gold"', "")], None)
+    rules = model(tmp_path / "rules", {"tier.xlsx": [bad]})
+    result = CliRunner().invoke(main, ["evaluate", str(small_data(tmp_path / "d.xlsx")), "--rules", str(rules)])
+    assert result.exit_code == 2
+    assert "tier.xlsx!tier!B6: expected a number after '>=', got '1o0'" in result.output
+
+
+def test_help_documents_exit_codes():
+    result = CliRunner().invoke(main, ["evaluate", "--help"])
+    assert result.exit_code == 0
+    for text in ("Exit status", "every row decided", "some rows are in error", "bad rule tables", "kade evaluate workbooks/key_accounts.xlsx"):
+        assert text in result.output

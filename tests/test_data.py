@@ -1,0 +1,108 @@
+"""Data workbooks: typed reading, coercion, row errors, joins, missing columns."""
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+import engine
+from engine.errors import DataError, MissingColumnError
+from tests.workbook_factory import small_data, small_model, write_data
+
+
+@pytest.fixture
+def rules(tmp_path):
+    return engine.load_rules(small_model(tmp_path / "rules"))
+
+
+def test_decisions_and_row_errors(rules, tmp_path):
+    ev = engine.evaluate_workbook(rules, small_data(tmp_path / "d.xlsx"))
+    clients = engine.result_frame(ev, "clients")
+    # "1,200" stored as text is read as 1200
+    assert list(clients["tier"]) == ["gold", "silver", "silver"]
+    assert clients["tier.reason"][0] == "revenue 2,560 ≥ 1,000 and industry 金融 → gold (rule T1: large finance clients)"
+    orders = engine.result_frame(ev, "orders").set_index("订单编号")
+    assert orders.loc["O1", "approver"] == "director" and orders.loc["O1", "approval.rule"] == "A3"
+    assert orders.loc["O2", "approver"] == "clerk"
+    assert orders.loc["O5", "approver"] == "manager"
+    # bad number: that row is an error naming column and value; others still decided
+    assert orders.loc["O3", "approver"] is None
+    assert orders.loc["O3", "kade.errors"] == "金额: cannot read '1,2O0' as a number"
+    assert orders.loc["O3", "approval.reason"].startswith("error: 金额: cannot read '1,2O0'")
+    # missing client is a per-row error
+    assert orders.loc["O4", "kade.errors"] == "客户编号 C9 not found in sheet 客户"
+    assert orders.loc["O4", "approver"] is None
+
+
+def test_english_headers_work_like_chinese(rules, tmp_path):
+    path = write_data(tmp_path / "en.xlsx", {
+        "客户": [["client_id", "revenue", "industry"], ["C1", 5000, "金融"]],
+    })
+    ev = engine.evaluate_workbook(rules, path)
+    assert engine.result_frame(ev, "clients")["tier"][0] == "gold"
+    assert "approval" in ev.skipped  # no orders sheet: skipped, not an error
+
+
+def test_missing_column_names_column_and_tables(rules, tmp_path):
+    path = write_data(tmp_path / "m.xlsx", {"客户": [["客户编号", "行业"], ["C1", "金融"]]})
+    with pytest.raises(MissingColumnError) as info:
+        engine.evaluate_workbook(rules, path)
+    assert "sheet '客户' has no column 年收入 / revenue (needed by tier)" in str(info.value)
+
+
+def test_unreadable_workbook(rules, tmp_path):
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(b"this is not a zip file")
+    with pytest.raises(DataError, match="cannot read workbook"):
+        engine.evaluate_workbook(rules, bad)
+    with pytest.raises(DataError, match="workbook not found"):
+        engine.evaluate_workbook(rules, tmp_path / "nope.xlsx")
+
+
+def test_allowed_values_are_enforced_per_row(rules, tmp_path):
+    path = write_data(tmp_path / "a.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "农业"], ["C2", 10, "政府"]]})
+    frame = engine.result_frame(engine.evaluate_workbook(rules, path), "clients")
+    assert frame["kade.errors"][0].startswith("行业: 农业 is not an allowed value (allowed: 金融, 政府, 其他)")
+    assert frame["tier"][1] == "silver"
+
+
+def test_coercion_of_each_type():
+    from engine.data import coerce
+    from engine.model import Variable
+
+    num = Variable("x", None, ("X",), "number")
+    col, msgs = coerce(np.array([1.0, "1,200", " 350 ", None, "N/A", "1,2O0", True], dtype=object), num)
+    assert col.values[:3].tolist() == [1.0, 1200.0, 350.0]
+    assert np.isnan(col.values[3])
+    assert msgs[3] is None
+    assert msgs[4] == "X: cannot read 'N/A' as a number"
+    assert msgs[5] == "X: cannot read '1,2O0' as a number"
+    assert msgs[6] is not None  # a boolean is not a number
+
+    flag = Variable("f", None, ("F",), "boolean")
+    col, msgs = coerce(np.array(["是", "否", True, "yes", "N", None, "maybe"], dtype=object), flag)
+    assert col.values[:5].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert msgs[6] == "F: cannot read 'maybe' as true/false (是/否)"
+
+    day = Variable("d", None, ("D",), "date")
+    col, msgs = coerce(np.array([dt.date(2026, 1, 31), "2026-01-31", "2026/1/31", 46053.0, "soon"], dtype=object), day)
+    expected = (dt.date(2026, 1, 31) - dt.date(1970, 1, 1)).days
+    assert col.values[:4].tolist() == [expected] * 4
+    assert msgs[4] == "D: cannot read 'soon' as a date"
+
+    text = Variable("s", None, ("S",), "string")
+    col, msgs = coerce(np.array([1001.0, " 金融 ", "", None], dtype=object), text)
+    assert col.values.tolist() == ["1001", "金融", None, None] and msgs is None
+
+
+def test_evaluate_frame_library_api(rules):
+    import pandas as pd
+
+    clients = pd.DataFrame({"客户编号": ["C1", "C2"], "年收入": [2000, None], "行业": ["金融", "金融"]})
+    out = engine.evaluate_frame(rules, clients, entity="clients")
+    assert out["tier"].tolist() == ["gold", "silver"]
+    assert out["tier.rule"].tolist() == ["T1", "T2"]
+    orders = pd.DataFrame({"订单编号": ["O1"], "客户编号": ["C1"], "金额": [120]})
+    out = engine.evaluate_frame(rules, orders, entity="orders", parents={"clients": clients})
+    assert out["approver"].tolist() == ["director"]

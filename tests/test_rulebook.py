@@ -1,0 +1,116 @@
+"""Rule workbooks: layout, glossary, malformed cells with file!sheet!cell, graph."""
+from __future__ import annotations
+
+import pytest
+
+import engine
+from engine.errors import DecisionCycleError, FeelSyntaxError, FeelTypeError, RuleError, RuleErrors
+from tests.workbook_factory import APPROVAL, ENTITIES, GLOSSARY, TIER, small_model, write_rules
+
+
+def test_small_model_loads_in_dependency_order(tmp_path):
+    # approval uses tier, so tier comes first even when listed second
+    rules = engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [APPROVAL, TIER]}))
+    assert [t.name for t in rules.decisions] == ["tier", "approval"]
+    tier = rules.decision("tier")
+    assert tier.hit_policy == "F" and [r.id for r in tier.rules] == ["T1", "T2"]
+    assert tier.rules[0].annotation == "large finance clients"
+    assert rules.decision("approval").inputs[1].type == "string"  # typed from the glossary entry of tier
+
+
+def test_chinese_headers_resolve_to_variables(tmp_path):
+    table = ("tier", "clients", "F", [("input", "年收入"), ("input", "行业"), ("output", "tier")],
+             [("T1", ">= 1000", '"金融"', '"gold"', ""), ("T2", "-", "-", '"silver"', "")], None)
+    rules = engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [table]}))
+    names = [c.expr.name for c in rules.decision("tier").inputs]
+    assert names == ["revenue", "industry"]
+
+
+def test_malformed_cell_names_file_sheet_and_cell(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
+           [("T1", ">= 1o0", '"gold"', ""), ("T2", "-", '"silver"', "")], None)
+    folder = small_model(tmp_path / "r", {"sla.xlsx": [bad]})
+    with pytest.raises(FeelSyntaxError) as info:
+        engine.load_rules(folder)
+    text = str(info.value)
+    assert text.endswith("sla.xlsx!tier!B6: expected a number after '>=', got '1o0'")
+
+
+def test_wrong_type_literal_is_refused(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
+           [("T1", '>= "big"', '"gold"', "")], None)
+    with pytest.raises(FeelTypeError, match=r"rules.xlsx!tier!B6: expected a number after '>='"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_all_problems_reported_together(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("input", "industry"), ("output", "tier")],
+           [("T1", "[1..", '"金融"', '"gold"', ""),
+            ("T2", "-", '"金鸿"', '"silver"', ""),
+            ("T3", "-", "-", '"bronze"', "")], None)
+    with pytest.raises(RuleErrors) as info:
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+    text = str(info.value)
+    assert "3 problems" in text
+    assert "tier!B6: expected a number after '..', got the end of the cell" in text
+    assert 'tier!C7: "金鸿" is not an allowed value of industry' in text
+    assert 'tier!D8: "bronze" is not an allowed value of tier' in text
+
+
+def test_unknown_name_suggests_quotes(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "industry"), ("output", "tier")],
+           [("T1", "金融", '"gold"', "")], None)
+    with pytest.raises(RuleError, match=r'unknown name 金融.*write "金融" in double quotes'):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_bad_hit_policy_in_corner(tmp_path):
+    bad = ("tier", "clients", "X", [("input", "revenue"), ("output", "tier")], [("T1", "-", '"gold"', "")], None)
+    with pytest.raises(RuleError, match=r"tier!A5: expected the hit policy in the table's corner"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_duplicate_rule_id(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
+           [("T1", "> 1", '"gold"', ""), ("T1", "-", '"silver"', "")], None)
+    with pytest.raises(RuleError, match=r"tier!A7: rule id T1 is used twice"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_cycle_is_refused_naming_the_cycle(tmp_path):
+    glossary = GLOSSARY + [("a", "clients", "", "number", ""), ("b", "clients", "", "number", "")]
+    t1 = ("da", "clients", "U", [("input", "b"), ("output", "a")], [("R1", "-", "b + 1", "")], None)
+    t2 = ("db", "clients", "U", [("input", "a"), ("output", "b")], [("R1", "-", "a + 1", "")], None)
+    folder = write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [t1, t2]})
+    with pytest.raises(DecisionCycleError, match=r"cycle: da → db → da"):
+        engine.load_rules(folder)
+
+
+def test_parent_decision_cannot_use_child_values(tmp_path):
+    bad = ("tier", "clients", "F", [("input", "amount"), ("output", "tier")], [("T1", "-", '"gold"', "")], None)
+    with pytest.raises(RuleError, match=r"runs over clients rows but uses amount from orders"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_aggregation_needs_single_output(tmp_path):
+    glossary = GLOSSARY + [("p", "clients", "", "number", ""), ("q", "clients", "", "number", "")]
+    bad = ("score", "clients", "C+", [("input", "revenue"), ("output", "p"), ("output", "q")], [("S1", "-", 1, 2, "")], None)
+    with pytest.raises(RuleError, match=r"C\+ aggregates a single output"):
+        engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [bad]}))
+
+
+def test_priority_needs_allowed_values(tmp_path):
+    bad = ("approval", "orders", "P", [("input", "amount"), ("output", "approver")], [("A1", "-", '"clerk"', "")], None)
+    with pytest.raises(RuleError, match=r"hit policy P orders results by the output's allowed values"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
+
+
+def test_rules_path_missing():
+    with pytest.raises(RuleError, match="rules not found"):
+        engine.load_rules("/nonexistent/rules")
+
+
+def test_glossary_type_must_be_known(tmp_path):
+    glossary = GLOSSARY + [("x", "clients", "", "money", "")]
+    with pytest.raises(RuleError, match=r"Glossary!A10: .*|type of x must be number, string, boolean or date"):
+        engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [TIER]}))
