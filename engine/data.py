@@ -286,6 +286,7 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
         keys = None
         if entity.key in columns:
             keys = columns[entity.key].python_values()
+            _flag_duplicate_keys(keys, entity.key, rules.variables[entity.key], errors)
         found[name] = EntityRows(name, sheet.name, sheet.frame, columns, errors, keys)
     if missing:
         raise MissingColumnError("; ".join(missing), Position(source or None))
@@ -299,6 +300,17 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             sheets_wanted = " / ".join(rules.entities[parent].sheets)
             raise MissingColumnError(f"no sheet {sheets_wanted}: decisions over {entity} need {parent} values", Position(source or None))
     return found
+
+
+def _flag_duplicate_keys(keys: np.ndarray, name: str, variable: Variable, errors: dict):
+    """A key used twice is a row error on the later rows; links use the first."""
+    series = pd.Series(keys, dtype=object)
+    dup = (series.duplicated() & series.notna()).to_numpy()
+    if dup.any():
+        header = variable.headers[0] if variable.headers else name
+        messages = errors.get(name, np.full(len(keys), None, dtype=object)).copy()
+        messages[dup] = (f"{header} " + series[dup].astype(str) + " appears more than once; the first row is used for links").to_numpy()
+        errors[name] = messages
 
 
 def _uses_parent(rules: RuleSet, entity: str) -> bool:

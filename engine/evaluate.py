@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from . import sfeel
 from .columns import Column, literal_value, to_python
@@ -91,7 +92,7 @@ def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, bloc
             out[clause.name] = eval_expr(expr, _subset(env, sfeel.names_in(expr), rows), len(rows))
         return out
 
-    hits = decide(table, matrix, output_values, strict)
+    hits = decide(table, matrix, output_values)
     errors = _first_message(blocked, hits.errors)
     if errors is None:
         errors = np.full(n, None, dtype=object)
@@ -151,11 +152,18 @@ def _put(outputs: dict[str, Column], name: str, rows: np.ndarray, col: Column, n
 
 
 def _listify(col: Column, empty: bool = False) -> Column:
+    """One-element lists (the default of a collect table), or empty lists. Rows with
+    the same value share one list object: results are read, never mutated."""
     vals = np.empty(len(col), dtype=object)
+    if empty:
+        vals.fill([])
+        return Column("list", vals)
     py = to_python(col.type, col.values) if col.is_float else col.values
-    for_rows = [[] for _ in range(len(col))] if empty else [[v] for v in py]
-    vals[:] = for_rows
-    return Column("list", vals)
+    codes, uniques = pd.factorize(py, use_na_sentinel=False)
+    lists = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):  # one list per distinct value, not per row
+        lists[i] = [value]
+    return Column("list", lists[codes])
 
 
 def _single(table, winner, inputs, env, n, output_values, reasons, variables):

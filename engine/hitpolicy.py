@@ -33,6 +33,8 @@ def validate(table: DecisionTable):
         raise RuleStructureError(f"unknown hit policy {table.hit_policy}", table.position)
     if table.hit_policy in AGGREGATING and len(table.outputs) != 1:
         raise RuleStructureError(f"hit policy {table.hit_policy} aggregates a single output; this table has {len(table.outputs)}", table.position)
+    if table.hit_policy in ("C+", "C<", "C>") and table.outputs[0].type not in (None, "number"):
+        raise RuleStructureError(f"hit policy {table.hit_policy} adds or compares numbers; output {table.outputs[0].name} is {table.outputs[0].type}", table.position)
     if table.hit_policy in ("P", "O"):
         ranked = [k for k, o in enumerate(table.outputs) if o.allowed_values]
         if not ranked:
@@ -80,7 +82,7 @@ def ids_text(table: DecisionTable, matrix: np.ndarray, rows: np.ndarray, order: 
     return texts[pattern]
 
 
-def decide(table: DecisionTable, matrix: np.ndarray, output_values, strict: bool) -> Hits:
+def decide(table: DecisionTable, matrix: np.ndarray, output_values) -> Hits:
     """Apply the table's hit policy. ``output_values(rule, rows)`` gives a rule's
     outputs on some rows (needed by ANY to compare them)."""
     policy = table.hit_policy

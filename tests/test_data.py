@@ -106,3 +106,10 @@ def test_evaluate_frame_library_api(rules):
     orders = pd.DataFrame({"订单编号": ["O1"], "客户编号": ["C1"], "金额": [120]})
     out = engine.evaluate_frame(rules, orders, entity="orders", parents={"clients": clients})
     assert out["approver"].tolist() == ["director"]
+
+
+def test_duplicate_keys_are_flagged(rules, tmp_path):
+    path = write_data(tmp_path / "dup.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "金融"], ["C1", 5000, "金融"]]})
+    frame = engine.result_frame(engine.evaluate_workbook(rules, path), "clients")
+    assert frame["kade.errors"][0] is None
+    assert frame["kade.errors"][1] == "客户编号 C1 appears more than once; the first row is used for links"

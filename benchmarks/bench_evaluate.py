@@ -1,0 +1,379 @@
+#!/usr/bin/env python3
+"""kade benchmarks: evaluation throughput and end-to-end cost of `kade evaluate`.
+
+    python benchmarks/generate.py && python benchmarks/bench_evaluate.py --write-docs
+    python benchmarks/bench_evaluate.py --quick                  # 10k rows, one repeat
+    python benchmarks/bench_evaluate.py --sizes 10k,100k         # skip the 1M-row run
+
+(a) Evaluation alone: the typed columns are built once (``engine.data.bind``),
+    then ``engine.evaluate(rules, rows, reasons=False/True)`` is timed, best of
+    3. The per-column factorisation cache (``Column._factorized``) is cleared
+    before every run, so each run pays what one ``kade evaluate`` pays.
+    Target: >= 2,000,000 rows/s with reasons off (outputs + the .rule column).
+(b) End to end: the library calls ``kade evaluate`` makes (read_workbook, bind,
+    evaluate with reasons, result_frame, summarize, write_xlsx with the summary
+    sheet, error_rows) versus reading the same workbook (engine.read_workbook)
+    and writing it back unchanged (engine.writers.write_xlsx). Each run is a
+    fresh child process, so its peak RSS (getrusage ru_maxrss) is its own.
+    Target: ratio <= 1.25. The `kade evaluate` command itself is also timed
+    (wall clock, includes interpreter start-up, imports and load_rules).
+
+The script is not a pytest test. ``--write-docs`` replaces the results section
+of docs/performance.md (between the ``<!-- results:start/end -->`` markers).
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402  (benchmarks/generate.py)
+
+OUT = generate.DATA / "out"
+DOCS = ROOT / "docs" / "performance.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+EVAL_TARGET = 2_000_000  # rows/s, evaluation alone, reasons off
+RATIO_TARGET = 1.25
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+# --------------------------------------------------------------- child runs ----
+
+def run_pipeline(workbook: Path, rules_path: Path, out: Path) -> dict:
+    """What `kade evaluate WORKBOOK --rules RULES -o OUT` does, stage by stage."""
+    import cli
+    import engine
+    from engine import report, writers
+
+    times = {}
+    t = time.perf_counter()
+    rules = engine.load_rules(rules_path)
+    times["load_rules"] = time.perf_counter() - t
+    t0 = time.perf_counter()
+    sheets = engine.read_workbook(workbook)
+    t1 = time.perf_counter()
+    rows = engine.data.bind(rules, sheets, str(workbook))
+    t2 = time.perf_counter()
+    evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
+    t3 = time.perf_counter()
+    frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
+    t4 = time.perf_counter()
+    summary = report.summarize(evaluation)
+    t5 = time.perf_counter()
+    writers.write_xlsx(frames, out, cli._summary_table(summary))
+    t6 = time.perf_counter()
+    errors = report.error_rows(evaluation)
+    t7 = time.perf_counter()
+    times.update(read=t1 - t0, bind=t2 - t1, evaluate=t3 - t2, result_frame=t4 - t3, summarize=t5 - t4,
+                 write=t6 - t5, error_rows=t7 - t6, total=t7 - t0)
+    times["error_count"] = errors
+    return times
+
+
+def run_baseline(workbook: Path, out: Path) -> dict:
+    """Read the workbook and write it back unchanged."""
+    import engine
+    from engine import writers
+
+    t0 = time.perf_counter()
+    sheets = engine.read_workbook(workbook)
+    t1 = time.perf_counter()
+    writers.write_xlsx({s.name: s.frame for s in sheets}, out)
+    t2 = time.perf_counter()
+    return {"read": t1 - t0, "write": t2 - t1, "total": t2 - t0}
+
+
+def child_main(kind: str, workbook: Path, out: Path, rules_path: Path):
+    import engine  # noqa: F401  imports are not timed
+
+    result = run_pipeline(workbook, rules_path, out) if kind == "pipeline" else run_baseline(workbook, out)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    out.unlink(missing_ok=True)
+    print("RESULT " + json.dumps(result))
+
+
+def spawn(kind: str, workbook: Path, rules_path: Path) -> dict:
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = OUT / f"{kind}_{workbook.stem}.xlsx"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--workbook", str(workbook),
+           "--out", str(out), "--rules", str(rules_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{kind} child failed ({proc.returncode}):\n{proc.stderr}")
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def time_cli(workbook: Path, rules_path: Path) -> float:
+    """Wall clock of the real command (exit 0 or 1 are both fine)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = OUT / f"cli_{workbook.stem}.xlsx"
+    kade = shutil.which("kade")
+    cmd = [kade] if kade else [sys.executable, str(ROOT / "cli.py")]
+    cmd += ["evaluate", str(workbook), "--rules", str(rules_path), "-o", str(out), "-q", "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"kade evaluate failed ({proc.returncode}):\n{proc.stderr}")
+    out.unlink(missing_ok=True)
+    return wall
+
+
+# ----------------------------------------------------------- measurements ------
+
+def ensure_inputs(sizes: list[int]):
+    if not (generate.RULES / "glossary.xlsx").exists() or not (generate.RULES / "order_priority.xlsx").exists():
+        generate.write_rules()
+    for n in sizes:
+        if not generate.data_path(n).exists():
+            print(f"generating {generate.data_path(n).name} ...", file=sys.stderr)
+            generate.write_data(n)
+
+
+def bench_eval(n: int, repeats: int) -> dict:
+    """Evaluation alone on n rows: bind once, evaluate best-of-`repeats`."""
+    import engine
+
+    rules = engine.load_rules(generate.RULES)
+    path = generate.data_path(n)
+    t0 = time.perf_counter()
+    sheets = engine.read_workbook(path)
+    t1 = time.perf_counter()
+    rows = engine.data.bind(rules, sheets, str(path))
+    t2 = time.perf_counter()
+    assert len(rows["orders"]) == n, (len(rows["orders"]), n)
+    result = {"rows": n, "read": t1 - t0, "bind": t2 - t1}
+    for reasons in (False, True):
+        best = float("inf")
+        for _ in range(repeats):
+            for entity_rows in rows.values():
+                for col in entity_rows.columns.values():
+                    col._factorized = None  # what a fresh run pays
+            gc.collect()
+            t = time.perf_counter()
+            evaluation = engine.evaluate(rules, rows, reasons=reasons)
+            best = min(best, time.perf_counter() - t)
+            del evaluation
+        result["reasons_on" if reasons else "reasons_off"] = best
+    del rows, sheets
+    gc.collect()
+    return result
+
+
+def bench_e2e(n: int, repeats: int, cli_runs: int) -> dict:
+    path = generate.data_path(n)
+    pipe, base = [], []
+    for _ in range(repeats):  # interleaved, so drift hits both alike
+        pipe.append(spawn("pipeline", path, generate.RULES))
+        base.append(spawn("baseline", path, generate.RULES))
+    best_pipe = min(pipe, key=lambda r: r["total"])
+    best_base = min(base, key=lambda r: r["total"])
+    cli_wall = min((time_cli(path, generate.RULES) for _ in range(cli_runs)), default=None)
+    return {"rows": n, "pipeline": best_pipe, "baseline": best_base, "ratio": best_pipe["total"] / best_base["total"],
+            "cli_wall": cli_wall, "repeats": repeats}
+
+
+def profile_e2e(n: int, top: int = 18) -> list[tuple]:
+    """cProfile of the pipeline in this process; top functions by own time."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    out = OUT / f"profile_{n}.xlsx"
+    import cli  # noqa: F401  warm imports
+    import engine  # noqa: F401
+
+    prof = cProfile.Profile()
+    prof.enable()
+    run_pipeline(generate.data_path(n), generate.RULES, out)
+    prof.disable()
+    out.unlink(missing_ok=True)
+    stats = pstats.Stats(prof, stream=io.StringIO())
+    total = sum(v[2] for v in stats.stats.values())  # sum of tottime = profiled wall
+    rows = []
+    for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():
+        rows.append((tt, ct, nc, _where(file, line, func)))
+    rows.sort(reverse=True)
+    return [(tt, ct, nc, where, tt / total) for tt, ct, nc, where in rows[:top]], total
+
+
+def _where(file: str, line: int, func: str) -> str:
+    if file == "~":
+        return func  # built-in / C function
+    p = Path(file)
+    try:
+        rel = p.resolve().relative_to(ROOT)
+        return f"{rel}:{line} {func}"
+    except ValueError:
+        parts = p.parts
+        if "site-packages" in parts:
+            return f"{'/'.join(parts[parts.index('site-packages') + 1:])}:{line} {func}"
+        return f"{p.name}:{line} {func}"
+
+
+# --------------------------------------------------------------- reporting -----
+
+def machine() -> list[str]:
+    import numpy
+    import pandas
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))
+        mem = f"{kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for mod in ("python_calamine", "xlsxwriter", "openpyxl"):
+        try:
+            from importlib.metadata import version
+            versions.append(f"{mod.replace('_', '-')} {version(mod.replace('_', '-'))}")
+        except Exception:
+            pass
+    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [f"- CPU: {cpu}, nproc = {nproc}" + (f", {mem}" if mem else ""),
+            f"- {platform.system()} {platform.release()}; Python {platform.python_version()}",
+            f"- numpy {numpy.__version__}, pandas {pandas.__version__}, " + ", ".join(versions)]
+
+
+def fmt_rate(n: int, s: float) -> str:
+    return f"{n / s:,.0f}"
+
+
+def render(evals: list[dict], e2e: dict | None, large: dict | None, prof, args) -> str:
+    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_evaluate.py"
+             + (f" --sizes {args.sizes_text}" if args.sizes_text else "") + (" --quick" if args.quick else "") + "`.", ""]
+    lines += ["Machine:", ""] + machine() + [""]
+    lines += ["Rule set: `benchmarks/data/rules/` — one entity `orders` (8 columns), one FIRST table "
+              "`order_priority` with 20 rules over amount (ranges), category (lists) and express (boolean), plus a default row.", ""]
+    if evals:
+        lines += [f"### (a) Evaluation alone (`engine.evaluate` on bound columns, best of {args.repeats})", "",
+                  "| rows | read_workbook (s) | bind (s) | evaluate, reasons off (s) | rows/s, reasons off | evaluate, reasons on (s) | rows/s, reasons on | target ≥ 2,000,000 rows/s (reasons off) |",
+                  "|---:|---:|---:|---:|---:|---:|---:|:---|"]
+        for r in evals:
+            rate = r["rows"] / r["reasons_off"]
+            verdict = "met" if rate >= EVAL_TARGET else f"**missed** ({rate / EVAL_TARGET:.2f}× of target)"
+            lines.append(f"| {r['rows']:,} | {r['read']:.2f} | {r['bind']:.3f} | {r['reasons_off']:.4f} | {fmt_rate(r['rows'], r['reasons_off'])} "
+                         f"| {r['reasons_on']:.4f} | {fmt_rate(r['rows'], r['reasons_on'])} | {verdict} |")
+        lines.append("")
+    for label, res in (("(b) End to end", e2e), ("(c) End to end, largest size", large)):
+        if res is None:
+            continue
+        p, b = res["pipeline"], res["baseline"]
+        ok = "met" if res["ratio"] <= RATIO_TARGET else f"**missed** (by {(res['ratio'] / RATIO_TARGET - 1) * 100:.0f} %)"
+        lines += [f"### {label}: {res['rows']:,} rows (best of {res['repeats']}, fresh process each run)", "",
+                  "| | read (s) | bind (s) | evaluate (s) | result_frame (s) | summarize (s) | write_xlsx (s) | error_rows (s) | total (s) | peak RSS (MB) |",
+                  "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| kade evaluate (library calls) | {p['read']:.2f} | {p['bind']:.2f} | {p['evaluate']:.2f} | {p['result_frame']:.2f} "
+                  f"| {p['summarize']:.2f} | {p['write']:.2f} | {p['error_rows']:.2f} | **{p['total']:.2f}** | {p['peak_rss_mb']:,.0f} |",
+                  f"| read + write back unchanged | {b['read']:.2f} | | | | | {b['write']:.2f} | | **{b['total']:.2f}** | {b['peak_rss_mb']:,.0f} |",
+                  "",
+                  f"Ratio kade / read+write: **{res['ratio']:.2f}** (target ≤ {RATIO_TARGET}: {ok}). "
+                  f"load_rules adds {p['load_rules']:.2f} s (not in either total)."
+                  + (f" The `kade evaluate` command itself: {res['cli_wall']:.2f} s wall clock (start-up, imports and load_rules included)."
+                     if res.get("cli_wall") else ""), ""]
+    if prof:
+        rows, total = prof
+        lines += [f"### cProfile of the end-to-end run ({args.profile_rows:,} rows, {total:.1f} s profiled; top functions by own time)", "",
+                  "| own time (s) | share | cumulative (s) | calls | function |", "|---:|---:|---:|---:|:---|"]
+        for tt, ct, nc, where, share in rows:
+            lines.append(f"| {tt:.2f} | {share * 100:.1f} % | {ct:.2f} | {nc:,} | `{where}` |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_docs(section: str):
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    block = f"{START}\n{section.rstrip()}\n{END}"
+    if DOCS.exists():
+        text = DOCS.read_text(encoding="utf-8")
+        if START in text and END in text:
+            head, rest = text.split(START, 1)
+            _, tail = rest.split(END, 1)
+            text = head + block + tail
+        else:
+            text = text.rstrip() + "\n\n## Results\n\n" + block + "\n"
+    else:
+        text = "# Performance\n\n## Results\n\n" + block + "\n"
+    DOCS.write_text(text, encoding="utf-8")
+    print(f"updated {DOCS.relative_to(ROOT)}", file=sys.stderr)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=None, help="comma-separated row counts for (a): 10k,100k,max (default all three; 10k with --quick)")
+    parser.add_argument("--quick", action="store_true", help="one repeat, 10k rows unless --sizes, no profile unless --profile")
+    parser.add_argument("--e2e-size", type=generate.parse_size, default=None,
+                        help="rows for the end-to-end ratio (default 100k if in --sizes, else the smallest size)")
+    parser.add_argument("--profile", dest="profile", action="store_true", default=None, help="cProfile the end-to-end run")
+    parser.add_argument("--no-profile", dest="profile", action="store_false")
+    parser.add_argument("--write-docs", action="store_true", help="replace the results section of docs/performance.md")
+    parser.add_argument("--child", choices=("pipeline", "baseline"), help=argparse.SUPPRESS)
+    parser.add_argument("--workbook", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--rules", type=Path, default=generate.RULES, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child_main(args.child, args.workbook, args.out, args.rules)
+
+    args.sizes_text = args.sizes
+    sizes = generate.parse_sizes(args.sizes) if args.sizes else ([10_000] if args.quick else list(generate.DEFAULT_SIZES))
+    sizes = sorted(set(sizes))
+    args.repeats = 1 if args.quick else 3
+    e2e_size = args.e2e_size or (100_000 if 100_000 in sizes else sizes[0])
+    large_size = max(sizes) if max(sizes) > e2e_size else None
+    profile = args.profile if args.profile is not None else not args.quick
+    args.profile_rows = e2e_size
+    ensure_inputs(sorted(set(sizes) | {e2e_size}))
+
+    evals = []
+    for n in sizes:
+        print(f"(a) evaluate {n:,} rows ...", file=sys.stderr, flush=True)
+        evals.append(bench_eval(n, args.repeats))
+        r = evals[-1]
+        print(f"    reasons off {r['reasons_off']:.4f} s = {fmt_rate(n, r['reasons_off'])} rows/s; "
+              f"reasons on {r['reasons_on']:.4f} s = {fmt_rate(n, r['reasons_on'])} rows/s", file=sys.stderr, flush=True)
+    print(f"(b) end to end {e2e_size:,} rows ...", file=sys.stderr, flush=True)
+    e2e = bench_e2e(e2e_size, args.repeats, 1 if args.quick else 2)
+    print(f"    ratio {e2e['ratio']:.2f}", file=sys.stderr, flush=True)
+    large = None
+    if large_size:
+        print(f"(c) end to end {large_size:,} rows ...", file=sys.stderr, flush=True)
+        large = bench_e2e(large_size, 1, 0)
+        print(f"    total {large['pipeline']['total']:.1f} s, ratio {large['ratio']:.2f}", file=sys.stderr, flush=True)
+    prof = None
+    if profile:
+        print(f"profiling end to end {e2e_size:,} rows ...", file=sys.stderr, flush=True)
+        prof = profile_e2e(e2e_size)
+    section = render(evals, e2e, large, prof, args)
+    print(section)
+    if args.write_docs:
+        write_docs(section)
+
+
+if __name__ == "__main__":
+    main()
