@@ -11,7 +11,7 @@ from . import sfeel
 from .columns import Column, literal_value, to_python
 from .data import EntityRows
 from .graph import referenced_names
-from .hitpolicy import decide, ids_text, rule_lists
+from .hitpolicy import decide, ids_text, rule_lists, validate
 from .model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from .reasons import format_values, outputs_text, rule_reasons
 from .vectorized import eval_expr, test_mask
@@ -78,6 +78,7 @@ def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, bloc
     ``strict``: no match without a default output is an error (kade's rule);
     with ``strict=False`` it is null, as the DMN standard says."""
     variables = variables or {}
+    validate(table)
     inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
     matrix = match_matrix(table, inputs, env, n)
     if blocked is not None:
@@ -175,19 +176,19 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         return outputs, rule_ids, reason
     ids = np.array([r.id for r in table.rules] + [None], dtype=object)
     rule_ids[:] = ids[winner]
-    # constant outputs: one gather through a per-rule lookup table
+    # plain values: one gather through a per-rule lookup table (computed entries are filled below)
     for k, clause in enumerate(table.outputs):
         entries = [r.outputs[k] for r in table.rules]
-        if all(isinstance(e, sfeel.Literal) for e in entries):
-            col = outputs[clause.name]
-            types = {e.type for e in entries} - {None}
-            if col.type is None:
-                col.type = types.pop() if len(types) == 1 else None
-            if col.type in ("number", "boolean", "date") and types <= {col.type}:
-                lookup = np.array([np.nan if e.value is None else literal_value(e.type, e.value) for e in entries] + [np.nan])
-            else:
-                lookup = np.array([e.value for e in entries] + [None], dtype=object)
-            col.values = lookup[winner]
+        literals = [e if isinstance(e, sfeel.Literal) else sfeel.Literal(None, None) for e in entries]
+        col = outputs[clause.name]
+        types = {e.type for e in literals} - {None}
+        if col.type is None and len(types) == 1:
+            col.type = types.pop()
+        if col.type in ("number", "boolean", "date") and types <= {col.type}:
+            lookup = np.array([np.nan if e.value is None else literal_value(e.type, e.value) for e in literals] + [np.nan])
+        else:
+            lookup = np.array([e.value for e in literals] + [None], dtype=object)
+        col.values = lookup[winner]
     # computed outputs and reasons: per rule, on the rows that rule decided
     order = np.argsort(winner, kind="stable")
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))

@@ -92,7 +92,9 @@ class Not:
 
 # --------------------------------------------------------------- lexer ---------
 
-_FULL_WIDTH = str.maketrans({"，": ",", "（": "(", "）": ")", "“": '"', "”": '"', "≥": ">=", "≤": "<=", "≠": "!=", "　": " ", "【": "[", "】": "]"})
+# one character for one, so error offsets still point into the cell as written
+_FULL_WIDTH = str.maketrans({"，": ",", "（": "(", "）": ")", "“": '"', "”": '"', "　": " ", "【": "[", "】": "]"})
+_SIGNS = {"≥": ">=", "≤": "<=", "≠": "!="}
 
 _OPERATORS = ("..", "<=", ">=", "!=", "**", "<", ">", "=", "(", ")", "[", "]", ",", "+", "-", "*", "/")
 _NUMBER_RE = re.compile(r"(\d+(\.\d+)?|\.\d+)")
@@ -157,6 +159,10 @@ def tokenize(text: str) -> list[Token]:
                 j += 1
             tokens.append(Token("name", text[i:j], i))
             i = j
+            continue
+        if ch in _SIGNS:
+            tokens.append(Token("op", _SIGNS[ch], i))
+            i += 1
             continue
         for op in _OPERATORS:
             if text.startswith(op, i):
@@ -331,7 +337,7 @@ class _Parser:
 
     def power(self):
         node = self.unary()
-        if self.at_op("**"):
+        while self.at_op("**"):  # left to right, as the DMN TCK expects
             self.advance()
             node = Binary("**", node, self.unary())
         return node
