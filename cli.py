@@ -9,7 +9,9 @@ import click
 
 import engine
 from engine import report, writers
+from engine.durable import availability as durable_availability
 from engine.errors import DataError, KadeError, RuleError
+from engine.evaluate import ENGINES
 
 HERE = Path(__file__).resolve().parent
 PROGRESS_ROWS = 50_000  # show a progress bar from this many rows on
@@ -52,9 +54,12 @@ def main():
               help="Where to write. Default: <workbook>.kade.xlsx beside the input (a folder for csv).")
 @click.option("--format", "fmt", type=click.Choice(writers.FORMATS), default=None,
               help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.")
+@click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="vectorized", show_default=True,
+              help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, progress: bool | None, quiet: bool):
+def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, engine_name: str,
+             progress: bool | None, quiet: bool):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
@@ -74,7 +79,12 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
       kade evaluate workbooks/key_accounts.xlsx
       kade evaluate register.xlsx --rules rules/ -o out/register-decided.xlsx
       kade evaluate register.xlsx --format json -o decisions.json
+      kade evaluate register.xlsx --engine durable
     """
+    if engine_name == "durable":
+        why = durable_availability()
+        if why:
+            fail(f"--engine durable is unavailable: {why}")
     fmt = fmt or _format_from(output)
     output = output or _default_output(workbook, fmt)
     if output.resolve() == workbook.resolve():
@@ -92,7 +102,10 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
     show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
     with click.progressbar(length=len(rules.decisions) + 1, label=f"deciding {total:,} rows", file=sys.stderr,
                            show_pos=True, hidden=not show or quiet) as bar:
-        evaluation = engine.evaluate(rules, rows, progress=lambda _name: bar.update(1))
+        try:
+            evaluation = engine.evaluate(rules, rows, progress=lambda _name: bar.update(1), engine=engine_name)
+        except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
+            fail(exc)
         frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
         summary = report.summarize(evaluation)
         bar.label = f"writing {output}"

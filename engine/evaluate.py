@@ -69,18 +69,37 @@ def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray) -> dict[s
     return {name: env[name].take(rows) for name in names if name in env}
 
 
+ENGINES = ("vectorized", "durable")
+_durable_matcher = None
+
+
+def matcher_for(engine: str):
+    """The matching function of an evaluator; hit policies and reasons are shared."""
+    global _durable_matcher
+    if engine == "vectorized":
+        return match_matrix
+    if engine == "durable":
+        if _durable_matcher is None:
+            from .durable import DurableMatcher
+
+            _durable_matcher = DurableMatcher()
+        return _durable_matcher
+    raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
 def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, blocked: np.ndarray | None = None,
-                   strict: bool = True, reasons: bool = True, variables=None) -> DecisionResult:
+                   strict: bool = True, reasons: bool = True, variables=None, matcher=match_matrix) -> DecisionResult:
     """Evaluate one decision table on n rows.
 
     ``env`` holds every column the table refers to. ``blocked`` (object array,
     message or None) marks rows whose inputs are unusable: they get that error.
     ``strict``: no match without a default output is an error (kade's rule);
-    with ``strict=False`` it is null, as the DMN standard says."""
+    with ``strict=False`` it is null, as the DMN standard says. ``matcher``
+    builds the match matrix (vectorized by default; see ``matcher_for``)."""
     variables = variables or {}
     validate(table)
     inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
-    matrix = match_matrix(table, inputs, env, n)
+    matrix = matcher(table, inputs, env, n)
     if blocked is not None:
         matrix[:, ~_is_none(blocked)] = False
 
@@ -291,9 +310,11 @@ class Evaluation:
 
 
 def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True, reasons: bool = True,
-             progress=None) -> Evaluation:
+             progress=None, engine: str = "vectorized") -> Evaluation:
     """Evaluate every decision whose entity has rows, dependencies first.
-    ``progress(decision_name)`` is called after each decision (for a progress bar)."""
+    ``progress(decision_name)`` is called after each decision (for a progress bar).
+    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows)."""
+    matcher = matcher_for(engine)
     results: dict[str, DecisionResult] = {}
     skipped: dict[str, str] = {}
     for table in rules.decisions:
@@ -306,7 +327,8 @@ def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True
             skipped[table.name] = blocked
             continue
         n = len(rows[table.entity])
-        results[table.name] = evaluate_table(table, env, n, blocked=blocked, strict=strict, reasons=reasons, variables=rules.variables)
+        results[table.name] = evaluate_table(table, env, n, blocked=blocked, strict=strict, reasons=reasons,
+                                             variables=rules.variables, matcher=matcher)
         if progress is not None:
             progress(table.name)
     return Evaluation(rules, rows, results, skipped)
