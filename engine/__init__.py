@@ -32,11 +32,11 @@ __all__ = [
 ]
 
 
-def evaluate_sheets(rules: RuleSet, sheets: list[Sheet], *, source: str = "", strict: bool = True,
-                    reasons: bool = True, progress=None) -> Evaluation:
-    """Evaluate already-read sheets (what a front end that is not a file has)."""
+def evaluate_sheets(rules: RuleSet, sheets: list[Sheet], *, source: str = "", **options) -> Evaluation:
+    """Evaluate already-read sheets (what a front end that is not a file has).
+    Options are those of ``engine.evaluate``: strict, reasons, engine, trace, progress."""
     rows = bind(rules, sheets, source)
-    return evaluate(rules, rows, strict=strict, reasons=reasons, progress=progress)
+    return evaluate(rules, rows, **options)
 
 
 def evaluate_workbook(rules: RuleSet, path: str | Path, **options) -> Evaluation:

@@ -14,6 +14,7 @@ from .graph import referenced_names
 from .hitpolicy import decide, ids_text, rule_lists, validate
 from .model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from .reasons import format_values, outputs_text, rule_reasons
+from .trace import near_misses
 from .vectorized import eval_expr, test_mask
 
 
@@ -27,6 +28,7 @@ class DecisionResult:
     reasons: np.ndarray
     errors: np.ndarray
     matches: np.ndarray = field(repr=False, default=None)  # (R, n) rules that matched
+    near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
 
     @property
     def ok(self) -> np.ndarray:
@@ -88,22 +90,22 @@ def matcher_for(engine: str):
 
 
 def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, blocked: np.ndarray | None = None,
-                   strict: bool = True, reasons: bool = True, variables=None, matcher=match_matrix) -> DecisionResult:
+                   strict: bool = True, reasons: bool = True, variables=None, matcher=match_matrix,
+                   trace: bool = False) -> DecisionResult:
     """Evaluate one decision table on n rows.
 
     ``env`` holds every column the table refers to. ``blocked`` (object array,
     message or None) marks rows whose inputs are unusable: they get that error.
     ``strict``: no match without a default output is an error (kade's rule);
     with ``strict=False`` it is null, as the DMN standard says. ``matcher``
-    builds the match matrix (vectorized by default; see ``matcher_for``)."""
+    builds the match matrix (vectorized by default; see ``matcher_for``).
+    ``trace`` adds the near misses of each decided row (for the audit trail)."""
     variables = variables or {}
     validate(table)
     inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
     matrix = matcher(table, inputs, env, n)
     if blocked is not None:
         matrix[:, ~_is_none(blocked)] = False
-
-    cache: dict[int, tuple[np.ndarray, dict[str, Column]]] = {}
 
     def output_values(rule_index: int, rows: np.ndarray) -> dict[str, Column]:
         rule = table.rules[rule_index]
@@ -149,7 +151,8 @@ def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, bloc
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
         reason[failed] = None
-    return DecisionResult(table, outputs, rule_ids, reason, errors, matrix)
+    misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
+    return DecisionResult(table, outputs, rule_ids, reason, errors, matrix, misses)
 
 
 def _empty_output(clause, n: int) -> Column:
@@ -310,7 +313,7 @@ class Evaluation:
 
 
 def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True, reasons: bool = True,
-             progress=None, engine: str = "vectorized") -> Evaluation:
+             progress=None, engine: str = "vectorized", trace: bool = False) -> Evaluation:
     """Evaluate every decision whose entity has rows, dependencies first.
     ``progress(decision_name)`` is called after each decision (for a progress bar).
     ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows)."""
@@ -328,7 +331,7 @@ def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True
             continue
         n = len(rows[table.entity])
         results[table.name] = evaluate_table(table, env, n, blocked=blocked, strict=strict, reasons=reasons,
-                                             variables=rules.variables, matcher=matcher)
+                                             variables=rules.variables, matcher=matcher, trace=trace)
         if progress is not None:
             progress(table.name)
     return Evaluation(rules, rows, results, skipped)
