@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 
 import engine
-from engine import report, writers
+import contextlib
+
+from engine import audit, report, writers
 from engine.durable import availability as durable_availability
-from engine.errors import DataError, KadeError, RuleError
+from engine.errors import KadeError, RuleError
 from engine.evaluate import ENGINES
 
 HERE = Path(__file__).resolve().parent
@@ -56,16 +58,20 @@ def main():
               help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.")
 @click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="vectorized", show_default=True,
               help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).")
+@click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
+              help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.")
+@click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, engine_name: str,
-             progress: bool | None, quiet: bool):
+             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
     Each decision gets three columns beside the data: its value(s), the rule
     that decided (<decision>.rule) and a one-line reason (<decision>.reason);
     kade.errors lists what was wrong with a row. The input is never modified.
+    The run is recorded in the audit trail (see kade audit, kade explain).
 
     \b
     Exit status:
@@ -96,14 +102,15 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
     try:
         sheets = engine.read_workbook(workbook)
         rows = engine.data.bind(rules, sheets, str(workbook))
-    except DataError as exc:
+        store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
+    except KadeError as exc:
         fail(exc)
     total = sum(len(r) for r in rows.values())
     show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
     with click.progressbar(length=len(rules.decisions) + 1, label=f"deciding {total:,} rows", file=sys.stderr,
                            show_pos=True, hidden=not show or quiet) as bar:
         try:
-            evaluation = engine.evaluate(rules, rows, progress=lambda _name: bar.update(1), engine=engine_name)
+            evaluation = engine.evaluate(rules, rows, progress=lambda _name: bar.update(1), engine=engine_name, trace=not no_audit)
         except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
             fail(exc)
         frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
@@ -111,9 +118,20 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
         bar.label = f"writing {output}"
         _write(frames, output, fmt, summary)
         bar.update(1)
+    run_id = None
+    if store is not None:
+        try:
+            run_id = audit.record(store, evaluation, command="evaluate", engine=engine_name, workbook=str(workbook),
+                                  version=engine.__version__)
+        except KadeError as exc:
+            fail(exc)
+        finally:
+            store.close()
     errors = report.error_rows(evaluation)
     if not quiet:
         _print_summary(summary, evaluation.skipped, output, errors)
+        if run_id:
+            click.echo(f"audited as run {run_id}")
     sys.exit(1 if errors else 0)
 
 
@@ -163,6 +181,194 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
     if errors:
         click.secho(f"{errors:,} row(s) in error: see the kade.errors column in {output}", fg="yellow")
     click.echo(f"wrote {output}")
+
+
+@contextlib.contextmanager
+def _store(location: str | None):
+    store = audit.open_store(location)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------- explain ------
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--row", "key", required=True, help="Row key (客户编号 C0001, 合同编号 HT2026-0008...) or Excel row number.")
+@click.option("--decision", "decision_name", default=None, help="Only this decision (default: every decision of that row).")
+@click.option("--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run.")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None, help="Rules for --fresh (default as for evaluate).")
+@click.option("--audit", "audit_location", default=None, metavar="PATH|URL", help="Audit database (default as for evaluate).")
+def explain(workbook: Path, key: str, decision_name: str | None, fresh: bool, rules_path: Path | None, audit_location: str | None):
+    """Explain in plain words why a row was decided as it was.
+
+    \b
+    Reads the latest audited run of WORKBOOK (or, with --fresh, evaluates it
+    now): for each decision of the row, the value, the rule and its
+    annotation, the inputs it used, and the near misses - the closest rules
+    that did not fire and which condition failed.
+
+    \b
+    Examples:
+      kade explain workbooks/key_accounts.xlsx --row C0007
+      kade explain workbooks/key_accounts.xlsx --row HT2026-0008 --decision required_approver
+      kade explain workbooks/key_accounts.xlsx --row C0001 --fresh
+    """
+    from engine import explain as explaining
+
+    try:
+        if fresh:
+            rules = engine.load_rules(rules_path or default_rules())
+            evaluation = engine.evaluate_workbook(rules, workbook, trace=True)
+            records = [r for r in audit.row_records(evaluation) if r[1] == key or _row_number(r[2]) == key]
+            source = "a fresh evaluation with the current rules"
+        else:
+            with _store(audit_location) as store:
+                run = store.latest_run_for(str(workbook))
+                if run is None:
+                    fail(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
+                entries = store.rows(run["run_id"], key) or [e for e in store.rows(run["run_id"]) if str(e.data().get("row")) == key]
+                records = [(e.entity, e.row_key, e.payload) for e in entries]
+                source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {', '.join(Path(f['path']).name for f in run['rule_files'])})"
+    except KadeError as exc:
+        fail(exc)
+    if not records:
+        fail(f"no row with key {key!r} in {workbook}", code=1)
+    click.echo(f"From {source}:")
+    for entity, row_key, payload in records:
+        click.echo(explaining.explain_row(entity, row_key, payload, decision_name))
+
+
+def _row_number(payload: str) -> str:
+    import json
+
+    return str(json.loads(payload).get("row"))
+
+
+# ------------------------------------------------------------------ audit ------
+
+@main.group(name="audit")
+def audit_group():
+    """The audit trail: every kade evaluate run, every decided row, hash-chained.
+
+    \b
+    Examples:
+      kade audit list
+      kade audit show 20261125-150606-01e0db --row C0001
+      kade audit export 20261125-150606-01e0db -o run.xlsx
+      kade audit verify
+    """
+
+
+_audit_option = click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
+                             help="Audit database: SQLite file or postgresql:// URL (default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite).")
+
+
+@audit_group.command(name="list")
+@_audit_option
+def audit_list(audit_location):
+    """List audited runs, oldest first.  Example: kade audit list"""
+    with _store(audit_location) as store:
+        runs = store.runs()
+    if not runs:
+        click.echo("no audited runs")
+    for run in runs:
+        rows = ", ".join(f"{k} {v:,}" for k, v in run["rows"].items())
+        errors = run.get("end_rows_with_errors")
+        click.echo(f"{run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run['command']} ({run['engine']})  "
+                   f"{run['workbook']}  [{rows}]" + (f"  {errors} in error" if errors else ""))
+
+
+@audit_group.command(name="show")
+@click.argument("run_id")
+@click.option("--row", "key", default=None, help="Only this row key.")
+@_audit_option
+def audit_show(run_id, key, audit_location):
+    """Show one run: who, when, which rule files (SHA-256), and its rows.
+
+    Example: kade audit show 20261125-150606-01e0db --row C0001
+    """
+    from engine import explain as explaining
+
+    try:
+        with _store(audit_location) as store:
+            run = store.run(run_id)
+            entries = store.rows(run["run_id"], key)
+    except KadeError as exc:
+        fail(exc)
+    click.echo(f"run {run['run_id']}  {run['time']}  {run['user']}@{run['host']}  kade {run['kade_version']}  engine {run['engine']}")
+    click.echo(f"workbook {run['workbook']}  sha256 {run['workbook_sha256']}")
+    for f in run["rule_files"]:
+        click.echo(f"rules    {f['path']}  sha256 {f['sha256']}")
+    click.echo("rows     " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()))
+    if key is not None and not entries:
+        fail(f"no row {key!r} in run {run['run_id']}", code=1)
+    if key is not None:
+        for e in entries:
+            click.echo(explaining.explain_row(e.entity, e.row_key, e.payload, None))
+
+
+@audit_group.command(name="export")
+@click.argument("run_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.xlsx or OUT.json")
+@_audit_option
+def audit_export(run_id, output, audit_location):
+    """Export one run's rows to xlsx (one sheet per entity) or json.
+
+    Example: kade audit export 20261125-150606-01e0db -o run.xlsx
+    """
+    import json
+
+    import pandas as pd
+
+    try:
+        with _store(audit_location) as store:
+            run = store.run(run_id)
+            entries = store.rows(run["run_id"])
+    except KadeError as exc:
+        fail(exc)
+    if output.suffix.lower() == ".json":
+        doc = {"run": run, "rows": [e.data() for e in entries]}
+        with writers.atomic_path(output) as tmp:
+            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    elif output.suffix.lower() == ".xlsx":
+        frames: dict[str, list] = {}
+        for e in entries:
+            frames.setdefault(e.entity, []).append(e.data())
+        sheets = {entity: pd.DataFrame(rows) for entity, rows in frames.items()}
+        meta = [["run", run["run_id"]], ["time", run["time"]], ["user", run["user"]], ["host", run["host"]],
+                ["engine", run["engine"]], ["workbook", run["workbook"]], ["workbook sha256", run["workbook_sha256"]]]
+        meta += [["rules " + Path(f["path"]).name, f["sha256"]] for f in run["rule_files"]]
+        writers.write_xlsx(sheets, output, meta)
+    else:
+        fail("the export file must end in .xlsx or .json")
+    click.echo(f"wrote {len(entries):,} rows of run {run['run_id']} to {output}")
+
+
+@audit_group.command(name="verify")
+@_audit_option
+def audit_verify(audit_location):
+    """Check the whole hash chain; exit 1 naming the first bad record.
+
+    \b
+    Any record altered, deleted, inserted or reordered breaks the chain.
+    Note the printed head hash: comparing it later also detects records
+    removed from the end.
+
+    Example: kade audit verify --audit /srv/kade/audit.sqlite
+    """
+    try:
+        with _store(audit_location) as store:
+            result = store.verify()
+    except KadeError as exc:
+        fail(exc)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked:,} records, head {result.head}")
+        sys.exit(0)
+    click.secho(f"audit chain broken at record {result.seq}: {result.problem}", fg="red", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

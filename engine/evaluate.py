@@ -398,3 +398,22 @@ def _missing_parent_messages(rules, rows, entity: str, ancestor: str):
         index = rel.parent_index if index is None else np.where(index >= 0, np.append(rel.parent_index, -1)[index], -1)
         current = rules.entities[current].parent
     return msgs
+
+
+def input_values(evaluation: Evaluation, entity: str) -> dict[str, Column]:
+    """The glossary values the decisions over ``entity`` used, aligned to its rows
+    (a contract's client values come from its client row)."""
+    rules, rows = evaluation.rules, evaluation.rows
+    out: dict[str, Column] = {}
+    for result in evaluation.for_entity(entity):
+        for name in sorted(referenced_names(result.decision)):
+            var = rules.variables.get(name)
+            if name in out or var is None or rules.producer(name) is not None:
+                continue
+            if var.entity == entity:
+                out[name] = rows[entity].columns[name]
+            else:
+                index = _ancestor_index(rules, rows, entity, var.entity)
+                if index is not None and name in rows[var.entity].columns:
+                    out[name] = rows[var.entity].columns[name].take(index)
+    return out

@@ -23,7 +23,7 @@ def _needs(test) -> str:
     return text[2:] if text.startswith("= ") else text
 
 
-def near_misses(table, inputs: list[Column], env, matrix: np.ndarray, rows: np.ndarray, variables, keep: int = 2) -> np.ndarray:
+def near_misses(table, inputs: list[Column], env, matrix: np.ndarray, rows: np.ndarray, variables, keep: int = 3) -> np.ndarray:
     """Object array over all n rows: ' | '-joined near misses for ``rows`` (bool mask), None elsewhere."""
     n = matrix.shape[1]
     out = np.full(n, None, dtype=object)

@@ -1,0 +1,367 @@
+"""The audit trail: every run and every decided row, in a hash chain nobody can
+quietly edit. SQLite by default (WAL, one writer transaction per run, so two
+processes writing at once lose nothing); PostgreSQL when the location is a
+postgresql:// URL.
+
+Each entry's hash covers its sequence number, content and the previous entry's
+hash: an entry altered, deleted, inserted or moved breaks the chain at that
+point, and `verify` names the first bad entry.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import json
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import KadeError
+
+GENESIS = "0" * 64
+TABLE = "kade_audit"
+
+
+class AuditError(KadeError):
+    """The audit store cannot be opened, written or read."""
+
+
+def default_location() -> str:
+    """$KADE_AUDIT, else ~/.local/share/kade/audit.sqlite ($XDG_DATA_HOME respected)."""
+    if os.environ.get("KADE_AUDIT"):
+        return os.environ["KADE_AUDIT"]
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(base / "kade" / "audit.sqlite")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def entry_hash(seq: int, run_id: str, kind: str, entity: str, row_key: str, payload: str, prev: str) -> str:
+    text = "\x1f".join((str(seq), run_id, kind, entity, row_key, payload, prev))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Entry:
+    seq: int
+    run_id: str
+    kind: str  # 'run' (header), 'row', 'end'
+    entity: str
+    row_key: str
+    payload: str
+    prev_hash: str
+    hash: str
+
+    def data(self) -> dict:
+        return json.loads(self.payload)
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    head: str  # hash of the last entry: note it to detect truncation later
+    problem: str | None = None
+    seq: int | None = None
+
+
+# ---------------------------------------------------------------- stores -------
+
+class AuditStore:
+    """Common logic; subclasses provide the connection and the SQL dialect."""
+
+    placeholder = "?"
+
+    def __init__(self, location: str):
+        self.location = location
+        self.conn = self._connect()
+        self._create()
+
+    # dialect hooks
+    def _connect(self):
+        raise NotImplementedError
+
+    def _begin_exclusive(self, cur):
+        raise NotImplementedError
+
+    def _begin_exclusive_schema(self, cur):
+        raise NotImplementedError
+
+    def _create(self):
+        seq_type = "INTEGER" if self.placeholder == "?" else "BIGINT"
+        cur = self.conn.cursor()
+        self._begin_exclusive_schema(cur)  # two first runs at once must not both create the table
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {seq_type} PRIMARY KEY, run_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                    "entity TEXT NOT NULL, row_key TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_row ON {TABLE} (run_id, row_key)")
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_kind ON {TABLE} (kind)")
+        self.conn.commit()
+
+    def close(self):
+        self.conn.close()
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self.placeholder)
+
+    # writing
+    def append_run(self, header: dict, rows: list[tuple[str, str, str]], footer: dict) -> str:
+        """Write one run atomically: header, rows (entity, key, payload JSON), footer."""
+        run_id = header["run_id"]
+        cur = self.conn.cursor()
+        try:
+            self._begin_exclusive(cur)
+            cur.execute(f"SELECT seq, hash FROM {TABLE} ORDER BY seq DESC LIMIT 1")
+            last = cur.fetchone()
+            seq, prev = (last[0], last[1]) if last else (0, GENESIS)
+            records = [("run", "", "", json.dumps(header, ensure_ascii=False, sort_keys=True))]
+            records += [("row", entity, key, payload) for entity, key, payload in rows]
+            records.append(("end", "", "", json.dumps(footer, ensure_ascii=False, sort_keys=True)))
+            values = []
+            for kind, entity, key, payload in records:
+                seq += 1
+                digest = entry_hash(seq, run_id, kind, entity, key, payload, prev)
+                values.append((seq, run_id, kind, entity, key, payload, prev, digest))
+                prev = digest
+            cur.executemany(self._q(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)"), values)
+            self.conn.commit()
+        except Exception as exc:
+            self.conn.rollback()
+            raise AuditError(f"cannot write the audit record to {self.location}: {exc}") from exc
+        return run_id
+
+    # reading
+    def _entries(self, where: str = "", params: tuple = ()) -> list[Entry]:
+        cur = self.conn.cursor()
+        cur.execute(self._q(f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} {where} ORDER BY seq"), params)
+        return [Entry(*row) for row in cur.fetchall()]
+
+    def runs(self) -> list[dict]:
+        headers = {e.run_id: e.data() for e in self._entries("WHERE kind = ?", ("run",))}
+        footers = {e.run_id: e.data() for e in self._entries("WHERE kind = ?", ("end",))}
+        return [{**h, **{f"end_{k}": v for k, v in footers.get(rid, {}).items()}} for rid, h in headers.items()]
+
+    def run(self, run_id: str) -> dict:
+        entries = self._entries("WHERE run_id = ? AND kind = ?", (run_id, "run"))
+        if not entries:
+            candidates = [r["run_id"] for r in self.runs() if r["run_id"].startswith(run_id)]
+            if len(candidates) != 1:
+                raise AuditError(f"no audited run {run_id!r}" + (f" (ambiguous: {', '.join(candidates)})" if candidates else ""))
+            entries = self._entries("WHERE run_id = ? AND kind = ?", (candidates[0], "run"))
+        return entries[0].data()
+
+    def rows(self, run_id: str, key: str | None = None) -> list[Entry]:
+        if key is None:
+            return self._entries("WHERE run_id = ? AND kind = ?", (run_id, "row"))
+        return self._entries("WHERE run_id = ? AND kind = ? AND row_key = ?", (run_id, "row", key))
+
+    def latest_run_for(self, workbook: str) -> dict | None:
+        path = str(Path(workbook).resolve())
+        matching = [r for r in self.runs() if r.get("workbook") == path]
+        return matching[-1] if matching else None
+
+    def verify(self) -> Verification:
+        cur = self.conn.cursor()
+        cur.execute(f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} ORDER BY seq")
+        prev, expected_seq, count = GENESIS, 1, 0
+        open_run = None
+        for row in cur:
+            e = Entry(*row)
+            count += 1
+            if e.seq != expected_seq:
+                return Verification(False, count, prev, f"entry {expected_seq} is missing (next is {e.seq}): deleted or renumbered", expected_seq)
+            if e.prev_hash != prev:
+                return Verification(False, count, prev, f"entry {e.seq} does not follow entry {e.seq - 1}: inserted, deleted or reordered", e.seq)
+            if entry_hash(e.seq, e.run_id, e.kind, e.entity, e.row_key, e.payload, e.prev_hash) != e.hash:
+                return Verification(False, count, prev, f"entry {e.seq} (run {e.run_id}, {e.kind} {e.row_key}) was altered", e.seq)
+            if e.kind == "run":
+                open_run = (e.run_id, 0)
+            elif e.kind == "row":
+                open_run = (open_run[0], open_run[1] + 1) if open_run and open_run[0] == e.run_id else None
+                if open_run is None:
+                    return Verification(False, count, prev, f"entry {e.seq} is a row outside its run", e.seq)
+            elif e.kind == "end":
+                rows = json.loads(e.payload).get("rows")
+                if not open_run or open_run[0] != e.run_id or open_run[1] != rows:
+                    return Verification(False, count, prev, f"run {e.run_id} should hold {rows} rows, the chain has {open_run[1] if open_run else 0}", e.seq)
+                open_run = None
+            prev, expected_seq = e.hash, expected_seq + 1
+        if open_run is not None:
+            return Verification(False, count, prev, f"run {open_run[0]} has no end entry: its last rows were deleted", expected_seq)
+        return Verification(True, count, prev)
+
+
+class SqliteStore(AuditStore):
+    placeholder = "?"
+
+    def _connect(self):
+        import sqlite3
+
+        path = Path(self.location)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=60000")
+        except (sqlite3.Error, OSError) as exc:
+            raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
+        return _AutoTx(conn)
+
+    def _begin_exclusive(self, cur):
+        cur.execute("BEGIN IMMEDIATE")  # takes the write lock before reading the chain head
+
+    _begin_exclusive_schema = _begin_exclusive
+
+
+class _AutoTx:
+    """sqlite3 in autocommit mode with explicit BEGIN/COMMIT (commit/rollback are no-ops outside a transaction)."""
+
+    def __init__(self, conn):
+        self._conn = conn
+
+    def cursor(self):
+        return self._conn.cursor()
+
+    def commit(self):
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+
+    def rollback(self):
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def close(self):
+        self._conn.close()
+
+
+class PostgresStore(AuditStore):
+    placeholder = "%s"
+
+    def _connect(self):
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise AuditError("PostgreSQL audit needs psycopg: pip install 'psycopg[binary]'") from exc
+        try:
+            return psycopg.connect(self.location, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise AuditError(f"cannot connect to the audit database: {exc}") from exc
+
+    def _begin_exclusive(self, cur):
+        cur.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")  # one writer at a time; readers go on
+
+    def _begin_exclusive_schema(self, cur):
+        cur.execute("SELECT pg_advisory_xact_lock(740510)")  # the table may not exist yet: lock a number
+
+
+def open_store(location: str | None = None) -> AuditStore:
+    location = location or default_location()
+    if location.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(location)
+    return SqliteStore(location)
+
+
+# ------------------------------------------------------- what is recorded ------
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def run_header(*, command: str, engine: str, workbook: str, rule_files: list[str], row_counts: dict, version: str) -> dict:
+    return {
+        "run_id": new_run_id(),
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "user": _user(),
+        "host": socket.gethostname(),
+        "kade_version": version,
+        "engine": engine,
+        "command": command,
+        "workbook": str(Path(workbook).resolve()),
+        "workbook_sha256": sha256_file(workbook),
+        "rule_files": [{"path": str(Path(f).resolve()), "sha256": sha256_file(f)} for f in rule_files],
+        "rows": row_counts,
+    }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return str(os.getuid())
+
+
+def row_records(evaluation) -> list[tuple[str, str, str]]:
+    """(entity, row key, JSON) per decided row: inputs used, and per decision its
+    outputs, rule(s), annotation, reason, error and near misses. JSON is built by
+    pandas for all rows of an entity at once."""
+    from .evaluate import input_values
+
+    out = []
+    for entity, rows in evaluation.rows.items():
+        results = evaluation.for_entity(entity)
+        if not results:
+            continue
+        n = len(rows)
+        keys = np.array([None] * n, dtype=object) if rows.keys is None else rows.keys
+        keys = pd.Series(keys, dtype=object).where(pd.Series(keys, dtype=object).notna(), pd.Series(np.arange(2, n + 2)).astype(str))
+        data = {"entity": np.full(n, entity, dtype=object), "key": keys.to_numpy(dtype=object), "row": np.arange(2, n + 2)}
+        for name, col in input_values(evaluation, entity).items():
+            data[f"in.{name}"] = _jsonable(col.type, col.values)
+        for result in results:
+            table = result.decision
+            for clause in table.outputs:
+                col = result.outputs[clause.name]
+                data[f"{table.name}.{clause.name}"] = _jsonable(col.type, col.values)
+            data[f"{table.name}.rule"] = result.rules
+            annotations = {r.id: r.annotation for r in table.rules}
+            data[f"{table.name}.annotation"] = _map_unique(result.rules, lambda ids: " / ".join(annotations.get(i, "") for i in ids.split(", ")) or None)
+            data[f"{table.name}.reason"] = result.reasons
+            data[f"{table.name}.error"] = result.errors
+            if result.near_misses is not None:
+                data[f"{table.name}.near_misses"] = result.near_misses
+        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+        lines = frame.to_json(orient="records", lines=True, force_ascii=False, double_precision=15).splitlines()
+        out.extend(zip([entity] * n, frame["key"].astype(str).tolist(), lines))
+    return out
+
+
+def _map_unique(values: np.ndarray, fn) -> np.ndarray:
+    """fn applied once per distinct value (None stays None), gathered back to all rows."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [fn(u) for u in uniques]
+    mapped[-1] = None
+    return mapped[codes]
+
+
+def _jsonable(type_, values: np.ndarray) -> np.ndarray:
+    """Dates as ISO text, NaN as null; everything else as is."""
+    from .columns import to_python
+
+    if values.dtype.kind != "f":
+        return values
+    py = to_python(type_, values)
+    return _map_unique(py, lambda d: d.isoformat()) if type_ == "date" else py
+
+
+def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook: str, version: str) -> str:
+    """Write one evaluation to the audit store; returns the run id."""
+    rows = row_records(evaluation)
+    counts = {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)}
+    header = run_header(command=command, engine=engine, workbook=workbook, rule_files=evaluation.rules.sources,
+                        row_counts=counts, version=version)
+    from .report import error_rows
+
+    return store.append_run(header, rows, {"rows": len(rows), "rows_with_errors": error_rows(evaluation)})

@@ -1,0 +1,189 @@
+"""Audit trail: runs and rows recorded, hash chain verified, tampering found,
+concurrent writers, SQLite and a real PostgreSQL server, explain/audit commands."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+import engine
+from cli import main
+from engine import audit
+from tests.workbook_factory import small_data, small_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def model(tmp_path):
+    return small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+
+
+def evaluate_cli(rules, data, *extra):
+    return CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(data.with_suffix(".out.xlsx")), *extra])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request, tmp_path):
+    if request.param == "sqlite":
+        return str(tmp_path / "trail.sqlite")
+    return request.getfixturevalue("pg_url")
+
+
+def test_run_and_rows_are_recorded(model, location):
+    rules, data = model
+    result = evaluate_cli(rules, data, "--audit", location)
+    assert result.exit_code == 1 and "audited as run" in result.output
+    with _open(location) as store:
+        (run,) = store.runs()
+        assert run["command"] == "evaluate" and run["engine"] == "vectorized"
+        assert run["workbook_sha256"] == audit.sha256_file(data)
+        assert {Path(f["path"]).name for f in run["rule_files"]} == {"glossary.xlsx", "rules.xlsx"}
+        assert all(len(f["sha256"]) == 64 for f in run["rule_files"])
+        assert run["rows"] == {"clients": 3, "orders": 5} and run["end_rows"] == 8
+        (c1,) = store.rows(run["run_id"], "C1")
+        row = c1.data()
+        assert row["tier.tier"] == "gold" and row["tier.rule"] == "T1"
+        assert row["tier.annotation"] == "large finance clients"
+        assert row["in.revenue"] == 2560 and row["in.industry"] == "金融"
+        (c3,) = store.rows(run["run_id"], "C3")
+        # near miss of the client that did not get gold: which condition failed, with its value
+        assert c3.data()["tier.near_misses"] == "T1 → gold not matched: revenue 50, needs ≥ 1,000"
+        (o3,) = store.rows(run["run_id"], "O3")
+        assert o3.data()["approval.error"] == "金额: cannot read '1,2O0' as a number"
+        assert store.verify().ok
+
+
+class _open:
+    def __init__(self, location):
+        self.store = audit.open_store(location)
+
+    def __enter__(self):
+        return self.store
+
+    def __exit__(self, *exc):
+        self.store.close()
+
+
+def _tamper(location: str, sql: str):
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute(sql)
+    else:
+        with sqlite3.connect(location) as conn:
+            conn.execute(sql)
+
+
+@pytest.mark.parametrize("attack, expected", [
+    ("UPDATE kade_audit SET payload = replace(payload, 'gold', 'silver') WHERE row_key = 'C1'", "entry 2 (run {run}, row C1) was altered"),
+    ("DELETE FROM kade_audit WHERE seq = 4", "entry 4 is missing"),
+    ("UPDATE kade_audit SET seq = seq + 1000 WHERE seq = 5", "entry 5 is missing"),
+    ("DELETE FROM kade_audit WHERE seq >= 20", "has no end entry"),
+])
+def test_verify_finds_tampering(model, location, attack, expected):
+    rules, data = model
+    evaluate_cli(rules, data, "--audit", location)
+    evaluate_cli(rules, data, "--audit", location)
+    with _open(location) as store:
+        run = store.runs()[0]["run_id"]
+        assert store.verify().ok and store.verify().checked == 20
+    _tamper(location, attack)
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", location])
+    assert result.exit_code == 1
+    assert expected.format(run=run) in result.output
+
+
+def test_inserted_record_is_found(model, tmp_path):
+    rules, data = model
+    location = str(tmp_path / "t.sqlite")
+    evaluate_cli(rules, data, "--audit", location)
+    with sqlite3.connect(location) as conn:
+        # a forger shifts the later entries and writes a new one with a correct-looking hash for its own content
+        conn.execute("UPDATE kade_audit SET seq = seq + 100 WHERE seq > 5")
+        conn.execute("UPDATE kade_audit SET seq = seq - 99 WHERE seq > 100")
+        prev, run_id = conn.execute("SELECT hash, run_id FROM kade_audit WHERE seq = 5").fetchone()
+        payload = '{"tier.tier":"gold"}'
+        digest = audit.entry_hash(6, run_id, "row", "clients", "FAKE", payload, prev)
+        conn.execute("INSERT INTO kade_audit VALUES (6, ?, 'row', 'clients', 'FAKE', ?, ?, ?)", (run_id, payload, prev, digest))
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", location])
+    assert result.exit_code == 1 and "entry 7 does not follow entry 6" in result.output
+
+
+WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+import engine
+from engine import audit
+rules = engine.load_rules({rules!r})
+evaluation = engine.evaluate_workbook(rules, {data!r}, trace=True)
+store = audit.open_store({location!r})
+for _ in range(8):
+    audit.record(store, evaluation, command="evaluate", engine="vectorized", workbook={data!r}, version="test")
+store.close()
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(model, location):
+    rules, data = model
+    code = WRITER.format(root=str(ROOT), rules=str(rules), data=str(data), location=location)
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    with _open(location) as store:
+        result = store.verify()
+        assert result.ok, result.problem
+        assert len(store.runs()) == 16 and result.checked == 16 * 10
+
+
+def test_explain_from_audit_and_fresh(model):
+    rules, data = model
+    evaluate_cli(rules, data)
+    out = CliRunner().invoke(main, ["explain", str(data), "--row", "C3"])
+    assert out.exit_code == 0, out.output
+    assert "tier: tier = silver" in out.output and "rule:        T2" in out.output
+    assert "T1 → gold not matched: revenue 50, needs ≥ 1,000" in out.output
+    assert "inputs used: industry = 金融, revenue = 50" in out.output
+    fresh = CliRunner().invoke(main, ["explain", str(data), "--row", "O1", "--decision", "approval", "--fresh", "--rules", str(rules)])
+    assert fresh.exit_code == 0 and "a fresh evaluation" in fresh.output and "approval: approver = director" in fresh.output
+    assert CliRunner().invoke(main, ["explain", str(data), "--row", "NOPE"]).exit_code == 1
+    other = data.with_name("other.xlsx")
+    other.write_bytes(data.read_bytes())
+    never = CliRunner().invoke(main, ["explain", str(other), "--row", "C1"])
+    assert never.exit_code == 2 and "no audited run" in never.output
+
+
+def test_audit_list_show_export(model, tmp_path):
+    rules, data = model
+    evaluate_cli(rules, data)
+    listing = CliRunner().invoke(main, ["audit", "list"])
+    run_id = listing.output.split()[0]
+    assert "evaluate (vectorized)" in listing.output and "[clients 3, orders 5]" in listing.output
+    show = CliRunner().invoke(main, ["audit", "show", run_id[:15], "--row", "O1"])
+    assert show.exit_code == 0 and "sha256" in show.output and "approval: approver = director" in show.output
+    xlsx = tmp_path / "run.xlsx"
+    assert CliRunner().invoke(main, ["audit", "export", run_id, "-o", str(xlsx)]).exit_code == 0
+    book = openpyxl.load_workbook(xlsx, read_only=True)
+    assert book.sheetnames == ["kade summary", "clients", "orders"]
+    as_json = tmp_path / "run.json"
+    assert CliRunner().invoke(main, ["audit", "export", run_id, "-o", str(as_json)]).exit_code == 0
+    doc = json.loads(as_json.read_text(encoding="utf-8"))
+    assert doc["run"]["run_id"] == run_id and len(doc["rows"]) == 8
+    assert CliRunner().invoke(main, ["audit", "show", "nope"]).exit_code == 2
+
+
+def test_no_audit_and_bad_location(model, tmp_path):
+    rules, data = model
+    assert "audited as run" not in evaluate_cli(rules, data, "--no-audit").output
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    bad = evaluate_cli(rules, data, "--audit", str(blocked / "audit.sqlite"))
+    assert bad.exit_code == 2 and "cannot open the audit database" in bad.output
+    pg = evaluate_cli(rules, data, "--audit", "postgresql://nobody@127.0.0.1:1/none")
+    assert pg.exit_code == 2 and "cannot connect to the audit database" in pg.output
