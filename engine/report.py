@@ -83,14 +83,20 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
         table = result.decision
         ok = result.ok
         col = result.outputs[table.outputs[0].name]
-        values = to_python(col.type, col.values[ok]) if col.is_float else col.values[ok]
-        shown = pd.Series(values, dtype=object).map(_outcome_text)
-        counts = Counter(shown)
+        values = col.values[ok]
+        if col.type == "list":  # lists are not hashable: count their text
+            values = pd.Series(values, dtype=object).map(_outcome_text).to_numpy(dtype=object)
+        # count raw values first, format each distinct value once
+        counts = pd.Series(values, dtype=object if values.dtype == object else None).value_counts(dropna=False)
+        shown: Counter = Counter()
+        for value, count in counts.items():
+            python = to_python(col.type, np.array([value], dtype=float))[0] if col.is_float and col.type != "list" else value
+            shown[_outcome_text(python)] += int(count)
         numeric_range = None
-        if len(counts) > MAX_OUTCOMES and col.is_float and ok.any():
+        if len(shown) > MAX_OUTCOMES and col.is_float and ok.any():
             finite = col.values[ok][~np.isnan(col.values[ok])]
             numeric_range = (float(finite.min()), float(finite.max())) if len(finite) else None
-        out.append(DecisionSummary(name, table.entity, len(ok), int((~ok).sum()), counts.most_common(), numeric_range))
+        out.append(DecisionSummary(name, table.entity, len(ok), int((~ok).sum()), shown.most_common(), numeric_range))
     return out
 
 
