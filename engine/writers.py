@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import xlsxstream
 from .report import ERRORS_COLUMN
+from .xlsxstream import SheetSpec
 
 FORMATS = ("xlsx", "csv", "json")
 
@@ -55,35 +57,23 @@ def _cell_values(series: pd.Series) -> list:
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list[list] | None = None):
-    import xlsxwriter
-
+    """Results workbook: an optional summary sheet, then each sheet with its data
+    columns (blue header), decision columns (green) and kade.errors (orange)."""
+    specs = []
+    if summary_rows:
+        summary = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
+        specs.append(SheetSpec("kade summary", summary, widths=[28] + [16] * (len(summary.columns) - 1), freeze=(1, 0), autofilter=False))
+    for name, frame in sheets.items():
+        first_decision = frame.attrs.get("data_columns", len(frame.columns))
+        kinds, widths = [], []
+        for c, col in enumerate(frame.columns):
+            kinds.append("error" if col == ERRORS_COLUMN else "decision" if c >= first_decision else "data")
+            long_text = str(col).endswith(".reason") or col == ERRORS_COLUMN
+            widths.append(60 if long_text else max(10, min(30, _text_width(str(col)) + 2)))
+        prepared = pd.DataFrame({c: pd.Series(_cell_values(frame[c]), dtype=object) for c in frame.columns})
+        specs.append(SheetSpec(name[:31], prepared, kinds, widths))
     with atomic_path(target) as tmp:
-        book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "default_date_format": "yyyy-mm-dd", "strings_to_numbers": False,
-                                              "strings_to_formulas": False, "strings_to_urls": False})
-        header = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-        decision_header = book.add_format({"bold": True, "bg_color": "#E2EFDA", "border": 1})
-        error_header = book.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
-        if summary_rows:
-            ws = book.add_worksheet("kade summary")
-            for r, row in enumerate(summary_rows):
-                ws.write_row(r, 0, row, header if r == 0 else None)
-            ws.set_column(0, 0, 28)
-            ws.set_column(1, 4, 16)
-        for name, frame in sheets.items():
-            ws = book.add_worksheet(name[:31])
-            first_decision = frame.attrs.get("data_columns", len(frame.columns))
-            for c, col in enumerate(frame.columns):
-                fmt = error_header if col == ERRORS_COLUMN else decision_header if c >= first_decision else header
-                ws.write(0, c, str(col), fmt)
-                width = 60 if str(col).endswith(".reason") or col == ERRORS_COLUMN else max(10, min(30, _text_width(str(col)) + 2))
-                ws.set_column(c, c, width)
-            columns = [_cell_values(frame[c]) for c in frame.columns]
-            for r, row in enumerate(zip(*columns), start=1):
-                ws.write_row(r, 0, row)
-            ws.freeze_panes(1, 1)
-            if len(frame.columns):
-                ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
-        book.close()
+        xlsxstream.write(tmp, specs)
 
 
 def _text_width(text: str) -> int:
