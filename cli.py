@@ -9,8 +9,10 @@ import click
 
 import engine
 import contextlib
+import json
 
-from engine import audit, report, writers
+from engine import audit, render, report, ruleset_diff, testsheets, writers
+from engine import check as rule_check
 from engine.durable import availability as durable_availability
 from engine.errors import KadeError, RuleError
 from engine.evaluate import ENGINES
@@ -181,6 +183,215 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
     if errors:
         click.secho(f"{errors:,} row(s) in error: see the kade.errors column in {output}", fg="yellow")
     click.echo(f"wrote {output}")
+
+
+# ------------------------------------------------------------------ rules ------
+
+@main.group()
+def rules():
+    """Check, test, compare and show rule tables before publishing a change.
+
+    \b
+    Before you publish a rule change (docs/publishing.md):
+      kade rules check
+      kade rules test --coverage
+      kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
+    """
+
+
+@rules.command("check")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools (every finding, with cells and example row).")
+def rules_check(path: Path | None, fmt: str):
+    """Find gaps, overlaps, rules that never fire and other problems in PATH
+    (a rules folder or one rule workbook; default: the rules folder).
+
+    \b
+    Every finding names its cells (file!sheet!cell) and gives an example row.
+    Exit status: 0 clean (notes only), 1 errors or warnings, 2 rules unreadable.
+
+    \b
+    Examples:
+      kade rules check
+      kade rules check rules/contract_authorization.xlsx
+      kade rules check rules --format json > findings.json
+    """
+    report = rule_check.check_path(path or default_rules())
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    elif report.unreadable:
+        fail(report.unreadable)
+    else:
+        click.echo(report.render_text(), nl=False)
+    sys.exit(report.exit_code)
+
+
+@rules.command("test")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--engine", "engine_name", type=click.Choice(["vectorized", "durable", "all"]), default="vectorized",
+              show_default=True, help="Which evaluator decides the test cases (all: every available one).")
+@click.option("--coverage", is_flag=True, help="Also list the rules no test case hits.")
+def rules_test(path: Path | None, engine_name: str, coverage: bool):
+    """Run the Tests sheets of the rule workbooks in PATH (default: the rules
+    folder) and compare every case with its expected results.
+
+    \b
+    Prints each failing case (expected vs actual, and why), then
+    "N passed, M failed". Exit status: 0 all passed, 1 a case failed or a Tests
+    sheet has a problem, 2 rules unreadable or engine not available.
+
+    \b
+    Examples:
+      kade rules test
+      kade rules test rules/client_tier.xlsx --coverage
+      kade rules test --engine all
+    """
+    try:
+        run = testsheets.run_tests(path or default_rules(), engines=(engine_name,))
+    except KadeError as exc:
+        fail(exc)
+    except ValueError as exc:  # the engine asked for is not available
+        fail(str(exc))
+    click.echo(run.render_text(coverage=coverage), nl=False)
+    sys.exit(run.exit_code)
+
+
+@rules.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--against", "workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Also decide this workbook with both versions and list the rows whose decision changes.")
+@click.option("--rows", "limit", type=int, default=20, show_default=True, help="Changed rows shown per decision.")
+def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
+    """What changed from OLD to NEW: rules added, removed, moved, changed
+    entries and thresholds, hit policies, glossary. OLD and NEW are folders,
+    workbooks, or git revisions (REVISION:PATH).
+
+    \b
+    Examples:
+      kade rules diff HEAD:rules rules
+      kade rules diff HEAD~1:rules/client_tier.xlsx rules/client_tier.xlsx
+      kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
+    """
+    try:
+        before, after = ruleset_diff.load_rules_spec(old), ruleset_diff.load_rules_spec(new)
+    except KadeError as exc:
+        fail(exc)
+    click.echo(ruleset_diff.diff_rulesets(before, after).render_text(), nl=False)
+    if workbook is not None:
+        try:
+            impacts = ruleset_diff.decision_changes(before, after, workbook)
+        except KadeError as exc:
+            fail(exc)
+        click.echo(f"\nrows of {workbook} whose decision changes:")
+        click.echo(ruleset_diff.render_impact(impacts, limit), nl=False)
+
+
+@rules.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--text", "as_text", is_flag=True, default=True, help="Plain text (the default; git's textconv line passes it).")
+def rules_show(file: Path, as_text: bool):
+    """A rule workbook as stable text: each decision table as an aligned grid,
+    then the glossary and the Tests sheet. Made for reading and for git diff.
+
+    \b
+    Examples:
+      kade rules show rules/client_tier.xlsx
+      git config diff.kade-rules.textconv "kade rules show --text"   # with .gitattributes: rules/*.xlsx diff=kade-rules
+    """
+    try:
+        click.echo(render.render_text(file), nl=False)
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
+        fail(f"cannot read {file}: {exc}")
+
+
+# -------------------------------------------------------------------- dmn ------
+
+@main.group(name="dmn")
+def dmn_group():
+    """DMN standard conformance: run the DMN TCK.
+
+    \b
+    Example:
+      kade dmn tck ../shared/tck/TestCases/compliance-level-2
+    """
+
+
+@dmn_group.command(name="tck")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def dmn_tck(directory: Path):
+    """Run every *.dmn with its *-test-*.xml under DIRECTORY (the DMN TCK layout).
+
+    \b
+    Prints each failing case with expected vs actual, then 'N passed, M failed'.
+    Exit status: 0 all passed · 1 some failed · 2 unreadable input.
+
+    \b
+    Example:
+      kade dmn tck ../shared/tck/TestCases/compliance-level-2
+    """
+    from engine.tck import TckInputError, run_tck
+
+    try:
+        report = run_tck(directory)
+    except TckInputError as exc:
+        fail(exc)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.failed == 0 else 1)
+
+
+@rules.command(name="export")
+@click.argument("rules_path", metavar="RULES", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write.")
+@click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
+def rules_export(rules_path: Path, output: Path, name: str | None):
+    """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN 1.5 model.
+
+    \b
+    Example:
+      kade rules export rules -o key_accounts.dmn
+    """
+    from engine.dmn_export import write_dmn
+
+    try:
+        loaded = engine.load_rules(rules_path)
+        write_dmn(loaded, output, name=name or rules_path.resolve().stem)
+    except KadeError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN 1.5)")
+
+
+@rules.command(name="import")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The rule workbook (.xlsx) to write.")
+def rules_import(model: Path, output: Path):
+    """Write the DMN model MODEL (DMN 1.1-1.5) as a rule workbook in kade's layout.
+
+    \b
+    Names that are not one word get one (Monthly Salary -> Monthly_Salary). Write the
+    workbook to a folder of its own: a single workbook also reads its siblings' glossaries.
+
+    \b
+    Example:
+      kade rules import camunda/loan.dmn -o imported/loan.xlsx
+    """
+    from engine.dmn_workbook import import_dmn
+
+    try:
+        summary = import_dmn(model, output)
+    except KadeError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    click.echo(f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries")
+    for dmn_name, name in summary.renamed.items():
+        click.echo(f"  {dmn_name!r} is {name} in the workbook")
+    for note in summary.notes:
+        click.echo(f"  note: {note}")
 
 
 @contextlib.contextmanager

@@ -313,10 +313,11 @@ class Evaluation:
 
 
 def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True, reasons: bool = True,
-             progress=None, engine: str = "vectorized", trace: bool = False) -> Evaluation:
+             progress=None, engine: str = "vectorized", trace: bool = False, functions: dict | None = None) -> Evaluation:
     """Evaluate every decision whose entity has rows, dependencies first.
     ``progress(decision_name)`` is called after each decision (for a progress bar).
-    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows)."""
+    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows).
+    ``functions``: business knowledge models a DMN model's expressions call."""
     matcher = matcher_for(engine)
     results: dict[str, DecisionResult] = {}
     skipped: dict[str, str] = {}
@@ -325,7 +326,7 @@ def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True
             sheets = " / ".join(rules.entities[table.entity].sheets) if table.entity in rules.entities else table.entity
             skipped[table.name] = f"the workbook has no sheet {sheets}"
             continue
-        env, blocked = _environment(rules, rows, results, table)
+        env, blocked = _environment(rules, rows, results, table, functions or {})
         if env is None:
             skipped[table.name] = blocked
             continue
@@ -337,7 +338,8 @@ def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True
     return Evaluation(rules, rows, results, skipped)
 
 
-def _environment(rules: RuleSet, rows: dict[str, EntityRows], results: dict[str, DecisionResult], table: DecisionTable):
+def _environment(rules: RuleSet, rows: dict[str, EntityRows], results: dict[str, DecisionResult], table: DecisionTable,
+                 functions: dict):
     """Columns the table refers to, aligned to its rows, and the per-row messages
     of unusable inputs (bad cells, failed upstream decisions, missing parent)."""
     entity = table.entity
@@ -346,6 +348,9 @@ def _environment(rules: RuleSet, rows: dict[str, EntityRows], results: dict[str,
     env: dict[str, Column] = {}
     messages = []
     for name in sorted(referenced_names(table)):
+        if name in functions:  # a business knowledge model, called by name
+            env[name] = functions[name]
+            continue
         producer = rules.producer(name)
         owner = producer.entity if producer is not None else rules.variables[name].entity
         if producer is not None and producer.name not in results:

@@ -21,8 +21,11 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
         return shown[inverse.ravel()]
     if type_ == "list":  # multi-hit outputs: one list per row
         return pd.Series(values, dtype=object).map(lambda v: "; ".join(sfeel.format_value(x) for x in v) if isinstance(v, list) else "empty").to_numpy(dtype=object)
-    out = values.astype(object).copy()  # text columns hold str or None only
+    out = values.astype(object).copy()
     out[pd.isna(out)] = "empty"
+    if pd.api.types.infer_dtype(out, skipna=True) != "string":  # numbers under an output without a declared type
+        codes, uniques = pd.factorize(out)
+        out = np.array([v if isinstance(v, str) else sfeel.format_value(v) for v in uniques], dtype=object)[codes]
     return out
 
 

@@ -10,12 +10,21 @@ Never ``eval``: the text is tokenised and turned into the small AST below, which
 the evaluators interpret. Errors carry the character offset of the bad token.
 Full-width punctuation that Chinese input methods produce (``，（）“”``) and the
 signs ``≥ ≤ ≠`` are accepted as their ASCII forms.
+
+DMN models (``engine.dmn``) use the same parser in its FEEL dialect
+(``Dialect.feel``): no punctuation folding inside the text, function invocation
+``PMT(a, b)`` / ``f(p: a)``, and names that contain spaces or ``/ - ' + *``
+(``Monthly Salary``) - FEEL resolves those against the names in scope, so the
+caller passes them in (``KnownNames``). ``expression_text`` / ``unary_tests_text``
+turn an AST back into text that parses to the same AST.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from .errors import FeelSyntaxError, FeelTypeError, Position
 
@@ -49,6 +58,16 @@ class Binary:
     op: str  # + - * / ** = != < <= > >= and or
     left: object
     right: object
+
+
+@dataclass(frozen=True)
+class Call:
+    """Function invocation (FEEL dialect only): ``PMT(a, b)`` or ``PMT(p: a, r: b)``.
+    ``arg_names`` is None for positional arguments."""
+
+    function: Name
+    args: tuple
+    arg_names: tuple | None = None
 
 
 # Unary tests -------------------------------------------------------------------
@@ -113,12 +132,60 @@ def _is_name_char(ch: str) -> bool:
     return ch.isalnum() or ch in "_?" or ord(ch) > 0x2E7F
 
 
+class KnownNames:
+    """Names in scope that the plain tokenizer would split (``Monthly Salary``,
+    ``Approved/Declined``, ``Applicant Data.Monthly Income``). The longest one
+    that starts at a position wins, as FEEL's name resolution does; runs of
+    whitespace inside a name match any whitespace."""
+
+    def __init__(self, names):
+        special = sorted({" ".join(n.split()) for n in names if n and not _is_plain_name(n)}, key=len, reverse=True)
+        if special:
+            alternatives = "|".join(r"\s+".join(re.escape(word) for word in n.split(" ")) for n in special)
+            self._regex = re.compile(f"(?:{alternatives})(?![\\w?])")
+        else:
+            self._regex = None
+
+    def match(self, text: str, start: int) -> int | None:
+        """End of the known name starting at ``start``, or None."""
+        if self._regex is None:
+            return None
+        found = self._regex.match(text, start)
+        return found.end() if found else None
+
+
+def _is_plain_name(name: str) -> bool:
+    """A name the plain tokenizer reads as one token (``annual_revenue``, ``Loan.amount``)."""
+    return bool(name) and all(_is_name_char(ch) or ch == "." for ch in name) and not name[0].isdigit() and ".." not in name and not name.endswith(".")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How text is read. ``EXCEL`` (the default) is what managers type in rule
+    workbooks: full-width punctuation is folded to ASCII, no function calls.
+    ``Dialect.feel(names)`` is DMN XML text: taken literally, with invocations,
+    FEEL's string escapes and the multi-word names in scope."""
+
+    fold_punctuation: bool = True
+    calls: bool = False
+    names: KnownNames | None = None
+    feel_escapes: bool = False  # FEEL's \uXXXX and \r inside strings
+
+    @staticmethod
+    def feel(names=()) -> "Dialect":
+        known = names if isinstance(names, KnownNames) else KnownNames(names)
+        return Dialect(fold_punctuation=False, calls=True, names=known, feel_escapes=True)
+
+
+EXCEL = Dialect()
+
+
 def normalize(text: str) -> str:
     """Full-width punctuation to ASCII, so ``“金融”，“政府”`` reads as ``"金融","政府"``."""
     return text.translate(_FULL_WIDTH)
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -131,7 +198,12 @@ def tokenize(text: str) -> list[Token]:
             while j < n and text[j] != '"':
                 if text[j] == "\\" and j + 1 < n:
                     nxt = text[j + 1]
-                    chars.append({"n": "\n", "t": "\t"}.get(nxt, nxt))
+                    if dialect.feel_escapes and nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[j + 2 : j + 6]):
+                        chars.append(chr(int(text[j + 2 : j + 6], 16)))  # FEEL's \uXXXX
+                        j += 6
+                        continue
+                    escapes = {"n": "\n", "t": "\t", "r": "\r"} if dialect.feel_escapes else {"n": "\n", "t": "\t"}
+                    chars.append(escapes.get(nxt, nxt))
                     j += 2
                     continue
                 chars.append(text[j])
@@ -140,6 +212,16 @@ def tokenize(text: str) -> list[Token]:
                 raise FeelSyntaxError(f"string starting at character {i + 1} has no closing quote", Position(offset=i))
             tokens.append(Token("string", text[i : j + 1], i, "".join(chars)))
             i = j + 1
+            continue
+        known = dialect.names.match(text, i) if dialect.names is not None and not ch.isdigit() else None
+        if known is not None:
+            j = known
+            while j + 1 < n and text[j] == "." and _is_name_char(text[j + 1]):  # a path into the named value
+                j += 1
+                while j < n and _is_name_char(text[j]):
+                    j += 1
+            tokens.append(Token("name", " ".join(text[i:j].split()), i))
+            i = j
             continue
         number = _NUMBER_RE.match(text, i) if (ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit())) else None
         if number:
@@ -162,6 +244,10 @@ def tokenize(text: str) -> list[Token]:
             continue
         if ch in _SIGNS:
             tokens.append(Token("op", _SIGNS[ch], i))
+            i += 1
+            continue
+        if ch == ":" and dialect.calls:  # named argument f(p: 1)
+            tokens.append(Token("op", ":", i))
             i += 1
             continue
         for op in _OPERATORS:
@@ -190,11 +276,12 @@ def _describe(tok: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str, expected: str | None):
+    def __init__(self, text: str, expected: str | None, dialect: Dialect = EXCEL):
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens = tokenize(text, dialect)
         self.pos = 0
         self.expected = expected  # declared type of the input column, for messages
+        self.calls = dialect.calls
 
     # helpers
     @property
@@ -377,6 +464,8 @@ class _Parser:
                 return Unary("not", inner)
             if word in _KEYWORDS:
                 self.fail(f"'{word}' cannot stand here")
+            if self.calls and self.tokens[self.pos + 1].kind == "op" and self.tokens[self.pos + 1].text == "(":
+                return self.call()
             self.advance()
             return Name(word, tok.offset)
         if self.at_op("("):
@@ -385,6 +474,24 @@ class _Parser:
             self.expect_op(")", "to close '('")
             return inner
         self.fail(f"expected a value, got {_describe(tok)}")
+
+    def call(self) -> Call:
+        name = self.advance()
+        self.advance()  # '('
+        args, names = [], []
+        while not self.at_op(")"):
+            if args:
+                self.expect_op(",", f"between the arguments of {name.text}(")
+            if self.tok.kind == "name" and self.tokens[self.pos + 1].kind == "op" and self.tokens[self.pos + 1].text == ":":
+                names.append(self.advance().text)
+                self.advance()
+            elif names:
+                self.fail(f"positional argument after named ones in {name.text}(")
+            args.append(self.expression())
+        self.expect_op(")", f"to close {name.text}(")
+        if names and len(names) != len(args):
+            self.fail(f"mix of named and positional arguments in {name.text}(", name)
+        return Call(Name(name.text, name.offset), tuple(args), tuple(names) if names else None)
 
     def date_literal(self) -> Literal:
         start = self.advance()
@@ -401,19 +508,24 @@ class _Parser:
         return Literal(value, DATE, f"date({arg.text})")
 
 
-def parse_unary_tests(text: str, expected_type: str | None = None):
+def _prepare(text, dialect: Dialect) -> str:
+    text = str(text)
+    return (normalize(text) if dialect.fold_punctuation else text).strip()
+
+
+def parse_unary_tests(text: str, expected_type: str | None = None, dialect: Dialect = EXCEL):
     """Parse an input entry. ``expected_type`` (the column's declared type) makes
     messages precise and refuses literals of another type."""
-    text = normalize(str(text)).strip()
+    text = _prepare(text, dialect)
     if text == "":
         return AnyTest()
-    return _Parser(text, expected_type).unary_tests()
+    return _Parser(text, expected_type, dialect).unary_tests()
 
 
-def parse_expression(text: str):
+def parse_expression(text: str, dialect: Dialect = EXCEL):
     """Parse an output entry / input expression."""
-    text = normalize(str(text)).strip()
-    parser = _Parser(text, None)
+    text = _prepare(text, dialect)
+    parser = _Parser(text, None, dialect)
     if text == "":
         parser.fail("expected a value, got an empty cell")
     node = parser.expression()
@@ -433,6 +545,8 @@ def names_in(node) -> set[str]:
         return names_in(node.operand)
     if isinstance(node, Binary):
         return names_in(node.left) | names_in(node.right)
+    if isinstance(node, Call):
+        return {node.function.name}.union(*(names_in(a) for a in node.args))
     if isinstance(node, Compare):
         return names_in(node.endpoint)
     if isinstance(node, Range):
@@ -520,3 +634,118 @@ def describe_expr(node) -> str:
     if isinstance(node, AnyOf):
         return describe_test(node)
     return describe_test(node)
+
+
+# ------------------------------------------------------ AST back to text -------
+
+# binding strength of each operator, lowest first (as the parser climbs them)
+_PRECEDENCE = {"or": 1, "and": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3,
+               "+": 4, "-": 4, "*": 5, "/": 5, "**": 6}
+_UNARY, _PRIMARY = 7, 8
+
+
+def literal_text(lit: Literal) -> str:
+    """A literal as S-FEEL source: ``1000``, ``-0.5``, ``"say \\"hi\\""``, ``date("2026-01-31")``."""
+    if lit.type is None:
+        return "null"
+    if lit.type == BOOLEAN:
+        return "true" if lit.value else "false"
+    if lit.type == DATE:
+        return f'date("{lit.value.isoformat()}")'
+    if lit.type == NUMBER:
+        value = float(lit.value)
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return format(Decimal(repr(value)), "f")  # never an exponent: the tokenizer reads none
+    escaped = str(lit.value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def expression_text(node) -> str:
+    """An expression AST as text that parses back to the same AST."""
+    return _text(node, 0)
+
+
+def _strength(node) -> int:
+    if isinstance(node, Binary):
+        return _PRECEDENCE[node.op]
+    if isinstance(node, Unary) and node.op == "-":
+        return _UNARY
+    if isinstance(node, Literal) and node.type == NUMBER and float(node.value) < 0:
+        return _UNARY  # '-5' reads as a negation
+    return _PRIMARY
+
+
+def _text(node, weakest: int) -> str:
+    if isinstance(node, Literal):
+        text = literal_text(node)
+    elif isinstance(node, Name):
+        text = node.name
+    elif isinstance(node, Unary):
+        text = f"not({_text(node.operand, 0)})" if node.op == "not" else "-" + _text(node.operand, _UNARY)
+    elif isinstance(node, Call):
+        if node.arg_names:
+            args = ", ".join(f"{k}: {_text(a, 0)}" for k, a in zip(node.arg_names, node.args))
+        else:
+            args = ", ".join(_text(a, 0) for a in node.args)
+        text = f"{node.function.name}({args})"
+    elif isinstance(node, Binary):
+        strength = _PRECEDENCE[node.op]
+        # left-associative: the right operand must bind tighter; comparisons do not chain
+        left = _text(node.left, strength + 1 if strength == 3 else strength)
+        right = _text(node.right, strength + 1)
+        text = f"{left} {node.op} {right}"
+    else:
+        raise TypeError(f"not an expression: {node!r}")
+    return f"({text})" if _strength(node) < weakest else text
+
+
+def _endpoint_text(node) -> str:
+    if isinstance(node, Unary) and node.op == "not":
+        return f"({_text(node, 0)})"  # a bare not(...) would read as a negated test
+    return _text(node, _UNARY)
+
+
+def unary_tests_text(test) -> str:
+    """A unary-test AST as input-entry text that parses back to the same AST."""
+    if isinstance(test, AnyTest):
+        return "-"
+    if isinstance(test, NullTest):
+        return "null"
+    if isinstance(test, Compare):
+        endpoint = _endpoint_text(test.endpoint)
+        if test.op == "=" and not endpoint.startswith("("):  # a leading '(' would open a range
+            return endpoint
+        return f"{test.op} {endpoint}"
+    if isinstance(test, Range):
+        low, high = _endpoint_text(test.low), _endpoint_text(test.high)
+        return f"{'[' if test.low_closed else '('}{low}..{high}{']' if test.high_closed else ')'}"
+    if isinstance(test, AnyOf):
+        return ", ".join(unary_tests_text(t) for t in test.tests)
+    if isinstance(test, Not):
+        return f"not({unary_tests_text(test.tests)})"
+    raise TypeError(f"not a unary test: {test!r}")
+
+
+# ------------------------------------------------------- rewriting ASTs --------
+
+def map_names(node, rename):
+    """The AST with every variable or function name replaced by ``rename(name)``
+    (which may also return a whole AST to put in the name's place)."""
+    if isinstance(node, Name):
+        new = rename(node.name)
+        return Name(new, node.offset) if isinstance(new, str) else new
+    if isinstance(node, Call):
+        target = rename(node.function.name)
+        function = Name(target, node.function.offset) if isinstance(target, str) else node.function
+        return Call(function, tuple(map_names(a, rename) for a in node.args), node.arg_names)
+    if isinstance(node, Literal) or not dataclasses.is_dataclass(node):
+        return node
+    changes = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, tuple):
+            changes[f.name] = tuple(map_names(v, rename) for v in value)
+        elif dataclasses.is_dataclass(value):
+            changes[f.name] = map_names(value, rename)
+    return dataclasses.replace(node, **changes) if changes else node

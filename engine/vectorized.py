@@ -33,6 +33,11 @@ def eval_expr(node, env: dict[str, Column], n: int) -> Column:
         if inner.type != "boolean":
             return _null(n, "boolean")
         return Column("boolean", np.where(np.isnan(inner.values), np.nan, 1.0 - inner.values))
+    if isinstance(node, sfeel.Call):
+        # the env holds an invocable under the function's name (a DMN business
+        # knowledge model, see engine.dmn_functions); arguments are evaluated here
+        function = env[node.function.name]
+        return function.invoke([eval_expr(a, env, n) for a in node.args], n)
     if isinstance(node, sfeel.Binary):
         if node.op in ("and", "or"):
             return _logic(node.op, eval_expr(node.left, env, n), eval_expr(node.right, env, n))
@@ -96,8 +101,7 @@ def _compare(op: str, a: Column, b: Column) -> tuple[np.ndarray, np.ndarray]:
     '=' and '!=' null equals only null (FEEL)."""
     null_a, null_b = a.isnull(), b.isnull()
     if a.type != b.type and not (null_a.all() or null_b.all()):
-        n = len(a)
-        return np.zeros(n, bool), np.zeros(n, bool)
+        return _different_kinds(op, null_a, null_b)
     both = ~null_a & ~null_b
     if a.is_float and b.is_float:
         with np.errstate(invalid="ignore"):
@@ -112,6 +116,18 @@ def _compare(op: str, a: Column, b: Column) -> tuple[np.ndarray, np.ndarray]:
             return t | same_null, np.ones(len(a), bool)
         return t | (null_a ^ null_b), np.ones(len(a), bool)
     return t, both
+
+
+def _different_kinds(op: str, null_a: np.ndarray, null_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values of different kinds compare as null (FEEL), except that null equals
+    only null: on rows where a side is null, '=' and '!=' are known."""
+    either = null_a | null_b
+    if op == "=":
+        return null_a & null_b, either
+    if op == "!=":
+        return null_a ^ null_b, either
+    n = len(null_a)
+    return np.zeros(n, bool), np.zeros(n, bool)
 
 
 # ------------------------------------------------------------- unary tests -----
@@ -160,9 +176,7 @@ def _compare_endpoint(op: str, col: Column, endpoint, env) -> tuple[np.ndarray, 
         if endpoint.type is None:  # '= null', '< null'
             return (col.isnull(), np.ones(n, bool)) if op == "=" else (~col.isnull(), np.ones(n, bool)) if op == "!=" else (np.zeros(n, bool), np.zeros(n, bool))
         if endpoint.type != col.type and not (col.type in ("number", "date") and endpoint.type == col.type):
-            if op in ("=", "!="):
-                return (np.zeros(n, bool), np.zeros(n, bool))
-            return np.zeros(n, bool), np.zeros(n, bool)
+            return _different_kinds(op, col.isnull(), np.zeros(n, bool))
         value = literal_value(endpoint.type, endpoint.value)
         null = col.isnull()
         if col.is_float:

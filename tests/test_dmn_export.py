@@ -1,0 +1,191 @@
+"""Round trip: rule workbooks -> DMN 1.5 (valid against OMG's schema) -> rule
+workbooks give the same tables, glossary and entities, and the DMN itself
+decides the sample register exactly as the workbooks do."""
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import xmlschema
+
+import engine
+from engine import sfeel
+from engine.dmn import load_dmn
+from engine.dmn_errors import UnsupportedDmnError
+from engine.dmn_export import export_dmn, write_dmn
+from engine.dmn_workbook import import_dmn, write_rule_workbook
+from engine.dmn_xml import DMN15, KADE_NS
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = Path(__file__).resolve().parent / "dmn_schema" / "DMN15.xsd"
+D = f"{{{DMN15}}}"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return engine.load_rules(ROOT / "rules")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return xmlschema.XMLSchema(str(SCHEMA))
+
+
+@pytest.fixture(scope="module")
+def exported(shipped):
+    return export_dmn(shipped)
+
+
+def assert_same_rules(a, b):
+    assert a.entities == b.entities
+    assert a.variables == b.variables
+    assert [t.name for t in a.decisions] == [t.name for t in b.decisions]
+    for ta, tb in zip(a.decisions, b.decisions):
+        assert ta == tb, ta.name  # name, entity, hit policy, inputs, outputs, defaults, rules, annotations, title
+
+
+# ------------------------------------------------------------- the schema ----
+
+def test_exported_dmn_is_valid_dmn_1_5(exported, schema):
+    errors = [f"{e.path}: {e.reason}" for e in schema.iter_errors(exported)]
+    assert errors == []
+
+
+def test_the_schema_check_is_real(exported, schema):
+    broken = exported.replace(b'<decisionTable id="dt_client_tier"', b'<decisionTable id="dt_client_tier" hitPolicy="SOMETIMES"', 1)
+    broken = re.sub(rb'hitPolicy="SOMETIMES" hitPolicy="[A-Z ]+"', b'hitPolicy="SOMETIMES"', broken)
+    assert not schema.is_valid(broken)
+    assert not schema.is_valid(exported.replace(b"<annotationEntry>", b"<annotationEntr>", 1).replace(b"</annotationEntry>", b"</annotationEntr>", 1))
+
+
+# ---------------------------------------------------------- what is written --
+
+def test_the_dmn_says_what_the_workbooks_say(exported):
+    root = ET.fromstring(exported)
+    decisions = {d.get("name"): d for d in root.findall(f"{D}decision")}
+    score = decisions["client_score"].find(f"{D}decisionTable")
+    assert (score.get("hitPolicy"), score.get("aggregation")) == ("COLLECT", "SUM")
+    assert decisions["required_approver"].find(f"{D}decisionTable").get("hitPolicy") == "PRIORITY"
+    # a decision requires the decisions whose outputs it reads, and the input data it reads
+    tier = decisions["client_tier"]
+    required = {r.get("href") for r in tier.iter(f"{D}requiredDecision")}
+    assert required == {"#d_client_score"}
+    assert "#i_annual_revenue" in {r.get("href") for r in tier.iter(f"{D}requiredInput")}
+    # another decision's output is read as the decision (single output) or a component of it
+    delivery = decisions["delivery_days"].find(f"{D}decisionTable")
+    outputs = [r.findtext(f"{D}outputEntry/{D}text") for r in delivery.findall(f"{D}rule")]
+    assert outputs == ["sla_terms.access_work_days", "sla_terms.provisioning_days"]
+    # glossary: input data with types, allowed values in item definitions, kade's columns in extensions
+    industry = next(i for i in root.findall(f"{D}inputData") if i.get("name") == "industry")
+    assert industry.find(f"{D}variable").get("typeRef") == "t_industry"
+    assert industry.find(f"{D}extensionElements/{{{KADE_NS}}}variable").get("headers") == "行业"
+    item = next(i for i in root.findall(f"{D}itemDefinition") if i.get("name") == "t_industry")
+    assert item.findtext(f"{D}allowedValues/{D}text").startswith('"金融", "党政军"')
+    # rules keep their ids as labels and their annotations
+    rule = tier.find(f"{D}decisionTable/{D}rule")
+    assert rule.get("label") == "CT-01" and "not reachable" in rule.findtext(f"{D}annotationEntry/{D}text")
+    assert len(root.findall(f"{D}extensionElements/{{{KADE_NS}}}model/{{{KADE_NS}}}entity")) == 4
+
+
+def test_the_dmn_has_a_diagram_of_its_requirements(exported):
+    root = ET.fromstring(exported)
+    dmndi = "{https://www.omg.org/spec/DMN/20230324/DMNDI/}"
+    shapes = {s.get("dmnElementRef") for s in root.iter(f"{dmndi}DMNShape")}
+    edges = {e.get("dmnElementRef") for e in root.iter(f"{dmndi}DMNEdge")}
+    assert shapes == {e.get("id") for e in root if e.tag in (f"{D}decision", f"{D}inputData")}
+    assert edges == {r.get("id") for r in root.iter(f"{D}informationRequirement")}
+
+
+# ------------------------------------------------------------- round trip ----
+
+def test_dmn_loads_back_to_the_same_rules(shipped, exported):
+    assert_same_rules(shipped, load_dmn(exported).rules)
+
+
+def test_excel_to_dmn_to_excel_gives_the_same_tables(shipped, tmp_path):
+    dmn = write_dmn(shipped, tmp_path / "kade.dmn")
+    (tmp_path / "back").mkdir()  # a folder of its own: a lone workbook also reads its siblings' glossaries
+    summary = import_dmn(dmn, tmp_path / "back" / "rules.xlsx")
+    assert summary.renamed == {} and len(summary.decisions) == len(shipped.decisions)
+    assert_same_rules(shipped, engine.load_rules(summary.path))
+
+
+def test_the_dmn_decides_the_register_as_the_workbooks_do(shipped, exported):
+    from_dmn = load_dmn(exported).rules
+    register = ROOT / "workbooks" / "key_accounts.xlsx"
+    a = engine.evaluate_workbook(shipped, register)
+    b = engine.evaluate_workbook(from_dmn, register)
+    for entity in ("clients", "contracts", "solution_requests", "sla_orders"):
+        assert engine.result_frame(a, entity).equals(engine.result_frame(b, entity)), entity
+
+
+def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
+    """Ids that are not XML ids, dates, quotes, negations, name comparisons,
+    multi-output collect tables, defaults, a formula-looking title."""
+    rules_path = write_xlsx("rules/rules.xlsx", {
+        "Glossary": [
+            ["variable", "entity", "column header", "type", "allowed values", "label", "description"],
+            ["金额", "orders", "金额(万元) | amount", "number", "[0..1000]", "amount", "万元"],
+            ["limit", "orders", "", "number", "", "", ""],
+            ["kind", "orders", "", "string", 'A, "B \\"quoted\\"", C', "", ""],
+            ["signed", "orders", "", "date", "", "", ""],
+            ["grade", "orders", "", "string", '"high", "low"', "", "decision output"],
+        ],
+        "Entities": [["entity", "sheet", "key", "parent", "link"], ["orders", "订单", "order_id", "", ""]],
+        "grading": [
+            ["decision", "grading"], ["title", "=SUM(A1) not a formula"], ["rows", "orders"], [],
+            [None, "input", "input", "input", "output", "annotation"],
+            ["P", "金额(万元)", "kind", "signed", "grade", "annotation"],
+            ["1", "< limit", 'not("A", null)', '>= date("2026-01-31")', '"high"', 'says "why"'],
+            ["规则 2", "[-5..-1]", "-", "-", '"low"', ""],
+            ["default", None, None, None, '"low"', None],
+        ],
+        "flags": [
+            ["decision", "flags"], [], [None, "input", "output", "output", "annotation"],
+            ["C", "grade", "flag", "weight", "annotation"],
+            ["1", '"high"', '"big"', "金额 * -1.5", ""],
+            ["2", "-", '"any"', "2 ** 3 ** 2", ""],
+        ],
+    })
+    original = engine.load_rules(rules_path)
+    dmn = export_dmn(original)
+    assert xmlschema.XMLSchema(str(SCHEMA)).is_valid(dmn)
+    back = tmp_path / "back"
+    back.mkdir()
+    summary = write_rule_workbook(load_dmn(dmn), back / "rules.xlsx")
+    assert_same_rules(original, engine.load_rules(summary.path))
+
+
+# --------------------------------------------------- other DMN into Excel ---
+
+def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path):
+    tck = ROOT.parent / "shared" / "tck" / "TestCases" / "compliance-level-2"
+    summary = import_dmn(tck / "0002-input-data-number" / "0002-input-data-number.dmn", tmp_path / "x.xlsx")
+    assert summary.renamed == {"Monthly Salary": "Monthly_Salary", "Yearly Salary": "Yearly_Salary"}
+    rules = engine.load_rules(summary.path)
+    salary = rules.variables["Monthly_Salary"]
+    assert salary.headers == ("Monthly Salary",) and salary.label == "Monthly Salary" and salary.type == "number"
+    table = rules.decision("Yearly_Salary")
+    assert table.inputs == () and table.rules[0].outputs[0] == sfeel.parse_expression("12 * Monthly_Salary")
+
+
+def test_literal_business_knowledge_models_are_written_inline(tmp_path):
+    tck = ROOT.parent / "shared" / "tck" / "TestCases" / "compliance-level-2"
+    summary = import_dmn(tck / "0009-invocation-arithmetic" / "0009-invocation-arithmetic.dmn", tmp_path / "x.xlsx")
+    rules = engine.load_rules(summary.path)
+    text = sfeel.expression_text(rules.decision("MonthlyPayment").rules[0].outputs[0])
+    assert text == "Loan.amount * Loan.rate / 12 / (1 - (1 + Loan.rate / 12) ** -Loan.term) + fee"
+
+
+def test_decision_table_business_knowledge_models_are_refused_for_workbooks(tmp_path):
+    dmn = f"""<definitions xmlns="{DMN15}" name="m" namespace="urn:m">
+      <inputData id="i_a" name="a"><variable name="a" typeRef="number"/></inputData>
+      <businessKnowledgeModel id="b_t" name="t"><encapsulatedLogic><formalParameter name="x" typeRef="number"/>
+        <decisionTable><input><inputExpression><text>x</text></inputExpression></input><output/>
+          <rule><inputEntry><text>-</text></inputEntry><outputEntry><text>1</text></outputEntry></rule></decisionTable>
+      </encapsulatedLogic></businessKnowledgeModel>
+      <decision id="d" name="d"><variable name="d"/><informationRequirement><requiredInput href="#i_a"/></informationRequirement>
+        <knowledgeRequirement><requiredKnowledge href="#b_t"/></knowledgeRequirement>
+        <literalExpression><text>t(a)</text></literalExpression></decision></definitions>""".encode()
+    with pytest.raises(UnsupportedDmnError, match="decision table as its body"):
+        write_rule_workbook(load_dmn(dmn), tmp_path / "x.xlsx")
