@@ -29,6 +29,7 @@ class Variable:
     label: str = ""
     description: str = ""
     position: Position = field(default_factory=Position, compare=False)
+    records: str | None = None  # a register column that records a decision output people took (kade check)
 
     @property
     def display(self) -> str:

@@ -58,7 +58,8 @@ _GLOSSARY_COLUMNS = {"variable": "variable", "变量": "variable", "name": "vari
                      "type": "type", "类型": "type",
                      "allowed values": "allowed", "允许值": "allowed", "取值": "allowed",
                      "label": "label", "标签": "label", "显示名": "label",
-                     "description": "description", "说明": "description", "描述": "description"}
+                     "description": "description", "说明": "description", "描述": "description",
+                     "records": "records", "recorded": "records", "记录": "records", "对应决策": "records"}
 _ENTITY_COLUMNS = {"entity": "entity", "实体": "entity", "sheet": "sheets", "工作表": "sheets",
                    "key": "key", "主键": "key", "parent": "parent", "上级": "parent",
                    "link": "link", "关联列": "link", "link column": "link"}
@@ -199,6 +200,10 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
                 errors.add(RuleStructureError(f"output {out} is also produced by decision {seen[out].name}", table.position))
             seen.setdefault(out, table)
         seen.setdefault(table.name, table)
+    outputs = {o for t in tables for o in t.output_names}
+    for var in variables.values():
+        if var.records and var.records not in outputs:
+            errors.add(RuleStructureError(f"variable {var.name} records {var.records!r}, which no decision outputs", var.position))
     errors.raise_if_any()
     ordered = [_type_inputs(t, tables) for t in order_decisions(tables)]
     producer = {out: t for t in ordered for out in t.output_names}
@@ -320,7 +325,7 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                     errors.add(type(exc)(exc.message, sheet.pos(r, header["allowed"], exc.position.offset)))
                     continue
             variables[name] = Variable(name, entity, split_alternatives(get("headers")), type_, allowed, values,
-                                       get("label"), get("description"), pos)
+                                       get("label"), get("description"), pos, get("records") or None)
     return variables
 
 
