@@ -433,29 +433,25 @@ def explain(workbook: Path, key: str, decision_name: str | None, fresh: bool, ru
         if fresh:
             rules = engine.load_rules(rules_path or default_rules())
             evaluation = engine.evaluate_workbook(rules, workbook, trace=True)
-            records = [r for r in audit.row_records(evaluation) if r[1] == key or _row_number(r[2]) == key]
+            records = [(entity, row) for entity in evaluation.rows if evaluation.for_entity(entity)
+                       for row in audit.row_table(evaluation, entity).to_pylist() if key in (row["key"], str(row["row"]))]
+            notes = audit.annotations(rules)
             source = "a fresh evaluation with the current rules"
         else:
             with _store(audit_location) as store:
                 run = store.latest_run_for(str(workbook))
                 if run is None:
                     fail(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
-                entries = store.rows(run["run_id"], key) or [e for e in store.rows(run["run_id"]) if str(e.data().get("row")) == key]
-                records = [(e.entity, e.row_key, e.payload) for e in entries]
+                records = store.rows(run["run_id"], key)
+                notes = run.get("annotations", {})
                 source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {', '.join(Path(f['path']).name for f in run['rule_files'])})"
     except KadeError as exc:
         fail(exc)
     if not records:
         fail(f"no row with key {key!r} in {workbook}", code=1)
     click.echo(f"From {source}:")
-    for entity, row_key, payload in records:
-        click.echo(explaining.explain_row(entity, row_key, payload, decision_name))
-
-
-def _row_number(payload: str) -> str:
-    import json
-
-    return str(json.loads(payload).get("row"))
+    for entity, row in records:
+        click.echo(explaining.explain_row(entity, row, notes, decision_name))
 
 
 # ------------------------------------------------------------------ audit ------
@@ -517,8 +513,8 @@ def audit_show(run_id, key, audit_location):
     if key is not None and not entries:
         fail(f"no row {key!r} in run {run['run_id']}", code=1)
     if key is not None:
-        for e in entries:
-            click.echo(explaining.explain_row(e.entity, e.row_key, e.payload, None))
+        for entity, row in entries:
+            click.echo(explaining.explain_row(entity, row, run.get("annotations", {})))
 
 
 @audit_group.command(name="export")
@@ -541,13 +537,13 @@ def audit_export(run_id, output, audit_location):
     except KadeError as exc:
         fail(exc)
     if output.suffix.lower() == ".json":
-        doc = {"run": run, "rows": [e.data() for e in entries]}
+        doc = {"run": run, "rows": [{"entity": entity, **row} for entity, row in entries]}
         with writers.atomic_path(output) as tmp:
-            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     elif output.suffix.lower() == ".xlsx":
         frames: dict[str, list] = {}
-        for e in entries:
-            frames.setdefault(e.entity, []).append(e.data())
+        for entity, row in entries:
+            frames.setdefault(entity, []).append(row)
         sheets = {entity: pd.DataFrame(rows) for entity, rows in frames.items()}
         meta = [["run", run["run_id"]], ["time", run["time"]], ["user", run["user"]], ["host", run["host"]],
                 ["engine", run["engine"]], ["workbook", run["workbook"]], ["workbook sha256", run["workbook_sha256"]]]

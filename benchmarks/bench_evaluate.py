@@ -14,7 +14,8 @@
     evaluate with reasons, result_frame, summarize, write_xlsx with the summary
     sheet, error_rows) versus reading the same workbook (engine.read_workbook)
     and writing it back unchanged (engine.writers.write_xlsx). Each run is a
-    fresh child process, so its peak RSS (getrusage ru_maxrss) is its own.
+    fresh child process, so its peak RSS (/proc VmHWM, and getrusage ru_maxrss)
+    is its own; these children run before (a), while this process is small.
     Target: ratio <= 1.25. The `kade evaluate` command itself is also timed
     (wall clock, includes interpreter start-up, imports and load_rules).
 
@@ -52,14 +53,28 @@ RATIO_TARGET = 1.25
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak RSS, MB: getrusage ru_maxrss (KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _vm_hwm_mb() -> float | None:
+    """Peak RSS of the current address space (/proc/self/status VmHWM). Unlike
+    ru_maxrss it starts afresh at exec: Linux carries the *parent's* RSS at the
+    fork/exec into the child's ru_maxrss, so a child spawned by a big parent
+    would report the parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 # --------------------------------------------------------------- child runs ----
 
 def run_pipeline(workbook: Path, rules_path: Path, out: Path) -> dict:
     """What `kade evaluate WORKBOOK --rules RULES -o OUT` does, stage by stage."""
-    import cli
     import engine
     from engine import report, writers
 
@@ -78,7 +93,7 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path) -> dict:
     t4 = time.perf_counter()
     summary = report.summarize(evaluation)
     t5 = time.perf_counter()
-    writers.write_xlsx(frames, out, cli._summary_table(summary))
+    writers.write_xlsx(frames, out, _summary_table(summary))
     t6 = time.perf_counter()
     errors = report.error_rows(evaluation)
     t7 = time.perf_counter()
@@ -86,6 +101,20 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path) -> dict:
                  write=t6 - t5, error_rows=t7 - t6, total=t7 - t0)
     times["error_count"] = errors
     return times
+
+
+def _summary_table(summary) -> list[list]:
+    """The CLI's summary sheet (cli._summary_table), with a copy if cli does not import."""
+    try:
+        import cli
+        return cli._summary_table(summary)
+    except Exception:  # cli.py is being edited by others; keep the benchmark running
+        rows = [["decision", "rows over", "rows", "in error", "outcomes"]]
+        for s in summary:
+            outcomes = (f"{s.range[0]:,.6g} … {s.range[1]:,.6g}" if s.range else
+                        ", ".join(f"{value}: {count}" for value, count in s.outcomes))
+            rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
+        return rows
 
 
 def run_baseline(workbook: Path, out: Path) -> dict:
@@ -105,7 +134,9 @@ def child_main(kind: str, workbook: Path, out: Path, rules_path: Path):
     import engine  # noqa: F401  imports are not timed
 
     result = run_pipeline(workbook, rules_path, out) if kind == "pipeline" else run_baseline(workbook, out)
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["ru_maxrss_mb"] = _peak_rss_mb()
+    hwm = _vm_hwm_mb()
+    result["peak_rss_mb"] = hwm if hwm is not None else result["ru_maxrss_mb"]
     out.unlink(missing_ok=True)
     print("RESULT " + json.dumps(result))
 
@@ -122,20 +153,61 @@ def spawn(kind: str, workbook: Path, rules_path: Path) -> dict:
     return json.loads(line[len("RESULT "):])
 
 
-def time_cli(workbook: Path, rules_path: Path) -> float:
+def _kade_command() -> list[str]:
+    kade = shutil.which("kade")
+    return [kade] if kade else [sys.executable, str(ROOT / "cli.py")]
+
+
+def cli_variants() -> dict[str, list[str]]:
+    """`kade evaluate` option sets to time. The audit trail (when the CLI has one)
+    never goes to its default location outside the repository: either off, or a
+    fresh SQLite file under benchmarks/data/out/."""
+    help_text = subprocess.run(_kade_command() + ["evaluate", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    if "--no-audit" not in help_text:
+        return {"kade evaluate": []}
+    return {"kade evaluate --no-audit": ["--no-audit"], "kade evaluate (audit to a fresh SQLite file)": ["--audit", "{audit}"]}
+
+
+def time_cli(workbook: Path, rules_path: Path, extra: list[str]) -> float:
     """Wall clock of the real command (exit 0 or 1 are both fine)."""
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"cli_{workbook.stem}.xlsx"
-    kade = shutil.which("kade")
-    cmd = [kade] if kade else [sys.executable, str(ROOT / "cli.py")]
-    cmd += ["evaluate", str(workbook), "--rules", str(rules_path), "-o", str(out), "-q", "--no-progress"]
+    audit_db = OUT / f"audit_{workbook.stem}.sqlite"
+    audit_db.unlink(missing_ok=True)
+    cmd = _kade_command() + ["evaluate", str(workbook), "--rules", str(rules_path), "-o", str(out), "-q", "--no-progress"]
+    cmd += [a.replace("{audit}", str(audit_db)) for a in extra]
+    env = {**os.environ, "KADE_AUDIT": str(audit_db)}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.perf_counter() - t0
-    if proc.returncode not in (0, 1):
-        raise RuntimeError(f"kade evaluate failed ({proc.returncode}):\n{proc.stderr}")
     out.unlink(missing_ok=True)
+    audit_db.unlink(missing_ok=True)
+    if proc.returncode not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
     return wall
+
+
+def code_fingerprint() -> str:
+    """Hash of the engine sources and cli.py: others edit the engine while
+    benchmarks run, and a run that spans an edit mixes two versions."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "engine").glob("*.py")) + [ROOT / "cli.py"]:
+        try:
+            h.update(f.name.encode() + f.read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()[:12]
+
+
+def code_version() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "cli.py"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        return f"commit {head}" + (" with uncommitted changes in engine/ or cli.py" if dirty else "") if head else "unknown"
+    except OSError:
+        return "unknown"
 
 
 # ----------------------------------------------------------- measurements ------
@@ -187,17 +259,19 @@ def bench_e2e(n: int, repeats: int, cli_runs: int) -> dict:
         base.append(spawn("baseline", path, generate.RULES))
     best_pipe = min(pipe, key=lambda r: r["total"])
     best_base = min(base, key=lambda r: r["total"])
-    cli_wall = min((time_cli(path, generate.RULES) for _ in range(cli_runs)), default=None)
+    cli = {}
+    if cli_runs:
+        for label, extra in cli_variants().items():
+            cli[label] = min(time_cli(path, generate.RULES, extra) for _ in range(cli_runs))
     return {"rows": n, "pipeline": best_pipe, "baseline": best_base, "ratio": best_pipe["total"] / best_base["total"],
-            "cli_wall": cli_wall, "repeats": repeats}
+            "cli": cli, "cli_runs": cli_runs, "repeats": repeats}
 
 
 def profile_e2e(n: int, top: int = 18) -> list[tuple]:
     """cProfile of the pipeline in this process; top functions by own time."""
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"profile_{n}.xlsx"
-    import cli  # noqa: F401  warm imports
-    import engine  # noqa: F401
+    import engine  # noqa: F401  warm imports
 
     prof = cProfile.Profile()
     prof.enable()
@@ -210,7 +284,11 @@ def profile_e2e(n: int, top: int = 18) -> list[tuple]:
     for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():
         rows.append((tt, ct, nc, _where(file, line, func)))
     rows.sort(reverse=True)
-    return [(tt, ct, nc, where, tt / total) for tt, ct, nc, where in rows[:top]], total
+    own = [(tt, ct, nc, where, tt / total) for tt, ct, nc, where in rows[:top]]
+    mine = [(ct, tt, nc, where) for tt, ct, nc, where in rows if where.startswith(("engine/", "cli.py", "benchmarks/"))]
+    mine.sort(reverse=True)
+    cumulative = [(tt, ct, nc, where, ct / total) for ct, tt, nc, where in mine[:top] if not where.endswith((" run_pipeline", " <lambda>"))]
+    return own, cumulative, total
 
 
 def _where(file: str, line: int, func: str) -> str:
@@ -248,7 +326,7 @@ def machine() -> list[str]:
     except (OSError, StopIteration):
         pass
     versions = []
-    for mod in ("python_calamine", "xlsxwriter", "openpyxl"):
+    for mod in ("python_calamine", "pyarrow", "xlsxwriter", "openpyxl"):
         try:
             from importlib.metadata import version
             versions.append(f"{mod.replace('_', '-')} {version(mod.replace('_', '-'))}")
@@ -267,7 +345,12 @@ def fmt_rate(n: int, s: float) -> str:
 def render(evals: list[dict], e2e: dict | None, large: dict | None, prof, args) -> str:
     lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_evaluate.py"
              + (f" --sizes {args.sizes_text}" if args.sizes_text else "") + (" --quick" if args.quick else "") + "`.", ""]
-    lines += ["Machine:", ""] + machine() + [""]
+    load = ", ".join(f"{a:.2f}" for a in args.load_before) + " before / " + ", ".join(f"{a:.2f}" for a in os.getloadavg()) + " after"
+    changed = code_fingerprint() != args.fingerprint
+    version = code_version() + f", sources {args.fingerprint}" + (
+        " — **the engine sources changed during this run: the numbers mix two versions; run again**" if changed else "")
+    lines += ["Machine:", ""] + machine() + [f"- kade {version}",
+                                             f"- load average (1, 5, 15 min): {load} (the machine is shared; a load above ~0.5 before the run means other work competed for the 2 cores)", ""]
     lines += ["Rule set: `benchmarks/data/rules/` — one entity `orders` (8 columns), one FIRST table "
               "`order_priority` with 20 rules over amount (ranges), category (lists) and express (boolean), plus a default row.", ""]
     if evals:
@@ -286,21 +369,28 @@ def render(evals: list[dict], e2e: dict | None, large: dict | None, prof, args) 
         p, b = res["pipeline"], res["baseline"]
         ok = "met" if res["ratio"] <= RATIO_TARGET else f"**missed** (by {(res['ratio'] / RATIO_TARGET - 1) * 100:.0f} %)"
         lines += [f"### {label}: {res['rows']:,} rows (best of {res['repeats']}, fresh process each run)", "",
-                  "| | read (s) | bind (s) | evaluate (s) | result_frame (s) | summarize (s) | write_xlsx (s) | error_rows (s) | total (s) | peak RSS (MB) |",
-                  "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+                  "| | read (s) | bind (s) | evaluate (s) | result_frame (s) | summarize (s) | write_xlsx (s) | error_rows (s) | total (s) | peak RSS (MB) | ru_maxrss (MB) |",
+                  "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
                   f"| kade evaluate (library calls) | {p['read']:.2f} | {p['bind']:.2f} | {p['evaluate']:.2f} | {p['result_frame']:.2f} "
-                  f"| {p['summarize']:.2f} | {p['write']:.2f} | {p['error_rows']:.2f} | **{p['total']:.2f}** | {p['peak_rss_mb']:,.0f} |",
-                  f"| read + write back unchanged | {b['read']:.2f} | | | | | {b['write']:.2f} | | **{b['total']:.2f}** | {b['peak_rss_mb']:,.0f} |",
+                  f"| {p['summarize']:.2f} | {p['write']:.2f} | {p['error_rows']:.2f} | **{p['total']:.2f}** | {p['peak_rss_mb']:,.0f} | {p['ru_maxrss_mb']:,.0f} |",
+                  f"| read + write back unchanged | {b['read']:.2f} | | | | | {b['write']:.2f} | | **{b['total']:.2f}** | {b['peak_rss_mb']:,.0f} | {b['ru_maxrss_mb']:,.0f} |",
                   "",
                   f"Ratio kade / read+write: **{res['ratio']:.2f}** (target ≤ {RATIO_TARGET}: {ok}). "
-                  f"load_rules adds {p['load_rules']:.2f} s (not in either total)."
-                  + (f" The `kade evaluate` command itself: {res['cli_wall']:.2f} s wall clock (start-up, imports and load_rules included)."
-                     if res.get("cli_wall") else ""), ""]
+                  f"load_rules adds {p['load_rules']:.2f} s (not in either total)."]
+        if res.get("cli"):
+            lines += ["", f"The command itself (wall clock, best of {res['cli_runs']}; interpreter start-up, imports and load_rules included):", ""]
+            lines += [f"- `{label}`: {wall:.2f} s" for label, wall in res["cli"].items()]
+        lines.append("")
     if prof:
-        rows, total = prof
-        lines += [f"### cProfile of the end-to-end run ({args.profile_rows:,} rows, {total:.1f} s profiled; top functions by own time)", "",
+        own, cumulative, total = prof
+        lines += [f"### cProfile of the end-to-end run ({args.profile_rows:,} rows, {total:.1f} s under the profiler)", "",
+                  "kade's own functions by cumulative time (share of the profiled total):", "",
+                  "| cumulative (s) | share | own time (s) | calls | function |", "|---:|---:|---:|---:|:---|"]
+        for tt, ct, nc, where, share in cumulative:
+            lines.append(f"| {ct:.2f} | {share * 100:.1f} % | {tt:.2f} | {nc:,} | `{where}` |")
+        lines += ["", "All functions by own time:", "",
                   "| own time (s) | share | cumulative (s) | calls | function |", "|---:|---:|---:|---:|:---|"]
-        for tt, ct, nc, where, share in rows:
+        for tt, ct, nc, where, share in own:
             lines.append(f"| {tt:.2f} | {share * 100:.1f} % | {ct:.2f} | {nc:,} | `{where}` |")
         lines.append("")
     return "\n".join(lines)
@@ -341,6 +431,8 @@ def main(argv=None):
         return child_main(args.child, args.workbook, args.out, args.rules)
 
     args.sizes_text = args.sizes
+    args.load_before = os.getloadavg()
+    args.fingerprint = code_fingerprint()
     sizes = generate.parse_sizes(args.sizes) if args.sizes else ([10_000] if args.quick else list(generate.DEFAULT_SIZES))
     sizes = sorted(set(sizes))
     args.repeats = 1 if args.quick else 3
@@ -350,13 +442,7 @@ def main(argv=None):
     args.profile_rows = e2e_size
     ensure_inputs(sorted(set(sizes) | {e2e_size}))
 
-    evals = []
-    for n in sizes:
-        print(f"(a) evaluate {n:,} rows ...", file=sys.stderr, flush=True)
-        evals.append(bench_eval(n, args.repeats))
-        r = evals[-1]
-        print(f"    reasons off {r['reasons_off']:.4f} s = {fmt_rate(n, r['reasons_off'])} rows/s; "
-              f"reasons on {r['reasons_on']:.4f} s = {fmt_rate(n, r['reasons_on'])} rows/s", file=sys.stderr, flush=True)
+    # end to end first, while this parent process is still small (see _vm_hwm_mb)
     print(f"(b) end to end {e2e_size:,} rows ...", file=sys.stderr, flush=True)
     e2e = bench_e2e(e2e_size, args.repeats, 1 if args.quick else 2)
     print(f"    ratio {e2e['ratio']:.2f}", file=sys.stderr, flush=True)
@@ -365,10 +451,21 @@ def main(argv=None):
         print(f"(c) end to end {large_size:,} rows ...", file=sys.stderr, flush=True)
         large = bench_e2e(large_size, 1, 0)
         print(f"    total {large['pipeline']['total']:.1f} s, ratio {large['ratio']:.2f}", file=sys.stderr, flush=True)
+    evals = []
+    for n in sizes:
+        print(f"(a) evaluate {n:,} rows ...", file=sys.stderr, flush=True)
+        evals.append(bench_eval(n, args.repeats))
+        r = evals[-1]
+        print(f"    reasons off {r['reasons_off']:.4f} s = {fmt_rate(n, r['reasons_off'])} rows/s; "
+              f"reasons on {r['reasons_on']:.4f} s = {fmt_rate(n, r['reasons_on'])} rows/s", file=sys.stderr, flush=True)
+    print(render(evals, e2e, large, None, args), file=sys.stderr, flush=True)  # in case profiling fails
     prof = None
     if profile:
         print(f"profiling end to end {e2e_size:,} rows ...", file=sys.stderr, flush=True)
-        prof = profile_e2e(e2e_size)
+        try:
+            prof = profile_e2e(e2e_size)
+        except Exception as exc:  # noqa: BLE001  keep the measured results
+            print(f"profile failed: {exc!r}", file=sys.stderr)
     section = render(evals, e2e, large, prof, args)
     print(section)
     if args.write_docs:

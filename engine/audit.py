@@ -6,6 +6,12 @@ postgresql:// URL.
 Each entry's hash covers its sequence number, content and the previous entry's
 hash: an entry altered, deleted, inserted or moved breaks the chain at that
 point, and `verify` names the first bad entry.
+
+A run is three kinds of entry: its header (JSON: who, when, files and their
+SHA-256, the rules' annotations), its rows in chunks of CHUNK_ROWS (an Arrow IPC
+stream, zstd-compressed: columnar, typed and cheap to write), and its end (JSON:
+row counts). A row holds its key, sheet row, the input values used, and per
+decision the outputs, the rule id(s), the error and the near misses.
 """
 from __future__ import annotations
 
@@ -26,6 +32,7 @@ from .errors import KadeError
 
 GENESIS = "0" * 64
 TABLE = "kade_audit"
+CHUNK_ROWS = 5000
 
 
 class AuditError(KadeError):
@@ -48,24 +55,36 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def entry_hash(seq: int, run_id: str, kind: str, entity: str, row_key: str, payload: str, prev: str) -> str:
-    text = "\x1f".join((str(seq), run_id, kind, entity, row_key, payload, prev))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def entry_hash(seq: int, run_id: str, kind: str, entity: str, row_key: str, payload: bytes, prev: str) -> str:
+    digest = hashlib.sha256("\x1f".join((str(seq), run_id, kind, entity, row_key, prev, "")).encode("utf-8"))
+    digest.update(payload)
+    return digest.hexdigest()
 
 
 @dataclass
 class Entry:
     seq: int
     run_id: str
-    kind: str  # 'run' (header), 'row', 'end'
+    kind: str  # 'run' (header), 'rows' (a chunk of rows), 'end'
     entity: str
-    row_key: str
-    payload: str
+    row_key: str  # for 'rows': 'n=<rows> <first key>..<last key>'
+    payload: bytes
     prev_hash: str
     hash: str
 
     def data(self) -> dict:
-        return json.loads(self.payload)
+        return json.loads(bytes(self.payload).decode("utf-8"))
+
+    def table(self):
+        """The chunk's rows as an Arrow table."""
+        import pyarrow as pa
+
+        with pa.ipc.open_stream(bytes(self.payload)) as reader:
+            return reader.read_all()
+
+    @property
+    def row_count(self) -> int:
+        return int(self.row_key.split(" ", 1)[0][2:]) if self.kind == "rows" else 0
 
 
 @dataclass
@@ -100,11 +119,11 @@ class AuditStore:
         raise NotImplementedError
 
     def _create(self):
-        seq_type = "INTEGER" if self.placeholder == "?" else "BIGINT"
+        seq_type, blob = ("INTEGER", "BLOB") if self.placeholder == "?" else ("BIGINT", "BYTEA")
         cur = self.conn.cursor()
         self._begin_exclusive_schema(cur)  # two first runs at once must not both create the table
         cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {seq_type} PRIMARY KEY, run_id TEXT NOT NULL, kind TEXT NOT NULL, "
-                    "entity TEXT NOT NULL, row_key TEXT NOT NULL, payload TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+                    f"entity TEXT NOT NULL, row_key TEXT NOT NULL, payload {blob} NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_row ON {TABLE} (run_id, row_key)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_kind ON {TABLE} (kind)")
         self.conn.commit()
@@ -116,8 +135,8 @@ class AuditStore:
         return sql.replace("?", self.placeholder)
 
     # writing
-    def append_run(self, header: dict, rows: list[tuple[str, str, str]], footer: dict) -> str:
-        """Write one run atomically: header, rows (entity, key, payload JSON), footer."""
+    def append_run(self, header: dict, chunks: list[tuple[str, str, bytes]], footer: dict) -> str:
+        """Write one run atomically: header, row chunks (entity, 'n=.. first..last', IPC bytes), footer."""
         run_id = header["run_id"]
         cur = self.conn.cursor()
         try:
@@ -125,9 +144,9 @@ class AuditStore:
             cur.execute(f"SELECT seq, hash FROM {TABLE} ORDER BY seq DESC LIMIT 1")
             last = cur.fetchone()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-            records = [("run", "", "", json.dumps(header, ensure_ascii=False, sort_keys=True))]
-            records += [("row", entity, key, payload) for entity, key, payload in rows]
-            records.append(("end", "", "", json.dumps(footer, ensure_ascii=False, sort_keys=True)))
+            records = [("run", "", "", _json_bytes(header))]
+            records += [("rows", entity, key, payload) for entity, key, payload in chunks]
+            records.append(("end", "", "", _json_bytes(footer)))
             values = []
             for kind, entity, key, payload in records:
                 seq += 1
@@ -145,7 +164,7 @@ class AuditStore:
     def _entries(self, where: str = "", params: tuple = ()) -> list[Entry]:
         cur = self.conn.cursor()
         cur.execute(self._q(f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} {where} ORDER BY seq"), params)
-        return [Entry(*row) for row in cur.fetchall()]
+        return [Entry(*row[:5], bytes(row[5]), *row[6:]) for row in cur.fetchall()]
 
     def runs(self) -> list[dict]:
         headers = {e.run_id: e.data() for e in self._entries("WHERE kind = ?", ("run",))}
@@ -161,10 +180,21 @@ class AuditStore:
             entries = self._entries("WHERE run_id = ? AND kind = ?", (candidates[0], "run"))
         return entries[0].data()
 
-    def rows(self, run_id: str, key: str | None = None) -> list[Entry]:
-        if key is None:
-            return self._entries("WHERE run_id = ? AND kind = ?", (run_id, "row"))
-        return self._entries("WHERE run_id = ? AND kind = ? AND row_key = ?", (run_id, "row", key))
+    def chunks(self, run_id: str) -> list[Entry]:
+        return self._entries("WHERE run_id = ? AND kind = ?", (run_id, "rows"))
+
+    def rows(self, run_id: str, key: str | None = None) -> list[tuple[str, dict]]:
+        """(entity, row) for every row of the run, or the rows whose key (or sheet row number) is ``key``."""
+        import pyarrow.compute as pc
+
+        out = []
+        for chunk in self.chunks(run_id):
+            table = chunk.table()
+            if key is not None:
+                mask = pc.or_(pc.equal(table["key"], key), pc.equal(pc.cast(table["row"], "string"), key))
+                table = table.filter(mask)
+            out.extend((chunk.entity, row) for row in table.to_pylist())
+        return out
 
     def latest_run_for(self, workbook: str) -> dict | None:
         path = str(Path(workbook).resolve())
@@ -177,7 +207,7 @@ class AuditStore:
         prev, expected_seq, count = GENESIS, 1, 0
         open_run = None
         for row in cur:
-            e = Entry(*row)
+            e = Entry(*row[:5], bytes(row[5]), *row[6:])
             count += 1
             if e.seq != expected_seq:
                 return Verification(False, count, prev, f"entry {expected_seq} is missing (next is {e.seq}): deleted or renumbered", expected_seq)
@@ -187,12 +217,12 @@ class AuditStore:
                 return Verification(False, count, prev, f"entry {e.seq} (run {e.run_id}, {e.kind} {e.row_key}) was altered", e.seq)
             if e.kind == "run":
                 open_run = (e.run_id, 0)
-            elif e.kind == "row":
-                open_run = (open_run[0], open_run[1] + 1) if open_run and open_run[0] == e.run_id else None
+            elif e.kind == "rows":
+                open_run = (open_run[0], open_run[1] + e.row_count) if open_run and open_run[0] == e.run_id else None
                 if open_run is None:
-                    return Verification(False, count, prev, f"entry {e.seq} is a row outside its run", e.seq)
+                    return Verification(False, count, prev, f"entry {e.seq} holds rows outside their run", e.seq)
             elif e.kind == "end":
-                rows = json.loads(e.payload).get("rows")
+                rows = e.data().get("rows")
                 if not open_run or open_run[0] != e.run_id or open_run[1] != rows:
                     return Verification(False, count, prev, f"run {e.run_id} should hold {rows} rows, the chain has {open_run[1] if open_run else 0}", e.seq)
                 open_run = None
@@ -302,66 +332,90 @@ def _user() -> str:
         return str(os.getuid())
 
 
-def row_records(evaluation) -> list[tuple[str, str, str]]:
-    """(entity, row key, JSON) per decided row: inputs used, and per decision its
-    outputs, rule(s), annotation, reason, error and near misses. JSON is built by
-    pandas for all rows of an entity at once."""
+def _json_bytes(doc: dict) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def row_table(evaluation, entity: str):
+    """One entity's audited rows as an Arrow table (typed columns, built per column)."""
+    import pyarrow as pa
+
     from .evaluate import input_values
 
+    rows = evaluation.rows[entity]
+    n = len(rows)
+    keys = pd.Series(rows.keys if rows.keys is not None else np.full(n, None, dtype=object), dtype=object)
+    numbers = pd.Series(np.arange(2, n + 2)).astype(str)
+    columns = {"key": pa.array(keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object), type=pa.string()),
+               "row": pa.array(np.arange(2, n + 2, dtype=np.int64))}
+    for name, col in input_values(evaluation, entity).items():
+        columns[f"in.{name}"] = _arrow(col.type, col.values)
+    for result in evaluation.for_entity(entity):
+        table = result.decision
+        for clause in table.outputs:
+            col = result.outputs[clause.name]
+            columns[f"{table.name}.{clause.name}"] = _arrow(col.type, col.values)
+        columns[f"{table.name}.rule"] = _arrow("string", result.rules)
+        columns[f"{table.name}.error"] = _arrow("string", result.errors)
+        if result.near_misses is not None:
+            columns[f"{table.name}.near_misses"] = _arrow("string", result.near_misses)
+    return pa.table(columns)
+
+
+def _arrow(type_, values: np.ndarray):
+    """A column as Arrow: numbers, booleans and dates typed; text as text; a column
+    of mixed values (rare) as the JSON text of each value."""
+    import pyarrow as pa
+
+    if values.dtype.kind == "f":
+        null = np.isnan(values)
+        if type_ == "boolean":
+            return pa.array(values == 1.0, mask=null)
+        if type_ == "date":
+            return pa.array(np.where(null, 0, values).astype("int32"), type=pa.date32(), mask=null)
+        return pa.array(values, mask=null)
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return pa.array(pd.Series(values, dtype=object).map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str)).to_numpy(dtype=object), type=pa.string())
+
+
+def _ipc(table) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def row_chunks(evaluation) -> list[tuple[str, str, bytes]]:
+    """(entity, 'n=<rows> <first>..<last>', IPC bytes) per chunk of CHUNK_ROWS rows."""
     out = []
-    for entity, rows in evaluation.rows.items():
-        results = evaluation.for_entity(entity)
-        if not results:
+    for entity in evaluation.rows:
+        if not evaluation.for_entity(entity):
             continue
-        n = len(rows)
-        keys = np.array([None] * n, dtype=object) if rows.keys is None else rows.keys
-        keys = pd.Series(keys, dtype=object).where(pd.Series(keys, dtype=object).notna(), pd.Series(np.arange(2, n + 2)).astype(str))
-        data = {"entity": np.full(n, entity, dtype=object), "key": keys.to_numpy(dtype=object), "row": np.arange(2, n + 2)}
-        for name, col in input_values(evaluation, entity).items():
-            data[f"in.{name}"] = _jsonable(col.type, col.values)
-        for result in results:
-            table = result.decision
-            for clause in table.outputs:
-                col = result.outputs[clause.name]
-                data[f"{table.name}.{clause.name}"] = _jsonable(col.type, col.values)
-            data[f"{table.name}.rule"] = result.rules
-            annotations = {r.id: r.annotation for r in table.rules}
-            data[f"{table.name}.annotation"] = _map_unique(result.rules, lambda ids: " / ".join(annotations.get(i, "") for i in ids.split(", ")) or None)
-            data[f"{table.name}.reason"] = result.reasons
-            data[f"{table.name}.error"] = result.errors
-            if result.near_misses is not None:
-                data[f"{table.name}.near_misses"] = result.near_misses
-        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
-        lines = frame.to_json(orient="records", lines=True, force_ascii=False, double_precision=15).splitlines()
-        out.extend(zip([entity] * n, frame["key"].astype(str).tolist(), lines))
+        table = row_table(evaluation, entity)
+        for start in range(0, table.num_rows, CHUNK_ROWS):
+            chunk = table.slice(start, CHUNK_ROWS)
+            keys = chunk["key"]
+            label = f"n={chunk.num_rows} {keys[0].as_py()}..{keys[chunk.num_rows - 1].as_py()}"
+            out.append((entity, label, _ipc(chunk)))
     return out
 
 
-def _map_unique(values: np.ndarray, fn) -> np.ndarray:
-    """fn applied once per distinct value (None stays None), gathered back to all rows."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    mapped = np.empty(len(uniques) + 1, dtype=object)
-    mapped[:-1] = [fn(u) for u in uniques]
-    mapped[-1] = None
-    return mapped[codes]
-
-
-def _jsonable(type_, values: np.ndarray) -> np.ndarray:
-    """Dates as ISO text, NaN as null; everything else as is."""
-    from .columns import to_python
-
-    if values.dtype.kind != "f":
-        return values
-    py = to_python(type_, values)
-    return _map_unique(py, lambda d: d.isoformat()) if type_ == "date" else py
+def annotations(rules) -> dict:
+    """decision -> rule id -> annotation: kept once per run, not per row."""
+    return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
 
 
 def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook: str, version: str) -> str:
     """Write one evaluation to the audit store; returns the run id."""
-    rows = row_records(evaluation)
+    from .report import error_rows
+
+    chunks = row_chunks(evaluation)
     counts = {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)}
     header = run_header(command=command, engine=engine, workbook=workbook, rule_files=evaluation.rules.sources,
                         row_counts=counts, version=version)
-    from .report import error_rows
-
-    return store.append_run(header, rows, {"rows": len(rows), "rows_with_errors": error_rows(evaluation)})
+    header["annotations"] = annotations(evaluation.rules)
+    return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})

@@ -317,7 +317,7 @@ class _Loader:
                     leaf.base if leaf is not None else None,
                     leaf.allowed if leaf is not None else None, leaf.allowed_values if leaf is not None else (),
                     element.get("label", "") if not path else "", self.description(element) if not path else "",
-                    element_position(self.file, ident))
+                    element_position(self.file, ident), (meta.get("records") or None) if meta is not None and not path else None)
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables
 
@@ -539,7 +539,8 @@ class _Loader:
             found[clause.name] = Variable(
                 clause.name, meta.get("entity"), split_alternatives(meta.get("headers", "")), clause.type,
                 type_.allowed if type_ is not None else None, type_.allowed_values if type_ is not None else (),
-                out.get("label", ""), self.description(out), element_position(self.file, out.get("id")))
+                out.get("label", ""), self.description(out), element_position(self.file, out.get("id")),
+                meta.get("records") or None)
         return found
 
     # ------------------------------------------------------- expressions -----

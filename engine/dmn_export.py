@@ -196,6 +196,8 @@ class _Exporter:
             attrs["entity"] = variable.entity
         if variable.headers:
             attrs["headers"] = " | ".join(variable.headers)
+        if variable.records:
+            attrs["records"] = variable.records
         ET.SubElement(ext, _k("variable"), attrs)
 
     def _decision(self, root, table: DecisionTable):

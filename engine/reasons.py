@@ -14,6 +14,8 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
     """Object array of display strings ('2,560', '金融', 'true', '2026-01-31', 'empty')."""
     if len(values) == 0:
         return np.empty(0, dtype=object)
+    if values.dtype.kind == "f" and type_ in (None, "number"):
+        return format_numbers(values)
     if values.dtype.kind == "f":
         uniques, inverse = np.unique(values, return_inverse=True)
         shown = np.array([sfeel.format_value(v) for v in to_python(type_, uniques)], dtype=object)
@@ -26,6 +28,45 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
     if pd.api.types.infer_dtype(out, skipna=True) != "string":  # numbers under an output without a declared type
         codes, uniques = pd.factorize(out)
         out = np.array([v if isinstance(v, str) else sfeel.format_value(v) for v in uniques], dtype=object)[codes]
+    return out
+
+
+def format_numbers(values: np.ndarray) -> np.ndarray:
+    """Numbers as ``sfeel.format_value`` shows them ('2,560', '40.44', '-0.5'),
+    computed with Arrow string kernels: numbers rarely repeat, so formatting each
+    distinct value in Python would be a loop over the rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out = np.full(len(values), "empty", dtype=object)
+    finite = np.isfinite(values)
+    plain = finite & (np.abs(values) < 1e15)
+    if plain.any():
+        v = values[plain]
+        v = np.where(np.abs(v) < 1e9, np.round(v, 6), v)  # np.round loses the last digits of big values
+        whole = np.trunc(np.abs(v))
+        digits = pc.cast(pa.array(whole.astype(np.int64)), pa.string())
+        # six decimals as digits, trailing zeros dropped: 0.44 -> '440000' -> '44'
+        micro = np.rint((np.abs(v) - whole) * 1e6).astype(np.int64)
+        frac = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(micro), pa.string()), width=6, padding="0"), characters="0")
+        frac = pc.if_else(pa.array(micro > 0), pc.binary_join_element_wise(".", frac, ""), "")
+        lengths = pc.utf8_length(digits).to_numpy()
+        order, groups = [], []
+        for length in np.unique(lengths):  # at most 15 distinct lengths: cut each group at fixed places
+            rows = np.flatnonzero(lengths == length)
+            part = digits.take(pa.array(rows))
+            cuts = list(range(length % 3 or 3, length, 3))
+            pieces = [pc.utf8_slice_codeunits(part, a, b) for a, b in zip([0] + cuts, cuts + [length])]
+            groups.append(pc.binary_join_element_wise(*pieces, ",") if len(pieces) > 1 else part)
+            order.append(rows)
+        position = np.empty(len(v), dtype=np.int64)
+        position[np.concatenate(order)] = np.arange(len(v))
+        grouped = pa.concat_arrays(groups).take(pa.array(position))
+        sign = pa.array(np.where((v < 0) & ((whole > 0) | (micro > 0)), "-", ""))
+        out[plain] = pc.binary_join_element_wise(sign, grouped, frac, "").to_numpy(zero_copy_only=False)
+    rest = finite & ~plain  # huge values: the general formatter
+    if rest.any():
+        out[rest] = [sfeel.format_value(float(x)) for x in values[rest]]
     return out
 
 

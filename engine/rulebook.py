@@ -202,8 +202,8 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
         seen.setdefault(table.name, table)
     outputs = {o for t in tables for o in t.output_names}
     for var in variables.values():
-        if var.records and var.records not in outputs:
-            errors.add(RuleStructureError(f"variable {var.name} records {var.records!r}, which no decision outputs", var.position))
+        if var.records and var.records not in outputs and var.records not in variables:
+            errors.add(RuleStructureError(f"variable {var.name} records {var.records!r}, which is neither a decision output nor in the glossary", var.position))
     errors.raise_if_any()
     ordered = [_type_inputs(t, tables) for t in order_decisions(tables)]
     producer = {out: t for t in ordered for out in t.output_names}
