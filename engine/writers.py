@@ -39,7 +39,7 @@ def _cell_values(series: pd.Series) -> list:
     """A column as Python values a spreadsheet accepts (NaN -> blank, lists -> 'a; b')."""
     values = series.to_numpy(dtype=object)
     if values.dtype == object:
-        kinds = pd.Series(values).map(type)
+        kinds = pd.Series(values, dtype=object).map(type)
         is_list = (kinds == list).to_numpy()
         if is_list.any():
             values = values.copy()
@@ -70,10 +70,20 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list
             kinds.append("error" if col == ERRORS_COLUMN else "decision" if c >= first_decision else "data")
             long_text = str(col).endswith(".reason") or col == ERRORS_COLUMN
             widths.append(60 if long_text else max(10, min(30, _text_width(str(col)) + 2)))
-        prepared = pd.DataFrame({c: pd.Series(_cell_values(frame[c]), dtype=object) for c in frame.columns})
-        specs.append(SheetSpec(name[:31], prepared, kinds, widths))
+        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, widths))
     with atomic_path(target) as tmp:
         xlsxstream.write(tmp, specs)
+
+
+def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
+    """Multi-hit outputs (lists) as 'a; b' text; every other value is written as it is."""
+    out = {}
+    for c in frame.columns:
+        values = frame[c].to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
+            values = np.array(_cell_values(frame[c]), dtype=object)
+        out[c] = pd.Series(values, dtype=object)
+    return pd.DataFrame(out)
 
 
 def _text_width(text: str) -> int:

@@ -108,16 +108,24 @@ def _joined(rows: pa.Array) -> bytes:
     return data.to_pybytes()[offsets[0]:offsets[-1]] if len(rows) else b""
 
 
-def _sheet_xml(spec: SheetSpec) -> bytes:
+ROWS_PER_PIECE = 50_000  # rows turned into XML at a time: bounds memory on million-row sheets
+
+
+def _rows_xml(frame: pd.DataFrame, letters: list[str], start: int, stop: int) -> bytes:
+    rows = pc.cast(pa.array(np.arange(start + 2, stop + 2)), pa.string())
+    cells = [_column_xml(frame[name].to_numpy(dtype=object)[start:stop], pc.binary_join_element_wise(letters[c], rows, ""))
+             for c, name in enumerate(frame.columns)]
+    body = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "", null_handling="replace", null_replacement="")
+    return _joined(body)
+
+
+def _sheet_xml(spec: SheetSpec):
+    """The worksheet XML, yielded in pieces."""
     frame = spec.frame
     n, m = len(frame), len(frame.columns)
     if n + 1 > MAX_ROWS:
         raise ValueError(f"sheet {spec.name} has {n:,} rows; Excel allows {MAX_ROWS - 1:,} below the header")
     letters = _col_letters(max(m, 1))
-    rows = pc.cast(pa.array(np.arange(2, n + 2)), pa.string())
-    cells = [_column_xml(frame[name].to_numpy(dtype=object), pc.binary_join_element_wise(letters[c], rows, ""))
-             for c, name in enumerate(frame.columns)]
-    body = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "", null_handling="replace", null_replacement="")
     kinds = spec.header_kinds or ["data"] * m
     header = "".join(f'<c r="{letters[c]}1" t="inlineStr" s="{HEADER_STYLES[kinds[c]]}"><is><t>{escape(str(col))}</t></is></c>'
                      for c, col in enumerate(frame.columns))
@@ -136,12 +144,14 @@ def _sheet_xml(spec: SheetSpec) -> bytes:
     if spec.widths:
         parts.append("<cols>" + "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(spec.widths)) + "</cols>")
     parts.append(f'<sheetData><row r="1">{header}</row>')
-    head = "".join(parts).encode("utf-8")
+    yield "".join(parts).encode("utf-8")
+    for start in range(0, n, ROWS_PER_PIECE):
+        yield _rows_xml(frame, letters, start, min(n, start + ROWS_PER_PIECE))
     tail = ["</sheetData>"]
     if spec.autofilter and m:
         tail.append(f'<autoFilter ref="A1:{last}"/>')
     tail.append("</worksheet>")
-    return head + (_joined(body) if n else b"") + "".join(tail).encode("utf-8")
+    yield "".join(tail).encode("utf-8")
 
 
 _STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -198,4 +208,6 @@ def write(path: Path, sheets: list[SheetSpec]):
         zf.writestr("xl/_rels/workbook.xml.rels", "".join(rels))
         zf.writestr("xl/styles.xml", _STYLES)
         for i, spec in enumerate(sheets, start=1):
-            zf.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(spec))
+            with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as entry:
+                for piece in _sheet_xml(spec):
+                    entry.write(piece)
