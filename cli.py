@@ -320,7 +320,9 @@ def dmn_group():
 
 @dmn_group.command(name="tck")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def dmn_tck(directory: Path):
+@click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="vectorized", show_default=True,
+              help="Which evaluator matches the decision-table rows.")
+def dmn_tck(directory: Path, engine_name: str):
     """Run every *.dmn with its *-test-*.xml under DIRECTORY (the DMN TCK layout).
 
     \b
@@ -330,11 +332,13 @@ def dmn_tck(directory: Path):
     \b
     Example:
       kade dmn tck ../shared/tck/TestCases/compliance-level-2
+      kade dmn tck ../shared/tck/TestCases/compliance-level-2 --engine durable
     """
+    from engine.evaluate import matcher_for
     from engine.tck import TckInputError, run_tck
 
     try:
-        report = run_tck(directory)
+        report = run_tck(directory, matcher=matcher_for(engine_name))
     except TckInputError as exc:
         fail(exc)
     for line in report.lines():

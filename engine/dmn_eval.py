@@ -30,9 +30,10 @@ class DmnEvaluation:
     input_problems: list[str] = field(default_factory=list)  # inputs that did not conform and were read as null
 
 
-def evaluate_dmn(model: DmnModel, inputs: Mapping[str, object]) -> DmnEvaluation:
+def evaluate_dmn(model: DmnModel, inputs: Mapping[str, object], *, matcher=None) -> DmnEvaluation:
     """Evaluate every decision of ``model`` for ``inputs`` (DMN input-data name ->
-    Python value; a dict for a structured input; missing means null)."""
+    Python value; a dict for a structured input; missing means null).
+    ``matcher``: which evaluator matches the table rows (default vectorized)."""
     env: dict = {}
     problems: list[str] = []
     for name, dmn_input in model.inputs.items():
@@ -53,7 +54,8 @@ def evaluate_dmn(model: DmnModel, inputs: Mapping[str, object]) -> DmnEvaluation
                 env[out.name] = null_column(out.type)
             outcomes[decision.name] = DecisionOutcome(None, error)
             continue
-        result = evaluate_table(table, env, 1, strict=False, reasons=False, variables=model.rules.variables)
+        result = evaluate_table(table, env, 1, strict=False, reasons=False, variables=model.rules.variables,
+                                **({"matcher": matcher} if matcher is not None else {}))
         error = result.errors[0]
         value = None if error is not None else decision_value(decision, result)
         if error is None:

@@ -123,10 +123,11 @@ class TckReport:
         return "\n".join(self.lines())
 
 
-def run_tck(directory: str | Path, *, loader=load_dmn) -> TckReport:
+def run_tck(directory: str | Path, *, loader=load_dmn, matcher=None) -> TckReport:
     """Run every test file under ``directory`` (see the module docstring).
     ``loader(path) -> DmnModel`` reads a model (tests pass one that goes
-    through a rule workbook first)."""
+    through a rule workbook first); ``matcher`` chooses the evaluator that
+    matches rows (default vectorized; see ``engine.evaluate.matcher_for``)."""
     root = Path(directory)
     if not root.is_dir():
         raise TckInputError("no such directory", Position(file=str(root)))
@@ -136,11 +137,11 @@ def run_tck(directory: str | Path, *, loader=load_dmn) -> TckReport:
     report = TckReport(str(root))
     models: dict[Path, object] = {}
     for test_file in test_files:
-        report.cases.extend(_run_file(root, test_file, models, loader))
+        report.cases.extend(_run_file(root, test_file, models, loader, matcher))
     return report
 
 
-def _run_file(root: Path, test_file: Path, models: dict, loader) -> list[CaseResult]:
+def _run_file(root: Path, test_file: Path, models: dict, loader, matcher=None) -> list[CaseResult]:
     relative = test_file.relative_to(root).as_posix()
     try:
         document = read_xml(test_file)
@@ -160,7 +161,7 @@ def _run_file(root: Path, test_file: Path, models: dict, loader) -> list[CaseRes
         if refused:
             results.append(CaseResult(relative, case_id, description, problem=refused))
             continue
-        results.append(_run_case(model, case, tag, relative, case_id, description))
+        results.append(_run_case(model, case, tag, relative, case_id, description, matcher))
     return results
 
 
@@ -186,7 +187,7 @@ def _model(path: Path, cache: dict, loader):
     return cache[path]
 
 
-def _run_case(model, case, tag, test_file: str, case_id: str, description: str) -> CaseResult:
+def _run_case(model, case, tag, test_file: str, case_id: str, description: str, matcher=None) -> CaseResult:
     kind = case.get("type", "decision")
     if kind != "decision":
         return CaseResult(test_file, case_id, description, problem=f"test cases of type {kind} are not supported")
@@ -199,7 +200,7 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str) 
                               problem=f"input {node.get('name')} is a {unsupported.type} value: kade does not evaluate that type")
         inputs[" ".join(node.get("name", "").split())] = value
     try:
-        evaluation = evaluate_dmn(model, inputs)
+        evaluation = evaluate_dmn(model, inputs, matcher=matcher)
     except Exception as exc:  # report, never stop the run: one broken case must not hide the others
         return CaseResult(test_file, case_id, description, problem=f"evaluation failed: {type(exc).__name__}: {exc}")
     checks = []
