@@ -65,8 +65,11 @@ def main():
 @click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--in-place", "in_place", is_flag=True,
+              help="Write the decision columns into WORKBOOK itself (.xlsx): the original is kept as "
+                   "WORKBOOK.bak-<time>.xlsx; refused if the workbook holds parts that would be lost.")
 def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, engine_name: str,
-             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool):
+             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool, in_place: bool):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
@@ -88,11 +91,16 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
       kade evaluate register.xlsx --rules rules/ -o out/register-decided.xlsx
       kade evaluate register.xlsx --format json -o decisions.json
       kade evaluate register.xlsx --engine durable
+      kade evaluate register.xlsx --in-place
     """
     if engine_name == "durable":
         why = durable_availability()
         if why:
             fail(f"--engine durable is unavailable: {why}")
+    if in_place:
+        if output is not None or fmt is not None:
+            fail("--in-place writes into WORKBOOK itself; leave out -o/--format")
+        _evaluate_in_place(workbook, rules_path, engine_name, audit_location, no_audit, quiet)
     fmt = fmt or _format_from(output)
     output = output or _default_output(workbook, fmt)
     if output.resolve() == workbook.resolve():
@@ -396,6 +404,118 @@ def rules_import(model: Path, output: Path):
         click.echo(f"  {dmn_name!r} is {name} in the workbook")
     for note in summary.notes:
         click.echo(f"  note: {note}")
+
+
+# ------------------------------------------------------------------ excel ------
+
+@main.group(name="excel")
+def excel_group():
+    """Excel front end: a workbook with Evaluate / Why? / Check rules buttons
+    (docs/excel.md).
+
+    \b
+    Example:
+      kade excel workbook register-buttons.xlsm --from register.xlsx
+    """
+
+
+@excel_group.command(name="workbook")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Your workbook (.xlsx/.xlsm): its sheets are copied and each data sheet gets the buttons. "
+                   "Default: empty data sheets with the glossary's headers.")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
+              help="Rules that name the data sheets. Default: $KADE_RULES, else ./rules.")
+@click.option("--python", "python", default=None, metavar="PATH",
+              help="The Python the buttons start (written to the workbook's xlwings.conf sheet).")
+def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, python: str | None):
+    """Build OUT (.xlsm): your data sheets with three buttons - Evaluate, Why?,
+    Check rules - that run kade through xlwings' RunPython. The VBA is
+    xlwings' own (BSD); users need Excel on Windows or macOS and Python with
+    kade and the same xlwings version.
+
+    \b
+    Examples:
+      kade excel workbook register-buttons.xlsm --from register.xlsx
+      kade excel workbook blank.xlsm
+      kade excel workbook team.xlsm --from register.xlsx --python "C:\\kade\\.venv\\Scripts\\pythonw.exe"
+    """
+    from kade_excel.build import build_workbook
+
+    try:
+        rules = engine.load_rules(rules_path or default_rules())
+        result = build_workbook(out, rules, source, python=python)
+    except KadeError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}")
+    click.echo(f"wrote {result.path}: buttons on {', '.join(result.data_sheets)}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+
+
+@main.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback requires --token.")
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--token", default=None, envvar="KADE_SERVE_TOKEN",
+              help="Required in each request's Authorization header (the clients' auth:=). Or $KADE_SERVE_TOKEN.")
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
+              help="Rules folder or workbook. Default: $KADE_RULES, else ./rules. Re-read when a rule file changes.")
+@click.option("--max-request-mb", default=64, show_default=True, type=click.IntRange(1),
+              help="Refuse larger requests (a 100,000-row sheet is about 30 MB).")
+@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
+              help="A web origin allowed to call, for Office Scripts: 'https://*.officescripts.microsoftusercontent.com'.")
+def serve_command(host: str, port: int, token: str | None, rules_path: Path | None, max_request_mb: int, cors_origins: tuple):
+    """Serve the Evaluate, Why? and Check rules buttons over HTTP for xlwings'
+    clients: VBA RunRemotePython (xlwings add-in) and Office Scripts runPython.
+
+    \b
+    POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
+    xlwings' JSON in, actions out. GET /health. Errors are plain text, which
+    the clients show to the user. Stop with Ctrl+C.
+
+    \b
+    Examples:
+      kade serve
+      kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --rules /srv/kade/rules
+      kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --cors-origin 'https://*.officescripts.microsoftusercontent.com'
+    """
+    from kade_excel.server import serve
+
+    try:
+        serve(host, port, token=token, rules_path=rules_path or default_rules(), max_request_mb=max_request_mb,
+              cors_origins=cors_origins)
+    except KadeError as exc:
+        fail(exc)
+
+
+def _evaluate_in_place(workbook: Path, rules_path: Path | None, engine_name: str, audit_location: str | None,
+                       no_audit: bool, quiet: bool):
+    """kade evaluate --in-place: the decision columns into WORKBOOK itself (kade_excel.inplace)."""
+    from kade_excel.inplace import evaluate_in_place
+
+    store = None
+    try:
+        rules = engine.load_rules(rules_path or default_rules())
+        store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
+        result = evaluate_in_place(workbook, rules, trace=not no_audit, engine_name=engine_name)
+        evaluation = result.outcome.evaluation
+        run_id = None if store is None else audit.record(store, evaluation, command="evaluate --in-place",
+                                                         engine=engine_name, workbook=str(workbook), version=engine.__version__)
+    except KadeError as exc:
+        fail(exc)
+    finally:
+        if store is not None:
+            store.close()
+    if not quiet:
+        _print_summary(report.summarize(evaluation), evaluation.skipped, workbook, result.outcome.error_rows)
+        click.echo(f"the original is kept as {result.backup}")
+        for note in result.notes:
+            click.echo(f"note: {note}")
+        if run_id:
+            click.echo(f"audited as run {run_id}")
+    sys.exit(1 if result.outcome.error_rows else 0)
 
 
 @contextlib.contextmanager
