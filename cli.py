@@ -156,18 +156,9 @@ def _default_output(workbook: Path, fmt: str) -> Path:
     return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
 
 
-def _summary_table(summary) -> list[list]:
-    rows = [["decision", "rows over", "rows", "in error", "outcomes"]]
-    for s in summary:
-        outcomes = (f"{s.range[0]:,.6g} … {s.range[1]:,.6g}" if s.range else
-                    ", ".join(f"{value}: {count}" for value, count in s.outcomes))
-        rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
-    return rows
-
-
 def _write(frames, output: Path, fmt: str, summary):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, _summary_table(summary))
+        writers.write_xlsx(frames, output, report.summary_rows(summary))
     elif fmt == "csv":
         writers.write_csv(frames, output)
     else:

@@ -619,7 +619,7 @@ class _Loader:
                 return sfeel.Name(rename(n.name), n.offset)
             if isinstance(n, sfeel.Literal):
                 return n
-            return _rebuild(n, walk)
+            return sfeel.map_children(n, walk)
 
         resolved = walk(node)
         if problems:
@@ -804,18 +804,6 @@ class _Scope(dict):
     def __init__(self, entries=(), *, open: bool = False):
         super().__init__(entries)
         self.open = open
-
-
-def _rebuild(node, walk):
-    """Apply ``walk`` to the direct sub-nodes of a dataclass AST node."""
-    changes = {}
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, tuple):
-            changes[f.name] = tuple(walk(v) if dataclasses.is_dataclass(v) else v for v in value)
-        elif dataclasses.is_dataclass(value):
-            changes[f.name] = walk(value)
-    return dataclasses.replace(node, **changes) if changes else node
 
 
 def _infer_type(clause: OutputClause, entries, types: dict) -> OutputClause:

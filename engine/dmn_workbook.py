@@ -90,7 +90,7 @@ def _inline_functions(model: DmnModel) -> RuleSet:
             return inline(sfeel.map_names(bkm.body, lambda n: args.get(n, n)))
         if isinstance(node, (sfeel.Literal, sfeel.Name)) or not dataclasses.is_dataclass(node):
             return node
-        return _each_child(node, inline)
+        return sfeel.map_children(node, inline)
 
     tables = [dataclasses.replace(
         t,
@@ -100,19 +100,6 @@ def _inline_functions(model: DmnModel) -> RuleSet:
                     for r in t.rules)) for t in model.rules.decisions]
     return RuleSet(model.rules.variables, model.rules.entities, tables, model.rules.sources)
 
-
-def _each_child(node, fn):
-    changes = {}
-    for f in dataclasses.fields(node):
-        value = getattr(node, f.name)
-        if isinstance(value, tuple):
-            changes[f.name] = tuple(fn(v) if dataclasses.is_dataclass(v) else v for v in value)
-        elif dataclasses.is_dataclass(value):
-            changes[f.name] = fn(value)
-    return dataclasses.replace(node, **changes) if changes else node
-
-
-# ----------------------------------------------------------------- names -----
 
 def _is_workbook_name(name: str) -> bool:
     if name.lower() in _RESERVED_WORDS:

@@ -100,6 +100,16 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
     return out
 
 
+def summary_rows(summary: list[DecisionSummary]) -> list[list]:
+    """The summary as a table (header first): the 'kade summary' sheet."""
+    rows = [["decision", "rows over", "rows", "in error", "outcomes"]]
+    for s in summary:
+        outcomes = (f"{s.range[0]:,.6g} … {s.range[1]:,.6g}" if s.range else
+                    ", ".join(f"{value}: {count}" for value, count in s.outcomes))
+        rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
+    return rows
+
+
 def _outcome_text(value) -> str:
     from .sfeel import format_value
 

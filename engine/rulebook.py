@@ -473,15 +473,8 @@ class _DecisionReader:
                     unknown.append(n)
                     return n
                 return sfeel.Name(target, n.offset)
-            if dataclasses.is_dataclass(n) and not isinstance(n, (sfeel.Literal,)):
-                changes = {}
-                for f in dataclasses.fields(n):
-                    v = getattr(n, f.name)
-                    if isinstance(v, tuple):
-                        changes[f.name] = tuple(walk(x) for x in v)
-                    elif dataclasses.is_dataclass(v):
-                        changes[f.name] = walk(v)
-                return dataclasses.replace(n, **changes) if changes else n
+            if dataclasses.is_dataclass(n) and not isinstance(n, sfeel.Literal):
+                return sfeel.map_children(n, walk)
             return n
 
         resolved = walk(node)

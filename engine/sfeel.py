@@ -537,6 +537,21 @@ def parse_expression(text: str, dialect: Dialect = EXCEL):
 # ------------------------------------------------------- walking the AST -------
 
 
+def map_children(node, fn):
+    """A copy of an AST node with ``fn`` applied to each direct sub-node (for
+    rewriting passes: renaming variables, inlining functions)."""
+    import dataclasses
+
+    changes = {}
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        if isinstance(value, tuple):
+            changes[f.name] = tuple(fn(v) if dataclasses.is_dataclass(v) else v for v in value)
+        elif dataclasses.is_dataclass(value):
+            changes[f.name] = fn(value)
+    return dataclasses.replace(node, **changes) if changes else node
+
+
 def names_in(node) -> set[str]:
     """Variable names an AST refers to."""
     if isinstance(node, Name):
