@@ -66,7 +66,7 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         sheets = []
         for name in book.sheet_names:
             rows = book.get_sheet_by_name(name).to_python(skip_empty_area=True)
-            sheets.append(Sheet(name, _frame(rows)))
+            sheets.append(Sheet(name, frame_from_rows(rows)))
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own types for broken files
@@ -74,7 +74,8 @@ def read_workbook(path: str | Path) -> list[Sheet]:
     return sheets
 
 
-def _frame(rows: list[list]) -> pd.DataFrame:
+def frame_from_rows(rows: list[list]) -> pd.DataFrame:
+    """A sheet grid (header row first) as an object DataFrame; empty cells become None."""
     if not rows:
         return pd.DataFrame()
     header = [str(h).strip() if h not in (None, "") else f"column {i + 1}" for i, h in enumerate(rows[0])]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.data import Sheet, _frame
+from engine.data import Sheet, frame_from_rows
 from engine.model import RuleSet
 from engine.report import ERRORS_COLUMN
 
@@ -67,4 +67,4 @@ def data_sheet(grid: list[list], layout: SheetLayout) -> Sheet:
     same from a button as from the command line."""
     n = layout.data_columns
     rows = [list(r[:n]) + [None] * (n - len(r)) for r in grid]
-    return Sheet(layout.sheet, _frame(rows))
+    return Sheet(layout.sheet, frame_from_rows(rows))
