@@ -11,7 +11,7 @@ import engine
 import contextlib
 import json
 
-from engine import audit, render, report, ruleset_diff, testsheets, writers
+from engine import audit, compliance, compliance_report, render, report, ruleset_diff, testsheets, writers
 from engine import check as rule_check
 from engine.durable import availability as durable_availability
 from engine.errors import KadeError, RuleError
@@ -182,6 +182,92 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
     if errors:
         click.secho(f"{errors:,} row(s) in error: see the kade.errors column in {output}", fg="yellow")
     click.echo(f"wrote {output}")
+
+
+# ------------------------------------------------------------------ check ------
+
+@main.command()
+@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
+              help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a report workbook (.xlsx): summary and charts, every violation, one sheet per decision.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people, json for tools (every finding and every row not checked).")
+@click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
+              help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (--format json still prints the JSON).")
+def check(workbook: Path, rules_path: Path | None, report_path: Path | None, fmt: str, audit_location: str | None,
+          progress: bool | None, quiet: bool):
+    """Check that the decisions recorded in WORKBOOK follow the rules.
+
+    \b
+    The glossary's 'records' column names the register columns that record a
+    decision people took: 现有等级 records client_tier, 审批人级别
+    required_approver, 实际设计单位 route, 销售等级 sla_tier. Each row's
+    recorded value is compared with what the rules decide for that row:
+      high    recorded below a minimum: a contract signed below the required
+              approver (an approver above the required one is fine)
+      medium  any other value that differs from the decision (an SLA sold
+              above the decided tier, another design unit, another client
+              tier); an approver left empty or not an allowed value
+      low     any other recorded value left empty or not an allowed value
+    Rows whose decision is in error are listed as not checked. The run is
+    recorded in the audit trail (see kade audit, kade explain).
+
+    \b
+    Exit status:
+      0  every recorded value follows the rules
+      1  findings (violations, empty or unrecognised recorded values), or
+         rows that could not be checked (bad cells; listed)
+      2  a recorded column cannot be checked, bad rule tables, unreadable
+         workbook, usage error
+
+    \b
+    Examples:
+      kade check workbooks/key_accounts.xlsx
+      kade check register.xlsx --report compliance.xlsx
+      kade check register.xlsx --format json > findings.json
+      kade check register.xlsx -q || echo "kade check: exit $?"    # cron, CI
+    """
+    if report_path is not None and report_path.resolve() == workbook.resolve():
+        fail("the report would overwrite the register; choose another --report")
+    try:
+        rules = engine.load_rules(rules_path or default_rules())
+        store = audit.open_store(audit_location)  # fail before any work is done
+    except KadeError as exc:
+        fail(exc)
+    try:
+        sheets = engine.read_workbook(workbook)
+        total = sum(len(s.frame) for s in sheets)
+        show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
+        steps = compliance.progress_steps(rules) + (1 if report_path is not None else 0)
+        with click.progressbar(length=steps, label=f"checking {total:,} rows", file=sys.stderr, show_pos=True,
+                               hidden=not show or quiet) as bar:
+            result = compliance.check_sheets(rules, sheets, source=str(workbook), trace=True,
+                                             progress=lambda _step: bar.update(1))
+            if report_path is not None:
+                bar.label = f"writing {report_path}"
+                compliance_report.write_report(result, report_path)
+                bar.update(1)
+        run_id = audit.record(store, result.evaluation, command="check", engine="vectorized", workbook=str(workbook),
+                              version=engine.__version__)
+    except KadeError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(f"cannot write {report_path}: {exc.strerror or exc}")
+    finally:
+        store.close()
+    if fmt == "json":
+        doc = {**result.to_dict(), "report": str(report_path) if report_path else None, "audit_run": run_id}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
+    elif not quiet:
+        click.echo(result.render_text(), nl=False)
+        if report_path is not None:
+            click.echo(f"wrote {report_path}")
+        click.echo(f"audited as run {run_id}")
+    sys.exit(result.exit_code)
 
 
 # ------------------------------------------------------------------ rules ------

@@ -788,7 +788,8 @@ def _glossary_findings(rules: RuleSet, unused: bool) -> list[Finding]:
         used = {name for t in rules.decisions for name in referenced_names(t) | set(t.output_names)}
         keys = {e.key for e in rules.entities.values()}
         for var in rules.variables.values():
-            if var.name not in used and var.name not in keys:
+            # a column that records a decision is used by kade check, not by a rule
+            if var.name not in used and var.name not in keys and not var.records:
                 out.append(Finding("unused_glossary", INFO, f"glossary entry {var.name} is not used by any rule",
                                    var.position.file, cells=(str(var.position),)))
     return out

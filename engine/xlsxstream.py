@@ -61,11 +61,14 @@ def _column_xml(values: np.ndarray, refs: pa.Array) -> pa.Array:
     """Cell XML per row for one column; null where the cell is empty."""
     n = len(values)
     series = pd.Series(values, dtype=object)
-    kinds = series.map(type).to_numpy()
     present = series.notna().to_numpy()
+    # group cells by Python type (factorised: comparing classes with == is unreliable, e.g. pd.Timestamp)
+    codes, classes = pd.factorize(series.map(type), use_na_sentinel=False)
     parts: list[tuple[np.ndarray, pa.Array]] = []
-    for kind in pd.unique(kinds[present]):
-        sel = np.flatnonzero(present & (kinds == kind))
+    for code, kind in enumerate(classes):
+        sel = np.flatnonzero(present & (codes == code))
+        if len(sel) == 0:
+            continue
         vals = values[sel]
         r = refs.take(pa.array(sel))
         if kind in (bool, np.bool_):

@@ -30,7 +30,7 @@ ENTITIES = [
 
 INDUSTRIES = "金融, 党政军, 科教文卫, 交通运输, 旅游娱乐, 运营商, IT, 制造, 公共服务, 贸易, 其他"
 GLOSSARY = [
-    # variable, entity, column header(s), type, allowed values, label, description
+    # variable, entity, column header(s), type, allowed values, label, description[, records]
     ("client_id", "clients", "客户编号", "string", "", "client id", "key of the client register"),
     ("client_name", "clients", "客户名称", "string", "", "client name", ""),
     ("industry", "clients", "行业", "string", INDUSTRIES, "industry", "industries of the key-account division's revenue"),
@@ -90,6 +90,11 @@ GLOSSARY = [
     ("standard_price", "sla_orders", "标准SLA价格(元/月) | standard SLA price", "number", "", "standard SLA price", "CNY per month"),
     ("monthly_revenue", "sla_orders", "月收入(元)", "number", "", "monthly revenue", "CNY per month"),
     ("sla_tier", "sla_orders", "SLA等级", "string", '"A", "B", "C"', "SLA tier", "decision output"),
+    # register columns that record a decision people took: `kade check` compares them with the decision
+    ("listed_tier", "clients", "现有等级", "string", "", "listed tier", "the tier the client list shows today; kade check compares it with client_tier", "client_tier"),
+    ("signed_approver", "contracts", "审批人级别", "string", "", "signed by", "approver level that signed the contract; it must be at least required_approver", "required_approver"),
+    ("actual_route", "solution_requests", "实际设计单位", "string", "", "designed by", "the unit the request was actually sent to; kade check compares it with route", "route"),
+    ("sold_sla_tier", "sla_orders", "销售等级", "string", "", "SLA sold", "the SLA level sold on the order; kade check compares it with sla_tier", "sla_tier"),
 ]
 
 SRC_TIER = "客户发展流程 2.3 客户重要性排序"
@@ -261,7 +266,7 @@ def write_glossary(path: Path):
     wb = Workbook()
     ws = wb.active
     ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description"])
+    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description", "records"])
     for row in GLOSSARY:
         ws.append(list(row))
     es = wb.create_sheet("Entities")

@@ -19,6 +19,16 @@ engine must report such cells instead of crashing. They sit at fixed positions
   客户编号 is "C9999", a client that does not exist.
 * SLA订单: about 2 % of 申请等级 left empty.
 
+Each sheet also records a decision people already took - 现有等级 (the tier in the
+client list), 审批人级别 (the approver who signed), 实际设计单位 (the unit a request
+went to), 销售等级 (the SLA level sold) - for `kade check`. They hold what the
+shipped rules in ``rules/`` decide (the generator asks the engine), except for
+the planted cases listed by ``recorded_cases()``: named stories (a 650 万 contract
+signed by a BU manager, an A-level SLA sold without a backup circuit, a new-business
+request not sent to the chief engineer, ...), about 4 % random violations and 1 %
+empty cells per sheet, and on contracts about 5 % signed by an approver *above*
+the required one, which the rules allow.
+
 Usage::
 
     python workbooks/generate_sample.py [-o workbooks/key_accounts.xlsx] [--clients 320]
@@ -42,6 +52,8 @@ SEED = 20261125
 DEFAULT_CLIENTS = 320
 MIN_CLIENTS = 20  # room for the real entities plus the dirty rows
 DEFAULT_OUTPUT = Path(__file__).resolve().with_name("key_accounts.xlsx")
+ROOT = Path(__file__).resolve().parent.parent
+RULES = ROOT / "rules"  # the recorded decisions are what these rules decide
 
 SHEET_CLIENTS = "客户"
 SHEET_CONTRACTS = "合同"
@@ -625,8 +637,12 @@ def build_frames(n_clients: int = DEFAULT_CLIENTS, seed: int = SEED) -> dict[str
         dirty_clients[col] = dirty_clients[col].astype(object)
         dirty_clients.loc[row, col] = text
 
-    return {SHEET_CLIENTS: dirty_clients, SHEET_CONTRACTS: contracts,
-            SHEET_REQUESTS: requests, SHEET_SLA: sla}
+    frames = {SHEET_CLIENTS: dirty_clients, SHEET_CONTRACTS: contracts,
+              SHEET_REQUESTS: requests, SHEET_SLA: sla}
+    recorded, _ = _recorded_plan(frames, seed)
+    for sheet, (column, _output) in RECORDED_COLUMNS.items():
+        frames[sheet] = frames[sheet].assign(**{column: recorded[sheet]})
+    return frames
 
 
 def dirty_cells(frames: dict[str, pd.DataFrame]) -> list[tuple[str, str, str, object]]:
@@ -639,6 +655,147 @@ def dirty_cells(frames: dict[str, pd.DataFrame]) -> list[tuple[str, str, str, ob
         df = frames[sheet]
         out += [(sheet, df.at[i, key], col, None) for i in df.index[df[col].isna()]]
     return out
+
+
+# ---------------------------------------------------------------------------
+# Recorded decisions (what `kade check` compares with the rules)
+# ---------------------------------------------------------------------------
+
+# Per sheet: the column that records a decision people took, and the decision output
+# it records (the glossary's `records` column says the same).
+RECORDED_COLUMNS = {
+    SHEET_CLIENTS: ("现有等级", "client_tier"),
+    SHEET_CONTRACTS: ("审批人级别", "required_approver"),
+    SHEET_REQUESTS: ("实际设计单位", "route"),
+    SHEET_SLA: ("销售等级", "sla_tier"),
+}
+VIOLATION_SHARE = 0.04  # of each sheet's generated rows: recorded differently from the rules
+MISSING_SHARE = 0.01  # left empty
+SENIOR_SIGNER_SHARE = 0.05  # contracts signed by an approver above the required one (allowed)
+APPROVERS = SHEET_CONTRACTS  # the one recorded decision that is a minimum: above it is fine
+
+# The stories: (sheet, row id, recorded value, kind, what happened). Row ids of the real
+# entities are fixed, so these never move; the generator stops if the rules no longer
+# make a story what it says it is.
+NAMED_CASES = [
+    (SHEET_CONTRACTS, "HT2026-0006", "bu_manager", "violation", "650 万 IDC contract, over the BU limit, signed by the BU manager"),
+    (SHEET_CONTRACTS, "HT2026-0007", "bg_gm", "violation", "2,800 万 customs integration signed by the BG GM instead of the group KA manager"),
+    (SHEET_CONTRACTS, "HT2026-0008", "bu_manager", "violation", "xyz's 1,500 万 order with a 30 % discount signed by a BU manager"),
+    (SHEET_CONTRACTS, "HT2026-0001", "bg_gm", "senior", "UnionPay circuit lease signed by the BG GM: more senior than required, allowed"),
+    (SHEET_SLA, "SLA2026-0002", "A", "violation", "A-level SLA sold without a backup circuit"),
+    (SHEET_SLA, "SLA2026-0001", "A", "violation", "A-level SLA sold although UnionPay is over its A-level cap"),
+    (SHEET_REQUESTS, "FA2026-0003", "technical_office", "violation", "customs new-business request not sent to the chief engineer"),
+    (SHEET_CLIENTS, "C0007", "gold", "violation", "xyz listed as a key account because it placed a big order"),
+]
+
+
+class RecordedCase(NamedTuple):
+    sheet: str
+    key: str  # the row id (客户编号, 合同编号, ...)
+    column: str  # the recorded column
+    recorded: str | None  # None: left empty
+    required: str  # what the shipped rules decide
+    kind: str  # "violation", "missing", or "senior" (an approver above the required one: allowed)
+    story: str
+
+
+def recorded_cases(frames: dict[str, pd.DataFrame], seed: int = SEED) -> list[RecordedCase]:
+    """Every recorded value planted to differ from the rules, for reports and tests:
+    `kade check` must report each "violation" and "missing" case and nothing else
+    (the "senior" cases are allowed and must not be reported)."""
+    return _recorded_plan(frames, seed)[1]
+
+
+def _decided(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
+    """Per sheet the output its recorded column records, as the shipped rules decide
+    it (None where the row's decision is in error), and that output's allowed values."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import engine
+
+    rules = engine.load_rules(RULES)
+    sheets = [engine.Sheet(name, df.astype(object).where(df.notna(), None)) for name, df in frames.items()]
+    evaluation = engine.evaluate_sheets(rules, sheets, reasons=False)
+    decided, allowed = {}, {}
+    for sheet, (_column, output) in RECORDED_COLUMNS.items():
+        table = rules.producer(output)
+        result = evaluation.results[table.name]
+        values = result.outputs[output].values.astype(object)
+        values[~result.ok] = None
+        decided[sheet] = values
+        allowed[sheet] = next(c.allowed_values for c in table.outputs if c.name == output)
+    return decided, allowed
+
+
+def _story_rows(frames: dict[str, pd.DataFrame], decided: dict[str, np.ndarray]) -> list[tuple[str, int, str, str, str]]:
+    """(sheet, row, recorded value, kind, story) of the named cases, plus two found in
+    the generated rows: the first client the rules make silver, listed as platinum,
+    and the first new-business request, sent to the support department."""
+    keys = {sheet: pd.Index(df.iloc[:, 0]) for sheet, df in frames.items()}
+    rows = [(sheet, int(keys[sheet].get_loc(key)), value, kind, story) for sheet, key, value, kind, story in NAMED_CASES]
+    generated = np.arange(len(frames[SHEET_CLIENTS])) >= len(REAL_CLIENTS)
+    silver = np.flatnonzero(generated & (decided[SHEET_CLIENTS] == "silver"))
+    if len(silver):
+        rows.append((SHEET_CLIENTS, int(silver[0]), "platinum", "violation", "a client the rules make silver, listed as platinum"))
+    requests = frames[SHEET_REQUESTS]
+    new_business = np.flatnonzero((np.arange(len(requests)) >= len(REAL_REQUESTS)) & requests["新业务"].to_numpy(dtype=bool)
+                                  & (decided[SHEET_REQUESTS] == "chief_engineer"))
+    if len(new_business):
+        rows.append((SHEET_REQUESTS, int(new_business[0]), "support_dept", "violation", "a new-business request sent to the support department"))
+    return rows
+
+
+def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str, np.ndarray], list[RecordedCase]]:
+    """The recorded column of every sheet and the planted cases. Deterministic: its
+    own random stream (the fifth spawned from the seed; the sheets use the first four)."""
+    rng = np.random.default_rng(seed).spawn(5)[4]
+    decided, allowed = _decided(frames)
+    stories = _story_rows(frames, decided)
+    recorded, cases = {}, []
+    fixed_rows = {SHEET_CLIENTS: len(REAL_CLIENTS), SHEET_CONTRACTS: len(REAL_CONTRACTS),
+                  SHEET_REQUESTS: len(REAL_REQUESTS), SHEET_SLA: len(REAL_SLA_ORDERS)}
+    for sheet, (column, _output) in RECORDED_COLUMNS.items():
+        values, ranks = decided[sheet], list(allowed[sheet])
+        rank = pd.Series(values, dtype=object).map({v: i for i, v in enumerate(ranks)}).fillna(-1).to_numpy(dtype=int)
+        out = values.copy()
+        # a row whose decision is in error was still recorded by someone: the middle level
+        out[rank < 0] = ranks[len(ranks) // 2]
+        named = {row: (value, kind, story) for s, row, value, kind, story in stories if s == sheet}
+        planted: dict[int, tuple[str | None, str]] = {row: (value, story) for row, (value, _, story) in named.items()}
+        n = len(values)
+        free = np.arange(fixed_rows[sheet], n)
+        free = free[(rank[free] >= 0) & ~np.isin(free, list(planted))]
+        order = rng.permutation(free)
+        lowest = len(ranks) - 1
+        can_be_below = rank[order] < lowest if sheet == APPROVERS else np.ones(len(order), bool)
+        violations = order[can_be_below][:round(VIOLATION_SHARE * n)]
+        rest = order[~np.isin(order, violations)]
+        missing, rest = rest[:round(MISSING_SHARE * n)], rest[round(MISSING_SHARE * n):]
+        if sheet == APPROVERS:  # a lower-ranked approver (a larger index) signed
+            wrong = rank[violations] + rng.integers(1, lowest - rank[violations] + 1)
+            senior = rest[rank[rest] > 0][:round(SENIOR_SIGNER_SHARE * n)]
+            above = rank[senior] - rng.integers(1, rank[senior] + 1)
+            planted.update({int(r): (ranks[a], "signed by a more senior approver than required (allowed)") for r, a in zip(senior, above)})
+        else:  # any other value
+            wrong = (rank[violations] + rng.integers(1, len(ranks), len(violations))) % len(ranks)
+        planted.update({int(r): (ranks[w], "recorded differently from the rules") for r, w in zip(violations, wrong)})
+        planted.update({int(r): (None, "left empty") for r in missing})
+        keys = frames[sheet].iloc[:, 0].to_numpy()
+        for row in sorted(planted):
+            value, story = planted[row]
+            out[row] = value
+            if value is None:
+                kind = "missing"
+            elif sheet == APPROVERS and ranks.index(value) < rank[row]:
+                kind = "senior"
+            else:
+                kind = "violation"
+            if row in named and (named[row][1] != kind or value == values[row]):
+                raise ValueError(f"{sheet} {keys[row]}: the story '{story}' needs a {named[row][1]} case, but the rules "
+                                 f"in {RULES} decide {values[row]!r}; update NAMED_CASES")
+            cases.append(RecordedCase(sheet, keys[row], column, value, values[row], kind, story))
+        recorded[sheet] = out
+    return recorded, cases
 
 
 # ---------------------------------------------------------------------------
