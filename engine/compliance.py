@@ -9,9 +9,13 @@ row's recorded value is compared with what the rules decide for that row:
   ranked, first = highest, and the rules ask for at least that rank. A recorded
   value ranked at or above it is compliant (a more senior approver may sign);
   below it is a violation, severity **high** (an under-authorised contract);
+* a recorded column whose glossary ``compare`` says *at most* (the SLA level
+  sold) may be at or below the decided rank; above it is a violation, severity
+  **medium** (an SLA sold above what the rules allow);
 * every other output must be recorded as decided: any other value is a
-  violation, severity **medium** (an SLA sold above the decided tier, a request
-  designed by another unit, a client listed in another tier);
+  violation, severity **medium** (a request designed by another unit, a client
+  listed in another tier). ``compare`` can also say *at least* or *equal*
+  explicitly;
 * an empty recorded cell is a finding of its own, ``missing``; a value that is
   not one of the output's allowed values is ``unrecognised``. Both are
   **medium** for a minimum (nobody can show the contract was authorised) and
@@ -42,7 +46,7 @@ from .graph import ancestors
 from .model import RuleSet, Variable
 from .reasons import format_values
 
-AT_LEAST, EQUAL = "at least", "equal"
+AT_LEAST, AT_MOST, EQUAL = "at least", "at most", "equal"
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITIES = (HIGH, MEDIUM, LOW)
 VIOLATION, MISSING, UNRECOGNISED = "violation", "missing", "unrecognised"
@@ -249,7 +253,9 @@ def _compare(evaluation: Evaluation, variable: Variable) -> tuple[ColumnCheck, p
         return check, _empty_findings(), _empty_errors()
     clause = next(c for c in table.outputs if c.name == variable.records)
     ranks = tuple(clause.allowed_values)
-    mode = AT_LEAST if table.hit_policy == "P" and ranks else EQUAL
+    mode = variable.compare or (AT_LEAST if table.hit_policy == "P" and ranks else EQUAL)
+    if mode != EQUAL and not ranks:
+        mode = EQUAL  # ranks come from the output's allowed values
     check = ColumnCheck(variable, table.name, clause.name, variable.entity, mode, ranks)
     if variable.entity != table.entity:
         check.problem = f"{variable.name} is a {variable.entity} column but {table.name} decides {table.entity} rows"
@@ -282,6 +288,8 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
     comparable = decided & (recorded_code >= 0)
     if check.mode == AT_LEAST:  # rank 0 is the highest: a larger code is a lower rank
         violation = comparable & (required_code >= 0) & (recorded_code > required_code)
+    elif check.mode == AT_MOST:
+        violation = comparable & (required_code >= 0) & (recorded_code < required_code)
     else:
         violation = comparable & (recorded_code != required_code)
 
@@ -386,9 +394,11 @@ def _finding_text(kind: np.ndarray, mode: str, header: str, recorded: np.ndarray
     """What is wrong, in words: '审批人级别 bu_manager is below the required bg_gm'."""
     if len(kind) == 0:
         return np.empty(0, dtype=object)
-    rules_say = "; the rules require at least " if mode == AT_LEAST else "; the rules decide "
+    rules_say = {AT_LEAST: "; the rules require at least ", AT_MOST: "; the rules allow at most "}.get(mode, "; the rules decide ")
     if mode == AT_LEAST:
         wrong = f"{header} " + recorded + " is below the required " + required
+    elif mode == AT_MOST:
+        wrong = f"{header} " + recorded + " is above the allowed " + required
     else:
         wrong = f"{header} " + recorded + ", the rules decide " + required
     empty = f"{header} is empty" + rules_say + required

@@ -24,7 +24,7 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .compliance import AT_LEAST, HIGH, KINDS, LOW, MEDIUM, SEVERITIES, ColumnCheck, Compliance
+from .compliance import AT_LEAST, AT_MOST, HIGH, KINDS, LOW, MEDIUM, SEVERITIES, ColumnCheck, Compliance
 from .writers import atomic_path
 
 MAX_TABLE_ROWS = 1_048_575 - 40  # below a sheet's header block; beyond this a table is cut and says so
@@ -42,6 +42,8 @@ ERROR_FIELDS = [("sheet", "sheet", 10), ("row key", "key", 14), ("sheet row", "r
                 ("why the row was not checked", "error", 80)]
 MODE_WORDS = {AT_LEAST: "at least: the recorded value must rank at or above the decided one (the first allowed value is "
                         "the highest); above is allowed, below is a violation",
+              AT_MOST: "at most: the recorded value must rank at or below the decided one; below is allowed, "
+                       "above is a violation",
               "equal": "equal: the recorded value must be the decided one; any other value is a violation"}
 
 

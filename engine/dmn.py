@@ -317,7 +317,8 @@ class _Loader:
                     leaf.base if leaf is not None else None,
                     leaf.allowed if leaf is not None else None, leaf.allowed_values if leaf is not None else (),
                     element.get("label", "") if not path else "", self.description(element) if not path else "",
-                    element_position(self.file, ident), (meta.get("records") or None) if meta is not None and not path else None)
+                    element_position(self.file, ident), (meta.get("records") or None) if meta is not None and not path else None,
+                    (meta.get("compare") or None) if meta is not None and not path else None)
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables
 
@@ -540,7 +541,7 @@ class _Loader:
                 clause.name, meta.get("entity"), split_alternatives(meta.get("headers", "")), clause.type,
                 type_.allowed if type_ is not None else None, type_.allowed_values if type_ is not None else (),
                 out.get("label", ""), self.description(out), element_position(self.file, out.get("id")),
-                meta.get("records") or None)
+                meta.get("records") or None, meta.get("compare") or None)
         return found
 
     # ------------------------------------------------------- expressions -----

@@ -198,6 +198,8 @@ class _Exporter:
             attrs["headers"] = " | ".join(variable.headers)
         if variable.records:
             attrs["records"] = variable.records
+        if variable.compare:
+            attrs["compare"] = variable.compare
         ET.SubElement(ext, _k("variable"), attrs)
 
     def _decision(self, root, table: DecisionTable):

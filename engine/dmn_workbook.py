@@ -224,13 +224,13 @@ def _put(ws, row: int, col: int, value, *, bold=False, fill=None):
 
 def _write_glossary(wb, variables: list[Variable]):
     ws = wb.create_sheet("Glossary")
-    header = ["variable", "entity", "column header", "type", "allowed values", "label", "description", "records"]
+    header = ["variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare"]
     for c, text in enumerate(header, start=1):
         _put(ws, 1, c, text, bold=True, fill=_HEAD)
     for r, var in enumerate(variables, start=2):
         row = [var.name, var.entity or "", " | ".join(var.headers), var.type,
                sfeel.unary_tests_text(var.allowed) if var.allowed is not None else "", var.label, var.description,
-               var.records or ""]
+               var.records or "", var.compare or ""]
         for c, value in enumerate(row, start=1):
             ws.cell(r, c).value = value if value != "" else None
             if isinstance(value, str) and value.startswith("="):

@@ -30,6 +30,7 @@ class Variable:
     description: str = ""
     position: Position = field(default_factory=Position, compare=False)
     records: str | None = None  # a register column that records a decision output people took (kade check)
+    compare: str | None = None  # how kade check compares it: 'at least' | 'at most' | 'equal' (None: from the hit policy)
 
     @property
     def display(self) -> str:

@@ -59,7 +59,11 @@ _GLOSSARY_COLUMNS = {"variable": "variable", "变量": "variable", "name": "vari
                      "allowed values": "allowed", "允许值": "allowed", "取值": "allowed",
                      "label": "label", "标签": "label", "显示名": "label",
                      "description": "description", "说明": "description", "描述": "description",
-                     "records": "records", "recorded": "records", "记录": "records", "对应决策": "records"}
+                     "records": "records", "recorded": "records", "记录": "records", "对应决策": "records",
+                     "compare": "compare", "比较": "compare"}
+_COMPARE = {"at least": "at least", ">=": "at least", "≥": "at least", "不低于": "at least",
+            "at most": "at most", "<=": "at most", "≤": "at most", "不高于": "at most",
+            "equal": "equal", "=": "equal", "等于": "equal"}
 _ENTITY_COLUMNS = {"entity": "entity", "实体": "entity", "sheet": "sheets", "工作表": "sheets",
                    "key": "key", "主键": "key", "parent": "parent", "上级": "parent",
                    "link": "link", "关联列": "link", "link column": "link"}
@@ -324,8 +328,13 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                 except FeelSyntaxError as exc:
                     errors.add(type(exc)(exc.message, sheet.pos(r, header["allowed"], exc.position.offset)))
                     continue
+            compare = _COMPARE.get(get("compare").strip().lower()) if get("compare") else None
+            if get("compare") and compare is None:
+                errors.add(RuleStructureError(f"compare of {name} must be 'at least', 'at most' or 'equal', got {get('compare')!r}",
+                                              sheet.pos(r, header["compare"])))
+                continue
             variables[name] = Variable(name, entity, split_alternatives(get("headers")), type_, allowed, values,
-                                       get("label"), get("description"), pos, get("records") or None)
+                                       get("label"), get("description"), pos, get("records") or None, compare)
     return variables
 
 

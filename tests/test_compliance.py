@@ -310,3 +310,11 @@ def test_report_renders_headless_with_its_charts(report, render_tools, tmp_path)
 
     assert near(compliance_report.SEVERITY_COLOURS["high"]) > 100  # the high bar and pie slice
     assert near(compliance_report.DECIDED_COLOUR) > 500  # the decided-vs-recorded columns
+
+
+def test_sla_sold_below_the_decided_level_is_allowed(sample_check, planted):
+    # the glossary says sold_sla_tier compares 'at most': above the decided level is a violation, below is fine
+    lower = {c.key for c in planted if c.kind == "lower"}
+    assert len(lower) >= 10 and lower.isdisjoint(sample_check.findings["key"])
+    above = sample_check.findings[(sample_check.findings["column"] == "销售等级") & (sample_check.findings["kind"] == "violation")]
+    assert len(above) > 0 and above["finding"].str.contains("is above the allowed").all()

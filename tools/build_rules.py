@@ -92,9 +92,9 @@ GLOSSARY = [
     ("sla_tier", "sla_orders", "SLA等级", "string", '"A", "B", "C"', "SLA tier", "decision output"),
     # register columns that record a decision people took: `kade check` compares them with the decision
     ("listed_tier", "clients", "现有等级", "string", "", "listed tier", "the tier the client list shows today; kade check compares it with client_tier", "client_tier"),
-    ("signed_approver", "contracts", "审批人级别", "string", "", "signed by", "approver level that signed the contract; it must be at least required_approver", "required_approver"),
+    ("signed_approver", "contracts", "审批人级别", "string", "", "signed by", "approver level that signed the contract; it must be at least required_approver", "required_approver", "at least"),
     ("actual_route", "solution_requests", "实际设计单位", "string", "", "designed by", "the unit the request was actually sent to; kade check compares it with route", "route"),
-    ("sold_sla_tier", "sla_orders", "销售等级", "string", "", "SLA sold", "the SLA level sold on the order; kade check compares it with sla_tier", "sla_tier"),
+    ("sold_sla_tier", "sla_orders", "销售等级", "string", "", "SLA sold", "the SLA level sold on the order; it may be at most sla_tier", "sla_tier", "at most"),
 ]
 
 SRC_TIER = "客户发展流程 2.3 客户重要性排序"
@@ -266,7 +266,7 @@ def write_glossary(path: Path):
     wb = Workbook()
     ws = wb.active
     ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description", "records"])
+    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare"])
     for row in GLOSSARY:
         ws.append(list(row))
     es = wb.create_sheet("Entities")

@@ -672,7 +672,9 @@ RECORDED_COLUMNS = {
 VIOLATION_SHARE = 0.04  # of each sheet's generated rows: recorded differently from the rules
 MISSING_SHARE = 0.01  # left empty
 SENIOR_SIGNER_SHARE = 0.05  # contracts signed by an approver above the required one (allowed)
-APPROVERS = SHEET_CONTRACTS  # the one recorded decision that is a minimum: above it is fine
+APPROVERS = SHEET_CONTRACTS  # the recorded decision that is a minimum: above it is fine
+SLA_SOLD = SHEET_SLA  # the recorded decision that is a maximum (glossary compare: at most): below it is fine
+LOWER_SLA_SHARE = 0.03  # SLA orders sold below the decided level (allowed)
 
 # The stories: (sheet, row id, recorded value, kind, what happened). Row ids of the real
 # entities are fixed, so these never move; the generator stops if the rules no longer
@@ -695,14 +697,14 @@ class RecordedCase(NamedTuple):
     column: str  # the recorded column
     recorded: str | None  # None: left empty
     required: str  # what the shipped rules decide
-    kind: str  # "violation", "missing", or "senior" (an approver above the required one: allowed)
+    kind: str  # "violation", "missing", "senior" (an approver above the required one) or "lower" (an SLA sold below the decided one): the last two are allowed
     story: str
 
 
 def recorded_cases(frames: dict[str, pd.DataFrame], seed: int = SEED) -> list[RecordedCase]:
     """Every recorded value planted to differ from the rules, for reports and tests:
     `kade check` must report each "violation" and "missing" case and nothing else
-    (the "senior" cases are allowed and must not be reported)."""
+    (the "senior" and "lower" cases are allowed and must not be reported)."""
     return _recorded_plan(frames, seed)[1]
 
 
@@ -767,8 +769,13 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
         free = free[(rank[free] >= 0) & ~np.isin(free, list(planted))]
         order = rng.permutation(free)
         lowest = len(ranks) - 1
-        can_be_below = rank[order] < lowest if sheet == APPROVERS else np.ones(len(order), bool)
-        violations = order[can_be_below][:round(VIOLATION_SHARE * n)]
+        if sheet == APPROVERS:  # a violation is a lower rank: the row must have one below it
+            can_violate = rank[order] < lowest
+        elif sheet == SLA_SOLD:  # a violation is a higher rank: the row must have one above it
+            can_violate = rank[order] > 0
+        else:
+            can_violate = np.ones(len(order), bool)
+        violations = order[can_violate][:round(VIOLATION_SHARE * n)]
         rest = order[~np.isin(order, violations)]
         missing, rest = rest[:round(MISSING_SHARE * n)], rest[round(MISSING_SHARE * n):]
         if sheet == APPROVERS:  # a lower-ranked approver (a larger index) signed
@@ -776,6 +783,11 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
             senior = rest[rank[rest] > 0][:round(SENIOR_SIGNER_SHARE * n)]
             above = rank[senior] - rng.integers(1, rank[senior] + 1)
             planted.update({int(r): (ranks[a], "signed by a more senior approver than required (allowed)") for r, a in zip(senior, above)})
+        elif sheet == SLA_SOLD:  # a higher level (a smaller index) sold than the rules allow
+            wrong = rank[violations] - rng.integers(1, rank[violations] + 1)
+            lower = rest[rank[rest] < lowest][:round(LOWER_SLA_SHARE * n)]
+            below = rank[lower] + rng.integers(1, lowest - rank[lower] + 1)
+            planted.update({int(r): (ranks[b], "sold below the level the rules allow (allowed)") for r, b in zip(lower, below)})
         else:  # any other value
             wrong = (rank[violations] + rng.integers(1, len(ranks), len(violations))) % len(ranks)
         planted.update({int(r): (ranks[w], "recorded differently from the rules") for r, w in zip(violations, wrong)})
@@ -788,6 +800,8 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
                 kind = "missing"
             elif sheet == APPROVERS and ranks.index(value) < rank[row]:
                 kind = "senior"
+            elif sheet == SLA_SOLD and ranks.index(value) > rank[row]:
+                kind = "lower"
             else:
                 kind = "violation"
             if row in named and (named[row][1] != kind or value == values[row]):
