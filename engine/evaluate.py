@@ -82,9 +82,12 @@ def matcher_for(engine: str):
         return match_matrix
     if engine == "durable":
         if _durable_matcher is None:
+            import atexit
+
             from .durable import DurableMatcher
 
             _durable_matcher = DurableMatcher()
+            atexit.register(_durable_matcher.close)  # stop its worker process with the interpreter
         return _durable_matcher
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
