@@ -246,7 +246,8 @@ def _diff_glossary(old: RuleSet, new: RuleSet) -> list[Change]:
     out = []
     fields = (("entity", lambda v: v.entity or ""), ("column header", lambda v: " | ".join(v.headers)), ("type", lambda v: v.type),
               ("allowed values", lambda v: feel_text(v.allowed) if v.allowed is not None else ""), ("label", lambda v: v.label),
-              ("description", lambda v: v.description))
+              ("description", lambda v: v.description), ("records", lambda v: v.records or ""),
+              ("compare", lambda v: v.compare or ""))
     for name, var in new.variables.items():
         if name not in old.variables:
             out.append(Change("variable_added", field=name, new=f"{var.type}, {var.entity or 'no entity'}", where=_where(var.position)))
