@@ -1,5 +1,6 @@
 import pytest
-from openpyxl import Workbook
+
+from tests.workbook_factory import write_data
 
 
 @pytest.fixture
@@ -8,14 +9,7 @@ def write_xlsx(tmp_path):
     def write(relpath: str, sheets: dict[str, list[list]]):
         path = tmp_path / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
-        wb = Workbook()
-        wb.remove(wb.active)
-        for title, rows in sheets.items():
-            ws = wb.create_sheet(title)
-            for row in rows:
-                ws.append(row)
-        wb.save(path)
-        return path
+        return write_data(path, sheets)
     return write
 
 
