@@ -7,6 +7,14 @@
 
     # or on a DataFrame you already have (headers as in the sheet, or variable names):
     out = engine.evaluate_frame(rules, clients_df, entity="clients")
+
+The tools behind the other commands are functions of their modules, imported on
+use (they pull in more dependencies): ``engine.check.check_path`` (kade rules
+check), ``engine.testsheets.run_tests`` (rules test), ``engine.ruleset_diff``
+(rules diff), ``engine.render.render_text`` (rules show), ``engine.compliance.
+check_workbook`` (kade check), ``engine.audit`` (the audit trail),
+``engine.dmn.load_dmn`` / ``engine.dmn_export.write_dmn`` /
+``engine.dmn_workbook.import_dmn`` / ``engine.tck.run_tck`` (DMN).
 """
 from __future__ import annotations
 
