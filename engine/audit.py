@@ -242,7 +242,7 @@ class SqliteStore(AuditStore):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _switch_to_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
         except (sqlite3.Error, OSError) as exc:
@@ -253,6 +253,23 @@ class SqliteStore(AuditStore):
         cur.execute("BEGIN IMMEDIATE")  # takes the write lock before reading the chain head
 
     _begin_exclusive_schema = _begin_exclusive
+
+
+def _switch_to_wal(conn, seconds: float = 60.0):
+    """Switching a new database to WAL needs it to itself and SQLite does not wait
+    for that (no busy handler): when another process is creating it too, retry."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class _AutoTx:
