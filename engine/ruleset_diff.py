@@ -242,37 +242,34 @@ def _longest_increasing(values: list[int]) -> list[int]:
     return out[::-1]
 
 
-def _diff_glossary(old: RuleSet, new: RuleSet) -> list[Change]:
+_VARIABLE_FIELDS = (("entity", lambda v: v.entity or ""), ("column header", lambda v: " | ".join(v.headers)),
+                    ("type", lambda v: v.type),
+                    ("allowed values", lambda v: feel_text(v.allowed) if v.allowed is not None else ""),
+                    ("label", lambda v: v.label), ("description", lambda v: v.description),
+                    ("records", lambda v: v.records or ""), ("compare", lambda v: v.compare or ""))
+_ENTITY_FIELDS = (("sheet", lambda e: " | ".join(e.sheets)), ("key", lambda e: e.key), ("parent", lambda e: e.parent or ""),
+                  ("link", lambda e: " | ".join(e.link or ())))
+
+
+def _diff_named(kind: str, old: dict, new: dict, fields, summary=lambda item: None) -> list[Change]:
+    """Added, removed and changed entries of two name -> glossary item maps, field by field."""
     out = []
-    fields = (("entity", lambda v: v.entity or ""), ("column header", lambda v: " | ".join(v.headers)), ("type", lambda v: v.type),
-              ("allowed values", lambda v: feel_text(v.allowed) if v.allowed is not None else ""), ("label", lambda v: v.label),
-              ("description", lambda v: v.description), ("records", lambda v: v.records or ""),
-              ("compare", lambda v: v.compare or ""))
-    for name, var in new.variables.items():
-        if name not in old.variables:
-            out.append(Change("variable_added", field=name, new=f"{var.type}, {var.entity or 'no entity'}", where=_where(var.position)))
+    for name, item in new.items():
+        if name not in old:
+            out.append(Change(f"{kind}_added", field=name, new=summary(item), where=_where(item.position)))
             continue
         for label, get in fields:
-            a, b = get(old.variables[name]), get(var)
+            a, b = get(old[name]), get(item)
             if a != b:
-                out.append(Change("variable", field=f"{name} {label}", old=a, new=b, where=_where(var.position)))
-    for name, var in old.variables.items():
-        if name not in new.variables:
-            out.append(Change("variable_removed", field=name, where=_where(var.position)))
-    entity_fields = (("sheet", lambda e: " | ".join(e.sheets)), ("key", lambda e: e.key), ("parent", lambda e: e.parent or ""),
-                     ("link", lambda e: " | ".join(e.link or ())))
-    for name, ent in new.entities.items():
-        if name not in old.entities:
-            out.append(Change("entity_added", field=name, where=_where(ent.position)))
-            continue
-        for label, get in entity_fields:
-            a, b = get(old.entities[name]), get(ent)
-            if a != b:
-                out.append(Change("entity", field=f"{name} {label}", old=a, new=b, where=_where(ent.position)))
-    for name, ent in old.entities.items():
-        if name not in new.entities:
-            out.append(Change("entity_removed", field=name, where=_where(ent.position)))
+                out.append(Change(kind, field=f"{name} {label}", old=a, new=b, where=_where(item.position)))
+    out += [Change(f"{kind}_removed", field=name, where=_where(item.position)) for name, item in old.items() if name not in new]
     return out
+
+
+def _diff_glossary(old: RuleSet, new: RuleSet) -> list[Change]:
+    return (_diff_named("variable", old.variables, new.variables, _VARIABLE_FIELDS,
+                        lambda v: f"{v.type}, {v.entity or 'no entity'}")
+            + _diff_named("entity", old.entities, new.entities, _ENTITY_FIELDS))
 
 
 # ------------------------------------------------------------- row changes -----

@@ -15,7 +15,7 @@ from openpyxl import Workbook, load_workbook
 import engine
 from engine import compliance, compliance_report
 from engine.errors import RuleStructureError
-from tests.workbook_factory import write_data
+from tests.workbook_factory import write_data, write_decision_sheets
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
@@ -75,18 +75,7 @@ def write_model(folder: Path, glossary=GLOSSARY, tables=TABLES) -> Path:
     entities.append(["clients", "客户", "client_id", None, None])
     entities.append(["orders", "订单", "order_id", "clients", "客户编号"])
     wb.save(folder / "glossary.xlsx")
-    wb = Workbook()
-    wb.remove(wb.active)
-    for name, rows, hit, columns, rules in tables:
-        ws = wb.create_sheet(name)
-        ws.append(["decision", name])
-        ws.append(["rows", rows])
-        ws.append([])
-        ws.append([None] + [k for k, _ in columns] + ["annotation"])
-        ws.append([hit] + [h for _, h in columns] + ["annotation"])
-        for rule in rules:
-            ws.append(list(rule))
-    wb.save(folder / "rules.xlsx")
+    write_decision_sheets(folder / "rules.xlsx", tables)
     return folder
 
 

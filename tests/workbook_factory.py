@@ -23,22 +23,29 @@ def write_rules(folder: Path, glossary: list[tuple], entities: list[tuple], tabl
         es.append(list(row))
     wb.save(folder / "glossary.xlsx")
     for file, specs in tables.items():
-        wb = Workbook()
-        wb.remove(wb.active)
-        for name, rows, hit, columns, rules, default in specs:
-            ws = wb.create_sheet(name)
-            ws.append(["decision", name])
-            ws.append(["rows", rows])
-            ws.append([])
-            ws.append([None] + [k for k, _ in columns] + ["annotation"])
-            ws.append([hit] + [h for _, h in columns] + ["annotation"])
-            for rule in rules:
-                ws.append(list(rule))
-            if default:
-                n_in = sum(1 for k, _ in columns if k == "input")
-                ws.append([default[0]] + [None] * n_in + list(default[1:]))
-        wb.save(folder / file)
+        write_decision_sheets(folder / file, specs)
     return folder
+
+
+def write_decision_sheets(path: Path, specs: list[tuple]) -> Path:
+    """One workbook of decision sheets: specs [(name, rows, hit, columns, rules[, default])]."""
+    wb = Workbook()
+    wb.remove(wb.active)
+    for name, rows, hit, columns, rules, *rest in specs:
+        default = rest[0] if rest else None
+        ws = wb.create_sheet(name)
+        ws.append(["decision", name])
+        ws.append(["rows", rows])
+        ws.append([])
+        ws.append([None] + [k for k, _ in columns] + ["annotation"])
+        ws.append([hit] + [h for _, h in columns] + ["annotation"])
+        for rule in rules:
+            ws.append(list(rule))
+        if default:
+            n_in = sum(1 for k, _ in columns if k == "input")
+            ws.append([default[0]] + [None] * n_in + list(default[1:]))
+    wb.save(path)
+    return path
 
 
 def write_data(path: Path, sheets: dict[str, list[list]]) -> Path:
