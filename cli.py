@@ -65,11 +65,15 @@ def main():
 @click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--new-workbook", is_flag=True,
+              help="Write a new workbook holding only the evaluated sheets, instead of a copy of an .xlsx "
+                   "WORKBOOK with the decision columns appended.")
 @click.option("--in-place", "in_place", is_flag=True,
               help="Write the decision columns into WORKBOOK itself (.xlsx): the original is kept as "
                    "WORKBOOK.bak-<time>.xlsx; refused if the workbook holds parts that would be lost.")
 def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, engine_name: str,
-             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool, in_place: bool):
+             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool, new_workbook: bool,
+             in_place: bool):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
@@ -77,6 +81,14 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
     that decided (<decision>.rule) and a one-line reason (<decision>.reason);
     kade.errors lists what was wrong with a row. The input is never modified.
     The run is recorded in the audit trail (see kade audit, kade explain).
+
+    \b
+    For an .xlsx WORKBOOK the results are a copy of it: every sheet, format,
+    formula and width kept, the decision columns (green headers) appended to
+    the right of each evaluated sheet's data, and a 'kade summary' sheet
+    first. Other inputs (.xlsm, .xls, .ods), and the rare .xlsx kade cannot
+    edit safely, give a new workbook of the evaluated sheets (as does
+    --new-workbook).
 
     \b
     Exit status:
@@ -91,6 +103,7 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
       kade evaluate register.xlsx --rules rules/ -o out/register-decided.xlsx
       kade evaluate register.xlsx --format json -o decisions.json
       kade evaluate register.xlsx --engine durable
+      kade evaluate register.xlsx --new-workbook
       kade evaluate register.xlsx --in-place
     """
     if engine_name == "durable":
@@ -98,8 +111,8 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
         if why:
             fail(f"--engine durable is unavailable: {why}")
     if in_place:
-        if output is not None or fmt is not None:
-            fail("--in-place writes into WORKBOOK itself; leave out -o/--format")
+        if output is not None or fmt is not None or new_workbook:
+            fail("--in-place writes into WORKBOOK itself; leave out -o/--format/--new-workbook")
         _evaluate_in_place(workbook, rules_path, engine_name, audit_location, no_audit, quiet)
     fmt = fmt or _format_from(output)
     output = output or _default_output(workbook, fmt)
@@ -110,6 +123,8 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
     except RuleError as exc:
         fail(exc)
     try:
+        # the copy's source sheets are indexed in the background while the workbook is read and evaluated
+        source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
         sheets = engine.read_workbook(workbook)
         rows = engine.data.bind(rules, sheets, str(workbook))
         store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
@@ -126,7 +141,7 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
         frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
         summary = report.summarize(evaluation)
         bar.label = f"writing {output}"
-        _write(frames, output, fmt, summary)
+        _write(frames, output, fmt, summary, source, {s.name: s.origin for s in sheets})
         bar.update(1)
     run_id = None
     if store is not None:
@@ -156,9 +171,9 @@ def _default_output(workbook: Path, fmt: str) -> Path:
     return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
 
 
-def _write(frames, output: Path, fmt: str, summary):
+def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, report.summary_rows(summary))
+        writers.write_xlsx(frames, output, report.summary_rows(summary), source, origins)
     elif fmt == "csv":
         writers.write_csv(frames, output)
     else:

@@ -30,6 +30,7 @@ class Sheet:
 
     name: str
     frame: pd.DataFrame  # object dtype, one column per header, in sheet order
+    origin: tuple[int, int] = (0, 0)  # 0-based (row, column) of the first header cell in the sheet
 
 
 @dataclass
@@ -65,8 +66,9 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         book = CalamineWorkbook.from_path(str(path))
         sheets = []
         for name in book.sheet_names:
-            rows = book.get_sheet_by_name(name).to_python(skip_empty_area=True)
-            sheets.append(Sheet(name, frame_from_rows(rows)))
+            sheet = book.get_sheet_by_name(name)
+            rows = sheet.to_python(skip_empty_area=True)  # starts at sheet.start, the first non-empty cell
+            sheets.append(Sheet(name, frame_from_rows(rows), tuple(sheet.start or (0, 0))))
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own types for broken files
@@ -124,6 +126,17 @@ _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "
 
 def _as_string(series: pd.Series) -> np.ndarray:
     out = series.to_numpy(dtype=object).copy()
+    if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):  # the usual case: trim with Arrow
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = pa.array(out, type=pa.string(), from_pandas=True)
+        trimmed = pc.utf8_trim_whitespace(text)
+        changed = np.flatnonzero(pc.fill_null(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(text)), False).to_numpy(zero_copy_only=False))
+        if len(changed):
+            new = trimmed.take(pa.array(changed)).to_numpy(zero_copy_only=False)
+            out[changed] = np.where(new == "", None, new)
+        return out
     is_str = series.map(type).to_numpy() == str
     if is_str.any():
         stripped = series[is_str].str.strip()

@@ -13,7 +13,7 @@ from .data import EntityRows
 from .graph import referenced_names
 from .hitpolicy import decide, ids_text, rule_lists, validate
 from .model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
-from .reasons import format_values, outputs_text, rule_reasons
+from .reasons import format_values, input_texts, outputs_text, rule_reasons
 from .trace import near_misses
 from .vectorized import eval_expr, test_mask
 
@@ -140,7 +140,7 @@ def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, bloc
                 _put(outputs, name, rows, col, n)
             rule_ids[rows] = "default"
             if reasons:
-                reason[rows] = "no rule matched → default " + outputs_text(table, defaults, np.arange(len(rows)))
+                reason[rows] = "no rule matched → default " + outputs_text(table, defaults, np.arange(len(rows))).to_numpy(zero_copy_only=False)
         elif strict:
             errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
         elif table.hit_policy == "C#":
@@ -217,10 +217,9 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     # computed outputs and reasons: per rule, on the rows that rule decided
     order = np.argsort(winner, kind="stable")
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
-    for i in range(len(table.rules)):
-        rows = order[bounds[i + 1]:bounds[i + 2]]
-        if len(rows) == 0:
-            continue
+    rule_rows = {i: order[bounds[i + 1]:bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]}
+    texts = input_texts(table, inputs, rule_rows, n) if reasons else None
+    for i, rows in rule_rows.items():
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
             expr = rule.outputs[k]
@@ -229,7 +228,7 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
                 _put(outputs, clause.name, rows, value, n)
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
-            reason[rows] = rule_reasons(table, i, inputs, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
+            reason[rows] = rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
     return outputs, rule_ids, reason
 
 
@@ -285,11 +284,12 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     if reasons:
         sep = np.full(n, "", dtype=object)
         acc = np.full(n, "", dtype=object)
+        texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
         for i in order:
             if i not in per_rule:
                 continue
             rows, vals = per_rule[i]
-            text = rule_reasons(table, int(i), inputs, rows, outputs_text(table, vals, np.arange(len(rows))), variables)
+            text = rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables)
             acc[rows] = acc[rows] + sep[rows] + text
             sep[rows] = "; "
         if policy in AGGREGATING:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import sfeel
 from .columns import Column, to_python
@@ -31,13 +33,17 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def format_numbers(values: np.ndarray) -> np.ndarray:
+def value_text(type_: str | None, values: np.ndarray) -> pa.Array:
+    """``format_values`` as an Arrow string array (reasons are built with Arrow)."""
+    if values.dtype.kind == "f" and type_ in (None, "number") and len(values):
+        return number_text(values)
+    return pa.array(format_values(type_, values), type=pa.string())
+
+
+def number_text(values: np.ndarray) -> pa.Array:
     """Numbers as ``sfeel.format_value`` shows them ('2,560', '40.44', '-0.5'),
     computed with Arrow string kernels: numbers rarely repeat, so formatting each
     distinct value in Python would be a loop over the rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     out = np.full(len(values), "empty", dtype=object)
     finite = np.isfinite(values)
     plain = finite & (np.abs(values) < 1e15)
@@ -63,11 +69,19 @@ def format_numbers(values: np.ndarray) -> np.ndarray:
         position[np.concatenate(order)] = np.arange(len(v))
         grouped = pa.concat_arrays(groups).take(pa.array(position))
         sign = pa.array(np.where((v < 0) & ((whole > 0) | (micro > 0)), "-", ""))
-        out[plain] = pc.binary_join_element_wise(sign, grouped, frac, "").to_numpy(zero_copy_only=False)
+        shown = pc.binary_join_element_wise(sign, grouped, frac, "")
+        if plain.all():
+            return shown
+        out[plain] = shown.to_numpy(zero_copy_only=False)
     rest = finite & ~plain  # huge values: the general formatter
     if rest.any():
         out[rest] = [sfeel.format_value(float(x)) for x in values[rest]]
-    return out
+    return pa.array(out, type=pa.string())
+
+
+def format_numbers(values: np.ndarray) -> np.ndarray:
+    """``number_text`` as an object array."""
+    return number_text(values).to_numpy(zero_copy_only=False)
 
 
 def label_of(clause, variables) -> str:
@@ -78,42 +92,56 @@ def label_of(clause, variables) -> str:
     return clause.label
 
 
-def condition_text(test, label: str, shown: np.ndarray) -> np.ndarray:
+def condition_text(test, label: str, shown: pa.Array) -> pa.Array:
     """One condition for many rows: label, the row's value, the test."""
     if isinstance(test, sfeel.NullTest):
-        return np.full(len(shown), f"{label} is empty", dtype=object)
+        return pa.array([f"{label} is empty"] * len(shown), pa.string())
     if isinstance(test, sfeel.Compare) and test.op == "=":
-        return f"{label} " + shown
-    return f"{label} " + shown + (" " + sfeel.describe_test(test))
+        return pc.binary_join_element_wise(f"{label} ", shown, "")
+    return pc.binary_join_element_wise(f"{label} ", shown, " " + sfeel.describe_test(test), "")
 
 
-def rule_reasons(table, rule_index: int, inputs: list[Column], rows: np.ndarray, outputs_shown: np.ndarray, variables) -> np.ndarray:
-    """Reasons for the rows (positions) that rule `rule_index` decided."""
+def input_texts(table, inputs: list[Column], rule_rows: dict[int, np.ndarray], n: int) -> list[pa.Array | None]:
+    """Each input column's values as text, formatted once on the rows whose
+    rules test that input (``rule_rows``: rule index -> rows it decided/matched)
+    instead of once per rule: formatting has a fixed cost per call."""
+    out = []
+    for k, column in enumerate(inputs):
+        needed = np.zeros(n, dtype=bool)
+        for i, rows in rule_rows.items():
+            if not isinstance(table.rules[i].inputs[k], sfeel.AnyTest):
+                needed[rows] = True
+        if not needed.any():
+            out.append(None)
+            continue
+        at = np.cumsum(needed) - 1  # row -> position among the formatted rows
+        shown = value_text(column.type, column.values[needed])
+        out.append((shown, at))
+    return out
+
+
+def rule_reasons(table, rule_index: int, inputs: list, rows: np.ndarray, outputs_shown: pa.Array, variables) -> np.ndarray:
+    """Reasons for the rows (positions) that rule `rule_index` decided, as an
+    object array; ``inputs`` are the input values as text (``input_texts``)."""
     rule = table.rules[rule_index]
     parts = []
-    for clause, column, test in zip(table.inputs, inputs, rule.inputs):
+    for clause, texts, test in zip(table.inputs, inputs, rule.inputs):
         if isinstance(test, sfeel.AnyTest):
             continue
-        shown = format_values(column.type, column.values[rows])
-        parts.append(condition_text(test, label_of(clause, variables), shown))
-    if parts:
-        text = parts[0]
-        for part in parts[1:]:
-            text = text + " and " + part
-    else:
-        text = np.full(len(rows), "any case", dtype=object)
+        shown, at = texts
+        parts.append(condition_text(test, label_of(clause, variables), shown.take(pa.array(at[rows]))))
+    if not parts:
+        parts = [pa.array(["any case"] * len(rows), pa.string())]
     note = f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})"
-    return text + " → " + outputs_shown + note
+    text = pc.binary_join_element_wise(*parts, " and ")
+    return pc.binary_join_element_wise(text, " → ", outputs_shown, note, "").to_numpy(zero_copy_only=False)
 
 
-def outputs_text(table, values: dict[str, Column], rows: np.ndarray) -> np.ndarray:
+def outputs_text(table, values: dict[str, Column], rows: np.ndarray) -> pa.Array:
     """'platinum' for one output; 'legal review true, finance review false' for several."""
     shown = []
     for clause in table.outputs:
         col = values[clause.name]
-        text = format_values(col.type, col.values[rows])
-        shown.append(text if len(table.outputs) == 1 else f"{clause.name.replace('_', ' ')} " + text)
-    out = shown[0]
-    for more in shown[1:]:
-        out = out + ", " + more
-    return out
+        text = value_text(col.type, col.values[rows])
+        shown.append(text if len(table.outputs) == 1 else pc.binary_join_element_wise(f"{clause.name.replace('_', ' ')} ", text, ""))
+    return shown[0] if len(shown) == 1 else pc.binary_join_element_wise(*shown, ", ")

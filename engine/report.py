@@ -64,6 +64,7 @@ def result_frame(evaluation: Evaluation, entity: str) -> pd.DataFrame:
         left = left.drop(columns=clash)
     frame = pd.concat([left, right], axis=1)
     frame.attrs["data_columns"] = len(left.columns)
+    frame.attrs["replaced_columns"] = clash
     return frame
 
 

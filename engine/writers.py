@@ -1,11 +1,16 @@
-"""Write results: .xlsx (XlsxWriter, streaming), one .csv per sheet, or .json.
-Every write goes to a temporary file beside the target and is renamed into
-place, so a crash never leaves a half-written file under the real name."""
+"""Write results: .xlsx, one .csv per sheet, or .json.
+
+An .xlsx input is copied with the decision columns appended to its sheets
+(engine.xlsxappend); other inputs, or an .xlsx kade cannot edit safely, get a
+new workbook with the evaluated sheets (engine.xlsxstream). Every write goes
+to a temporary file beside the target and is renamed into place, so a crash
+never leaves a half-written file under the real name."""
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -13,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import xlsxstream
+from . import xlsxappend, xlsxstream
 from .report import ERRORS_COLUMN
 from .xlsxstream import SheetSpec
+
+log = logging.getLogger("kade")
 
 FORMATS = ("xlsx", "csv", "json")
 
@@ -56,23 +63,60 @@ def _cell_values(series: pd.Series) -> list:
     return values.tolist()
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list[list] | None = None):
-    """Results workbook: an optional summary sheet, then each sheet with its data
-    columns (blue header), decision columns (green) and kade.errors (orange)."""
-    specs = []
+def source_for(workbook: Path) -> xlsxappend.Source | None:
+    """The input prepared for a results copy (its sheets are indexed in the
+    background from now on), or None when it is not an .xlsx file."""
+    return xlsxappend.Source(workbook) if Path(workbook).suffix.lower() == ".xlsx" else None
+
+
+def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list[list] | None = None,
+               source: xlsxappend.Source | None = None, origins: dict[str, tuple[int, int]] | None = None) -> str:
+    """Results workbook with a 'kade summary' sheet first. With ``source`` (and
+    the ``origins`` of its sheets as read): a copy of it with the decision
+    columns (green headers) and kade.errors (orange) appended to each evaluated
+    sheet. Otherwise, or when the source cannot be edited safely: a new
+    workbook of the evaluated sheets, data columns with blue headers.
+    Returns 'copy' or 'new', the layout written."""
+    summary = None
     if summary_rows:
-        summary = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
-        specs.append(SheetSpec("kade summary", summary, widths=[28] + [16] * (len(summary.columns) - 1), freeze=(1, 0), autofilter=False))
+        frame = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
+        summary = SheetSpec(xlsxappend.SUMMARY_SHEET, frame, widths=[28] + [16] * (len(frame.columns) - 1), freeze=(1, 0), autofilter=False)
+    if source is not None:
+        try:
+            appended = [_appended(name, frame, (origins or {}).get(name)) for name, frame in sheets.items()]
+            with atomic_path(target) as tmp:
+                source.write(tmp, appended, summary)
+            return "copy"
+        except xlsxappend.NotAppendable as exc:
+            log.info("writing a new workbook instead of a copy of %s: %s", source.path, exc)
+    specs = [summary] if summary is not None else []
     for name, frame in sheets.items():
         first_decision = frame.attrs.get("data_columns", len(frame.columns))
-        kinds, widths = [], []
-        for c, col in enumerate(frame.columns):
-            kinds.append("error" if col == ERRORS_COLUMN else "decision" if c >= first_decision else "data")
-            long_text = str(col).endswith(".reason") or col == ERRORS_COLUMN
-            widths.append(60 if long_text else max(10, min(30, _text_width(str(col)) + 2)))
-        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, widths))
+        kinds = [_kind(c, i >= first_decision) for i, c in enumerate(frame.columns)]
+        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, [_width(c) for c in frame.columns]))
     with atomic_path(target) as tmp:
         xlsxstream.write(tmp, specs)
+    return "new"
+
+
+def _appended(name: str, frame: pd.DataFrame, origin: tuple[int, int] | None) -> xlsxappend.Appended:
+    if origin is None:
+        raise xlsxappend.NotAppendable(f"sheet {name!r} was not read from the source")
+    if frame.attrs.get("replaced_columns"):
+        raise xlsxappend.NotAppendable(f"sheet {name!r} already has columns {frame.attrs['replaced_columns']} (a results workbook?)")
+    width = frame.attrs.get("data_columns", 0)
+    decisions = frame.iloc[:, width:]
+    return xlsxappend.Appended(name, _lists_joined(decisions), origin, width,
+                               [_kind(c, True) for c in decisions.columns], [_width(c) for c in decisions.columns])
+
+
+def _kind(column: str, decision: bool) -> str:
+    return "error" if column == ERRORS_COLUMN else "decision" if decision else "data"
+
+
+def _width(column) -> float:
+    long_text = str(column).endswith(".reason") or column == ERRORS_COLUMN
+    return 60 if long_text else max(10, min(30, _text_width(str(column)) + 2))
 
 
 def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
