@@ -143,6 +143,8 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
         bar.label = f"writing {output}"
         _write(frames, output, fmt, summary, source, {s.name: s.origin for s in sheets})
         bar.update(1)
+    if source is not None and source.why_not and not quiet:
+        click.echo(f"note: {output} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}", err=True)
     run_id = None
     if store is not None:
         try:

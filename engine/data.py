@@ -355,9 +355,10 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
         return
     link = _as_string(pd.Series(rows.frame[header].to_numpy(dtype=object), dtype=object))
     parent_keys = pd.Series(parent.keys, dtype=object)
-    first = ~parent_keys.duplicated().to_numpy()
+    first = ~parent_keys.duplicated().to_numpy() & parent_keys.notna().to_numpy()  # an empty key is nobody's
     index = pd.Index(parent_keys[first])
     found_at = index.get_indexer(pd.Index(link, dtype=object))
+    found_at[pd.isna(link)] = -1  # an empty link finds no parent, even a row with an empty key
     positions = np.flatnonzero(first)
     rows.parent_index = np.where(found_at >= 0, positions[np.maximum(found_at, 0)], -1)
     absent = rows.parent_index < 0

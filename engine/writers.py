@@ -88,6 +88,7 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list
                 source.write(tmp, appended, summary)
             return "copy"
         except xlsxappend.NotAppendable as exc:
+            source.why_not = str(exc)
             log.info("writing a new workbook instead of a copy of %s: %s", source.path, exc)
     specs = [summary] if summary is not None else []
     for name, frame in sheets.items():

@@ -66,6 +66,7 @@ class Source:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.why_not: str | None = None  # set by engine.writers when it had to write a new workbook instead
         self._sheets: dict[str, _SheetXml | Exception] = {}
         self._error: Exception | None = None
         try:
@@ -107,7 +108,10 @@ class Source:
             plans[package.sheet_parts[a.sheet]] = (sx, a)
         if summary is not None and SUMMARY_SHEET.casefold() in {n.casefold() for n in package.sheet_parts}:
             raise NotAppendable(f"the workbook already has a sheet {SUMMARY_SHEET!r}")
-        styles_xml, styles = _add_styles(package.read(package.styles_part))
+        try:
+            styles_xml, styles = _add_styles(package.read(package.styles_part))
+        except (KeyError, ValueError) as exc:  # a missing or non-UTF-8 styles part
+            raise NotAppendable(f"cannot edit the styles: {exc}") from exc
         for sx, a in plans.values():
             sx.plan(a)  # raise before the output file is touched
         replaced = {package.styles_part: styles_xml.encode("utf-8")}
@@ -119,7 +123,7 @@ class Source:
             for info in src.infolist():
                 if info.filename in plans:
                     sx, a = plans[info.filename]
-                    xlsxstream.write_entry(out, info.filename, sx.pieces(a, styles))
+                    xlsxstream.write_entry(out, info.filename, sx.pieces(a, styles, package.epoch))
                 elif info.filename in replaced:
                     out.writestr(_info_like(info), replaced[info.filename])
                 elif info.file_size > 1 << 20:
@@ -155,7 +159,8 @@ class _SheetXml:
     numbers: np.ndarray
     opens: np.ndarray
     ends: np.ndarray
-    last_column: int  # 0-based, from <dimension> and merged ranges
+    dimension: tuple[int, int] | None  # the used range's last (0-based column, row number)
+    merged_column: int  # right-most 0-based column of a merged range, -1 if none
 
     @classmethod
     def index(cls, xml: bytes) -> _SheetXml:
@@ -196,12 +201,19 @@ class _SheetXml:
             raise NotAppendable("rows out of order, nested or not closed")
         ends = np.full(len(opens), -1, dtype=np.int64)
         ends[full] = closes
-        return cls(xml, start, end, numbers, opens.astype(np.int64), ends, _last_column(xml[:start], xml[end:]))
+        merged = [_cell(ref.split(b":")[-1])[0] for ref in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', xml[end:])]
+        dimension = re.search(rb'<dimension\b[^>]*\bref="(?:[A-Z]+\d+:)?([A-Z]+\d+)"', xml[:start])
+        return cls(xml, start, end, numbers, opens.astype(np.int64), ends, _cell(dimension[1]) if dimension else None, max(merged, default=-1))
 
     def plan(self, a: Appended) -> tuple[np.ndarray, np.ndarray, int]:
         """Insertion offsets for the header row then each data row, whether that
         row exists, and the first appended column."""
-        first = max(a.origin[1] + a.data_width, self.last_column + 1)
+        # cells must stay in column order: the new ones go right of every used column, which
+        # <dimension> tells when it is right (it also counts formatted empty cells the reader skips)
+        data_column, data_row = a.origin[1] + a.data_width - 1, a.origin[0] + 1 + len(a.columns)
+        if self.dimension is None or self.dimension[0] < data_column or self.dimension[1] < data_row:
+            raise NotAppendable(f"sheet {a.sheet!r}: no <dimension> covering the data")
+        first = max(data_column, self.dimension[0], self.merged_column) + 1
         if first + len(a.columns.columns) > MAX_COLUMNS:
             raise NotAppendable(f"sheet {a.sheet!r} has no room for {len(a.columns.columns)} more columns")
         header_row = a.origin[0] + 1
@@ -217,8 +229,8 @@ class _SheetXml:
         offsets = np.where(found, self.ends[clipped], following)
         return offsets, found, first
 
-    def pieces(self, a: Appended, styles: dict[str, int]):
-        """The edited worksheet XML, in pieces."""
+    def pieces(self, a: Appended, styles: dict[str, int], epoch: pd.Timestamp = xlsxstream.EPOCH_1900):
+        """The edited worksheet XML, in pieces; dates counted from ``epoch``."""
         offsets, found, first = self.plan(a)
         columns = a.columns
         letters = xlsxstream.col_letters(first + len(columns.columns))[first:]
@@ -232,7 +244,7 @@ class _SheetXml:
         for k0 in range(0, len(columns), step):
             k1 = min(len(columns), k0 + step)
             numbers = pc.cast(pa.array(header_row + 1 + np.arange(k0, k1)), pa.string())
-            cells = xlsxstream.row_cells(columns, letters, numbers, k0, k1, styles["date"])
+            cells = xlsxstream.row_cells(columns, letters, numbers, k0, k1, styles["date"], epoch)
             new_rows = ~found[1 + k0:1 + k1]
             if new_rows.any():  # blank rows inside the data have no <row> yet
                 cells = pc.if_else(pa.array(new_rows), pc.binary_join_element_wise('<row r="', numbers, '">', cells, "</row>", ""), cells)
@@ -259,14 +271,12 @@ def _edit_head(head: bytes, last_letter: str, last_row: int, first: int, widths:
     return text.encode("utf-8")
 
 
-def _last_column(head: bytes, tail: bytes) -> int:
-    """Right-most column the sheet declares (dimension) or merges; -1 if none."""
-    refs = re.findall(rb'<dimension\b[^>]*\bref="([^"]+)"', head) + re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', tail)
-    last = -1
-    for ref in refs:
-        for letters in re.findall(rb"([A-Z]+)\d*", ref.split(b":")[-1]):
-            last = max(last, _column_index(letters.decode()))
-    return last
+def _cell(ref: bytes) -> tuple[int, int]:
+    """b'AB12' -> (27, 12): 0-based column, row number."""
+    m = re.fullmatch(rb"\$?([A-Z]{1,3})\$?(\d+)", ref.strip())
+    if m is None:
+        raise NotAppendable(f"cannot read the cell reference {ref.decode(errors='replace')!r}")
+    return _column_index(m[1].decode()), int(m[2])
 
 
 def _column_index(letters: str) -> int:
@@ -306,6 +316,8 @@ class _Package:
             kind, target = targets.get(rid or "", ("", ""))
             if name is not None and kind == _WORKSHEET_REL:
                 self.sheet_parts[unescape(name, {"&quot;": '"', "&apos;": "'"})] = _resolve(folder, target)
+        date1904 = re.search(r'<workbookPr\b[^>]*\bdate1904="(?:1|true)"', self.workbook)
+        self.epoch = xlsxstream.EPOCH_1904 if date1904 else xlsxstream.EPOCH_1900
         styles = [t for k, t in targets.values() if k == _REL + "/styles"]
         if len(styles) != 1:
             raise NotAppendable("the workbook has no styles part")
@@ -344,8 +356,9 @@ class _Package:
 
 
 def _shift_view(match: re.Match) -> str:
-    """The open tab and the first tab shown move one place right with their sheets."""
-    tag = re.sub(r'\b(activeTab|firstSheet)="(\d+)"', lambda a: f'{a[1]}="{int(a[2]) + 1}"', match[0])
+    """The open tab moves one place right with its sheet; so does the first tab
+    shown, unless it was the first (then the summary tab is shown too)."""
+    tag = re.sub(r'\b(activeTab|firstSheet)="(\d+)"', lambda a: f'{a[1]}="{int(a[2]) + (a[1] == "activeTab" or int(a[2]) > 0)}"', match[0])
     return tag if "activeTab=" in tag else tag.replace("<workbookView", '<workbookView activeTab="1"', 1)
 
 
@@ -422,8 +435,11 @@ def _add_styles(xml: str) -> tuple[str, dict[str, int]]:
 def _append(xml: str, container: str, item: str, new: list[str]) -> tuple[int, str]:
     """Append items to <container>; returns the index of the first new one."""
     m = re.search(rf"<{container}\b[^>]*?(/?)>", xml)
-    if m is None or m[1]:
+    if m is None:
         raise NotAppendable(f"styles part without a <{container}> list")
+    if m[1]:  # an empty list, '<numFmts count="0"/>' (openpyxl)
+        open_tag = re.sub(r'\scount="\d+"', "", m[0][:-2].rstrip()) + f' count="{len(new)}">'
+        return 0, xml[:m.start()] + open_tag + "".join(new) + f"</{container}>" + xml[m.end():]
     end = xml.find(f"</{container}>", m.end())
     if end < 0:
         raise NotAppendable(f"styles part: <{container}> is not closed")

@@ -25,6 +25,7 @@ MAX_ROWS = 1_048_576
 # cellXfs of the workbooks written here: 0 plain, 1 date, 2 header blue, 3 header green, 4 header orange
 STYLE_DATE, HEADER_STYLES = 1, {"data": 2, "decision": 3, "error": 4}
 STYLES = {"date": STYLE_DATE, **HEADER_STYLES}  # another workbook's styles.xml gets other indices (xlsxappend)
+EPOCH_1900, EPOCH_1904 = pd.Timestamp("1899-12-30"), pd.Timestamp("1904-01-01")  # day 0 of Excel's two date systems
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _repetitive(values: np.ndarray) -> bool:
     return len(values) > 200 and len(pd.unique(sample)) * 8 < len(sample)
 
 
-def _column_xml(values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE) -> pa.Array:
+def _column_xml(values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE, epoch: pd.Timestamp = EPOCH_1900) -> pa.Array:
     """Cell XML per row for one column; null where the cell is empty. Columns of
     one type (the usual case) take a direct path; mixed ones are split by type."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
@@ -102,19 +103,19 @@ def _column_xml(values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE
     if kind in ("date", "datetime", "datetime64"):
         try:
             stamps = pd.to_datetime(pd.Series(values, dtype=object))
-            serial = ((stamps - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+            serial = ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float)
         except (TypeError, ValueError, OverflowError):  # time zones, out-of-range years: cell by cell below
-            return _mixed_column_xml(values, refs, date_style)
+            return _mixed_column_xml(values, refs, date_style, epoch)
         shown = pa.array(serial, mask=np.isnan(serial)).cast(pa.string())
         return pc.binary_join_element_wise('<c r="', refs, f'" s="{date_style}"><v>', shown, "</v></c>", "")
     if kind == "boolean":
         present = pd.notna(values)
         bits = pa.array(np.where(values == True, "1", "0"), mask=~present)  # noqa: E712  (object array)
         return pc.binary_join_element_wise('<c r="', refs, '" t="b"><v>', bits, "</v></c>", "")
-    return _mixed_column_xml(values, refs, date_style)
+    return _mixed_column_xml(values, refs, date_style, epoch)
 
 
-def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int) -> pa.Array:
+def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int, epoch: pd.Timestamp) -> pa.Array:
     n = len(values)
     series = pd.Series(values, dtype=object)
     present = series.notna().to_numpy()
@@ -138,7 +139,7 @@ def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int) -> pa
         elif kind in (dt.date, dt.datetime, pd.Timestamp):
             stamps = pd.to_datetime(pd.Series(vals).map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
                                     if kind is dt.date else pd.Series(vals))
-            serial = ((stamps - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+            serial = ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float)
             cells = pc.binary_join_element_wise('<c r="', r, f'" s="{date_style}"><v>', _number_text(serial), "</v></c>", "")
         else:  # text, and anything else as its text
             text = pa.array(vals if kind is str else pd.Series(vals).astype(str).to_numpy(dtype=object), type=pa.string())
@@ -166,10 +167,12 @@ def joined(rows: pa.Array) -> memoryview:
 ROWS_PER_PIECE = 50_000  # rows turned into XML at a time: bounds memory on million-row sheets
 
 
-def row_cells(frame: pd.DataFrame, letters: list[str], rows: pa.Array, start: int, stop: int, date_style: int = STYLE_DATE) -> pa.Array:
+def row_cells(frame: pd.DataFrame, letters: list[str], rows: pa.Array, start: int, stop: int, date_style: int = STYLE_DATE,
+              epoch: pd.Timestamp = EPOCH_1900) -> pa.Array:
     """Per sheet row (numbers as text in ``rows``), the XML of its cells from
-    frame rows start..stop, columns placed at ``letters``; '' for no cells."""
-    cells = [_column_xml(frame[name].to_numpy(dtype=object)[start:stop], pc.binary_join_element_wise(letters[c], rows, ""), date_style)
+    frame rows start..stop, columns placed at ``letters``; '' for no cells.
+    Dates are day counts from ``epoch`` (the workbook's date system)."""
+    cells = [_column_xml(frame[name].to_numpy(dtype=object)[start:stop], pc.binary_join_element_wise(letters[c], rows, ""), date_style, epoch)
              for c, name in enumerate(frame.columns)]
     if not cells:
         return pa.array([""] * (stop - start), pa.string())

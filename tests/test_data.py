@@ -113,3 +113,15 @@ def test_duplicate_keys_are_flagged(rules, tmp_path):
     frame = engine.result_frame(engine.evaluate_workbook(rules, path), "clients")
     assert frame["kade.errors"][0] is None
     assert frame["kade.errors"][1] == "客户编号 C1 appears more than once; the first row is used for links"
+
+
+def test_a_blank_row_links_to_no_client(rules, tmp_path):
+    # a blank order row must not "find" a blank client row: an empty key is nobody's
+    path = write_data(tmp_path / "blank.xlsx", {
+        "客户": [["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], [], ["C2", 5, "金融"]],
+        "订单": [["订单编号", "客户编号", "金额"], ["O1", "C1", 500], [], ["O2", "C2", 50]],
+    })
+    rows = engine.data.bind(rules, engine.read_workbook(path), str(path))
+    assert rows["orders"].parent_index.tolist() == [0, -1, 2]
+    assert rows["orders"].parent_missing[1] == "客户编号 (empty) not found in sheet 客户"
+    assert rows["orders"].parent_missing[0] is None and rows["orders"].parent_missing[2] is None
