@@ -801,3 +801,19 @@ def test_cli_in_place_with_new_workbook_is_a_usage_error(tmp_path):
     assert "--in-place" in result.output and "--new-workbook" in result.output
     assert digest(workbook) == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file() and p.name != "audit.sqlite") == ["in.xlsx"]
+
+
+def test_cli_says_why_the_results_are_a_new_workbook(tmp_path):
+    # evaluating a results copy again: its sheets already hold the decision columns
+    rules = small_model(tmp_path / "rules")
+    workbook = xlsxwriter_book(tmp_path / "in.xlsx")
+    runner = CliRunner()
+    first = runner.invoke(main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "once.xlsx"), "--no-audit"])
+    assert first.exit_code == 1 and "note:" not in first.output
+    again = runner.invoke(main, ["evaluate", str(tmp_path / "once.xlsx"), "--rules", str(rules), "-o", str(tmp_path / "twice.xlsx"),
+                                 "--no-audit"])
+    assert again.exit_code == 1, again.output
+    assert "is a new workbook of the evaluated sheets, not a copy of" in again.output
+    assert "already has columns" in again.output
+    header = [c.value for c in openpyxl.load_workbook(tmp_path / "twice.xlsx")["客户"][1]]
+    assert header.count("tier") == 1 and header.count("kade.errors") == 1
