@@ -46,8 +46,8 @@ def main():
             audited.append(run(base + ["--audit", str(db)], env))
             sizes.append(db.stat().st_size + sum(p.stat().st_size for p in db.parent.glob(db.name + "-*")))
         best = min(audited)
-    print(f"| rows | kade evaluate --no-audit (s) | with SQLite audit (s) | overhead | audit bytes per row |")
-    print(f"|---:|---:|---:|---:|---:|")
+    print("| rows | kade evaluate --no-audit (s) | with SQLite audit (s) | overhead | audit bytes per row |")
+    print("|---:|---:|---:|---:|---:|")
     print(f"| {args.rows:,} | {plain:.2f} | {best:.2f} | {100 * (best / plain - 1):.0f} % | {sizes[0] / args.rows:,.0f} |")
 
 

@@ -347,7 +347,6 @@ def _environment(rules: RuleSet, rows: dict[str, EntityRows], results: dict[str,
     of unusable inputs (bad cells, failed upstream decisions, missing parent)."""
     entity = table.entity
     own = rows[entity]
-    n = len(own)
     env: dict[str, Column] = {}
     messages = []
     for name in sorted(referenced_names(table)):

@@ -494,7 +494,7 @@ class _Parser:
         return Call(Name(name.text, name.offset), tuple(args), tuple(names) if names else None)
 
     def date_literal(self) -> Literal:
-        start = self.advance()
+        self.advance()  # 'date'
         self.advance()  # '('
         arg = self.tok
         if arg.kind != "string":

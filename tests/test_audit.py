@@ -12,7 +12,6 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-import engine
 from cli import main
 from engine import audit
 from tests.workbook_factory import small_data, small_model

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.durable import CONDITIONS_PER_RULESET, DurableMatcher, compile_table
+from engine.durable import DurableMatcher, compile_table
 from engine.errors import RuleStructureError
 from engine.evaluate import evaluate_table, match_matrix
 from tests.helpers import env, table

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))  # kade_excel before it is an installed package
 
 import engine  # noqa: E402
 from kade_excel import desktop, handlers  # noqa: E402
-from kade_excel.build import BUTTONS, build_workbook, xlwings_template  # noqa: E402
+from kade_excel.build import build_workbook, xlwings_template  # noqa: E402
 from kade_excel.clients import apply_actions, payload_from_xlsx  # noqa: E402
 from kade_excel.errors import BuildError  # noqa: E402
 from kade_excel.layout import GUTTER_HEADER  # noqa: E402

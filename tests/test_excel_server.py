@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))  # kade_excel before it is an installed package
 
 import engine  # noqa: E402
 from engine.report import result_frame  # noqa: E402
-from kade_excel.clients import OFFICE_SCRIPTS, VBA, apply_actions, payload_from_xlsx  # noqa: E402
+from kade_excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
 from kade_excel.errors import ServeError  # noqa: E402
 from kade_excel.server import check_binding, is_loopback  # noqa: E402
 

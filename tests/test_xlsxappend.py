@@ -594,15 +594,24 @@ def test_cells_right_of_an_undeclared_dimension_never_go_out_of_order(tmp_path, 
 
 # ------------------------------------------------------------- fallbacks ------
 
+def evaluated_as_new_workbook(workbook: Path, out: Path, rules) -> Run:
+    run = evaluate_to(workbook, out, rules)
+    assert run.layout == "new"
+    assert_new_workbook(run.out, run.frames)
+    return run
+
+
+def client_decisions(path: Path) -> list:
+    ws = openpyxl.load_workbook(path)["客户"]
+    return [ws.cell(r, 4).value for r in range(2, 6)]
+
+
 def test_xlsm_input_gets_a_new_workbook(tmp_path, small_rules):
     workbook = tmp_path / "in.xlsm"
     shutil.copy(xlsxwriter_book(tmp_path / "x.xlsx"), workbook)
     assert writers.source_for(workbook) is None
-    run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    assert run.layout == "new"
-    assert_new_workbook(run.out, run.frames)
-    ws = openpyxl.load_workbook(run.out)["客户"]
-    assert [ws.cell(r, 4).value for r in range(2, 6)] == [d for d, _ in CLIENT_DECISIONS]
+    run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
+    assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
 
 
 def test_macro_enabled_content_type_gets_a_new_workbook(tmp_path, small_rules):
@@ -614,9 +623,7 @@ def test_macro_enabled_content_type_gets_a_new_workbook(tmp_path, small_rules):
     with pytest.raises(xlsxappend.NotAppendable):
         source.write(tmp_path / "never.xlsx", [], None)
     assert not (tmp_path / "never.xlsx").exists()
-    run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    assert run.layout == "new"
-    assert_new_workbook(run.out, run.frames)
+    evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
 
 
 def test_re_evaluating_a_results_copy_gets_a_new_workbook(tmp_path, small_rules):
@@ -640,9 +647,7 @@ def test_self_closing_formatted_row_inside_the_data_gets_a_new_workbook(tmp_path
     workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
                             lambda d: d.replace(b'<row r="5"', b'<row r="4" ht="30" customHeight="1"/><row r="5"', 1))
     assert b'<row r="4" ht="30" customHeight="1"/>' in sheet_xml(workbook, "客户")
-    run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    assert run.layout == "new"
-    assert_new_workbook(run.out, run.frames)
+    run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
     ws = openpyxl.load_workbook(run.out)["客户"]
     assert (ws["A4"].value, ws["D4"].value, ws["E4"].value) == (None, "silver", "T2")
     assert (ws["A5"].value, ws["D5"].value) == ("C3", "gold")
@@ -652,18 +657,13 @@ def test_rows_without_numbers_get_a_new_workbook(tmp_path, small_rules):
     workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
                             lambda d: re.sub(rb'<row r="\d+"', b"<row", d))
     assert not re.search(rb"<row r=", sheet_xml(workbook, "客户"))
-    run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    assert run.layout == "new"
-    assert_new_workbook(run.out, run.frames)
-    ws = openpyxl.load_workbook(run.out)["客户"]
-    assert [ws.cell(r, 4).value for r in range(2, 6)] == [d for d, _ in CLIENT_DECISIONS]
+    run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
+    assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
 
 
 def test_a_sheet_already_named_kade_summary_gets_a_new_workbook(tmp_path, small_rules):
     workbook = xlsxwriter_book(tmp_path / "in.xlsx", extra_sheets=("Kade Summary",))
-    run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    assert run.layout == "new"
-    assert_new_workbook(run.out, run.frames)
+    evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
 
 
 # ------------------------------------------------ input safety, atomicity ----
