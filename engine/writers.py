@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -29,17 +30,32 @@ FORMATS = ("xlsx", "csv", "json")
 
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str = ""):
-    """Yield a temporary path in the target's folder; rename over the target on success."""
+    """Yield a temporary path in the target's folder; rename over the target on
+    success. The file gets the target's permissions if it exists, else the
+    usual ones for a new file (mkstemp would leave it readable by its owner only)."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, which races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _cell_values(series: pd.Series) -> list:

@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import socket
-import stat
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -275,7 +274,6 @@ def evaluate_in_place(workbook: str | Path, rules: RuleSet, *, trace: bool = Fal
         backup = backup_path(path, now)
         with atomic_path(path) as tmp:
             book.save(tmp)
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))  # mkstemp makes 0600; keep the user's mode
             _check_readable(tmp, book.sheetnames)
             if sha256_file(path) != before:
                 raise InPlaceRefused(f"{path.name} changed while kade was deciding; nothing was written, run again")

@@ -9,8 +9,10 @@ import csv
 import datetime as dt
 import hashlib
 import math
+import os
 import re
 import shutil
+import stat
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
@@ -817,3 +819,16 @@ def test_cli_says_why_the_results_are_a_new_workbook(tmp_path):
     assert "already has columns" in again.output
     header = [c.value for c in openpyxl.load_workbook(tmp_path / "twice.xlsx")["客户"][1]]
     assert header.count("tier") == 1 and header.count("kade.errors") == 1
+
+
+def test_results_get_the_usual_file_permissions(tmp_path, small_rules):
+    # a temporary file is created owner-only (0600); the results must not stay that way
+    old = os.umask(0o022)
+    try:
+        run = evaluate_to(xlsxwriter_book(tmp_path / "in.xlsx"), tmp_path / "out.xlsx", small_rules)
+        assert stat.S_IMODE(run.out.stat().st_mode) == 0o644
+        os.chmod(run.out, 0o664)  # an existing file keeps the mode its owner gave it
+        evaluate_to(tmp_path / "in.xlsx", run.out, small_rules)
+        assert stat.S_IMODE(run.out.stat().st_mode) == 0o664
+    finally:
+        os.umask(old)
