@@ -68,8 +68,15 @@ def _number_text(values: np.ndarray) -> pa.Array:
     return pc.cast(pa.array(values, type=pa.float64()), pa.string())
 
 
+MAX_CELL_TEXT = 32_767  # characters Excel holds in a cell; longer text makes it "repair" the file
+
+
 def _text_cells(text: pa.Array, refs: pa.Array) -> pa.Array:
     """Inline-string cells; null where the text is null."""
+    if len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CELL_TEXT:  # bytes >= characters: cheap test first
+        long = pc.greater(pc.utf8_length(text), MAX_CELL_TEXT)
+        cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, MAX_CELL_TEXT - 1), "…", "")
+        text = pc.if_else(long, cut, text)
     text = _escape(text)
     space = pc.not_equal(pc.binary_length(text), pc.binary_length(pc.ascii_trim_whitespace(text)))  # XML whitespace is ASCII
     open_tag = pc.if_else(space, '<t xml:space="preserve">', "<t>") if pc.any(space).as_py() else "<t>"

@@ -55,3 +55,13 @@ def test_duplicate_sheet_names_refused(tmp_path):
         assert "duplicate sheet names" in str(exc)
     else:
         raise AssertionError("duplicate sheet names were accepted")
+
+
+def test_text_longer_than_excel_holds_is_cut_with_a_mark(tmp_path):
+    long = "理由" * 20_000  # 40,000 characters; Excel keeps at most 32,767 in a cell
+    frame = pd.DataFrame({"reason": pd.Series([long, "short"], dtype=object)})
+    path = tmp_path / "long.xlsx"
+    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    values = [c.value for c in openpyxl.load_workbook(path)["s"]["A"]]
+    assert len(values[1]) == xlsxstream.MAX_CELL_TEXT and values[1].endswith("…") and values[1][:-1] == long[:32_766]
+    assert values[2] == "short"
