@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.sax.saxutils import escape, unescape
@@ -106,7 +107,7 @@ class Source:
         for a in appended:
             sx = self.sheet(a.sheet)
             plans[package.sheet_parts[a.sheet]] = (sx, a)
-        if summary is not None and SUMMARY_SHEET.casefold() in {n.casefold() for n in package.sheet_parts}:
+        if summary is not None and SUMMARY_SHEET.casefold() in {n.casefold() for n in package.sheet_names}:
             raise NotAppendable(f"the workbook already has a sheet {SUMMARY_SHEET!r}")
         try:
             styles_xml, styles = _add_styles(package.read(package.styles_part))
@@ -119,6 +120,14 @@ class Source:
         if summary is not None:
             summary_part, edits = package.add_first_sheet(SUMMARY_SHEET)
             replaced.update(edits)
+        try:
+            self._copy(target, plans, styles, replaced, summary, summary_part)
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
+            raise NotAppendable(f"cannot copy a part of the package: {exc}") from exc
+
+    def _copy(self, target: Path, plans: dict, styles: dict[str, int], replaced: dict[str, bytes],
+              summary: SheetSpec | None, summary_part: str | None):
+        package = self._package
         with zipfile.ZipFile(self.path) as src, zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out:
             for info in src.infolist():
                 if info.filename in plans:
@@ -159,8 +168,7 @@ class _SheetXml:
     numbers: np.ndarray
     opens: np.ndarray
     ends: np.ndarray
-    dimension: tuple[int, int] | None  # the used range's last (0-based column, row number)
-    merged_column: int  # right-most 0-based column of a merged range, -1 if none
+    last_column: int  # right-most 0-based column holding a cell (formatted empty ones too), merged or declared
 
     @classmethod
     def index(cls, xml: bytes) -> _SheetXml:
@@ -174,6 +182,9 @@ class _SheetXml:
         start, end = m.end(), xml.rfind(b"</sheetData>")
         if end < start:
             raise NotAppendable("worksheet whose <sheetData> is not closed")
+        for marker in (b"<!", b"<?"):  # CDATA (text that could hide tags), comments, processing instructions
+            if xml.find(marker, start, end) >= 0:
+                raise NotAppendable(f"worksheet with {marker.decode()}… in its rows")
         arr = np.frombuffer(xml, dtype=np.uint8)
         # '<row ' and '</row>' both hold a 'w', a rare byte in sheet XML (text aside): look there only
         w = np.flatnonzero(arr[start:end] == ord("w")) + start
@@ -201,19 +212,20 @@ class _SheetXml:
             raise NotAppendable("rows out of order, nested or not closed")
         ends = np.full(len(opens), -1, dtype=np.int64)
         ends[full] = closes
+        if xml.count(b"<c", start, end) != xml.count(b'<c r="', start, end):  # only '<c r="A1"' opens a cell here
+            raise NotAppendable("cells without a leading r=\"A1\" attribute")
         merged = [_cell(ref.split(b":")[-1])[0] for ref in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', xml[end:])]
         dimension = re.search(rb'<dimension\b[^>]*\bref="(?:[A-Z]+\d+:)?([A-Z]+\d+)"', xml[:start])
-        return cls(xml, start, end, numbers, opens.astype(np.int64), ends, _cell(dimension[1]) if dimension else None, max(merged, default=-1))
+        declared = [_cell(dimension[1])[0]] if dimension else []
+        return cls(xml, start, end, numbers, opens.astype(np.int64), ends,
+                   max([_last_cell_column(xml, arr, opens[full], closes), *merged, *declared]))
 
     def plan(self, a: Appended) -> tuple[np.ndarray, np.ndarray, int]:
         """Insertion offsets for the header row then each data row, whether that
         row exists, and the first appended column."""
-        # cells must stay in column order: the new ones go right of every used column, which
-        # <dimension> tells when it is right (it also counts formatted empty cells the reader skips)
-        data_column, data_row = a.origin[1] + a.data_width - 1, a.origin[0] + 1 + len(a.columns)
-        if self.dimension is None or self.dimension[0] < data_column or self.dimension[1] < data_row:
-            raise NotAppendable(f"sheet {a.sheet!r}: no <dimension> covering the data")
-        first = max(data_column, self.dimension[0], self.merged_column) + 1
+        # cells must stay in column order: the new ones go right of every cell of the sheet
+        # (formatted empty ones too, which the reader skips) and of every merged range
+        first = max(a.origin[1] + a.data_width, self.last_column + 1)
         if first + len(a.columns.columns) > MAX_COLUMNS:
             raise NotAppendable(f"sheet {a.sheet!r} has no room for {len(a.columns.columns)} more columns")
         header_row = a.origin[0] + 1
@@ -250,9 +262,9 @@ class _SheetXml:
                 cells = pc.if_else(pa.array(new_rows), pc.binary_join_element_wise('<row r="', numbers, '">', cells, "</row>", ""), cells)
             cuts = offsets[k0:k1 + 1]  # text before each insertion: from the previous insertion
             base = int(cuts[0])
-            segments = pa.Array.from_buffers(pa.binary(), k1 - k0, [None, pa.py_buffer((cuts - base).astype(np.int32)),
-                                                                     data.slice(base, int(cuts[-1]) - base)])
-            joined = pc.binary_join_element_wise(segments, cells.cast(pa.binary()), pa.scalar(b"", pa.binary()))
+            segments = pa.Array.from_buffers(pa.large_binary(), k1 - k0, [None, pa.py_buffer((cuts - base).astype(np.int64)),
+                                                                           data.slice(base, int(cuts[-1]) - base)])
+            joined = pc.binary_join_element_wise(segments, cells.cast(pa.large_binary()), pa.scalar(b"", pa.large_binary()))
             yield xlsxstream.joined(joined)
         yield self.xml[offsets[-1]:]
 
@@ -261,14 +273,61 @@ def _edit_head(head: bytes, last_letter: str, last_row: int, first: int, widths:
     """<dimension> widened to the new columns; their widths added to <cols>."""
     text = head.decode("utf-8")
     text = re.sub(r'(<dimension\b[^>]*\bref=")([A-Z]+\d+)(?::[A-Z]+\d+)?"', lambda m: f'{m[1]}{m[2]}:{last_letter}{last_row}"', text, count=1)
-    cols = "".join(f'<col min="{first + i + 1}" max="{first + i + 1}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(widths))
     m = re.search(r"<cols\b[^>]*>(.*?)</cols>", text, re.S)
     if m is None and not re.search(r"<cols\b", text):
         at = text.rfind("<sheetData")
-        text = text[:at] + f"<cols>{cols}</cols>" + text[at:]
-    elif m is not None and max([int(v) for v in re.findall(r'\bmax="(\d+)"', m[1])], default=0) <= first:
-        text = text[:m.end(1)] + cols + text[m.end(1):]
+        text = text[:at] + f"<cols>{_with_new_columns('', first, widths)}</cols>" + text[at:]
+    elif m is not None:
+        text = text[:m.start(1)] + _with_new_columns(m[1], first, widths) + text[m.end(1):]
+    else:
+        raise NotAppendable("a <cols> element kade cannot read")
     return text.encode("utf-8")
+
+
+def _with_new_columns(cols: str, first: int, widths: list[float]) -> str:
+    """The <col> list with the new columns' widths. A range covering them (a
+    width, style or 'hidden' set for all columns to the right) is split around
+    them: the decisions must not land in hidden or hairline columns."""
+    tags = re.findall(r"<col\b[^>]*?/>", cols)
+    if re.sub(r"<col\b[^>]*?/>|\s", "", cols):
+        raise NotAppendable("a <cols> element kade cannot read")
+    a, b = first + 1, first + len(widths)  # the new columns, 1-based as in <col>
+    out = [(first + i + 1, f'<col min="{first + i + 1}" max="{first + i + 1}" width="{w:.1f}" customWidth="1"/>')
+           for i, w in enumerate(widths)]
+    for tag in tags:
+        lo, hi = int(_attr(tag, "min") or 0), int(_attr(tag, "max") or 0)
+        if hi < a or lo > b:
+            out.append((lo, tag))
+            continue
+        if lo < a:
+            out.append((lo, _col_span(tag, lo, a - 1)))
+        if hi > b:
+            out.append((b + 1, _col_span(tag, b + 1, hi)))
+    return "".join(tag for _, tag in sorted(out, key=lambda item: item[0]))
+
+
+def _col_span(tag: str, lo: int, hi: int) -> str:
+    tag = re.sub(r'(\smin=")\d+"', rf'\g<1>{lo}"', tag)
+    return re.sub(r'(\smax=")\d+"', rf'\g<1>{hi}"', tag)
+
+
+def _last_cell_column(xml: bytes, arr: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> int:
+    """Right-most column of any row's last cell (-1 if no cells): the <dimension>
+    a writer declares is not trusted. Cells are written in column order, so a
+    row's last '<c r="' names its widest column."""
+    last = np.array([xml.rfind(b'<c r="', o, e) for o, e in zip(opens.tolist(), closes.tolist())], dtype=np.int64)
+    last = last[last >= 0]
+    if len(last) == 0:
+        return -1
+    letters = arr[(last + 6)[:, None] + np.arange(4)]
+    is_letter = (letters >= ord("A")) & (letters <= ord("Z"))
+    width = np.argmin(is_letter, axis=1)  # 1 to 3 letters, then the row number
+    if np.any(width == 0) or np.any(width > 3):
+        raise NotAppendable("a cell reference that is not a plain A1 reference")
+    values = (letters[:, :3].astype(np.int64) - 64) * (np.arange(3)[None, :] < width[:, None])
+    column = np.where(width == 3, values[:, 0] * 676 + values[:, 1] * 26 + values[:, 2],
+                      np.where(width == 2, values[:, 0] * 26 + values[:, 1], values[:, 0]))
+    return int(column.max()) - 1
 
 
 def _cell(ref: bytes) -> tuple[int, int]:
@@ -310,12 +369,15 @@ class _Package:
         if f'xmlns:r="{_REL}"' not in self.workbook or "<sheets>" not in self.workbook:
             raise NotAppendable("the workbook part is not in the usual transitional layout")
         targets = {m["Id"]: (m["Type"], m["Target"]) for m in _relationships(self.rels)}
-        self.sheet_parts: dict[str, str] = {}
+        self.sheet_parts: dict[str, str] = {}  # worksheets; chart and dialog sheets are not edited
+        self.sheet_names: list[str] = []  # every sheet, of any kind
         for tag in re.findall(r"<sheet\b[^>]*>", self.workbook):
             name, rid = _attr(tag, "name"), _attr(tag, "r:id")
             kind, target = targets.get(rid or "", ("", ""))
-            if name is not None and kind == _WORKSHEET_REL:
-                self.sheet_parts[unescape(name, {"&quot;": '"', "&apos;": "'"})] = _resolve(folder, target)
+            if name is not None:
+                self.sheet_names.append(unescape(name, {"&quot;": '"', "&apos;": "'"}))
+                if kind == _WORKSHEET_REL:
+                    self.sheet_parts[self.sheet_names[-1]] = _resolve(folder, target)
         date1904 = re.search(r'<workbookPr\b[^>]*\bdate1904="(?:1|true)"', self.workbook)
         self.epoch = xlsxstream.EPOCH_1904 if date1904 else xlsxstream.EPOCH_1900
         styles = [t for k, t in targets.values() if k == _REL + "/styles"]

@@ -49,16 +49,18 @@ def col_letters(n: int) -> list[str]:
     return out
 
 
-_NOT_XML = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # control characters XML 1.0 does not allow
+_NOT_XML = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]"  # characters XML 1.0 does not allow
+_OOXML_ESCAPE = r"_(x[0-9A-Fa-f]{4}_)"  # readers decode '_x0041_' to 'A': such text must be written '_x005F_x0041_'
 
 
 def _escape(text: pa.Array) -> pa.Array:
     """XML-escaped text; only the strings that need it are rewritten (most need nothing)."""
-    needs = pc.match_substring_regex(text, r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f]")
+    needs = pc.match_substring_regex(text, r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]|_x[0-9A-Fa-f]{4}_")
     if not pc.any(needs).as_py():
         return text
     sub = text.filter(needs)
     sub = pc.replace_substring_regex(sub, _NOT_XML, "")
+    sub = pc.replace_substring_regex(sub, _OOXML_ESCAPE, r"_x005F_\1")
     for raw, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         sub = pc.replace_substring(sub, raw, entity)
     return pc.replace_with_mask(text, needs, sub)
@@ -71,11 +73,22 @@ def _number_text(values: np.ndarray) -> pa.Array:
 MAX_CELL_TEXT = 32_767  # characters Excel holds in a cell; longer text makes it "repair" the file
 
 
+def _slice_each(text: pa.Array, lengths: pa.Array) -> pa.Array:
+    """Each string cut to its own number of characters (two lengths at most here)."""
+    out = text
+    for n in pc.unique(lengths).to_pylist():
+        out = pc.if_else(pc.equal(lengths, n), pc.utf8_slice_codeunits(text, 0, n), out)
+    return out
+
+
 def _text_cells(text: pa.Array, refs: pa.Array) -> pa.Array:
     """Inline-string cells; null where the text is null."""
-    if len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CELL_TEXT:  # bytes >= characters: cheap test first
-        long = pc.greater(pc.utf8_length(text), MAX_CELL_TEXT)
-        cut = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, MAX_CELL_TEXT - 1), "…", "")
+    if len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CELL_TEXT:  # UTF-8 bytes >= UTF-16 units: cheap test first
+        # Excel counts UTF-16 units: characters beyond U+FFFF (some rare Chinese ones) count twice
+        units = pc.add(pc.utf8_length(text), pc.count_substring_regex(text, r"[\x{10000}-\x{10FFFF}]"))
+        long = pc.greater(units, MAX_CELL_TEXT)
+        keep = pc.if_else(pc.equal(units, pc.utf8_length(text)), MAX_CELL_TEXT - 1, MAX_CELL_TEXT // 2 - 1)
+        cut = pc.binary_join_element_wise(_slice_each(text, keep), "…", "")
         text = pc.if_else(long, cut, text)
     text = _escape(text)
     space = pc.not_equal(pc.binary_length(text), pc.binary_length(pc.ascii_trim_whitespace(text)))  # XML whitespace is ASCII
@@ -109,17 +122,30 @@ def _column_xml(values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE
         return pc.binary_join_element_wise('<c r="', refs, '"><v>', shown, "</v></c>", "")
     if kind in ("date", "datetime", "datetime64"):
         try:
-            stamps = pd.to_datetime(pd.Series(values, dtype=object))
-            serial = ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+            return _date_cells(pd.to_datetime(pd.Series(values, dtype=object)), refs, date_style, epoch)
         except (TypeError, ValueError, OverflowError):  # time zones, out-of-range years: cell by cell below
             return _mixed_column_xml(values, refs, date_style, epoch)
-        shown = pa.array(serial, mask=np.isnan(serial)).cast(pa.string())
-        return pc.binary_join_element_wise('<c r="', refs, f'" s="{date_style}"><v>', shown, "</v></c>", "")
     if kind == "boolean":
         present = pd.notna(values)
         bits = pa.array(np.where(values == True, "1", "0"), mask=~present)  # noqa: E712  (object array)
         return pc.binary_join_element_wise('<c r="', refs, '" t="b"><v>', bits, "</v></c>", "")
     return _mixed_column_xml(values, refs, date_style, epoch)
+
+
+def _date_cells(stamps: pd.Series, refs: pa.Array, date_style: int, epoch: pd.Timestamp) -> pa.Array:
+    """Dates as Excel serial numbers with a date format; dates before the
+    workbook's first day (1900-01-01, or 1904-01-01) as ISO text."""
+    serial = ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    if epoch == EPOCH_1900:  # Excel counts a 29 February 1900 that never was: earlier days are one less
+        serial = np.where(serial < 61, serial - 1, serial)
+    early = serial < (1 if epoch == EPOCH_1900 else 0)
+    shown = pa.array(serial, mask=np.isnan(serial) | early).cast(pa.string())
+    cells = pc.binary_join_element_wise('<c r="', refs, f'" s="{date_style}"><v>', shown, "</v></c>", "")
+    if early.any():
+        timed = (stamps != stamps.dt.normalize()).to_numpy()
+        text = np.where(timed, stamps.dt.strftime("%Y-%m-%d %H:%M:%S"), stamps.dt.strftime("%Y-%m-%d"))
+        cells = pc.if_else(pa.array(early), _text_cells(pa.array(np.where(early, text, None), pa.string()), refs), cells)
+    return cells
 
 
 def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int, epoch: pd.Timestamp) -> pa.Array:
@@ -146,8 +172,7 @@ def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int, epoch
         elif kind in (dt.date, dt.datetime, pd.Timestamp):
             stamps = pd.to_datetime(pd.Series(vals).map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
                                     if kind is dt.date else pd.Series(vals))
-            serial = ((stamps - epoch) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-            cells = pc.binary_join_element_wise('<c r="', r, f'" s="{date_style}"><v>', _number_text(serial), "</v></c>", "")
+            cells = _date_cells(stamps, r, date_style, epoch)
         else:  # text, and anything else as its text
             text = pa.array(vals if kind is str else pd.Series(vals).astype(str).to_numpy(dtype=object), type=pa.string())
             cells = _text_cells(text, r)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
+import openpyxl.chart
 import pandas as pd
 import pytest
 import xlsxwriter
@@ -574,24 +575,69 @@ def test_formatted_empty_rows_below_the_data_are_kept(tmp_path, small_rules):
     assert ws.row_dimensions[8].height == 30
 
 
-def test_cells_right_of_an_undeclared_dimension_never_go_out_of_order(tmp_path, small_rules):
-    # no <dimension>: kade cannot know a formatted empty cell sits at H2; whatever layout
-    # it chooses, no row may get cells out of column order
+def test_cells_right_of_an_undeclared_or_wrong_dimension_never_go_out_of_order(tmp_path, small_rules):
+    # kade finds each row's last cell itself: a formatted empty cell at H2 that the
+    # <dimension> leaves out (or no <dimension> at all) still puts the decisions after H
     wb = xlsxwriter.Workbook(str(tmp_path / "x.xlsx"))
     ws = wb.add_worksheet("客户")
     for i, row in enumerate([["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], ["C2", 5, "政府"]]):
         ws.write_row(i, 0, row)
     ws.write_blank(1, 7, None, wb.add_format({"bg_color": "#FF0000"}))
     wb.close()
-    workbook = rewrite_part(tmp_path / "x.xlsx", tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: re.sub(rb"<dimension [^>]*/>", b"", d))
+    for name, edit in (("none", lambda d: re.sub(rb"<dimension [^>]*/>", b"", d)),
+                       ("narrow", lambda d: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:C3"/>', d))):
+        workbook = rewrite_part(tmp_path / "x.xlsx", tmp_path / f"in-{name}.xlsx", "xl/worksheets/sheet1.xml", edit)
+        run = evaluate_to(workbook, tmp_path / f"out-{name}.xlsx", small_rules)
+        assert run.layout == "copy", name
+        rows = rows_in_order(sheet_xml(run.out, "客户"))
+        assert rows[1][-1] == "L1" and rows[2] == ["A2", "B2", "C2", "H2", "I2", "J2", "K2"], name
+
+
+def test_hidden_columns_right_of_the_data_are_split_around_the_decisions(tmp_path, small_rules):
+    # "hide all columns to the right" writes one <col> up to XFD: the decisions must stay visible
+    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx", extra_sheets=()), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
+                            lambda d: re.sub(rb"<cols>.*?</cols>", b'<cols><col min="1" max="1" width="18.7" customWidth="1"/>'
+                                             b'<col min="4" max="16384" width="3" hidden="1" customWidth="1"/></cols>', d))
     run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
-    rows = rows_in_order(sheet_xml(run.out, "客户"))
-    assert rows[1][-1] in ("G1", "L1")  # tier, .rule, .reason, kade.errors after C (new) or after H (copy)
-    if run.layout == "copy":
-        assert rows[2] == ["A2", "B2", "C2", "H2", "I2", "J2", "K2"]
-    else:
-        assert_new_workbook(run.out, run.frames)
+    assert run.layout == "copy"
+    ws = openpyxl.load_workbook(run.out)["客户"]
+    assert [c.value for c in ws[1]][3:7] == ["tier", "tier.rule", "tier.reason", "kade.errors"]
+    cols = re.search(rb"<cols>(.*?)</cols>", sheet_xml(run.out, "客户"))[1].decode()
+    spans = [(int(a), int(b), "hidden" in tag) for tag, a, b in re.findall(r'(<col min="(\d+)" max="(\d+)"[^>]*/>)', cols)]
+    assert spans == [(1, 1, False), (4, 4, False), (5, 5, False), (6, 6, False), (7, 7, False), (8, 16384, True)]
+
+
+def test_a_chart_sheet_named_kade_summary_gets_a_new_workbook(tmp_path, small_rules):
+    path = small_data(tmp_path / "x.xlsx")
+    wb = openpyxl.load_workbook(path)
+    chart = openpyxl.chart.BarChart()
+    chart.add_data(openpyxl.chart.Reference(wb["客户"], min_col=2, min_row=1, max_row=3), titles_from_data=True)
+    wb.create_chartsheet("Kade Summary").add_chart(chart)
+    wb.save(tmp_path / "in.xlsx")
+    run = evaluated_as_new_workbook(tmp_path / "in.xlsx", tmp_path / "out.xlsx", small_rules)
+    assert openpyxl.load_workbook(run.out).sheetnames == ["kade summary", "客户", "订单"]
+
+
+def test_a_damaged_part_kade_does_not_edit_gets_a_new_workbook(tmp_path, small_rules):
+    # calamine reads the sheets fine; copying the broken thumbnail would fail its CRC check
+    src = xlsxwriter_book(tmp_path / "x.xlsx")
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp_path / "in.xlsx", "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info, zin.read(info))
+        zout.writestr(zipfile.ZipInfo("docProps/thumbnail.jpeg"), b"\xff\xd8" + b"x" * 200)  # stored
+    data = bytearray((tmp_path / "in.xlsx").read_bytes())
+    at = data.index(b"x" * 200)
+    data[at] = ord("y")  # the stored bytes no longer match their CRC
+    (tmp_path / "in.xlsx").write_bytes(bytes(data))
+    run = evaluated_as_new_workbook(tmp_path / "in.xlsx", tmp_path / "out.xlsx", small_rules)
+    assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
+
+
+def test_cdata_in_the_rows_gets_a_new_workbook(tmp_path, small_rules):
+    # text in CDATA may hold '</row>': splicing there would write into a cell's text
+    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
+                            lambda d: d.replace(b'<row r="5"', b'<row r="4"><c r="D4" t="inlineStr"><is><t><![CDATA[x</row>]]></t></is></c></row><row r="5"', 1))
+    evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
 
 
 # ------------------------------------------------------------- fallbacks ------

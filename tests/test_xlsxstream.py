@@ -3,6 +3,7 @@ exactly: types, escaping, empty cells, dates, formatting."""
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 
 import numpy as np
 import openpyxl
@@ -65,3 +66,37 @@ def test_text_longer_than_excel_holds_is_cut_with_a_mark(tmp_path):
     values = [c.value for c in openpyxl.load_workbook(path)["s"]["A"]]
     assert len(values[1]) == xlsxstream.MAX_CELL_TEXT and values[1].endswith("…") and values[1][:-1] == long[:32_766]
     assert values[2] == "short"
+
+
+def test_text_that_looks_like_an_ooxml_escape_and_non_characters(tmp_path):
+    # readers decode '_x0042_' to 'B': kade's text must come back as written; U+FFFF is not XML
+    frame = pd.DataFrame({"t": pd.Series(["A_x0042_C", "a\uffffb", "_x00e9_ & <x>"], dtype=object)})
+    path = tmp_path / "esc.xlsx"
+    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    # Excel and calamine decode _xHHHH_ (the spec's escape, as XlsxWriter writes it); openpyxl shows it raw
+    with zipfile.ZipFile(path) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    assert "A_x005F_x0042_C" in xml and "_x005F_x00e9_ &amp; &lt;x&gt;" in xml and "\uffff" not in xml
+    assert [r[0] for r in CalamineWorkbook.from_path(str(path)).get_sheet_by_name("s").to_python()[1:]] == ["A_x0042_C", "ab", "_x00e9_ & <x>"]
+
+
+def test_dates_around_excels_1900_leap_year_bug_and_before_1900(tmp_path):
+    days = [dt.date(1900, 1, 15), dt.date(1900, 2, 28), dt.date(1900, 3, 1), dt.date(1850, 6, 1), dt.datetime(1899, 12, 31, 6, 30)]
+    frame = pd.DataFrame({"d": pd.Series(days, dtype=object), "mixed": pd.Series(days[:4] + ["x"], dtype=object)})
+    path = tmp_path / "dates.xlsx"
+    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    ws = openpyxl.load_workbook(path)["s"]
+    for column in ("A", "B"):
+        got = [c.value for c in ws[column]][1:5]
+        assert got[:3] == [dt.datetime(1900, 1, 15), dt.datetime(1900, 2, 28), dt.datetime(1900, 3, 1)]
+        assert got[3] == "1850-06-01"  # before Excel's first day: kept as text, not a negative serial
+    assert ws["A6"].value == "1899-12-31 06:30:00"
+
+
+def test_long_text_with_characters_beyond_the_basic_plane_is_cut_by_excels_count(tmp_path):
+    long = "\U00020000" * 20_000  # 20,000 characters, 40,000 UTF-16 units: over Excel's 32,767
+    frame = pd.DataFrame({"t": pd.Series([long], dtype=object)})
+    path = tmp_path / "astral.xlsx"
+    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    value = openpyxl.load_workbook(path)["s"]["A2"].value
+    assert value.endswith("…") and len(value.encode("utf-16-le")) // 2 <= xlsxstream.MAX_CELL_TEXT
