@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import load_rules  # noqa: E402
 from engine.check import check_ruleset  # noqa: E402
+from engine.rulebook import add_glossary_sheets  # noqa: E402
 
 AMOUNTS = [0, 10, 50, 100, 200, 500, 1000, 2000, 5000]
 CATEGORIES = ["硬件", "软件", "服务", "网络", "云", "安全", "咨询", "运维", "培训", "数据", "终端", "其他"]
@@ -99,14 +100,8 @@ def random_rules(rng: random.Random, n_rules: int) -> list[list[str]]:
 def write_rules(folder: Path, n_rules: int, hit_policy: str, shape: str = "grid", seed: int = 7) -> Path:
     rng = random.Random(seed)
     book = Workbook()
-    sheet = book.active
-    sheet.title = "Glossary"
-    sheet.append(["variable", "entity", "column header", "type", "allowed values"])
-    for row in GLOSSARY:
-        sheet.append(list(row))
-    entities = book.create_sheet("Entities")
-    entities.append(["entity", "sheet", "key", "parent", "link"])
-    entities.append(["orders", "订单", "order_id", "", ""])
+    book.remove(book.active)
+    add_glossary_sheets(book, GLOSSARY, [("orders", "订单", "order_id", "", "")])
     book.save(folder / "glossary.xlsx")
     inputs = ["amount", "category", "region", "express", "order_date", "score"]
     book = Workbook()

@@ -91,18 +91,13 @@ def write_rules(folder: Path = RULES) -> list[Path]:
     """The benchmark rules folder (openpyxl, the layout of tools/build_rules.py)."""
     from openpyxl import Workbook
 
+    from engine.rulebook import add_glossary_sheets
+
     folder.mkdir(parents=True, exist_ok=True)
     glossary = folder / "glossary.xlsx"
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description"])
-    for row in GLOSSARY:
-        ws.append(list(row))
-    es = wb.create_sheet("Entities")
-    es.append(["entity", "sheet", "key", "parent", "link"])
-    for row in ENTITIES:
-        es.append(list(row))
+    wb.remove(wb.active)
+    add_glossary_sheets(wb, GLOSSARY, ENTITIES)
     wb.save(glossary)
 
     table_file = folder / "order_priority.xlsx"

@@ -68,6 +68,23 @@ _ENTITY_COLUMNS = {"entity": "entity", "实体": "entity", "sheet": "sheets", "�
                    "key": "key", "主键": "key", "parent": "parent", "上级": "parent",
                    "link": "link", "关联列": "link", "link column": "link"}
 DEFAULT_MARKERS = {"default", "默认", "缺省"}
+GLOSSARY_HEADER = ("variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare")
+ENTITY_HEADER = ("entity", "sheet", "key", "parent", "link")
+
+
+def add_glossary_sheets(wb, glossary, entities):
+    """Append the Glossary and Entities sheets to an openpyxl workbook: the
+    English headers (as many glossary columns as the longest row needs, at
+    least through 'allowed values'), then the rows as given. Returns both sheets."""
+    width = max([5, *(len(row) for row in glossary)])
+    sheets = []
+    for title, header, rows in (("Glossary", GLOSSARY_HEADER[:width], glossary), ("Entities", ENTITY_HEADER, entities)):
+        ws = wb.create_sheet(title)
+        ws.append(list(header))
+        for row in rows:
+            ws.append(list(row))
+        sheets.append(ws)
+    return sheets
 
 
 def cell_text(value) -> str:

@@ -315,6 +315,7 @@ def _last_cell_column(xml: bytes, arr: np.ndarray, opens: np.ndarray, closes: np
     """Right-most column of any row's last cell (-1 if no cells): the <dimension>
     a writer declares is not trusted. Cells are written in column order, so a
     row's last '<c r="' names its widest column."""
+    # one C-level rfind per row, in the indexing thread: finding every '<' with numpy instead costs more
     last = np.array([xml.rfind(b'<c r="', o, e) for o, e in zip(opens.tolist(), closes.tolist())], dtype=np.int64)
     last = last[last >= 0]
     if len(last) == 0:

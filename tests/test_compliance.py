@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 import engine
 from engine import compliance, compliance_report
 from engine.errors import RuleStructureError
+from engine.rulebook import add_glossary_sheets
 from tests.workbook_factory import write_data, write_decision_sheets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,15 +66,10 @@ ORDERS = [
 def write_model(folder: Path, glossary=GLOSSARY, tables=TABLES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description", "records"])
-    for variable, entity, header, type_, allowed, records in glossary:
-        ws.append([variable, entity, header, type_, allowed or None, None, None, records or None])
-    entities = wb.create_sheet("Entities")
-    entities.append(["entity", "sheet", "key", "parent", "link"])
-    entities.append(["clients", "客户", "client_id", None, None])
-    entities.append(["orders", "订单", "order_id", "clients", "客户编号"])
+    wb.remove(wb.active)
+    add_glossary_sheets(wb, [(variable, entity, header, type_, allowed or None, None, None, records or None)
+                             for variable, entity, header, type_, allowed, records in glossary],
+                        [("clients", "客户", "client_id", None, None), ("orders", "订单", "order_id", "clients", "客户编号")])
     wb.save(folder / "glossary.xlsx")
     write_decision_sheets(folder / "rules.xlsx", tables)
     return folder

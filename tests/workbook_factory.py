@@ -5,6 +5,8 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from engine.rulebook import add_glossary_sheets
+
 
 def write_rules(folder: Path, glossary: list[tuple], entities: list[tuple], tables: dict[str, list[tuple]]) -> Path:
     """glossary rows: (variable, entity, header, type, allowed); entities rows:
@@ -12,15 +14,8 @@ def write_rules(folder: Path, glossary: list[tuple], entities: list[tuple], tabl
     with columns [(kind, header)], rules [(id, *cells, annotation)], default (marker, *outputs) or None."""
     folder.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values"])
-    for row in glossary:
-        ws.append(list(row))
-    es = wb.create_sheet("Entities")
-    es.append(["entity", "sheet", "key", "parent", "link"])
-    for row in entities:
-        es.append(list(row))
+    wb.remove(wb.active)
+    add_glossary_sheets(wb, glossary, entities)
     wb.save(folder / "glossary.xlsx")
     for file, specs in tables.items():
         write_decision_sheets(folder / file, specs)

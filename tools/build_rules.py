@@ -17,6 +17,9 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from engine.rulebook import add_glossary_sheets  # noqa: E402  (the layout the reader expects)
+
 RULES = Path(__file__).resolve().parent.parent / "rules"
 DEFAULT = "default - edit"
 
@@ -264,16 +267,8 @@ THICK = Side(style="double", color="000000")
 
 def write_glossary(path: Path):
     wb = Workbook()
-    ws = wb.active
-    ws.title = "Glossary"
-    ws.append(["variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare"])
-    for row in GLOSSARY:
-        ws.append(list(row))
-    es = wb.create_sheet("Entities")
-    es.append(["entity", "sheet", "key", "parent", "link"])
-    for row in ENTITIES:
-        es.append(list(row))
-    for sheet in (ws, es):
+    wb.remove(wb.active)
+    for sheet in add_glossary_sheets(wb, GLOSSARY, ENTITIES):
         for cell in sheet[1]:
             cell.font, cell.fill = Font(bold=True), HEAD
         sheet.freeze_panes = "A2"
