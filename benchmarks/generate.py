@@ -91,7 +91,7 @@ def write_rules(folder: Path = RULES) -> list[Path]:
     """The benchmark rules folder (openpyxl, the layout of tools/build_rules.py)."""
     from openpyxl import Workbook
 
-    from engine.rulebook import add_glossary_sheets
+    from engine.rulebook import add_decision_sheet, add_glossary_sheets
 
     folder.mkdir(parents=True, exist_ok=True)
     glossary = folder / "glossary.xlsx"
@@ -102,21 +102,11 @@ def write_rules(folder: Path = RULES) -> list[Path]:
 
     table_file = folder / "order_priority.xlsx"
     name, title, entity, hit, columns = TABLE
-    wb = Workbook()
-    ws = wb.active
-    ws.title = name
-    ws.append(["decision", name])
-    ws.append(["title", title])
-    ws.append(["rows", entity])
-    ws.append([])
-    ws.append([None] + [k for k, _ in columns] + ["annotation"])
-    ws.append([hit] + [h for _, h in columns] + ["annotation"])
     rules = rule_rows()
     assert len(rules) == 20
-    for rule in rules:
-        ws.append(list(rule))
-    n_in = sum(1 for k, _ in columns if k == "input")
-    ws.append(["default"] + [None] * n_in + [DEFAULT_PRIORITY, "no rule matched"])
+    wb = Workbook()
+    wb.remove(wb.active)
+    add_decision_sheet(wb, name, entity, hit, columns, rules, ("default", DEFAULT_PRIORITY, "no rule matched"), title)
     wb.save(table_file)
     return [glossary, table_file]
 

@@ -87,6 +87,28 @@ def add_glossary_sheets(wb, glossary, entities):
     return sheets
 
 
+def add_decision_sheet(wb, name: str, rows: str, hit: str, columns, rules, default=None, title: str | None = None):
+    """Append one decision table in the layout this module reads: 'decision',
+    optional 'title' and 'rows' lines, a blank row, the kinds row, the header
+    row with the hit policy in its corner, the rules (id, cells, annotation),
+    then the default row (marker, outputs[, annotation]). ``columns`` are
+    (kind, header) pairs. Returns the sheet."""
+    ws = wb.create_sheet(name[:31])
+    ws.append(["decision", name])
+    if title:
+        ws.append(["title", title])
+    ws.append(["rows", rows])
+    ws.append([])
+    ws.append([None] + [k for k, _ in columns] + ["annotation"])
+    ws.append([hit] + [h for _, h in columns] + ["annotation"])
+    for rule in rules:
+        ws.append(list(rule))
+    if default:
+        inputs = sum(1 for k, _ in columns if k == "input")
+        ws.append([default[0]] + [None] * inputs + list(default[1:]))
+    return ws
+
+
 def cell_text(value) -> str:
     """A cell as S-FEEL source text. Excel turns `1000` into a number and
     `2026-01-31` into a date; both come back as the literal the manager meant."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from engine.rulebook import add_glossary_sheets
+from engine.rulebook import add_decision_sheet, add_glossary_sheets
 
 
 def write_rules(folder: Path, glossary: list[tuple], entities: list[tuple], tables: dict[str, list[tuple]]) -> Path:
@@ -27,18 +27,7 @@ def write_decision_sheets(path: Path, specs: list[tuple]) -> Path:
     wb = Workbook()
     wb.remove(wb.active)
     for name, rows, hit, columns, rules, *rest in specs:
-        default = rest[0] if rest else None
-        ws = wb.create_sheet(name)
-        ws.append(["decision", name])
-        ws.append(["rows", rows])
-        ws.append([])
-        ws.append([None] + [k for k, _ in columns] + ["annotation"])
-        ws.append([hit] + [h for _, h in columns] + ["annotation"])
-        for rule in rules:
-            ws.append(list(rule))
-        if default:
-            n_in = sum(1 for k, _ in columns if k == "input")
-            ws.append([default[0]] + [None] * n_in + list(default[1:]))
+        add_decision_sheet(wb, name, rows, hit, columns, rules, rest[0] if rest else None)
     wb.save(path)
     return path
 

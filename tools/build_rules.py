@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from engine.rulebook import add_glossary_sheets  # noqa: E402  (the layout the reader expects)
+from engine.rulebook import add_decision_sheet, add_glossary_sheets  # noqa: E402  (the layout the reader expects)
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 DEFAULT = "default - edit"
@@ -281,19 +281,8 @@ def write_tables(path: Path, tables):
     wb = Workbook()
     wb.remove(wb.active)
     for name, title, rows, hit, columns, rules, default in tables:
-        ws = wb.create_sheet(name[:31])
-        ws.append(["decision", name])
-        ws.append(["title", title])
-        ws.append(["rows", rows])
-        ws.append([])
+        ws = add_decision_sheet(wb, name, rows, hit, columns, rules, default, title)
         kinds = [None] + [k for k, _ in columns] + ["annotation"]
-        ws.append(kinds)
-        ws.append([hit] + [h for _, h in columns] + ["annotation"])
-        for rule in rules:
-            ws.append(list(rule))
-        if default:
-            n_in = sum(1 for k, _ in columns if k == "input")
-            ws.append([default[0]] + [None] * n_in + list(default[1:]))
         for c, kind in enumerate(kinds, start=1):
             for r in (5, 6):
                 cell = ws.cell(r, c)
