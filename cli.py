@@ -416,7 +416,7 @@ def dmn_group():
 
     \b
     Example:
-      kade dmn tck ../shared/tck/TestCases/compliance-level-2
+      kade dmn tck tests/data/dmn-tck/compliance-level-2
     """
 
 
@@ -433,8 +433,8 @@ def dmn_tck(directory: Path, engine_name: str):
 
     \b
     Example:
-      kade dmn tck ../shared/tck/TestCases/compliance-level-2
-      kade dmn tck ../shared/tck/TestCases/compliance-level-2 --engine durable
+      kade dmn tck tests/data/dmn-tck/compliance-level-2
+      kade dmn tck tests/data/dmn-tck/compliance-level-2 --engine durable
     """
     from engine.evaluate import matcher_for
     from engine.tck import TckInputError, run_tck

@@ -30,7 +30,7 @@ from .model import DecisionTable, RuleSet
 from .report import result_frame, summarize
 from .rulebook import load_rules
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "load_rules", "read_workbook", "evaluate_workbook", "evaluate_sheets", "evaluate_frame", "evaluate", "evaluate_table",

@@ -18,7 +18,7 @@ A model kade refuses (unsupported constructs) fails all of its cases with the
 reason; unreadable input (no such directory, no test files, XML that is not
 well-formed or declares entities) raises ``TckInputError``.
 
-    report = run_tck("../shared/tck/TestCases/compliance-level-2")
+    report = run_tck("tests/data/dmn-tck/compliance-level-2")
     print(report.text())   # failing cases with expected vs actual, then 'N passed, M failed'
 """
 from __future__ import annotations

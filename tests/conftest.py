@@ -1,3 +1,7 @@
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from tests.workbook_factory import write_data
@@ -19,18 +23,49 @@ def _private_audit(tmp_path, monkeypatch):
     monkeypatch.setenv("KADE_AUDIT", str(tmp_path / "audit.sqlite"))
 
 
+def require_system_tool(what: str, problem: str | None, install: str) -> None:
+    """Tests that need a system tool run only when it is there. The tests never
+    install or start it: on a user's machine they skip, saying which command
+    installs it; under CI (CI=true) a missing tool fails, so CI cannot pass by
+    skipping them (.ci/run installs and starts the tools first)."""
+    if problem is None:
+        return
+    message = f"needs {what}, but {problem}; install with: {install}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI=true but {message}", pytrace=False)
+    pytest.skip(message)
+
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:54329/postgres"  # what scripts/pg-test-server.sh starts
+
+
 @pytest.fixture(scope="session")
 def pg_server():
-    """A real PostgreSQL server on loopback, started by the project's own script."""
-    import os
-    import subprocess
-    from pathlib import Path
+    """A real PostgreSQL server on loopback: $KADE_TEST_PG, else the one
+    scripts/pg-test-server.sh starts."""
+    import psycopg
 
-    url = os.environ.get("KADE_TEST_PG")
-    if not url:
-        script = Path(__file__).resolve().parent.parent / "scripts" / "pg-test-server.sh"
-        url = subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True, timeout=600).stdout.strip()
+    url = os.environ.get("KADE_TEST_PG") or PG_DEFAULT
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            problem = None
+    except psycopg.Error as exc:
+        problem = f"no server answers at {url}: {str(exc).strip().splitlines()[0]}"
+    require_system_tool("a PostgreSQL server", problem, "bash scripts/pg-test-server.sh (or set KADE_TEST_PG to a server's URL)")
     return url
+
+
+@pytest.fixture(scope="session")
+def render_tools() -> str:
+    """LibreOffice (soffice), poppler's pdftoppm and a font with Chinese glyphs:
+    the path of soffice. Installed by scripts/ensure-render-tools.sh."""
+    missing = [tool for tool in ("soffice", "pdftoppm", "fc-list") if shutil.which(tool) is None]
+    if not missing:
+        fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60).stdout
+        missing += [] if fonts.strip() else ["a Chinese font"]
+    require_system_tool("LibreOffice, pdftoppm and a Chinese font", f"{', '.join(missing)} not found" if missing else None,
+                        "sudo bash scripts/ensure-render-tools.sh")
+    return shutil.which("soffice") or "soffice"
 
 
 @pytest.fixture

@@ -270,13 +270,6 @@ def test_report_sheets_tables_and_native_charts(report, sample_check):
     assert len(charts) == 6  # by decision, by severity, and decided vs recorded for each of the four decisions
 
 
-@pytest.fixture(scope="session")
-def render_tools():
-    """LibreOffice, pdftoppm and a Chinese font, installed by the project's own script when missing."""
-    script = ROOT / "scripts" / "ensure-render-tools.sh"
-    return subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True, timeout=900).stdout.strip()
-
-
 def test_report_renders_headless_with_its_charts(report, render_tools, tmp_path):
     from PIL import Image
 

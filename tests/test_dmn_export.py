@@ -159,7 +159,7 @@ def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
 # --------------------------------------------------- other DMN into Excel ---
 
 def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path):
-    tck = ROOT.parent / "shared" / "tck" / "TestCases" / "compliance-level-2"
+    tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     summary = import_dmn(tck / "0002-input-data-number" / "0002-input-data-number.dmn", tmp_path / "x.xlsx")
     assert summary.renamed == {"Monthly Salary": "Monthly_Salary", "Yearly Salary": "Yearly_Salary"}
     rules = engine.load_rules(summary.path)
@@ -170,7 +170,7 @@ def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path)
 
 
 def test_literal_business_knowledge_models_are_written_inline(tmp_path):
-    tck = ROOT.parent / "shared" / "tck" / "TestCases" / "compliance-level-2"
+    tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     summary = import_dmn(tck / "0009-invocation-arithmetic" / "0009-invocation-arithmetic.dmn", tmp_path / "x.xlsx")
     rules = engine.load_rules(summary.path)
     text = sfeel.expression_text(rules.decision("MonthlyPayment").rules[0].outputs[0])

@@ -201,7 +201,7 @@ def test_random_tables_agree(durable, case, strict):
 def test_dmn_tck_cases_both_engines_can_run(durable):
     from engine.tck import run_tck
 
-    tck = ROOT.parent / "shared" / "tck" / "TestCases" / "compliance-level-2"
+    tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     report = run_tck(tck, matcher=durable)
     refused = [c for c in report.cases if not c.passed and "durable-rules cannot" in str(c.problem or "")]
     failed = [c for c in report.cases if not c.passed and c not in refused]

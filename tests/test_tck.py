@@ -15,13 +15,13 @@ from engine.dmn_workbook import write_rule_workbook
 from engine.tck import TckInputError, run_tck, same
 
 ROOT = Path(__file__).resolve().parent.parent
-TCK = ROOT / ".." / "shared" / "tck" / "TestCases" / "compliance-level-2"
+TCK = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
 SUITE = 116
 
 
 @pytest.fixture(scope="module")
 def suite() -> Path:
-    assert TCK.is_dir(), f"the TCK suite is expected at {TCK} (shared/tck beside the repository)"
+    assert TCK.is_dir(), f"the TCK suite is expected at {TCK} (tests/data/dmn-tck, part of the repository)"
     return TCK
 
 

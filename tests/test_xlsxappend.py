@@ -228,13 +228,6 @@ def sample(tmp_path_factory):
             "fresh_book": openpyxl.load_workbook(fresh)}
 
 
-@pytest.fixture(scope="session")
-def render_tools():
-    """LibreOffice, installed when missing by the project's own script (as tests/test_compliance.py does)."""
-    script = ROOT / "scripts" / "ensure-render-tools.sh"
-    return subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True, timeout=900).stdout.strip()
-
-
 def soffice(render_tools: str, tmp_path: Path, convert_to: str, source: Path, outdir: Path) -> subprocess.CompletedProcess:
     profile = tmp_path / "lo-profile"  # a private profile: no clash with another soffice
     outdir.mkdir(parents=True, exist_ok=True)
