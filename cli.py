@@ -1,4 +1,5 @@
 """kade command line: a thin shell over the ``engine`` library API."""
+
 from __future__ import annotations
 
 import os
@@ -52,28 +53,73 @@ def main():
 
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
-              help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Where to write. Default: <workbook>.kade.xlsx beside the input (a folder for csv).")
-@click.option("--format", "fmt", type=click.Choice(writers.FORMATS), default=None,
-              help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.")
-@click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="vectorized", show_default=True,
-              help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).")
-@click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
-              help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write. Default: <workbook>.kade.xlsx beside the input (a folder for csv).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(writers.FORMATS),
+    default=None,
+    help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.",
+)
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="vectorized",
+    show_default=True,
+    help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).",
+)
+@click.option(
+    "--audit",
+    "audit_location",
+    default=None,
+    metavar="PATH|URL",
+    help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.",
+)
 @click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--new-workbook", is_flag=True,
-              help="Write a new workbook holding only the evaluated sheets, instead of a copy of an .xlsx "
-                   "WORKBOOK with the decision columns appended.")
-@click.option("--in-place", "in_place", is_flag=True,
-              help="Write the decision columns into WORKBOOK itself (.xlsx): the original is kept as "
-                   "WORKBOOK.bak-<time>.xlsx; refused if the workbook holds parts that would be lost.")
-def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: str | None, engine_name: str,
-             audit_location: str | None, no_audit: bool, progress: bool | None, quiet: bool, new_workbook: bool,
-             in_place: bool):
+@click.option(
+    "--new-workbook",
+    is_flag=True,
+    help="Write a new workbook holding only the evaluated sheets, instead of a copy of an .xlsx "
+    "WORKBOOK with the decision columns appended.",
+)
+@click.option(
+    "--in-place",
+    "in_place",
+    is_flag=True,
+    help="Write the decision columns into WORKBOOK itself (.xlsx): the original is kept as "
+    "WORKBOOK.bak-<time>.xlsx; refused if the workbook holds parts that would be lost.",
+)
+def evaluate(
+    workbook: Path,
+    rules_path: Path | None,
+    output: Path | None,
+    fmt: str | None,
+    engine_name: str,
+    audit_location: str | None,
+    no_audit: bool,
+    progress: bool | None,
+    quiet: bool,
+    new_workbook: bool,
+    in_place: bool,
+):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
@@ -132,24 +178,44 @@ def evaluate(workbook: Path, rules_path: Path | None, output: Path | None, fmt: 
         fail(exc)
     total = sum(len(r) for r in rows.values())
     show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
-    with click.progressbar(length=len(rules.decisions) + 1, label=f"deciding {total:,} rows", file=sys.stderr,
-                           show_pos=True, hidden=not show or quiet) as bar:
+    with click.progressbar(
+        length=len(rules.decisions) + 1,
+        label=f"deciding {total:,} rows",
+        file=sys.stderr,
+        show_pos=True,
+        hidden=not show or quiet,
+    ) as bar:
         try:
-            evaluation = engine.evaluate(rules, rows, progress=lambda _name: bar.update(1), engine=engine_name, trace=not no_audit)
+            evaluation = engine.evaluate(
+                rules, rows, progress=lambda _name: bar.update(1), engine=engine_name, trace=not no_audit
+            )
         except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
             fail(exc)
-        frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
+        frames = {
+            evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+            for e in evaluation.rows
+            if evaluation.for_entity(e)
+        }
         summary = report.summarize(evaluation)
         bar.label = f"writing {output}"
         _write(frames, output, fmt, summary, source, {s.name: s.origin for s in sheets})
         bar.update(1)
     if source is not None and source.why_not and not quiet:
-        click.echo(f"note: {output} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}", err=True)
+        click.echo(
+            f"note: {output} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}",
+            err=True,
+        )
     run_id = None
     if store is not None:
         try:
-            run_id = audit.record(store, evaluation, command="evaluate", engine=engine_name, workbook=str(workbook),
-                                  version=engine.__version__)
+            run_id = audit.record(
+                store,
+                evaluation,
+                command="evaluate",
+                engine=engine_name,
+                workbook=str(workbook),
+                version=engine.__version__,
+            )
         except KadeError as exc:
             fail(exc)
         finally:
@@ -203,20 +269,51 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
 
 # ------------------------------------------------------------------ check ------
 
+
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
-              help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write a report workbook (.xlsx): summary and charts, every violation, one sheet per decision.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools (every finding and every row not checked).")
-@click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
-              help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal).")
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a report workbook (.xlsx): summary and charts, every violation, one sheet per decision.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools (every finding and every row not checked).",
+)
+@click.option(
+    "--audit",
+    "audit_location",
+    default=None,
+    metavar="PATH|URL",
+    help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.",
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (--format json still prints the JSON).")
-def check(workbook: Path, rules_path: Path | None, report_path: Path | None, fmt: str, audit_location: str | None,
-          progress: bool | None, quiet: bool):
+def check(
+    workbook: Path,
+    rules_path: Path | None,
+    report_path: Path | None,
+    fmt: str,
+    audit_location: str | None,
+    progress: bool | None,
+    quiet: bool,
+):
     """Check that the decisions recorded in WORKBOOK follow the rules.
 
     \b
@@ -260,16 +357,24 @@ def check(workbook: Path, rules_path: Path | None, report_path: Path | None, fmt
         total = sum(len(s.frame) for s in sheets)
         show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
         steps = compliance.progress_steps(rules) + (1 if report_path is not None else 0)
-        with click.progressbar(length=steps, label=f"checking {total:,} rows", file=sys.stderr, show_pos=True,
-                               hidden=not show or quiet) as bar:
-            result = compliance.check_sheets(rules, sheets, source=str(workbook), trace=True,
-                                             progress=lambda _step: bar.update(1))
+        with click.progressbar(
+            length=steps, label=f"checking {total:,} rows", file=sys.stderr, show_pos=True, hidden=not show or quiet
+        ) as bar:
+            result = compliance.check_sheets(
+                rules, sheets, source=str(workbook), trace=True, progress=lambda _step: bar.update(1)
+            )
             if report_path is not None:
                 bar.label = f"writing {report_path}"
                 compliance_report.write_report(result, report_path)
                 bar.update(1)
-        run_id = audit.record(store, result.evaluation, command="check", engine="vectorized", workbook=str(workbook),
-                              version=engine.__version__)
+        run_id = audit.record(
+            store,
+            result.evaluation,
+            command="check",
+            engine="vectorized",
+            workbook=str(workbook),
+            version=engine.__version__,
+        )
     except KadeError as exc:
         fail(exc)
     except OSError as exc:
@@ -289,6 +394,7 @@ def check(workbook: Path, rules_path: Path | None, report_path: Path | None, fmt
 
 # ------------------------------------------------------------------ rules ------
 
+
 @main.group()
 def rules():
     """Check, test, compare and show rule tables before publishing a change.
@@ -303,8 +409,14 @@ def rules():
 
 @rules.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people, json for tools (every finding, with cells and example row).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools (every finding, with cells and example row).",
+)
 def rules_check(path: Path | None, fmt: str):
     """Find gaps, overlaps, rules that never fire and other problems in PATH
     (a rules folder or one rule workbook; default: the rules folder).
@@ -331,8 +443,14 @@ def rules_check(path: Path | None, fmt: str):
 
 @rules.command("test")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--engine", "engine_name", type=click.Choice(["vectorized", "durable", "all"]), default="vectorized",
-              show_default=True, help="Which evaluator decides the test cases (all: every available one).")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["vectorized", "durable", "all"]),
+    default="vectorized",
+    show_default=True,
+    help="Which evaluator decides the test cases (all: every available one).",
+)
 @click.option("--coverage", is_flag=True, help="Also list the rules no test case hits.")
 def rules_test(path: Path | None, engine_name: str, coverage: bool):
     """Run the Tests sheets of the rule workbooks in PATH (default: the rules
@@ -362,8 +480,13 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
 @rules.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--against", "workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Also decide this workbook with both versions and list the rows whose decision changes.")
+@click.option(
+    "--against",
+    "workbook",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also decide this workbook with both versions and list the rows whose decision changes.",
+)
 @click.option("--rows", "limit", type=int, default=20, show_default=True, help="Changed rows shown per decision.")
 def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
     """What changed from OLD to NEW: rules added, removed, moved, changed
@@ -392,7 +515,9 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
 
 @rules.command("show")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--text", "as_text", is_flag=True, default=True, help="Plain text (the default; git's textconv line passes it).")
+@click.option(
+    "--text", "as_text", is_flag=True, default=True, help="Plain text (the default; git's textconv line passes it)."
+)
 def rules_show(file: Path, as_text: bool):
     """A rule workbook as stable text: each decision table as an aligned grid,
     then the glossary and the Tests sheet. Made for reading and for git diff.
@@ -410,6 +535,7 @@ def rules_show(file: Path, as_text: bool):
 
 # -------------------------------------------------------------------- dmn ------
 
+
 @main.group(name="dmn")
 def dmn_group():
     """DMN standard conformance: run the DMN TCK.
@@ -422,8 +548,14 @@ def dmn_group():
 
 @dmn_group.command(name="tck")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--engine", "engine_name", type=click.Choice(ENGINES), default="vectorized", show_default=True,
-              help="Which evaluator matches the decision-table rows.")
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="vectorized",
+    show_default=True,
+    help="Which evaluator matches the decision-table rows.",
+)
 def dmn_tck(directory: Path, engine_name: str):
     """Run every *.dmn with its *-test-*.xml under DIRECTORY (the DMN TCK layout).
 
@@ -450,7 +582,9 @@ def dmn_tck(directory: Path, engine_name: str):
 
 @rules.command(name="export")
 @click.argument("rules_path", metavar="RULES", type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write."
+)
 @click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
 def rules_export(rules_path: Path, output: Path, name: str | None):
     """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN 1.5 model.
@@ -473,7 +607,13 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
 
 @rules.command(name="import")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The rule workbook (.xlsx) to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The rule workbook (.xlsx) to write.",
+)
 def rules_import(model: Path, output: Path):
     """Write the DMN model MODEL (DMN 1.1-1.5) as a rule workbook in kade's layout.
 
@@ -502,6 +642,7 @@ def rules_import(model: Path, output: Path):
 
 # ------------------------------------------------------------------ excel ------
 
+
 @main.group(name="excel")
 def excel_group():
     """Excel front end: a workbook with Evaluate / Why? / Check rules buttons
@@ -515,13 +656,28 @@ def excel_group():
 
 @excel_group.command(name="workbook")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Your workbook (.xlsx/.xlsm): its sheets are copied and each data sheet gets the buttons. "
-                   "Default: empty data sheets with the glossary's headers.")
-@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
-              help="Rules that name the data sheets. Default: $KADE_RULES, else ./rules.")
-@click.option("--python", "python", default=None, metavar="PATH",
-              help="The Python the buttons start (written to the workbook's xlwings.conf sheet).")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Your workbook (.xlsx/.xlsm): its sheets are copied and each data sheet gets the buttons. "
+    "Default: empty data sheets with the glossary's headers.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rules that name the data sheets. Default: $KADE_RULES, else ./rules.",
+)
+@click.option(
+    "--python",
+    "python",
+    default=None,
+    metavar="PATH",
+    help="The Python the buttons start (written to the workbook's xlwings.conf sheet).",
+)
 def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, python: str | None):
     """Build OUT (.xlsm): your data sheets with three buttons - Evaluate, Why?,
     Check rules - that run kade through xlwings' RunPython. The VBA is
@@ -549,18 +705,43 @@ def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, pyth
 
 
 @main.command(name="serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback requires --token.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback requires --token.",
+)
 @click.option("--port", default=8765, show_default=True, type=int)
-@click.option("--token", default=None, envvar="KADE_SERVE_TOKEN",
-              help="Required in each request's Authorization header (the clients' auth:=). Or $KADE_SERVE_TOKEN.")
-@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None,
-              help="Rules folder or workbook. Default: $KADE_RULES, else ./rules. Re-read when a rule file changes.")
-@click.option("--max-request-mb", default=64, show_default=True, type=click.IntRange(1),
-              help="Refuse larger requests (a 100,000-row sheet is about 30 MB).")
-@click.option("--cors-origin", "cors_origins", multiple=True, metavar="ORIGIN",
-              help="A web origin allowed to call, for Office Scripts: 'https://*.officescripts.microsoftusercontent.com'.")
-def serve_command(host: str, port: int, token: str | None, rules_path: Path | None, max_request_mb: int, cors_origins: tuple):
+@click.option(
+    "--token",
+    default=None,
+    envvar="KADE_SERVE_TOKEN",
+    help="Required in each request's Authorization header (the clients' auth:=). Or $KADE_SERVE_TOKEN.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rules folder or workbook. Default: $KADE_RULES, else ./rules. Re-read when a rule file changes.",
+)
+@click.option(
+    "--max-request-mb",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Refuse larger requests (a 100,000-row sheet is about 30 MB).",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web origin allowed to call, for Office Scripts: 'https://*.officescripts.microsoftusercontent.com'.",
+)
+def serve_command(
+    host: str, port: int, token: str | None, rules_path: Path | None, max_request_mb: int, cors_origins: tuple
+):
     """Serve the Evaluate, Why? and Check rules buttons over HTTP for xlwings'
     clients: VBA RunRemotePython (xlwings add-in) and Office Scripts runPython.
 
@@ -578,14 +759,21 @@ def serve_command(host: str, port: int, token: str | None, rules_path: Path | No
     from kade_excel.server import serve
 
     try:
-        serve(host, port, token=token, rules_path=rules_path or default_rules(), max_request_mb=max_request_mb,
-              cors_origins=cors_origins)
+        serve(
+            host,
+            port,
+            token=token,
+            rules_path=rules_path or default_rules(),
+            max_request_mb=max_request_mb,
+            cors_origins=cors_origins,
+        )
     except KadeError as exc:
         fail(exc)
 
 
-def _evaluate_in_place(workbook: Path, rules_path: Path | None, engine_name: str, audit_location: str | None,
-                       no_audit: bool, quiet: bool):
+def _evaluate_in_place(
+    workbook: Path, rules_path: Path | None, engine_name: str, audit_location: str | None, no_audit: bool, quiet: bool
+):
     """kade evaluate --in-place: the decision columns into WORKBOOK itself (kade_excel.inplace)."""
     from kade_excel.inplace import evaluate_in_place
 
@@ -595,8 +783,18 @@ def _evaluate_in_place(workbook: Path, rules_path: Path | None, engine_name: str
         store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
         result = evaluate_in_place(workbook, rules, trace=not no_audit, engine_name=engine_name)
         evaluation = result.outcome.evaluation
-        run_id = None if store is None else audit.record(store, evaluation, command="evaluate --in-place",
-                                                         engine=engine_name, workbook=str(workbook), version=engine.__version__)
+        run_id = (
+            None
+            if store is None
+            else audit.record(
+                store,
+                evaluation,
+                command="evaluate --in-place",
+                engine=engine_name,
+                workbook=str(workbook),
+                version=engine.__version__,
+            )
+        )
     except KadeError as exc:
         fail(exc)
     finally:
@@ -623,14 +821,36 @@ def _store(location: str | None):
 
 # ---------------------------------------------------------------- explain ------
 
+
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--row", "key", required=True, help="Row key (客户编号 C0001, 合同编号 HT2026-0008...) or Excel row number.")
-@click.option("--decision", "decision_name", default=None, help="Only this decision (default: every decision of that row).")
-@click.option("--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run.")
-@click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None, help="Rules for --fresh (default as for evaluate).")
-@click.option("--audit", "audit_location", default=None, metavar="PATH|URL", help="Audit database (default as for evaluate).")
-def explain(workbook: Path, key: str, decision_name: str | None, fresh: bool, rules_path: Path | None, audit_location: str | None):
+@click.option(
+    "--row", "key", required=True, help="Row key (客户编号 C0001, 合同编号 HT2026-0008...) or Excel row number."
+)
+@click.option(
+    "--decision", "decision_name", default=None, help="Only this decision (default: every decision of that row)."
+)
+@click.option(
+    "--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run."
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Rules for --fresh (default as for evaluate).",
+)
+@click.option(
+    "--audit", "audit_location", default=None, metavar="PATH|URL", help="Audit database (default as for evaluate)."
+)
+def explain(
+    workbook: Path,
+    key: str,
+    decision_name: str | None,
+    fresh: bool,
+    rules_path: Path | None,
+    audit_location: str | None,
+):
     """Explain in plain words why a row was decided as it was.
 
     \b
@@ -651,8 +871,13 @@ def explain(workbook: Path, key: str, decision_name: str | None, fresh: bool, ru
         if fresh:
             rules = engine.load_rules(rules_path or default_rules())
             evaluation = engine.evaluate_workbook(rules, workbook, trace=True)
-            records = [(entity, row) for entity in evaluation.rows if evaluation.for_entity(entity)
-                       for row in audit.row_table(evaluation, entity).to_pylist() if key in (row["key"], str(row["row"]))]
+            records = [
+                (entity, row)
+                for entity in evaluation.rows
+                if evaluation.for_entity(entity)
+                for row in audit.row_table(evaluation, entity).to_pylist()
+                if key in (row["key"], str(row["row"]))
+            ]
             notes = audit.annotations(rules)
             source = "a fresh evaluation with the current rules"
         else:
@@ -674,6 +899,7 @@ def explain(workbook: Path, key: str, decision_name: str | None, fresh: bool, ru
 
 # ------------------------------------------------------------------ audit ------
 
+
 @main.group(name="audit")
 def audit_group():
     """The audit trail: every kade evaluate run, every decided row, hash-chained.
@@ -687,8 +913,13 @@ def audit_group():
     """
 
 
-_audit_option = click.option("--audit", "audit_location", default=None, metavar="PATH|URL",
-                             help="Audit database: SQLite file or postgresql:// URL (default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite).")
+_audit_option = click.option(
+    "--audit",
+    "audit_location",
+    default=None,
+    metavar="PATH|URL",
+    help="Audit database: SQLite file or postgresql:// URL (default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite).",
+)
 
 
 @audit_group.command(name="list")
@@ -702,8 +933,10 @@ def audit_list(audit_location):
     for run in runs:
         rows = ", ".join(f"{k} {v:,}" for k, v in run["rows"].items())
         errors = run.get("end_rows_with_errors")
-        click.echo(f"{run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run['command']} ({run['engine']})  "
-                   f"{run['workbook']}  [{rows}]" + (f"  {errors} in error" if errors else ""))
+        click.echo(
+            f"{run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run['command']} ({run['engine']})  "
+            f"{run['workbook']}  [{rows}]" + (f"  {errors} in error" if errors else "")
+        )
 
 
 @audit_group.command(name="show")
@@ -723,7 +956,9 @@ def audit_show(run_id, key, audit_location):
             entries = store.rows(run["run_id"], key)
     except KadeError as exc:
         fail(exc)
-    click.echo(f"run {run['run_id']}  {run['time']}  {run['user']}@{run['host']}  kade {run['kade_version']}  engine {run['engine']}")
+    click.echo(
+        f"run {run['run_id']}  {run['time']}  {run['user']}@{run['host']}  kade {run['kade_version']}  engine {run['engine']}"
+    )
     click.echo(f"workbook {run['workbook']}  sha256 {run['workbook_sha256']}")
     for f in run["rule_files"]:
         click.echo(f"rules    {f['path']}  sha256 {f['sha256']}")
@@ -737,7 +972,9 @@ def audit_show(run_id, key, audit_location):
 
 @audit_group.command(name="export")
 @click.argument("run_id")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.xlsx or OUT.json")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.xlsx or OUT.json"
+)
 @_audit_option
 def audit_export(run_id, output, audit_location):
     """Export one run's rows to xlsx (one sheet per entity) or json.
@@ -763,8 +1000,15 @@ def audit_export(run_id, output, audit_location):
         for entity, row in entries:
             frames.setdefault(entity, []).append(row)
         sheets = {entity: pd.DataFrame(rows) for entity, rows in frames.items()}
-        meta = [["run", run["run_id"]], ["time", run["time"]], ["user", run["user"]], ["host", run["host"]],
-                ["engine", run["engine"]], ["workbook", run["workbook"]], ["workbook sha256", run["workbook_sha256"]]]
+        meta = [
+            ["run", run["run_id"]],
+            ["time", run["time"]],
+            ["user", run["user"]],
+            ["host", run["host"]],
+            ["engine", run["engine"]],
+            ["workbook", run["workbook"]],
+            ["workbook sha256", run["workbook_sha256"]],
+        ]
         meta += [["rules " + Path(f["path"]).name, f["sha256"]] for f in run["rule_files"]]
         writers.write_xlsx(sheets, output, meta)
     else:

@@ -5,6 +5,7 @@ a fresh process; plus audit bytes per row.
     python benchmarks/generate.py            # once: writes benchmarks/data/
     python benchmarks/bench_audit.py [--rows 100000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,9 @@ DATA = HERE / "data"
 
 def run(args: list[str], env: dict) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cli", *args], cwd=HERE.parent, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=HERE.parent, env=env, capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(proc.stderr)
@@ -48,7 +51,9 @@ def main():
         best = min(audited)
     print("| rows | kade evaluate --no-audit (s) | with SQLite audit (s) | overhead | audit bytes per row |")
     print("|---:|---:|---:|---:|---:|")
-    print(f"| {args.rows:,} | {plain:.2f} | {best:.2f} | {100 * (best / plain - 1):.0f} % | {sizes[0] / args.rows:,.0f} |")
+    print(
+        f"| {args.rows:,} | {plain:.2f} | {best:.2f} | {100 * (best / plain - 1):.0f} % | {sizes[0] / args.rows:,.0f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Two shapes, each under every hit policy asked for:
   overlapping pairs under U).
 Deterministic (fixed seed). Target: ≤ 2 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,18 @@ def _cell(rng: random.Random, column: str) -> str:
     return rng.choice([f">= {s}" for s in SCORES[1:]] + [f"< {s}" for s in SCORES[1:]])
 
 
-BANDS = ["[0..10)", "[10..50)", "[50..100)", "[100..200)", "[200..500)", "[500..1000)", "[1000..2000)",
-         "[2000..5000)", "[5000..10000)", ">= 10000"]
+BANDS = [
+    "[0..10)",
+    "[10..50)",
+    "[50..100)",
+    "[100..200)",
+    "[200..500)",
+    "[500..1000)",
+    "[1000..2000)",
+    "[2000..5000)",
+    "[5000..10000)",
+    ">= 10000",
+]
 REGION_GROUPS = ['"华东"', '"华北"', '"华南"', '"西部", "东北"', '"海外"']
 
 
@@ -107,9 +118,13 @@ def write_rules(folder: Path, n_rules: int, hit_policy: str, shape: str = "grid"
     book = Workbook()
     sheet = book.active
     sheet.title = "order_priority"
-    for row in (["decision", "order_priority"], ["rows", "orders"], [],
-                [None, *["input"] * len(inputs), "output", "annotation"],
-                [hit_policy, *inputs, "points" if hit_policy.startswith("C") else "priority", "annotation"]):
+    for row in (
+        ["decision", "order_priority"],
+        ["rows", "orders"],
+        [],
+        [None, *["input"] * len(inputs), "output", "annotation"],
+        [hit_policy, *inputs, "points" if hit_policy.startswith("C") else "priority", "annotation"],
+    ):
         sheet.append(row)
     cells = grid_rules(rng, n_rules) if shape == "grid" else random_rules(rng, n_rules)
     for i, row in enumerate(cells):

@@ -23,6 +23,7 @@ Not a pytest test. ``--write-docs`` replaces the ``kade check`` section of
 docs/performance.md (between ``<!-- check:start -->`` and ``<!-- check:end -->``,
 appended at the end the first time); the rest of that file is not touched.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,6 +63,7 @@ def _status_mb(field: str) -> float:
 
 
 # ------------------------------------------------------------ registers -------
+
 
 def register_path(rows: int) -> Path:
     return DATA / f"check_register_{rows}.xlsx"
@@ -106,6 +108,7 @@ def _cells(frame):
 
 # ------------------------------------------------------------- the child ------
 
+
 def child(workbook: Path) -> dict:
     """What `kade check WORKBOOK --report OUT` does, stage by stage."""
     import engine
@@ -134,8 +137,14 @@ def child(workbook: Path) -> dict:
         t = time.perf_counter()
         store = audit.open_store(str(Path(tmp) / "audit.sqlite"))
         try:
-            audit.record(store, result.evaluation, command="check", engine="vectorized", workbook=str(workbook),
-                         version=engine.__version__)
+            audit.record(
+                store,
+                result.evaluation,
+                command="check",
+                engine="vectorized",
+                workbook=str(workbook),
+                version=engine.__version__,
+            )
         finally:
             store.close()
         stage("audit", t)
@@ -145,13 +154,23 @@ def child(workbook: Path) -> dict:
         audit_bytes = sum(p.stat().st_size for p in Path(tmp).glob("audit.sqlite*"))
         report_bytes = (Path(tmp) / "report.xlsx").stat().st_size
     totals = result.totals()
-    return {"rows": sum(len(s.frame) for s in sheets), "stages": stages, "peak_after": memory,
-            "peak_mb": _status_mb("VmHWM"), "findings": totals["findings"], "errors": totals["errors"],
-            "exit_code": result.exit_code, "audit_bytes": audit_bytes, "report_bytes": report_bytes}
+    return {
+        "rows": sum(len(s.frame) for s in sheets),
+        "stages": stages,
+        "peak_after": memory,
+        "peak_mb": _status_mb("VmHWM"),
+        "findings": totals["findings"],
+        "errors": totals["errors"],
+        "exit_code": result.exit_code,
+        "audit_bytes": audit_bytes,
+        "report_bytes": report_bytes,
+    }
 
 
 def run_child(workbook: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", str(workbook)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", str(workbook)], capture_output=True, text=True, cwd=ROOT
+    )
     if proc.returncode != 0:
         raise SystemExit(f"child failed on {workbook}:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -163,32 +182,58 @@ STAGES = ("read_workbook", "check", "write_report", "audit", "text")
 
 
 def render(results: list[dict]) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_check_register.py`; "
-             f"{cpu}, nproc = {os.cpu_count()}, Python {platform.python_version()}. One run per size, each in a fresh process.",
-             "",
-             "| rows | read (s) | check (s) | report (s) | audit (s) | total (s) | µs per row | peak memory (MB) | findings | not checked | target ≤ 3 GB |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|"]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_check_register.py`; "
+        f"{cpu}, nproc = {os.cpu_count()}, Python {platform.python_version()}. One run per size, each in a fresh process.",
+        "",
+        "| rows | read (s) | check (s) | report (s) | audit (s) | total (s) | µs per row | peak memory (MB) | findings | not checked | target ≤ 3 GB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|",
+    ]
     for r in results:
         s = r["stages"]
         total = sum(s[k] for k in STAGES)
-        lines.append(f"| {r['rows']:,} | {s['read_workbook']:.1f} | {s['check']:.1f} | {s['write_report']:.1f} | {s['audit']:.1f} | "
-                     f"**{total:.1f}** | {1e6 * total / r['rows']:.1f} | {r['peak_mb']:,.0f} | {r['findings']:,} | {r['errors']:,} | "
-                     f"{'met' if r['peak_mb'] <= MEMORY_TARGET_MB else 'missed'} |")
-    lines += ["", "Peak memory (VmHWM, MB) reached by the end of each stage:", "",
-              "| rows | read | check | report | audit |", "|---:|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r['rows']:,} | {s['read_workbook']:.1f} | {s['check']:.1f} | {s['write_report']:.1f} | {s['audit']:.1f} | "
+            f"**{total:.1f}** | {1e6 * total / r['rows']:.1f} | {r['peak_mb']:,.0f} | {r['findings']:,} | {r['errors']:,} | "
+            f"{'met' if r['peak_mb'] <= MEMORY_TARGET_MB else 'missed'} |"
+        )
+    lines += [
+        "",
+        "Peak memory (VmHWM, MB) reached by the end of each stage:",
+        "",
+        "| rows | read | check | report | audit |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         m = r["peak_after"]
-        lines.append(f"| {r['rows']:,} | {m['read_workbook']:,.0f} | {m['check']:,.0f} | {m['write_report']:,.0f} | {m['audit']:,.0f} |")
+        lines.append(
+            f"| {r['rows']:,} | {m['read_workbook']:,.0f} | {m['check']:,.0f} | {m['write_report']:,.0f} | {m['audit']:,.0f} |"
+        )
     if len(results) > 1:
         small, big = results[0], results[-1]
         per_row = [sum(r["stages"][k] for k in STAGES) / r["rows"] for r in (small, big)]
-        lines += ["", f"Linearity: {big['rows'] / small['rows']:.1f}× the rows took "
-                      f"{sum(big['stages'][k] for k in STAGES) / sum(small['stages'][k] for k in STAGES):.1f}× the time "
-                      f"({1e6 * per_row[0]:.1f} → {1e6 * per_row[1]:.1f} µs per row)."]
-    lines += ["", "Audit: " + ", ".join(f"{r['rows']:,} rows {r['audit_bytes'] / r['rows']:.0f} bytes per row" for r in results)
-              + "; report workbook: " + ", ".join(f"{r['report_bytes'] / 1e6:.1f} MB" for r in results) + "."]
+        lines += [
+            "",
+            f"Linearity: {big['rows'] / small['rows']:.1f}× the rows took "
+            f"{sum(big['stages'][k] for k in STAGES) / sum(small['stages'][k] for k in STAGES):.1f}× the time "
+            f"({1e6 * per_row[0]:.1f} → {1e6 * per_row[1]:.1f} µs per row).",
+        ]
+    lines += [
+        "",
+        "Audit: "
+        + ", ".join(f"{r['rows']:,} rows {r['audit_bytes'] / r['rows']:.0f} bytes per row" for r in results)
+        + "; report workbook: "
+        + ", ".join(f"{r['report_bytes'] / 1e6:.1f} MB" for r in results)
+        + ".",
+    ]
     return "\n".join(lines)
 
 
@@ -214,7 +259,7 @@ def write_docs(text: str):
     doc = DOCS.read_text(encoding="utf-8")
     block = f"{START}\n{text}\n{END}"
     if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END):]
+        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
     else:
         doc = doc.rstrip("\n") + "\n\n## kade check\n\n" + SECTION_INTRO + "\n\n" + block + "\n"
     DOCS.write_text(doc, encoding="utf-8")
@@ -222,9 +267,13 @@ def write_docs(text: str):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="total rows, e.g. 100k,500k,1048576")
+    parser.add_argument(
+        "--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="total rows, e.g. 100k,500k,1048576"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild the registers")
-    parser.add_argument("--write-docs", action="store_true", help="update the kade check section of docs/performance.md")
+    parser.add_argument(
+        "--write-docs", action="store_true", help="update the kade check section of docs/performance.md"
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -234,8 +283,11 @@ def main(argv=None):
     for rows in [_size(s) for s in args.sizes.split(",")]:
         workbook = build_register(rows, args.force)
         results.append(run_child(workbook))
-        print(f"{rows:,} rows: {sum(results[-1]['stages'][k] for k in STAGES):.1f} s, "
-              f"peak {results[-1]['peak_mb']:,.0f} MB", file=sys.stderr)
+        print(
+            f"{rows:,} rows: {sum(results[-1]['stages'][k] for k in STAGES):.1f} s, "
+            f"peak {results[-1]['peak_mb']:,.0f} MB",
+            file=sys.stderr,
+        )
     text = render(results)
     print(text)
     if args.write_docs:

@@ -6,6 +6,7 @@ and memory over many rule reloads with durable-rules.
 
 Results are copied into docs/engines.md by hand with the date and machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,20 +28,26 @@ from tests.helpers import env, table  # noqa: E402
 def first_table(threshold: int = 0):
     """A 20-rule FIRST table over an amount range, a category list and a flag."""
     rules = []
-    cats = ['"A"', '"B"', '"C"', '"A", "B"', '-']
+    cats = ['"A"', '"B"', '"C"', '"A", "B"', "-"]
     for i in range(19):
         lo = i * 50 + threshold
         rules.append((f"R{i + 1}", [f"[{lo}..{lo + 50})", cats[i % 5], ["true", "false", "-"][i % 3]], [f'"p{i % 4}"']))
     rules.append(("R20", ["-", "-", "-"], ['"p0"']))
-    return table(inputs=[("amount", "number"), ("category", "string"), ("express", "boolean")],
-                 outputs=[("priority", "string", ())], rules=rules, hit_policy="F")
+    return table(
+        inputs=[("amount", "number"), ("category", "string"), ("express", "boolean")],
+        outputs=[("priority", "string", ())],
+        rules=rules,
+        hit_policy="F",
+    )
 
 
 def columns(n: int, seed: int = 1):
     rng = np.random.default_rng(seed)
-    return env(amount=("number", rng.uniform(0, 1000, n).round(0).tolist()),
-               category=("string", rng.choice(["A", "B", "C", "D"], n).tolist()),
-               express=("boolean", rng.choice([True, False], n).tolist()))
+    return env(
+        amount=("number", rng.uniform(0, 1000, n).round(0).tolist()),
+        category=("string", rng.choice(["A", "B", "C", "D"], n).tolist()),
+        express=("boolean", rng.choice([True, False], n).tolist()),
+    )
 
 
 def rss_kb(pid: int) -> int:
@@ -103,7 +110,9 @@ def main():
         med, p99 = latency(matcher, 200 if args.quick else 2000)
         print(f"| {name} | {med:.3f} | {p99:.3f} |")
     count = 200 if args.quick else 1000
-    print(f"\n## Memory over {count:,} rule reloads (durable-rules; worker replaced every {durable.worker_loads} versions)\n")
+    print(
+        f"\n## Memory over {count:,} rule reloads (durable-rules; worker replaced every {durable.worker_loads} versions)\n"
+    )
     print("| reloads | main process RSS MB | worker RSS MB |\n|---:|---:|---:|")
     for version, main_kb, worker_kb in reloads(count, durable):
         print(f"| {version:,} | {main_kb / 1024:.1f} | {worker_kb / 1024:.1f} |")

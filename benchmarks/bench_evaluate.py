@@ -24,6 +24,7 @@
 The script is not a pytest test. ``--write-docs`` replaces the results section
 of docs/performance.md (between the ``<!-- results:start/end -->`` markers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,6 +77,7 @@ def _vm_hwm_mb() -> float | None:
 
 # --------------------------------------------------------------- child runs ----
 
+
 def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True) -> dict:
     """What `kade evaluate WORKBOOK --rules RULES -o OUT` does, stage by stage
     (``copy=False``: with --new-workbook)."""
@@ -94,16 +96,30 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     t2 = time.perf_counter()
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
-    frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
+    frames = {
+        evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+        for e in evaluation.rows
+        if evaluation.for_entity(e)
+    }
     t4 = time.perf_counter()
     summary = report.summarize(evaluation)
     t5 = time.perf_counter()
-    layout = writers.write_xlsx(frames, out, report.summary_rows(summary), source=source, origins={s.name: s.origin for s in sheets})
+    layout = writers.write_xlsx(
+        frames, out, report.summary_rows(summary), source=source, origins={s.name: s.origin for s in sheets}
+    )
     t6 = time.perf_counter()
     errors = report.error_rows(evaluation)
     t7 = time.perf_counter()
-    times.update(read=t1 - t0, bind=t2 - t1, evaluate=t3 - t2, result_frame=t4 - t3, summarize=t5 - t4,
-                 write=t6 - t5, error_rows=t7 - t6, total=t7 - t0)
+    times.update(
+        read=t1 - t0,
+        bind=t2 - t1,
+        evaluate=t3 - t2,
+        result_frame=t4 - t3,
+        summarize=t5 - t4,
+        write=t6 - t5,
+        error_rows=t7 - t6,
+        total=t7 - t0,
+    )
     times["error_count"] = errors
     times["layout"] = layout
     return times
@@ -139,13 +155,23 @@ def child_main(kind: str, workbook: Path, out: Path, rules_path: Path):
 def spawn(kind: str, workbook: Path, rules_path: Path) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"{kind}_{workbook.stem}.xlsx"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--workbook", str(workbook),
-           "--out", str(out), "--rules", str(rules_path)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        kind,
+        "--workbook",
+        str(workbook),
+        "--out",
+        str(out),
+        "--rules",
+        str(rules_path),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} child failed ({proc.returncode}):\n{proc.stderr}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def _kade_command() -> list[str]:
@@ -157,10 +183,15 @@ def cli_variants() -> dict[str, list[str]]:
     """`kade evaluate` option sets to time. The audit trail (when the CLI has one)
     never goes to its default location outside the repository: either off, or a
     fresh SQLite file under benchmarks/data/out/."""
-    help_text = subprocess.run(_kade_command() + ["evaluate", "--help"], capture_output=True, text=True, cwd=ROOT).stdout
+    help_text = subprocess.run(
+        _kade_command() + ["evaluate", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     if "--no-audit" not in help_text:
         return {"kade evaluate": []}
-    return {"kade evaluate --no-audit": ["--no-audit"], "kade evaluate (audit to a fresh SQLite file)": ["--audit", "{audit}"]}
+    return {
+        "kade evaluate --no-audit": ["--no-audit"],
+        "kade evaluate (audit to a fresh SQLite file)": ["--audit", "{audit}"],
+    }
 
 
 def time_cli(workbook: Path, rules_path: Path, extra: list[str]) -> float:
@@ -169,7 +200,16 @@ def time_cli(workbook: Path, rules_path: Path, extra: list[str]) -> float:
     out = OUT / f"cli_{workbook.stem}.xlsx"
     audit_db = OUT / f"audit_{workbook.stem}.sqlite"
     audit_db.unlink(missing_ok=True)
-    cmd = _kade_command() + ["evaluate", str(workbook), "--rules", str(rules_path), "-o", str(out), "-q", "--no-progress"]
+    cmd = _kade_command() + [
+        "evaluate",
+        str(workbook),
+        "--rules",
+        str(rules_path),
+        "-o",
+        str(out),
+        "-q",
+        "--no-progress",
+    ]
     cmd += [a.replace("{audit}", str(audit_db)) for a in extra]
     env = {**os.environ, "KADE_AUDIT": str(audit_db)}
     t0 = time.perf_counter()
@@ -198,14 +238,23 @@ def code_fingerprint() -> str:
 
 def code_version() -> str:
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "engine", "cli.py"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
-        return f"commit {head}" + (" with uncommitted changes in engine/ or cli.py" if dirty else "") if head else "unknown"
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "engine", "cli.py"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        return (
+            f"commit {head}" + (" with uncommitted changes in engine/ or cli.py" if dirty else "")
+            if head
+            else "unknown"
+        )
     except OSError:
         return "unknown"
 
 
 # ----------------------------------------------------------- measurements ------
+
 
 def ensure_inputs(sizes: list[int]):
     if not (generate.RULES / "glossary.xlsx").exists() or not (generate.RULES / "order_priority.xlsx").exists():
@@ -259,9 +308,18 @@ def bench_e2e(n: int, repeats: int, cli_runs: int, new_workbook: bool = True) ->
     if cli_runs:
         for label, extra in cli_variants().items():
             cli[label] = min(time_cli(path, generate.RULES, extra) for _ in range(cli_runs))
-    out = {"rows": n, "pipeline": best["pipeline"], "baseline": best["baseline"], "ratio": best["pipeline"]["total"] / best["baseline"]["total"],
-           "median_ratio": median["pipeline"] / median["baseline"], "medians": median,
-           "totals": {k: [r["total"] for r in v] for k, v in runs.items()}, "cli": cli, "cli_runs": cli_runs, "repeats": repeats}
+    out = {
+        "rows": n,
+        "pipeline": best["pipeline"],
+        "baseline": best["baseline"],
+        "ratio": best["pipeline"]["total"] / best["baseline"]["total"],
+        "median_ratio": median["pipeline"] / median["baseline"],
+        "medians": median,
+        "totals": {k: [r["total"] for r in v] for k, v in runs.items()},
+        "cli": cli,
+        "cli_runs": cli_runs,
+        "repeats": repeats,
+    }
     if new_workbook:
         out["pipeline_new"] = best["pipeline_new"]
         out["ratio_new"] = best["pipeline_new"]["total"] / best["baseline"]["total"]
@@ -288,7 +346,11 @@ def profile_e2e(n: int, top: int = 18) -> list[tuple]:
     own = [(tt, ct, nc, where, tt / total) for tt, ct, nc, where in rows[:top]]
     mine = [(ct, tt, nc, where) for tt, ct, nc, where in rows if where.startswith(("engine/", "cli.py", "benchmarks/"))]
     mine.sort(reverse=True)
-    cumulative = [(tt, ct, nc, where, ct / total) for ct, tt, nc, where in mine[:top] if not where.endswith((" run_pipeline", " <lambda>"))]
+    cumulative = [
+        (tt, ct, nc, where, ct / total)
+        for ct, tt, nc, where in mine[:top]
+        if not where.endswith((" run_pipeline", " <lambda>"))
+    ]
     return own, cumulative, total
 
 
@@ -302,11 +364,12 @@ def _where(file: str, line: int, func: str) -> str:
     except ValueError:
         parts = p.parts
         if "site-packages" in parts:
-            return f"{'/'.join(parts[parts.index('site-packages') + 1:])}:{line} {func}"
+            return f"{'/'.join(parts[parts.index('site-packages') + 1 :])}:{line} {func}"
         return f"{p.name}:{line} {func}"
 
 
 # --------------------------------------------------------------- reporting -----
+
 
 def machine() -> list[str]:
     import numpy
@@ -322,7 +385,9 @@ def machine() -> list[str]:
         pass
     mem = ""
     try:
-        kb = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))
+        kb = int(
+            next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
+        )
         mem = f"{kb / 1024 / 1024:.0f} GiB RAM"
     except (OSError, StopIteration):
         pass
@@ -330,13 +395,16 @@ def machine() -> list[str]:
     for mod in ("python_calamine", "pyarrow", "xlsxwriter", "openpyxl"):
         try:
             from importlib.metadata import version
+
             versions.append(f"{mod.replace('_', '-')} {version(mod.replace('_', '-'))}")
         except Exception:
             pass
     nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [f"- CPU: {cpu}, nproc = {nproc}" + (f", {mem}" if mem else ""),
-            f"- {platform.system()} {platform.release()}; Python {platform.python_version()}",
-            f"- numpy {numpy.__version__}, pandas {pandas.__version__}, " + ", ".join(versions)]
+    return [
+        f"- CPU: {cpu}, nproc = {nproc}" + (f", {mem}" if mem else ""),
+        f"- {platform.system()} {platform.release()}; Python {platform.python_version()}",
+        f"- numpy {numpy.__version__}, pandas {pandas.__version__}, " + ", ".join(versions),
+    ]
 
 
 def fmt_rate(n: int, s: float) -> str:
@@ -344,64 +412,128 @@ def fmt_rate(n: int, s: float) -> str:
 
 
 def render(evals: list[dict], e2e: dict | None, large: dict | None, prof, args) -> str:
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_evaluate.py"
-             + (f" --sizes {args.sizes_text}" if args.sizes_text else "") + (" --quick" if args.quick else "") + "`.", ""]
-    load = ", ".join(f"{a:.2f}" for a in args.load_before) + " before / " + ", ".join(f"{a:.2f}" for a in os.getloadavg()) + " after"
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_evaluate.py"
+        + (f" --sizes {args.sizes_text}" if args.sizes_text else "")
+        + (" --quick" if args.quick else "")
+        + "`.",
+        "",
+    ]
+    load = (
+        ", ".join(f"{a:.2f}" for a in args.load_before)
+        + " before / "
+        + ", ".join(f"{a:.2f}" for a in os.getloadavg())
+        + " after"
+    )
     changed = code_fingerprint() != args.fingerprint
-    version = code_version() + f", sources {args.fingerprint}" + (
-        " — **the engine sources changed during this run: the numbers mix two versions; run again**" if changed else "")
-    lines += ["Machine:", ""] + machine() + [f"- kade {version}",
-                                             f"- load average (1, 5, 15 min): {load} (the machine is shared; a load above ~0.5 before the run means other work competed for the 2 cores)", ""]
-    lines += ["Rule set: `benchmarks/data/rules/` — one entity `orders` (8 columns), one FIRST table "
-              "`order_priority` with 20 rules over amount (ranges), category (lists) and express (boolean), plus a default row.", ""]
+    version = (
+        code_version()
+        + f", sources {args.fingerprint}"
+        + (
+            " — **the engine sources changed during this run: the numbers mix two versions; run again**"
+            if changed
+            else ""
+        )
+    )
+    lines += (
+        ["Machine:", ""]
+        + machine()
+        + [
+            f"- kade {version}",
+            f"- load average (1, 5, 15 min): {load} (the machine is shared; a load above ~0.5 before the run means other work competed for the 2 cores)",
+            "",
+        ]
+    )
+    lines += [
+        "Rule set: `benchmarks/data/rules/` — one entity `orders` (8 columns), one FIRST table "
+        "`order_priority` with 20 rules over amount (ranges), category (lists) and express (boolean), plus a default row.",
+        "",
+    ]
     if evals:
-        lines += [f"### (a) Evaluation alone (`engine.evaluate` on bound columns, best of {args.repeats})", "",
-                  "| rows | read_workbook (s) | bind (s) | evaluate, reasons off (s) | rows/s, reasons off | evaluate, reasons on (s) | rows/s, reasons on | target ≥ 2,000,000 rows/s (reasons off) |",
-                  "|---:|---:|---:|---:|---:|---:|---:|:---|"]
+        lines += [
+            f"### (a) Evaluation alone (`engine.evaluate` on bound columns, best of {args.repeats})",
+            "",
+            "| rows | read_workbook (s) | bind (s) | evaluate, reasons off (s) | rows/s, reasons off | evaluate, reasons on (s) | rows/s, reasons on | target ≥ 2,000,000 rows/s (reasons off) |",
+            "|---:|---:|---:|---:|---:|---:|---:|:---|",
+        ]
         for r in evals:
             rate = r["rows"] / r["reasons_off"]
             verdict = "met" if rate >= EVAL_TARGET else f"**missed** ({rate / EVAL_TARGET:.2f}× of target)"
-            lines.append(f"| {r['rows']:,} | {r['read']:.2f} | {r['bind']:.3f} | {r['reasons_off']:.4f} | {fmt_rate(r['rows'], r['reasons_off'])} "
-                         f"| {r['reasons_on']:.4f} | {fmt_rate(r['rows'], r['reasons_on'])} | {verdict} |")
+            lines.append(
+                f"| {r['rows']:,} | {r['read']:.2f} | {r['bind']:.3f} | {r['reasons_off']:.4f} | {fmt_rate(r['rows'], r['reasons_off'])} "
+                f"| {r['reasons_on']:.4f} | {fmt_rate(r['rows'], r['reasons_on'])} | {verdict} |"
+            )
         lines.append("")
     for label, res in (("(b) End to end", e2e), ("(c) End to end, largest size", large)):
         if res is None:
             continue
         p, b = res["pipeline"], res["baseline"]
-        ok = "met" if res["ratio"] <= RATIO_TARGET else f"**missed** (by {(res['ratio'] / RATIO_TARGET - 1) * 100:.0f} %)"
+        ok = (
+            "met"
+            if res["ratio"] <= RATIO_TARGET
+            else f"**missed** (by {(res['ratio'] / RATIO_TARGET - 1) * 100:.0f} %)"
+        )
         rows = [("kade evaluate (library calls; results as a copy of the input)", p)]
         if "pipeline_new" in res:
             rows.append(("kade evaluate --new-workbook (library calls)", res["pipeline_new"]))
         how = f"best of {res['repeats']}, runs interleaved" if res["repeats"] > 1 else "one run"
-        lines += [f"### {label}: {res['rows']:,} rows ({how}, fresh process each run)", "",
-                  "| | read (s) | bind (s) | evaluate (s) | result_frame (s) | summarize (s) | write_xlsx (s) | error_rows (s) | total (s) | peak RSS (MB) | ru_maxrss (MB) |",
-                  "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {r['read']:.2f} | {r['bind']:.2f} | {r['evaluate']:.2f} | {r['result_frame']:.2f} "
-                  f"| {r['summarize']:.2f} | {r['write']:.2f} | {r['error_rows']:.2f} | **{r['total']:.2f}** | {r['peak_rss_mb']:,.0f} | {r['ru_maxrss_mb']:,.0f} |"
-                  for name, r in rows]
-        lines += [f"| read + write back unchanged | {b['read']:.2f} | | | | | {b['write']:.2f} | | **{b['total']:.2f}** | {b['peak_rss_mb']:,.0f} | {b['ru_maxrss_mb']:,.0f} |",
-                  "",
-                  f"Ratio kade / read+write: **{res['ratio']:.2f}** (target ≤ {RATIO_TARGET}: {ok})"
-                  + (f"; median of the {res['repeats']} runs {res['median_ratio']:.2f}" if res["repeats"] > 1 else "") + ". "
-                  + (f"With --new-workbook: {res['ratio_new']:.2f}. " if "ratio_new" in res else "")
-                  + f"load_rules adds {p['load_rules']:.2f} s (not in either total)."]
+        lines += [
+            f"### {label}: {res['rows']:,} rows ({how}, fresh process each run)",
+            "",
+            "| | read (s) | bind (s) | evaluate (s) | result_frame (s) | summarize (s) | write_xlsx (s) | error_rows (s) | total (s) | peak RSS (MB) | ru_maxrss (MB) |",
+            "|:---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {name} | {r['read']:.2f} | {r['bind']:.2f} | {r['evaluate']:.2f} | {r['result_frame']:.2f} "
+            f"| {r['summarize']:.2f} | {r['write']:.2f} | {r['error_rows']:.2f} | **{r['total']:.2f}** | {r['peak_rss_mb']:,.0f} | {r['ru_maxrss_mb']:,.0f} |"
+            for name, r in rows
+        ]
+        lines += [
+            f"| read + write back unchanged | {b['read']:.2f} | | | | | {b['write']:.2f} | | **{b['total']:.2f}** | {b['peak_rss_mb']:,.0f} | {b['ru_maxrss_mb']:,.0f} |",
+            "",
+            f"Ratio kade / read+write: **{res['ratio']:.2f}** (target ≤ {RATIO_TARGET}: {ok})"
+            + (f"; median of the {res['repeats']} runs {res['median_ratio']:.2f}" if res["repeats"] > 1 else "")
+            + ". "
+            + (f"With --new-workbook: {res['ratio_new']:.2f}. " if "ratio_new" in res else "")
+            + f"load_rules adds {p['load_rules']:.2f} s (not in either total).",
+        ]
         if res["repeats"] > 1:
-            lines += ["", "Every run's total (s): " + "; ".join(
-                f"{k.replace('pipeline_new', '--new-workbook').replace('pipeline', 'kade').replace('baseline', 'read+write')} "
-                + ", ".join(f"{t:.2f}" for t in v) for k, v in res["totals"].items())]
+            lines += [
+                "",
+                "Every run's total (s): "
+                + "; ".join(
+                    f"{k.replace('pipeline_new', '--new-workbook').replace('pipeline', 'kade').replace('baseline', 'read+write')} "
+                    + ", ".join(f"{t:.2f}" for t in v)
+                    for k, v in res["totals"].items()
+                ),
+            ]
         if res.get("cli"):
-            lines += ["", f"The command itself (wall clock, best of {res['cli_runs']}; interpreter start-up, imports and load_rules included):", ""]
+            lines += [
+                "",
+                f"The command itself (wall clock, best of {res['cli_runs']}; interpreter start-up, imports and load_rules included):",
+                "",
+            ]
             lines += [f"- `{label}`: {wall:.2f} s" for label, wall in res["cli"].items()]
         lines.append("")
     if prof:
         own, cumulative, total = prof
-        lines += [f"### cProfile of the end-to-end run ({args.profile_rows:,} rows, {total:.1f} s under the profiler)", "",
-                  "kade's own functions by cumulative time (share of the profiled total):", "",
-                  "| cumulative (s) | share | own time (s) | calls | function |", "|---:|---:|---:|---:|:---|"]
+        lines += [
+            f"### cProfile of the end-to-end run ({args.profile_rows:,} rows, {total:.1f} s under the profiler)",
+            "",
+            "kade's own functions by cumulative time (share of the profiled total):",
+            "",
+            "| cumulative (s) | share | own time (s) | calls | function |",
+            "|---:|---:|---:|---:|:---|",
+        ]
         for tt, ct, nc, where, share in cumulative:
             lines.append(f"| {ct:.2f} | {share * 100:.1f} % | {tt:.2f} | {nc:,} | `{where}` |")
-        lines += ["", "All functions by own time:", "",
-                  "| own time (s) | share | cumulative (s) | calls | function |", "|---:|---:|---:|---:|:---|"]
+        lines += [
+            "",
+            "All functions by own time:",
+            "",
+            "| own time (s) | share | cumulative (s) | calls | function |",
+            "|---:|---:|---:|---:|:---|",
+        ]
         for tt, ct, nc, where, share in own:
             lines.append(f"| {tt:.2f} | {share * 100:.1f} % | {ct:.2f} | {nc:,} | `{where}` |")
         lines.append("")
@@ -427,11 +559,23 @@ def write_docs(section: str):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default=None, help="comma-separated row counts for (a): 10k,100k,max (default all three; 10k with --quick)")
-    parser.add_argument("--quick", action="store_true", help="one repeat, 10k rows unless --sizes, no profile unless --profile")
-    parser.add_argument("--e2e-size", type=generate.parse_size, default=None,
-                        help="rows for the end-to-end ratio (default 100k if in --sizes, else the smallest size)")
-    parser.add_argument("--profile", dest="profile", action="store_true", default=None, help="cProfile the end-to-end run")
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated row counts for (a): 10k,100k,max (default all three; 10k with --quick)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="one repeat, 10k rows unless --sizes, no profile unless --profile"
+    )
+    parser.add_argument(
+        "--e2e-size",
+        type=generate.parse_size,
+        default=None,
+        help="rows for the end-to-end ratio (default 100k if in --sizes, else the smallest size)",
+    )
+    parser.add_argument(
+        "--profile", dest="profile", action="store_true", default=None, help="cProfile the end-to-end run"
+    )
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--write-docs", action="store_true", help="replace the results section of docs/performance.md")
     parser.add_argument("--child", choices=("pipeline", "pipeline_new", "baseline"), help=argparse.SUPPRESS)
@@ -445,7 +589,9 @@ def main(argv=None):
     args.sizes_text = args.sizes
     args.load_before = os.getloadavg()
     args.fingerprint = code_fingerprint()
-    sizes = generate.parse_sizes(args.sizes) if args.sizes else ([10_000] if args.quick else list(generate.DEFAULT_SIZES))
+    sizes = (
+        generate.parse_sizes(args.sizes) if args.sizes else ([10_000] if args.quick else list(generate.DEFAULT_SIZES))
+    )
     sizes = sorted(set(sizes))
     args.repeats = 1 if args.quick else 3
     e2e_size = args.e2e_size or (100_000 if 100_000 in sizes else sizes[0])
@@ -469,8 +615,12 @@ def main(argv=None):
         print(f"(a) evaluate {n:,} rows ...", file=sys.stderr, flush=True)
         evals.append(bench_eval(n, args.repeats))
         r = evals[-1]
-        print(f"    reasons off {r['reasons_off']:.4f} s = {fmt_rate(n, r['reasons_off'])} rows/s; "
-              f"reasons on {r['reasons_on']:.4f} s = {fmt_rate(n, r['reasons_on'])} rows/s", file=sys.stderr, flush=True)
+        print(
+            f"    reasons off {r['reasons_off']:.4f} s = {fmt_rate(n, r['reasons_off'])} rows/s; "
+            f"reasons on {r['reasons_on']:.4f} s = {fmt_rate(n, r['reasons_on'])} rows/s",
+            file=sys.stderr,
+            flush=True,
+        )
     print(render(evals, e2e, large, None, args), file=sys.stderr, flush=True)  # in case profiling fails
     prof = None
     if profile:

@@ -13,6 +13,7 @@ client builds it, not kade); each timed run is one HTTP POST to a real
 uvicorn process on 127.0.0.1 plus json-parsing the reply. The server is
 warmed with one request first (rules are loaded at start-up anyway).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -109,10 +110,18 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
     assert written == args.rows, f"the reply wrote {written} rows, expected {args.rows}"
-    result = {"rows": args.rows, "runs": args.runs, "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3),
-              "min_s": round(min(times), 3), "request_mb": round(len(body) / 1e6, 2), "reply_mb": round(reply_bytes / 1e6, 2),
-              "machine": f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs",
-              "target_s": TARGET_SECONDS, "ok": statistics.median(times) <= TARGET_SECONDS}
+    result = {
+        "rows": args.rows,
+        "runs": args.runs,
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+        "min_s": round(min(times), 3),
+        "request_mb": round(len(body) / 1e6, 2),
+        "reply_mb": round(reply_bytes / 1e6, 2),
+        "machine": f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs",
+        "target_s": TARGET_SECONDS,
+        "ok": statistics.median(times) <= TARGET_SECONDS,
+    }
     print(json.dumps(result, ensure_ascii=False))
     if args.write_docs:
         write_docs(result)
@@ -121,12 +130,16 @@ def main() -> int:
 
 def write_docs(result: dict):
     text = DOCS.read_text(encoding="utf-8")
-    table = (f"| rows | request | reply | round trip (median of {result['runs']}) | fastest | slowest | target |\n"
-             f"|---|---|---|---|---|---|---|\n"
-             f"| {result['rows']:,} | {result['request_mb']} MB | {result['reply_mb']} MB | **{result['median_s']:.3f} s** | "
-             f"{result['min_s']:.3f} s | {result['max_s']:.3f} s | ≤ {result['target_s']:.0f} s |\n\n"
-             f"Measured with `python benchmarks/bench_serve.py` on {result['machine']} (Linux, loopback).\n")
-    new, count = re.subn(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + table + m.group(2), text, flags=re.S)
+    table = (
+        f"| rows | request | reply | round trip (median of {result['runs']}) | fastest | slowest | target |\n"
+        f"|---|---|---|---|---|---|---|\n"
+        f"| {result['rows']:,} | {result['request_mb']} MB | {result['reply_mb']} MB | **{result['median_s']:.3f} s** | "
+        f"{result['min_s']:.3f} s | {result['max_s']:.3f} s | ≤ {result['target_s']:.0f} s |\n\n"
+        f"Measured with `python benchmarks/bench_serve.py` on {result['machine']} (Linux, loopback).\n"
+    )
+    new, count = re.subn(
+        r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + table + m.group(2), text, flags=re.S
+    )
     if count != 1:
         raise SystemExit("docs/excel.md has no <!-- bench:start --> / <!-- bench:end --> markers")
     DOCS.write_text(new, encoding="utf-8")

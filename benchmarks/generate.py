@@ -21,6 +21,7 @@ Usage::
 Existing data workbooks are kept (generating the 1M-row one takes a while)
 unless ``--force``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,21 +57,38 @@ GLOSSARY = [
     ("amount", "orders", "Amount | 金额", "number", "", "amount", "CNY, quantity x unit price"),
     ("discount", "orders", "Discount (%) | 折扣率(%)", "number", "", "discount %", ""),
     ("express", "orders", "Express | 加急", "boolean", "", "express", "express delivery requested"),
-    ("priority", "orders", "Priority | 优先级", "string", '"P1", "P2", "P3", "P4", "P5"', "priority", "decision output"),
+    (
+        "priority",
+        "orders",
+        "Priority | 优先级",
+        "string",
+        '"P1", "P2", "P3", "P4", "P5"',
+        "priority",
+        "decision output",
+    ),
 ]
 
 # 5 amount bands x 4 category groups = 20 rules; FIRST hit policy.
-BANDS = [(">= 50000", "≥ 50k"), ("[20000..50000)", "20k–50k"), ("[5000..20000)", "5k–20k"),
-         ("[1000..5000)", "1k–5k"), ("< 1000", "< 1k")]
-GROUPS = [('"electronics", "machinery"', "-", "high-value goods"),
-          ('"furniture", "clothing"', "-", "bulky / seasonal goods"),
-          ('"grocery", "books"', "-", "staples"),
-          ("-", "true", "any category, express requested")]
-PRIORITY = [["P1", "P1", "P2", "P1"],
-            ["P1", "P2", "P3", "P2"],
-            ["P2", "P3", "P3", "P2"],
-            ["P3", "P4", "P4", "P3"],
-            ["P4", "P5", "P5", "P4"]]
+BANDS = [
+    (">= 50000", "≥ 50k"),
+    ("[20000..50000)", "20k–50k"),
+    ("[5000..20000)", "5k–20k"),
+    ("[1000..5000)", "1k–5k"),
+    ("< 1000", "< 1k"),
+]
+GROUPS = [
+    ('"electronics", "machinery"', "-", "high-value goods"),
+    ('"furniture", "clothing"', "-", "bulky / seasonal goods"),
+    ('"grocery", "books"', "-", "staples"),
+    ("-", "true", "any category, express requested"),
+]
+PRIORITY = [
+    ["P1", "P1", "P2", "P1"],
+    ["P1", "P2", "P3", "P2"],
+    ["P2", "P3", "P3", "P2"],
+    ["P3", "P4", "P4", "P3"],
+    ["P4", "P5", "P5", "P4"],
+]
 DEFAULT_PRIORITY = '"P5"'  # toys / other without express, or no amount
 
 
@@ -83,8 +101,13 @@ def rule_rows() -> list[tuple]:
     return rows
 
 
-TABLE = ("order_priority", "订单优先级 Order priority", "orders", "F",
-         [("input", "amount"), ("input", "category"), ("input", "express"), ("output", "priority")])
+TABLE = (
+    "order_priority",
+    "订单优先级 Order priority",
+    "orders",
+    "F",
+    [("input", "amount"), ("input", "category"), ("input", "express"), ("output", "priority")],
+)
 
 
 def write_rules(folder: Path = RULES) -> list[Path]:
@@ -167,8 +190,10 @@ def write_data(n: int, path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     rng = np.random.default_rng(SEED)
-    book = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
-                                          "strings_to_formulas": False, "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        str(tmp),
+        {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     bold = book.add_format({"bold": True})
     date_fmt = book.add_format({"num_format": "yyyy-mm-dd"})
     ws = book.add_worksheet(SHEET)
@@ -198,8 +223,12 @@ def write_data(n: int, path: Path | None = None) -> Path:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Generate kade benchmark rules and data workbooks.")
-    parser.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
-                        help="comma-separated row counts: 10k,100k,max (default: 10k,100k,1048575)")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=list(DEFAULT_SIZES),
+        help="comma-separated row counts: 10k,100k,max (default: 10k,100k,1048575)",
+    )
     parser.add_argument("--force", action="store_true", help="regenerate data workbooks that already exist")
     args = parser.parse_args(argv)
     for p in write_rules():

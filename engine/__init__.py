@@ -16,6 +16,7 @@ check_workbook`` (kade check), ``engine.audit`` (the audit trail),
 ``engine.dmn.load_dmn`` / ``engine.dmn_export.write_dmn`` /
 ``engine.dmn_workbook.import_dmn`` / ``engine.tck.run_tck`` (DMN).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,18 @@ from pathlib import Path
 import pandas as pd
 
 from .data import Sheet, bind, read_workbook
-from .errors import (DataError, DecisionCycleError, FeelSyntaxError, FeelTypeError, KadeError, MissingColumnError,
-                     Position, RuleError, RuleErrors, RuleStructureError)
+from .errors import (
+    DataError,
+    DecisionCycleError,
+    FeelSyntaxError,
+    FeelTypeError,
+    KadeError,
+    MissingColumnError,
+    Position,
+    RuleError,
+    RuleErrors,
+    RuleStructureError,
+)
 from .evaluate import DecisionResult, Evaluation, evaluate, evaluate_table
 from .model import DecisionTable, RuleSet
 from .report import result_frame, summarize
@@ -33,10 +44,30 @@ from .rulebook import load_rules
 from .version import __version__
 
 __all__ = [
-    "load_rules", "read_workbook", "evaluate_workbook", "evaluate_sheets", "evaluate_frame", "evaluate", "evaluate_table",
-    "result_frame", "summarize", "Evaluation", "DecisionResult", "DecisionTable", "RuleSet", "Sheet",
-    "KadeError", "RuleError", "RuleErrors", "RuleStructureError", "FeelSyntaxError", "FeelTypeError",
-    "DecisionCycleError", "DataError", "MissingColumnError", "Position",
+    "load_rules",
+    "read_workbook",
+    "evaluate_workbook",
+    "evaluate_sheets",
+    "evaluate_frame",
+    "evaluate",
+    "evaluate_table",
+    "result_frame",
+    "summarize",
+    "Evaluation",
+    "DecisionResult",
+    "DecisionTable",
+    "RuleSet",
+    "Sheet",
+    "KadeError",
+    "RuleError",
+    "RuleErrors",
+    "RuleStructureError",
+    "FeelSyntaxError",
+    "FeelTypeError",
+    "DecisionCycleError",
+    "DataError",
+    "MissingColumnError",
+    "Position",
 ]
 
 
@@ -52,13 +83,24 @@ def evaluate_workbook(rules: RuleSet, path: str | Path, **options) -> Evaluation
     return evaluate_sheets(rules, read_workbook(path), source=str(path), **options)
 
 
-def evaluate_frame(rules: RuleSet, frame: pd.DataFrame, entity: str, *, parents: dict[str, pd.DataFrame] | None = None,
-                   strict: bool = True, reasons: bool = True) -> pd.DataFrame:
+def evaluate_frame(
+    rules: RuleSet,
+    frame: pd.DataFrame,
+    entity: str,
+    *,
+    parents: dict[str, pd.DataFrame] | None = None,
+    strict: bool = True,
+    reasons: bool = True,
+) -> pd.DataFrame:
     """Evaluate the decisions over ``entity`` on a DataFrame; returns the frame with
     the decision columns added. ``parents`` supplies parent entities' rows
     (e.g. ``{"clients": clients_df}`` when evaluating contracts)."""
+
     def sheet(name: str, df: pd.DataFrame) -> Sheet:
-        return Sheet(rules.entities[name].sheets[0] if name in rules.entities else name, df.astype(object).where(df.notna(), None))
+        return Sheet(
+            rules.entities[name].sheets[0] if name in rules.entities else name,
+            df.astype(object).where(df.notna(), None),
+        )
 
     sheets = [sheet(entity, frame)] + [sheet(name, df) for name, df in (parents or {}).items()]
     evaluation = evaluate_sheets(rules, sheets, strict=strict, reasons=reasons)

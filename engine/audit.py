@@ -13,6 +13,7 @@ stream, zstd-compressed: columnar, typed and cheap to write), and its end (JSON:
 row counts). A row holds its key, sheet row, the input values used, and per
 decision the outputs, the rule id(s), the error and the near misses.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -98,6 +99,7 @@ class Verification:
 
 # ---------------------------------------------------------------- stores -------
 
+
 class AuditStore:
     """Common logic; subclasses provide the connection and the SQL dialect."""
 
@@ -122,8 +124,10 @@ class AuditStore:
         seq_type, blob = ("INTEGER", "BLOB") if self.placeholder == "?" else ("BIGINT", "BYTEA")
         cur = self.conn.cursor()
         self._begin_exclusive_schema(cur)  # two first runs at once must not both create the table
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {seq_type} PRIMARY KEY, run_id TEXT NOT NULL, kind TEXT NOT NULL, "
-                    f"entity TEXT NOT NULL, row_key TEXT NOT NULL, payload {blob} NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (seq {seq_type} PRIMARY KEY, run_id TEXT NOT NULL, kind TEXT NOT NULL, "
+            f"entity TEXT NOT NULL, row_key TEXT NOT NULL, payload {blob} NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL)"
+        )
         cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_row ON {TABLE} (run_id, row_key)")
         cur.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_kind ON {TABLE} (kind)")
         self.conn.commit()
@@ -163,7 +167,12 @@ class AuditStore:
     # reading
     def _entries(self, where: str = "", params: tuple = ()) -> list[Entry]:
         cur = self.conn.cursor()
-        cur.execute(self._q(f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} {where} ORDER BY seq"), params)
+        cur.execute(
+            self._q(
+                f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} {where} ORDER BY seq"
+            ),
+            params,
+        )
         return [Entry(*row[:5], bytes(row[5]), *row[6:]) for row in cur.fetchall()]
 
     def runs(self) -> list[dict]:
@@ -176,7 +185,9 @@ class AuditStore:
         if not entries:
             candidates = [r["run_id"] for r in self.runs() if r["run_id"].startswith(run_id)]
             if len(candidates) != 1:
-                raise AuditError(f"no audited run {run_id!r}" + (f" (ambiguous: {', '.join(candidates)})" if candidates else ""))
+                raise AuditError(
+                    f"no audited run {run_id!r}" + (f" (ambiguous: {', '.join(candidates)})" if candidates else "")
+                )
             entries = self._entries("WHERE run_id = ? AND kind = ?", (candidates[0], "run"))
         return entries[0].data()
 
@@ -210,11 +221,25 @@ class AuditStore:
             e = Entry(*row[:5], bytes(row[5]), *row[6:])
             count += 1
             if e.seq != expected_seq:
-                return Verification(False, count, prev, f"entry {expected_seq} is missing (next is {e.seq}): deleted or renumbered", expected_seq)
+                return Verification(
+                    False,
+                    count,
+                    prev,
+                    f"entry {expected_seq} is missing (next is {e.seq}): deleted or renumbered",
+                    expected_seq,
+                )
             if e.prev_hash != prev:
-                return Verification(False, count, prev, f"entry {e.seq} does not follow entry {e.seq - 1}: inserted, deleted or reordered", e.seq)
+                return Verification(
+                    False,
+                    count,
+                    prev,
+                    f"entry {e.seq} does not follow entry {e.seq - 1}: inserted, deleted or reordered",
+                    e.seq,
+                )
             if entry_hash(e.seq, e.run_id, e.kind, e.entity, e.row_key, e.payload, e.prev_hash) != e.hash:
-                return Verification(False, count, prev, f"entry {e.seq} (run {e.run_id}, {e.kind} {e.row_key}) was altered", e.seq)
+                return Verification(
+                    False, count, prev, f"entry {e.seq} (run {e.run_id}, {e.kind} {e.row_key}) was altered", e.seq
+                )
             if e.kind == "run":
                 open_run = (e.run_id, 0)
             elif e.kind == "rows":
@@ -224,11 +249,19 @@ class AuditStore:
             elif e.kind == "end":
                 rows = e.data().get("rows")
                 if not open_run or open_run[0] != e.run_id or open_run[1] != rows:
-                    return Verification(False, count, prev, f"run {e.run_id} should hold {rows} rows, the chain has {open_run[1] if open_run else 0}", e.seq)
+                    return Verification(
+                        False,
+                        count,
+                        prev,
+                        f"run {e.run_id} should hold {rows} rows, the chain has {open_run[1] if open_run else 0}",
+                        e.seq,
+                    )
                 open_run = None
             prev, expected_seq = e.hash, expected_seq + 1
         if open_run is not None:
-            return Verification(False, count, prev, f"run {open_run[0]} has no end entry: its last rows were deleted", expected_seq)
+            return Verification(
+                False, count, prev, f"run {open_run[0]} has no end entry: its last rows were deleted", expected_seq
+            )
         return Verification(True, count, prev)
 
 
@@ -322,11 +355,14 @@ def open_store(location: str | None = None) -> AuditStore:
 
 # ------------------------------------------------------- what is recorded ------
 
+
 def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def run_header(*, command: str, engine: str, workbook: str, rule_files: list[str], row_counts: dict, version: str) -> dict:
+def run_header(
+    *, command: str, engine: str, workbook: str, rule_files: list[str], row_counts: dict, version: str
+) -> dict:
     return {
         "run_id": new_run_id(),
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -363,8 +399,10 @@ def row_table(evaluation, entity: str):
     n = len(rows)
     keys = pd.Series(rows.keys if rows.keys is not None else np.full(n, None, dtype=object), dtype=object)
     numbers = pd.Series(np.arange(2, n + 2)).astype(str)
-    columns = {"key": pa.array(keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object), type=pa.string()),
-               "row": pa.array(np.arange(2, n + 2, dtype=np.int64))}
+    columns = {
+        "key": pa.array(keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object), type=pa.string()),
+        "row": pa.array(np.arange(2, n + 2, dtype=np.int64)),
+    }
     for name, col in input_values(evaluation, entity).items():
         columns[f"in.{name}"] = _arrow(col.type, col.values)
     for result in evaluation.for_entity(entity):
@@ -394,7 +432,12 @@ def _arrow(type_, values: np.ndarray):
     try:
         return pa.array(values, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.array(pd.Series(values, dtype=object).map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str)).to_numpy(dtype=object), type=pa.string())
+        return pa.array(
+            pd.Series(values, dtype=object)
+            .map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str))
+            .to_numpy(dtype=object),
+            type=pa.string(),
+        )
 
 
 def _ipc(table) -> bytes:
@@ -432,7 +475,13 @@ def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook
 
     chunks = row_chunks(evaluation)
     counts = {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)}
-    header = run_header(command=command, engine=engine, workbook=workbook, rule_files=evaluation.rules.sources,
-                        row_counts=counts, version=version)
+    header = run_header(
+        command=command,
+        engine=engine,
+        workbook=workbook,
+        rule_files=evaluation.rules.sources,
+        row_counts=counts,
+        version=version,
+    )
     header["annotations"] = annotations(evaluation.rules)
     return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})

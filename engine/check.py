@@ -27,6 +27,7 @@ matrix products; coverage questions (gaps, rules hidden by earlier ones) split
 the space column by column and keep only the rules still alive in each part,
 so the work follows the table's structure, not the size of the product.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,6 +56,7 @@ LIST_POLICIES = ("C", "R", "O")
 
 # ------------------------------------------------------------- findings --------
 
+
 @dataclass(frozen=True)
 class Finding:
     """One thing to look at, with where it is and an example row that shows it."""
@@ -69,9 +71,16 @@ class Finding:
     witness: tuple[tuple[str, object], ...] = ()  # (input header, value): an example row
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "severity": self.severity, "message": self.message, "file": self.file,
-                "decision": self.decision, "rules": list(self.rules), "cells": list(self.cells),
-                "witness": {name: json_value(value) for name, value in self.witness} if self.witness else None}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "decision": self.decision,
+            "rules": list(self.rules),
+            "cells": list(self.cells),
+            "witness": {name: json_value(value) for name, value in self.witness} if self.witness else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -100,10 +109,13 @@ class CheckReport:
         return 1 if any(f.severity in (ERROR, WARNING) for f in self.findings) else 0
 
     def to_dict(self) -> dict:
-        return {"unreadable": self.unreadable, "sources": self.sources,
-                "tables": [t.__dict__ for t in self.tables],
-                "counts": {s: self.count(s) for s in (ERROR, WARNING, INFO)},
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "unreadable": self.unreadable,
+            "sources": self.sources,
+            "tables": [t.__dict__ for t in self.tables],
+            "counts": {s: self.count(s) for s in (ERROR, WARNING, INFO)},
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
     def render_text(self, max_per_kind: int = 10) -> str:
         return render_report(self, max_per_kind)
@@ -114,6 +126,7 @@ def _shown(value) -> str:
 
 
 # ------------------------------------------------------------- entry points ----
+
 
 def check_path(path: str | Path) -> CheckReport:
     """Check a rules folder or one rule workbook. Cells that do not load are
@@ -150,12 +163,16 @@ def check_table(table: DecisionTable, rules: RuleSet | None = None, *, max_steps
 
 
 def _load_finding(error: RuleError) -> Finding:
-    return Finding("rule_error", ERROR, error.message, error.position.file,
-                   cells=(str(error.position),) if error.position.cell else ())
+    return Finding(
+        "rule_error",
+        ERROR,
+        error.message,
+        error.position.file,
+        cells=(str(error.position),) if error.position.cell else (),
+    )
 
 
 # ------------------------------------------------------------- value classes ---
-
 
 
 @dataclass(frozen=True)
@@ -174,8 +191,13 @@ class _Domain:
         self.label, self.type, self.classes = label, type_, classes
         # example rows prefer a written endpoint, then a value between two endpoints,
         # then one beyond the last, then any other text, then empty
-        self.preference = np.array([{"point": 0, "between": 1, "other": 3, "any": 4, "null": 5}[c.kind] +
-                                    (c.kind == "between" and (c.low is None or c.high is None)) for c in classes])
+        self.preference = np.array(
+            [
+                {"point": 0, "between": 1, "other": 3, "any": 4, "null": 5}[c.kind]
+                + (c.kind == "between" and (c.low is None or c.high is None))
+                for c in classes
+            ]
+        )
         self._texts: dict[bytes, str] = {}  # the same class sets come back for many rule pairs
         if type_ in ("number", "date", "boolean"):
             self.column = Column(type_, np.array([c.value for c in classes], dtype=float))
@@ -244,7 +266,9 @@ class _Domain:
             elif high is None:
                 parts.append(f"{'>=' if low_closed else '>'} {self._literal(low)}")
             else:
-                parts.append(f"{'[' if low_closed else '('}{self._literal(low)}..{self._literal(high)}{']' if high_closed else ')'}")
+                parts.append(
+                    f"{'[' if low_closed else '('}{self._literal(low)}..{self._literal(high)}{']' if high_closed else ')'}"
+                )
         return parts
 
     def _literal(self, stored: float) -> str:
@@ -308,7 +332,11 @@ def _output_space(name: str, rules: RuleSet, seen: frozenset = frozenset()):
         else:
             entries.append(table.outputs[k].default)
     known = all(isinstance(e, sfeel.Literal) for e in entries)
-    values = [v for v in table.outputs[k].allowed_values if any(isinstance(e, sfeel.Literal) and e.value == v for e in entries)]
+    values = [
+        v
+        for v in table.outputs[k].allowed_values
+        if any(isinstance(e, sfeel.Literal) and e.value == v for e in entries)
+    ]
     for entry in entries:
         if isinstance(entry, sfeel.Literal):
             if entry.value is None:
@@ -380,8 +408,12 @@ def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict
     used = [t for r, t in enumerate(tests) if r not in opaque and not isinstance(t, sfeel.AnyTest)]
     if not used:  # no rule constrains this column: one class stands for every value
         return _Domain(clause.label, type_ or "string", [_Class("any", None)]), opaque
-    literals = [lit for t in used + ([variable.allowed] if variable and variable.allowed is not None else [])
-                for lit in sfeel.literals_in(t) if lit.type == type_]
+    literals = [
+        lit
+        for t in used + ([variable.allowed] if variable and variable.allowed is not None else [])
+        for lit in sfeel.literals_in(t)
+        if lit.type == type_
+    ]
     if type_ in ("number", "date"):
         if values is not None:
             classes = [_Class("point", p) for p in sorted({literal_value(type_, v) for v in values})]
@@ -399,8 +431,13 @@ def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict
         classes = [_Class("point", 1.0 if v else 0.0) for v in (True, False) if v in truth]
     else:
         closed = values is not None or bool(variable and variable.type == "string" and variable.allowed_values)
-        words = list(values) if values is not None else list(variable.allowed_values) if closed else \
-            list(dict.fromkeys(lit.value for lit in literals))
+        words = (
+            list(values)
+            if values is not None
+            else list(variable.allowed_values)
+            if closed
+            else list(dict.fromkeys(lit.value for lit in literals))
+        )
         classes = [_Class("point", w) for w in words]
         if not closed:
             other = "other"
@@ -420,6 +457,7 @@ def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict
 
 
 # ------------------------------------------------------------- one table -------
+
 
 class _TooBig(Exception):
     pass
@@ -487,11 +525,18 @@ class _TableCheck:
             ids = ", ".join(table.rules[r].id for r in sorted(self.opaque))
             reasons = "; ".join(sorted(set(self.opaque.values())))
             which = f"rules {ids} are" if len(self.opaque) > 1 else f"rule {ids} is"
-            findings.append(Finding("not_analysed", INFO,
-                                    f"{which} left out of the overlap and coverage checks ({reasons}); "
-                                    f"gaps are not checked for this table", self.file, table.name,
-                                    tuple(table.rules[r].id for r in sorted(self.opaque)),
-                                    tuple(str(table.rules[r].position) for r in sorted(self.opaque))))
+            findings.append(
+                Finding(
+                    "not_analysed",
+                    INFO,
+                    f"{which} left out of the overlap and coverage checks ({reasons}); "
+                    f"gaps are not checked for this table",
+                    self.file,
+                    table.name,
+                    tuple(table.rules[r].id for r in sorted(self.opaque)),
+                    tuple(str(table.rules[r].position) for r in sorted(self.opaque)),
+                )
+            )
         try:
             policy = table.hit_policy
             if policy == "U":
@@ -506,10 +551,17 @@ class _TableCheck:
             if not table.has_default and not self.opaque:
                 findings += self._gaps()
         except _TooBig:
-            findings.append(Finding("not_analysed", INFO,
-                                    f"the check stopped after {self.max_steps:,} steps: the table is too intricate to check "
-                                    f"completely; findings above are real, more may exist", self.file, table.name,
-                                    cells=(str(table.position),)))
+            findings.append(
+                Finding(
+                    "not_analysed",
+                    INFO,
+                    f"the check stopped after {self.max_steps:,} steps: the table is too intricate to check "
+                    f"completely; findings above are real, more may exist",
+                    self.file,
+                    table.name,
+                    cells=(str(table.position),),
+                )
+            )
         return findings
 
     # ------------------------------------------------------------ pairwise
@@ -536,8 +588,16 @@ class _TableCheck:
         for i, j in zip(*np.nonzero(np.triu(self.overlap, 1))):
             box = self.boxes[i] & self.boxes[j]
             a, b = self.table.rules[i], self.table.rules[j]
-            out.append(self._finding("overlap", ERROR, f"rules {a.id} and {b.id} both match rows with {self._describe(box)}; "
-                                     f"hit policy U allows only one matching rule", (i, j), box))
+            out.append(
+                self._finding(
+                    "overlap",
+                    ERROR,
+                    f"rules {a.id} and {b.id} both match rows with {self._describe(box)}; "
+                    f"hit policy U allows only one matching rule",
+                    (i, j),
+                    box,
+                )
+            )
         return out
 
     def _conflicts(self) -> list[Finding]:
@@ -547,10 +607,17 @@ class _TableCheck:
                 continue
             box = self.boxes[i] & self.boxes[j]
             a, b = self.table.rules[i], self.table.rules[j]
-            out.append(self._finding("conflict", ERROR,
-                                     f"rules {a.id} and {b.id} both match rows with {self._describe(box)} but give "
-                                     f"{self._results(a)} and {self._results(b)}; hit policy A needs matching rules to agree",
-                                     (i, j), box, outputs=True))
+            out.append(
+                self._finding(
+                    "conflict",
+                    ERROR,
+                    f"rules {a.id} and {b.id} both match rows with {self._describe(box)} but give "
+                    f"{self._results(a)} and {self._results(b)}; hit policy A needs matching rules to agree",
+                    (i, j),
+                    box,
+                    outputs=True,
+                )
+            )
         return out
 
     def _redundant(self, skip=frozenset()) -> list[Finding]:
@@ -570,31 +637,51 @@ class _TableCheck:
                     between = [k for k in range(j + 1, i) if self.overlap[j, k] or k in self.opaque]
                     if any(k in self.opaque or not self._same_result(j, k) for k in between):
                         continue  # without j, a rule in between would decide some of its rows differently
-                if policy == "P" and any(self.overlap[j, k] and ranks[k] == ranks[j] and not self._same_result(j, k)
-                                         for k in range(len(table.rules)) if k != j):
+                if policy == "P" and any(
+                    self.overlap[j, k] and ranks[k] == ranks[j] and not self._same_result(j, k)
+                    for k in range(len(table.rules))
+                    if k != j
+                ):
                     continue
                 a, b = table.rules[j], table.rules[i]
-                out.append(self._finding("redundant", WARNING,
-                                         f"rule {a.id} is redundant: rule {b.id} matches every row {a.id} matches and gives "
-                                         f"the same result ({self._results(a)}); deleting {a.id} changes no decision",
-                                         (j, i), self.boxes[j]))
+                out.append(
+                    self._finding(
+                        "redundant",
+                        WARNING,
+                        f"rule {a.id} is redundant: rule {b.id} matches every row {a.id} matches and gives "
+                        f"the same result ({self._results(a)}); deleting {a.id} changes no decision",
+                        (j, i),
+                        self.boxes[j],
+                    )
+                )
                 break
         return out
 
     def _duplicates(self) -> list[Finding]:
         """Multi-hit tables: a rule that always fires together with another with the same result."""
         table = self.table
-        effect = {"C+": "it is added twice", "C#": "it is counted twice", "C<": "it changes nothing",
-                  "C>": "it changes nothing"}.get(table.hit_policy, "the result is listed twice")
+        effect = {
+            "C+": "it is added twice",
+            "C#": "it is counted twice",
+            "C<": "it changes nothing",
+            "C>": "it changes nothing",
+        }.get(table.hit_policy, "the result is listed twice")
         out = []
         for j in np.flatnonzero(self.live):
             for i in np.flatnonzero(self.within[j]):
                 if i == j or not self._same_result(i, j) or (self.within[i, j] and i > j):
                     continue
                 a, b = table.rules[j], table.rules[i]
-                out.append(self._finding("redundant", WARNING,
-                                         f"rule {a.id} always fires together with rule {b.id} with the same result "
-                                         f"({self._results(a)}): {effect}", (j, i), self.boxes[j]))
+                out.append(
+                    self._finding(
+                        "redundant",
+                        WARNING,
+                        f"rule {a.id} always fires together with rule {b.id} with the same result "
+                        f"({self._results(a)}): {effect}",
+                        (j, i),
+                        self.boxes[j],
+                    )
+                )
                 break
         return out
 
@@ -621,10 +708,16 @@ class _TableCheck:
             who = ", ".join(table.rules[k].id for k in before[:6]) + (", …" if len(before) > 6 else "")
             why = "earlier" if table.hit_policy == "F" else "higher-priority"
             hiders = f"{why} rule {who} matches" if len(before) == 1 else f"{why} rules ({who}) match"
-            out.append(self._finding("never_fires", WARNING,
-                                     f"rule {rule.id} never decides: {hiders} every row it matches; "
-                                     f"for the example row rule {table.rules[deciding].id} decides",
-                                     (j, *before), point))
+            out.append(
+                self._finding(
+                    "never_fires",
+                    WARNING,
+                    f"rule {rule.id} never decides: {hiders} every row it matches; "
+                    f"for the example row rule {table.rules[deciding].id} decides",
+                    (j, *before),
+                    point,
+                )
+            )
         return out
 
     def _gaps(self) -> list[Finding]:
@@ -633,15 +726,35 @@ class _TableCheck:
         complete = len(regions) < GAP_SEARCH_LIMIT
         out = []
         for box in self._merge(regions):
-            cells = tuple(str(self.table.inputs[j].position) for j in range(len(self.domains))
-                          if not box[self.seg(j)].all() and str(self.table.inputs[j].position))
-            out.append(Finding("gap", WARNING,
-                               f"no rule matches rows with {self._describe(box)}; the table has no default row, "
-                               f"so such rows are errors", self.file, self.table.name, (), cells,
-                               self._witness(box)))
+            cells = tuple(
+                str(self.table.inputs[j].position)
+                for j in range(len(self.domains))
+                if not box[self.seg(j)].all() and str(self.table.inputs[j].position)
+            )
+            out.append(
+                Finding(
+                    "gap",
+                    WARNING,
+                    f"no rule matches rows with {self._describe(box)}; the table has no default row, "
+                    f"so such rows are errors",
+                    self.file,
+                    self.table.name,
+                    (),
+                    cells,
+                    self._witness(box),
+                )
+            )
         if not complete:
-            out.append(Finding("gap", INFO, f"there may be more gaps: the search stopped after {GAP_SEARCH_LIMIT} regions",
-                               self.file, self.table.name, cells=(str(self.table.position),)))
+            out.append(
+                Finding(
+                    "gap",
+                    INFO,
+                    f"there may be more gaps: the search stopped after {GAP_SEARCH_LIMIT} regions",
+                    self.file,
+                    self.table.name,
+                    cells=(str(self.table.position),),
+                )
+            )
         return out
 
     def _uncovered(self, box: np.ndarray, candidates: np.ndarray, limit: int) -> list[np.ndarray]:
@@ -691,7 +804,7 @@ class _TableCheck:
                 seg = self.seg(j)
                 merged: dict[bytes, np.ndarray] = {}
                 for b in boxes:
-                    key = np.concatenate([b[:seg.start], b[seg.stop:]]).tobytes()
+                    key = np.concatenate([b[: seg.start], b[seg.stop :]]).tobytes()
                     if key in merged:
                         merged[key][seg] |= b[seg]
                         changed = True
@@ -703,15 +816,24 @@ class _TableCheck:
     # ------------------------------------------------------------ other checks
     def _never_matches(self, r: int) -> Finding:
         rule = self.table.rules[r]
-        columns = self._any_per_column(self.boxes[r:r + 1])[0]
+        columns = self._any_per_column(self.boxes[r : r + 1])[0]
         j = int(np.flatnonzero(~columns)[0])
         clause = self.table.inputs[j]
         var = self.rules.variables.get(clause.expr.name) if isinstance(clause.expr, sfeel.Name) else None
-        allowed = f" among its allowed values ({feel_text(var.allowed)})" if var is not None and var.allowed is not None else ""
-        return Finding("never_matches", WARNING,
-                       f"rule {rule.id} never matches: no value of {clause.label}{allowed} satisfies {feel_text(rule.inputs[j])}",
-                       self.file, self.table.name, (rule.id,),
-                       tuple(c for c in (str(rule.position), str(rule.cells[j]) if rule.cells else "") if c))
+        allowed = (
+            f" among its allowed values ({feel_text(var.allowed)})"
+            if var is not None and var.allowed is not None
+            else ""
+        )
+        return Finding(
+            "never_matches",
+            WARNING,
+            f"rule {rule.id} never matches: no value of {clause.label}{allowed} satisfies {feel_text(rule.inputs[j])}",
+            self.file,
+            self.table.name,
+            (rule.id,),
+            tuple(c for c in (str(rule.position), str(rule.cells[j]) if rule.cells else "") if c),
+        )
 
     def _outside_allowed(self) -> list[Finding]:
         """Results that are plain values (or arithmetic on numbers) outside the
@@ -721,7 +843,10 @@ class _TableCheck:
             var = self.rules.variables.get(clause.name)
             if var is None or var.allowed is None:
                 continue
-            entries = [(r.id, r.outputs[k], r.cells[len(self.table.inputs) + k] if r.cells else r.position) for r in self.table.rules]
+            entries = [
+                (r.id, r.outputs[k], r.cells[len(self.table.inputs) + k] if r.cells else r.position)
+                for r in self.table.rules
+            ]
             if clause.default is not None:
                 entries.append(("default", clause.default, self.table.position))
             for rule_id, expr, cell in entries:
@@ -731,15 +856,25 @@ class _TableCheck:
                 if value.isnull()[0] or value.type != var.type or test_mask(var.allowed, value, {})[0]:
                     continue
                 shown = feel_literal(value.python_values()[0])
-                out.append(Finding("outside_allowed", ERROR,
-                                   f"{'the default' if rule_id == 'default' else 'rule ' + rule_id} gives {clause.name} {shown}, "
-                                   f"outside its allowed values ({feel_text(var.allowed)})",
-                                   self.file, self.table.name, (rule_id,) if rule_id != "default" else (), (str(cell),)))
+                out.append(
+                    Finding(
+                        "outside_allowed",
+                        ERROR,
+                        f"{'the default' if rule_id == 'default' else 'rule ' + rule_id} gives {clause.name} {shown}, "
+                        f"outside its allowed values ({feel_text(var.allowed)})",
+                        self.file,
+                        self.table.name,
+                        (rule_id,) if rule_id != "default" else (),
+                        (str(cell),),
+                    )
+                )
         return out
 
     # ------------------------------------------------------------ words
     def _describe(self, box: np.ndarray) -> str:
-        parts = [f"{d.label}: {d.feel(box[self.seg(j)])}" for j, d in enumerate(self.domains) if not box[self.seg(j)].all()]
+        parts = [
+            f"{d.label}: {d.feel(box[self.seg(j)])}" for j, d in enumerate(self.domains) if not box[self.seg(j)].all()
+        ]
         return "; ".join(parts) if parts else "any values"
 
     def _witness(self, box: np.ndarray) -> tuple:
@@ -762,7 +897,7 @@ class _TableCheck:
             rule = self.table.rules[r]
             cells = [rule.position] + [c for c, t in zip(rule.cells, rule.inputs) if not isinstance(t, sfeel.AnyTest)]
             if outputs:
-                cells += list(rule.cells[len(rule.inputs):])
+                cells += list(rule.cells[len(rule.inputs) :])
             self._cells[key] = [text for text in map(str, cells) if text]
         return self._cells[key]
 
@@ -775,32 +910,56 @@ class _TableCheck:
 
 # ------------------------------------------------------------- glossary --------
 
+
 def _glossary_findings(rules: RuleSet, unused: bool) -> list[Finding]:
     out = []
     for table in rules.decisions:
         for clause in table.inputs:
             if isinstance(clause.expr, sfeel.Name) and clause.expr.name not in rules.variables:
-                out.append(Finding("missing_glossary", WARNING,
-                                   f"input {clause.label} of {table.name} has no glossary entry: give it a type and, "
-                                   f"if it has a fixed list, its allowed values, so kade can check its values",
-                                   table.position.file, table.name, cells=(str(clause.position),)))
+                out.append(
+                    Finding(
+                        "missing_glossary",
+                        WARNING,
+                        f"input {clause.label} of {table.name} has no glossary entry: give it a type and, "
+                        f"if it has a fixed list, its allowed values, so kade can check its values",
+                        table.position.file,
+                        table.name,
+                        cells=(str(clause.position),),
+                    )
+                )
     if unused:
         used = {name for t in rules.decisions for name in referenced_names(t) | set(t.output_names)}
         keys = {e.key for e in rules.entities.values()}
         for var in rules.variables.values():
             # a column that records a decision is used by kade check, not by a rule
             if var.name not in used and var.name not in keys and not var.records:
-                out.append(Finding("unused_glossary", INFO, f"glossary entry {var.name} is not used by any rule",
-                                   var.position.file, cells=(str(var.position),)))
+                out.append(
+                    Finding(
+                        "unused_glossary",
+                        INFO,
+                        f"glossary entry {var.name} is not used by any rule",
+                        var.position.file,
+                        cells=(str(var.position),),
+                    )
+                )
     return out
 
 
 # ------------------------------------------------------------- text ------------
 
-_KIND_WORDS = {"rule_error": "cannot load", "overlap": "overlap", "conflict": "conflict", "gap": "gap",
-               "never_fires": "never fires", "redundant": "redundant", "never_matches": "never matches",
-               "outside_allowed": "outside allowed values", "missing_glossary": "not in glossary",
-               "unused_glossary": "unused", "not_analysed": "not checked"}
+_KIND_WORDS = {
+    "rule_error": "cannot load",
+    "overlap": "overlap",
+    "conflict": "conflict",
+    "gap": "gap",
+    "never_fires": "never fires",
+    "redundant": "redundant",
+    "never_matches": "never matches",
+    "outside_allowed": "outside allowed values",
+    "missing_glossary": "not in glossary",
+    "unused_glossary": "unused",
+    "not_analysed": "not checked",
+}
 
 
 def render_report(report: CheckReport, max_per_kind: int = 10) -> str:
@@ -831,17 +990,23 @@ def render_report(report: CheckReport, max_per_kind: int = 10) -> str:
                 lines.append("           cells: " + ", ".join(c for c in f.cells if c))
         for kind, count in shown.items():
             if count > max_per_kind:
-                lines.append(f"  … and {count - max_per_kind} more {_KIND_WORDS.get(kind, kind)} findings here (--format json lists all)")
+                lines.append(
+                    f"  … and {count - max_per_kind} more {_KIND_WORDS.get(kind, kind)} findings here (--format json lists all)"
+                )
         lines.append("")
     tables = f"{len(report.tables)} table{'s' if len(report.tables) != 1 else ''}"
     unloadable = sum(f.kind == "rule_error" for f in report.findings)
     if unloadable:
-        lines.append(f"{unloadable} problem{'s' if unloadable != 1 else ''} stop{'s' if unloadable == 1 else ''} the rules from loading; "
-                     f"fix them and check again (nothing else was checked)")
+        lines.append(
+            f"{unloadable} problem{'s' if unloadable != 1 else ''} stop{'s' if unloadable == 1 else ''} the rules from loading; "
+            f"fix them and check again (nothing else was checked)"
+        )
     elif not report.findings:
         lines.append(f"no problems found in {tables}")
     else:
-        counts = [f"{report.count(s)} {word}{'s' if report.count(s) != 1 else ''}"
-                  for s, word in ((ERROR, "error"), (WARNING, "warning"), (INFO, "note"))]
+        counts = [
+            f"{report.count(s)} {word}{'s' if report.count(s) != 1 else ''}"
+            for s, word in ((ERROR, "error"), (WARNING, "warning"), (INFO, "note"))
+        ]
         lines.append(f"{', '.join(counts)} in {tables}")
     return "\n".join(lines) + "\n"

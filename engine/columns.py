@@ -5,6 +5,7 @@ number, boolean and date values live in float64 arrays (NaN = FEEL null; boolean
 Strings live in object arrays (None = null) and are factorised once, so a test
 is evaluated on the distinct values and gathered back by code.
 """
+
 from __future__ import annotations
 
 import datetime as dt

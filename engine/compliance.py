@@ -28,6 +28,7 @@ evaluate`` does, but without reasons; reasons are written only for the rows with
 a finding or an error: those rows (and the client rows they link to) are
 evaluated a second time with reasons, which keeps a million-row check small.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -52,8 +53,20 @@ SEVERITIES = (HIGH, MEDIUM, LOW)
 VIOLATION, MISSING, UNRECOGNISED = "violation", "missing", "unrecognised"
 KINDS = (VIOLATION, MISSING, UNRECOGNISED)
 
-FINDING_COLUMNS = ["severity", "kind", "decision", "sheet", "key", "row", "column", "recorded", "required",
-                   "finding", "rule", "reason"]
+FINDING_COLUMNS = [
+    "severity",
+    "kind",
+    "decision",
+    "sheet",
+    "key",
+    "row",
+    "column",
+    "recorded",
+    "required",
+    "finding",
+    "rule",
+    "reason",
+]
 ERROR_COLUMNS = ["decision", "sheet", "key", "row", "column", "recorded", "error"]
 
 _NULL, _UNKNOWN = -1, -2  # value codes of an empty cell and of a value outside the allowed values
@@ -88,13 +101,27 @@ class ColumnCheck:
     @property
     def label(self) -> str:
         """'合同!审批人级别' - where managers find the column."""
-        return f"{self.sheet}!{self.column}" if self.sheet and self.column else (self.variable.headers or (self.variable.name,))[0]
+        return (
+            f"{self.sheet}!{self.column}"
+            if self.sheet and self.column
+            else (self.variable.headers or (self.variable.name,))[0]
+        )
 
     def to_dict(self) -> dict:
-        return {"variable": self.variable.name, "sheet": self.sheet, "column": self.column, "decision": self.decision,
-                "output": self.output, "compared": self.mode, "rows": self.rows, "compliant": self.compliant,
-                **{kind: self.counts.get(kind, 0) for kind in KINDS}, "errors": self.errors,
-                "skipped": self.skipped, "problem": self.problem}
+        return {
+            "variable": self.variable.name,
+            "sheet": self.sheet,
+            "column": self.column,
+            "decision": self.decision,
+            "output": self.output,
+            "compared": self.mode,
+            "rows": self.rows,
+            "compliant": self.compliant,
+            **{kind: self.counts.get(kind, 0) for kind in KINDS},
+            "errors": self.errors,
+            "skipped": self.skipped,
+            "problem": self.problem,
+        }
 
 
 @dataclass
@@ -131,25 +158,55 @@ class Compliance:
 
     def totals(self) -> dict:
         checked = [c for c in self.checks if not (c.skipped or c.problem)]
-        return {"rows": sum(c.rows for c in checked), "compliant": sum(c.compliant for c in checked),
-                "findings": len(self.findings), "by_severity": self.by_severity(), "by_kind": self.by_kind(),
-                "errors": len(self.errors)}
+        return {
+            "rows": sum(c.rows for c in checked),
+            "compliant": sum(c.compliant for c in checked),
+            "findings": len(self.findings),
+            "by_severity": self.by_severity(),
+            "by_kind": self.by_kind(),
+            "errors": len(self.errors),
+        }
 
     def to_dict(self) -> dict:
         """Everything, for --format json: every finding and every error."""
-        return {"source": self.source, "exit_code": self.exit_code, "totals": self.totals(),
-                "checks": [c.to_dict() for c in self.checks], "problems": self.problems,
-                "findings": _records(self.findings), "errors": _records(self.errors)}
+        return {
+            "source": self.source,
+            "exit_code": self.exit_code,
+            "totals": self.totals(),
+            "checks": [c.to_dict() for c in self.checks],
+            "problems": self.problems,
+            "findings": _records(self.findings),
+            "errors": _records(self.errors),
+        }
 
     def render_text(self, limit: int = 20) -> str:
         """The per-column counts, the most severe findings, the rows not checked, a total."""
         lines = []
-        table = [["recorded column", "compared with", "rows", "compliant", "violations", "missing", "unrecognised", "in error"]]
+        table = [
+            [
+                "recorded column",
+                "compared with",
+                "rows",
+                "compliant",
+                "violations",
+                "missing",
+                "unrecognised",
+                "in error",
+            ]
+        ]
         for c in self.checks:
             if c.skipped or c.problem:
                 continue
-            table.append([c.label, f"{c.output} ({c.mode})", f"{c.rows:,}", f"{c.compliant:,}",
-                          *(f"{c.counts.get(k, 0):,}" for k in KINDS), f"{c.errors:,}"])
+            table.append(
+                [
+                    c.label,
+                    f"{c.output} ({c.mode})",
+                    f"{c.rows:,}",
+                    f"{c.compliant:,}",
+                    *(f"{c.counts.get(k, 0):,}" for k in KINDS),
+                    f"{c.errors:,}",
+                ]
+            )
         if len(table) > 1:
             lines += _aligned(table, right_from=2)
         for c in self.checks:
@@ -159,22 +216,35 @@ class Compliance:
                 lines.append(f"{c.label}: not checked: {c.problem}")
         if len(self.findings):
             shown = self.findings.head(limit)
-            more = f" ({limit} of {len(self.findings):,} shown; the report and --format json list all)" if len(self.findings) > limit else ""
+            more = (
+                f" ({limit} of {len(self.findings):,} shown; the report and --format json list all)"
+                if len(self.findings) > limit
+                else ""
+            )
             lines += ["", f"findings, most severe first{more}:"]
-            rows = [[s, f"{sheet} {_key_text(k, r)}", f, f"[{rule}]" if rule else ""]
-                    for s, sheet, k, r, f, rule in zip(shown["severity"], shown["sheet"], shown["key"], shown["row"],
-                                                       shown["finding"], shown["rule"])]
+            rows = [
+                [s, f"{sheet} {_key_text(k, r)}", f, f"[{rule}]" if rule else ""]
+                for s, sheet, k, r, f, rule in zip(
+                    shown["severity"], shown["sheet"], shown["key"], shown["row"], shown["finding"], shown["rule"]
+                )
+            ]
             lines += ["  " + line for line in _aligned(rows)]
         if len(self.errors):
             shown = self.errors.head(limit)
             more = f" ({limit} of {len(self.errors):,} shown)" if len(self.errors) > limit else ""
             lines += ["", f"rows not checked, their decision is in error{more}:"]
-            rows = [[f"{sheet} {_key_text(k, r)}", f"{d}: {e}"]
-                    for sheet, k, r, d, e in zip(shown["sheet"], shown["key"], shown["row"], shown["decision"], shown["error"])]
+            rows = [
+                [f"{sheet} {_key_text(k, r)}", f"{d}: {e}"]
+                for sheet, k, r, d, e in zip(
+                    shown["sheet"], shown["key"], shown["row"], shown["decision"], shown["error"]
+                )
+            ]
             lines += ["  " + line for line in _aligned(rows)]
         totals = self.totals()
         severity = ", ".join(f"{n:,} {s}" for s, n in totals["by_severity"].items() if n)
-        summary = f"{totals['findings']:,} finding{'s' if totals['findings'] != 1 else ''}" + (f" ({severity})" if severity else "")
+        summary = f"{totals['findings']:,} finding{'s' if totals['findings'] != 1 else ''}" + (
+            f" ({severity})" if severity else ""
+        )
         summary += f" in {totals['rows']:,} rows"
         if totals["errors"]:
             summary += f"; {totals['errors']:,} not checked (decision in error)"
@@ -185,6 +255,7 @@ class Compliance:
 
 
 # ------------------------------------------------------------- the check -------
+
 
 def recorded_variables(rules: RuleSet) -> list[Variable]:
     """Glossary variables that record a decision output, in glossary order."""
@@ -208,8 +279,14 @@ def check_sheets(rules: RuleSet, sheets: list[Sheet], *, source: str = "", **opt
     return check_rows(rules, bind(rules, sheets, source), source=source, **options)
 
 
-def check_rows(rules: RuleSet, rows: dict[str, EntityRows], *, source: str = "",
-               progress: Callable[[str], None] | None = None, trace: bool = False) -> Compliance:
+def check_rows(
+    rules: RuleSet,
+    rows: dict[str, EntityRows],
+    *,
+    source: str = "",
+    progress: Callable[[str], None] | None = None,
+    trace: bool = False,
+) -> Compliance:
     """Compare every recorded column of ``rows`` with the decision it records.
 
     Every decision is evaluated, as ``kade evaluate`` does, so the evaluation
@@ -220,7 +297,9 @@ def check_rows(rules: RuleSet, rows: dict[str, EntityRows], *, source: str = "",
     (``progress_steps`` says how often)."""
     recorded = recorded_variables(rules)
     if not recorded:
-        raise RuleStructureError("no glossary variable records a decision (the glossary's 'records' column is empty): nothing to check")
+        raise RuleStructureError(
+            "no glossary variable records a decision (the glossary's 'records' column is empty): nothing to check"
+        )
     evaluation = evaluate(rules, rows, reasons=False, progress=progress)
     compared = [_compare(evaluation, variable) for variable in recorded]
     _step(progress, "compare")
@@ -308,26 +387,56 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
         severity = np.where(kind == VIOLATION, MEDIUM, LOW).astype(object)
     recorded_text = _shown(check.variable.type, recorded.values[found], raw[found])
     required_text = format_values(required.type, required.values[found])
-    what = _finding_text(kind, check.mode, check.column, np.where(np.equal(recorded_text, None), "", recorded_text),
-                         required_text, check.ranks, None if unreadable is None else unreadable[found])
-    findings = pd.DataFrame({
-        "severity": severity, "kind": kind, "decision": check.decision, "sheet": rows.sheet, "key": keys[found],
-        "row": found + 2, "column": check.column, "recorded": recorded_text, "required": required_text,
-        "finding": what, "rule": result.rules[found], "entity": check.entity, "position": found,
-    })
+    what = _finding_text(
+        kind,
+        check.mode,
+        check.column,
+        np.where(np.equal(recorded_text, None), "", recorded_text),
+        required_text,
+        check.ranks,
+        None if unreadable is None else unreadable[found],
+    )
+    findings = pd.DataFrame(
+        {
+            "severity": severity,
+            "kind": kind,
+            "decision": check.decision,
+            "sheet": rows.sheet,
+            "key": keys[found],
+            "row": found + 2,
+            "column": check.column,
+            "recorded": recorded_text,
+            "required": required_text,
+            "finding": what,
+            "rule": result.rules[found],
+            "entity": check.entity,
+            "position": found,
+        }
+    )
     failed = np.flatnonzero(~decided)
-    errors = pd.DataFrame({
-        "decision": check.decision, "sheet": rows.sheet, "key": keys[failed], "row": failed + 2, "column": check.column,
-        "recorded": _shown(check.variable.type, recorded.values[failed], raw[failed]), "error": result.errors[failed],
-        "entity": check.entity, "position": failed,
-    })
+    errors = pd.DataFrame(
+        {
+            "decision": check.decision,
+            "sheet": rows.sheet,
+            "key": keys[failed],
+            "row": failed + 2,
+            "column": check.column,
+            "recorded": _shown(check.variable.type, recorded.values[failed], raw[failed]),
+            "error": result.errors[failed],
+            "entity": check.entity,
+            "position": failed,
+        }
+    )
     return check, findings, errors
 
 
 def _find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
     """The sheet's header for a variable, matched as ``bind`` matches headers."""
     headers = {_norm(h): h for h in frame.columns}
-    return next((headers[_norm(h)] for h in (*variable.headers, variable.name, variable.label) if h and _norm(h) in headers), None)
+    return next(
+        (headers[_norm(h)] for h in (*variable.headers, variable.name, variable.label) if h and _norm(h) in headers),
+        None,
+    )
 
 
 def _python(column: Column) -> np.ndarray:
@@ -348,7 +457,7 @@ def _codes(recorded: np.ndarray, required: np.ndarray, ranks: tuple) -> tuple[np
         lookup = {_fold(v): i for i, v in enumerate(ranks)}
         return _lookup(recorded, lookup), _lookup(required, lookup), list(ranks)
     codes, uniques = pd.factorize(pd.Series(np.concatenate([recorded, required]), dtype=object), use_na_sentinel=True)
-    return codes[:len(recorded)], codes[len(recorded):], list(uniques)
+    return codes[: len(recorded)], codes[len(recorded) :], list(uniques)
 
 
 def _lookup(values: np.ndarray, lookup: dict) -> np.ndarray:
@@ -389,12 +498,21 @@ def _shown(type_: str, values: np.ndarray, raw: np.ndarray) -> np.ndarray:
     return shown
 
 
-def _finding_text(kind: np.ndarray, mode: str, header: str, recorded: np.ndarray, required: np.ndarray, ranks: tuple,
-                  unreadable: np.ndarray | None) -> np.ndarray:
+def _finding_text(
+    kind: np.ndarray,
+    mode: str,
+    header: str,
+    recorded: np.ndarray,
+    required: np.ndarray,
+    ranks: tuple,
+    unreadable: np.ndarray | None,
+) -> np.ndarray:
     """What is wrong, in words: '审批人级别 bu_manager is below the required bg_gm'."""
     if len(kind) == 0:
         return np.empty(0, dtype=object)
-    rules_say = {AT_LEAST: "; the rules require at least ", AT_MOST: "; the rules allow at most "}.get(mode, "; the rules decide ")
+    rules_say = {AT_LEAST: "; the rules require at least ", AT_MOST: "; the rules allow at most "}.get(
+        mode, "; the rules decide "
+    )
     if mode == AT_LEAST:
         wrong = f"{header} " + recorded + " is below the required " + required
     elif mode == AT_MOST:
@@ -419,6 +537,7 @@ def _empty_errors() -> pd.DataFrame:
 
 
 # ------------------------------------------------------------- reasons ---------
+
 
 def _explain(evaluation: Evaluation, wanted: dict[str, np.ndarray], source: str, trace: bool):
     """Evaluate again, with reasons (and near misses if ``trace``), just the rows
@@ -470,7 +589,9 @@ def _keep_first_of_each_key(rows: EntityRows, keep: np.ndarray):
     keep[first[at[at >= 0]]] = True
 
 
-def _with_reasons(parts: list[pd.DataFrame], explained: Evaluation, subset_position: dict[str, np.ndarray]) -> pd.DataFrame:
+def _with_reasons(
+    parts: list[pd.DataFrame], explained: Evaluation, subset_position: dict[str, np.ndarray]
+) -> pd.DataFrame:
     """Join each finding with the reason its decision gave (from the explained
     rows) and order them: severity, then glossary order, then sheet row."""
     frames = []
@@ -493,10 +614,13 @@ def _with_reasons(parts: list[pd.DataFrame], explained: Evaluation, subset_posit
 
 # ------------------------------------------------------------- text ------------
 
+
 def _records(frame: pd.DataFrame) -> list[dict]:
     """Rows as plain JSON-able dicts (numpy integers become ints)."""
     out = frame.astype(object).where(frame.notna(), None)
-    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in out.to_dict("records")]
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()} for row in out.to_dict("records")
+    ]
 
 
 def _key_text(key, row) -> str:

@@ -3,6 +3,7 @@ glossary, coerce values to the declared types, join child rows to their parent.
 
 A value that cannot be coerced never stops the run: the cell is recorded as a
 row error (column and value named) and only decisions that need it fail."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -96,6 +97,7 @@ def frame_from_rows(rows: list[list]) -> pd.DataFrame:
 
 # ------------------------------------------------------------ coercion ---------
 
+
 def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | None]:
     """Typed column plus, if some cells failed, an object array of messages."""
     series = pd.Series(raw, dtype=object)
@@ -132,7 +134,11 @@ def _as_string(series: pd.Series) -> np.ndarray:
 
         text = pa.array(out, type=pa.string(), from_pandas=True)
         trimmed = pc.utf8_trim_whitespace(text)
-        changed = np.flatnonzero(pc.fill_null(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(text)), False).to_numpy(zero_copy_only=False))
+        changed = np.flatnonzero(
+            pc.fill_null(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(text)), False).to_numpy(
+                zero_copy_only=False
+            )
+        )
         if len(changed):
             new = trimmed.take(pa.array(changed)).to_numpy(zero_copy_only=False)
             out[changed] = np.where(new == "", None, new)
@@ -170,7 +176,9 @@ def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if is_str.any():
         text = series[is_str].str.strip()
         text = text.where(~text.str.fullmatch(_THOUSANDS), text.str.replace(",", "", regex=False))
-        parsed = pd.to_numeric(text.where(text.str.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"), None), errors="coerce").to_numpy(dtype=float)
+        parsed = pd.to_numeric(
+            text.where(text.str.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"), None), errors="coerce"
+        ).to_numpy(dtype=float)
         out[is_str] = parsed
         bad[is_str] = np.isnan(parsed) & (text != "").to_numpy()
     other = ~numeric & ~is_str & series.notna().to_numpy()
@@ -199,7 +207,9 @@ def _as_date(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     out = np.full(len(series), np.nan)
     is_date = (kinds == dt.date) | (kinds == dt.datetime) | (kinds == pd.Timestamp)
     if is_date.any():
-        stamps = pd.to_datetime(series[is_date].map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)))
+        stamps = pd.to_datetime(
+            series[is_date].map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
+        )
         out[is_date] = (stamps.to_numpy().astype("datetime64[D]").astype("int64")).astype(float)
     is_num = (kinds == float) | (kinds == int)
     if is_num.any():  # an Excel serial number that lost its date format
@@ -240,6 +250,7 @@ def _check_allowed(column: Column, variable: Variable, present: np.ndarray, mess
 
 
 # ----------------------------------------------------------- binding -----------
+
 
 def needed_variables(rules: RuleSet) -> dict[str, dict[str, list[str]]]:
     """entity -> variable -> decisions that need it."""
@@ -287,7 +298,9 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             variables.setdefault(entity.key, [])
         for var_name, users in variables.items():
             var = rules.variables[var_name]
-            header = next((headers[_norm(h)] for h in (*var.headers, var.name, var.label) if h and _norm(h) in headers), None)
+            header = next(
+                (headers[_norm(h)] for h in (*var.headers, var.name, var.label) if h and _norm(h) in headers), None
+            )
             if header is None:
                 shown = " / ".join((*var.headers, var.name)) if var.headers else var.name
                 needed = f"needed by {', '.join(users)}" if users else "the row key"
@@ -312,7 +325,9 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
         parent = rules.entities[entity].parent if entity in rules.entities else None
         if entity in found and parent and parent not in found and _uses_parent(rules, entity):
             sheets_wanted = " / ".join(rules.entities[parent].sheets)
-            raise MissingColumnError(f"no sheet {sheets_wanted}: decisions over {entity} need {parent} values", Position(source or None))
+            raise MissingColumnError(
+                f"no sheet {sheets_wanted}: decisions over {entity} need {parent} values", Position(source or None)
+            )
     return found
 
 
@@ -323,7 +338,9 @@ def _flag_duplicate_keys(keys: np.ndarray, name: str, variable: Variable, errors
     if dup.any():
         header = variable.headers[0] if variable.headers else name
         messages = errors.get(name, np.full(len(keys), None, dtype=object)).copy()
-        messages[dup] = (f"{header} " + series[dup].astype(str) + " appears more than once; the first row is used for links").to_numpy()
+        messages[dup] = (
+            f"{header} " + series[dup].astype(str) + " appears more than once; the first row is used for links"
+        ).to_numpy()
         errors[name] = messages
 
 
@@ -348,7 +365,9 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     headers = {_norm(h): h for h in rows.frame.columns}
     header = next((headers[_norm(h)] for h in entity.link if _norm(h) in headers), None)
     if header is None:
-        missing.append(f"sheet {rows.sheet!r} has no column {' / '.join(entity.link)} (links each row to its {entity.parent} row)")
+        missing.append(
+            f"sheet {rows.sheet!r} has no column {' / '.join(entity.link)} (links each row to its {entity.parent} row)"
+        )
         return
     if parent.keys is None:
         missing.append(f"sheet {parent.sheet!r} has no key column {entity.key}")

@@ -19,6 +19,7 @@ Models written by kade's exporter (``engine.dmn_export``) carry kade's own
 metadata in ``extensionElements`` (entities, glossary columns, rule ids, output
 names); it is read back so that Excel -> DMN -> Excel is lossless.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,17 +42,34 @@ AGGREGATIONS = {"SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#"}
 
 SUPPORTED_LOGIC = ("decisionTable", "literalExpression", "invocation")
 BOXED_UNSUPPORTED = {
-    "context": "boxed contexts", "relation": "boxed relations", "list": "boxed lists",
-    "functionDefinition": "boxed function definitions", "conditional": "boxed conditionals",
-    "for": "boxed iterators (for)", "every": "boxed quantifiers (every)", "some": "boxed quantifiers (some)",
+    "context": "boxed contexts",
+    "relation": "boxed relations",
+    "list": "boxed lists",
+    "functionDefinition": "boxed function definitions",
+    "conditional": "boxed conditionals",
+    "for": "boxed iterators (for)",
+    "every": "boxed quantifiers (every)",
+    "some": "boxed quantifiers (some)",
     "filter": "boxed filters",
 }
 # top-level elements that carry no decision logic: read past them
-DOCUMENTATION_ONLY = {"description", "extensionElements", "knowledgeSource", "textAnnotation", "association", "group",
-                      "performanceIndicator", "organizationUnit", "elementCollection", "businessContextElement"}
+DOCUMENTATION_ONLY = {
+    "description",
+    "extensionElements",
+    "knowledgeSource",
+    "textAnnotation",
+    "association",
+    "group",
+    "performanceIndicator",
+    "organizationUnit",
+    "elementCollection",
+    "businessContextElement",
+}
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')
-_TEMPORAL = re.compile(r"\b(date\s+and\s+time|time|duration|years\s+and\s+months\s+duration|days\s+and\s+time\s+duration)\s*\(")
+_TEMPORAL = re.compile(
+    r"\b(date\s+and\s+time|time|duration|years\s+and\s+months\s+duration|days\s+and\s+time\s+duration)\s*\("
+)
 _FULL_FEEL = [
     (re.compile(r"\bif\b"), "FEEL 'if … then … else' expressions"),
     (re.compile(r"\bfor\b"), "FEEL 'for … in … return' expressions"),
@@ -82,8 +100,11 @@ class _Loader:
         self.root, self.file = root, file
         ns, local = split_tag(root.tag)
         if local != "definitions" or ns not in DMN_NAMESPACES:
-            raise DmnError(f"not a DMN 1.1–1.5 model: the root element is {{{ns}}}{local}, expected definitions in one of "
-                           + ", ".join(DMN_NAMESPACES), element_position(file, None))
+            raise DmnError(
+                f"not a DMN 1.1–1.5 model: the root element is {{{ns}}}{local}, expected definitions in one of "
+                + ", ".join(DMN_NAMESPACES),
+                element_position(file, None),
+            )
         self.ns, self.version = ns, DMN_NAMESPACES[ns]
         self.errors: list[RuleError] = []
         self.item_definitions: dict[str, object] = {}
@@ -136,7 +157,9 @@ class _Loader:
         href = element.get("href", "")
         base, _, ident = href.partition("#")
         if base and base != self.root.get("namespace"):
-            self.fail(f"reference {href!r} points into another model: DMN imports are not supported", where, unsupported=True)
+            self.fail(
+                f"reference {href!r} points into another model: DMN imports are not supported", where, unsupported=True
+            )
             return None
         return ident or None
 
@@ -150,7 +173,9 @@ class _Loader:
         for attr in ("expressionLanguage", "typeLanguage"):
             language = root.get(attr)
             if language and language not in FEEL_LANGUAGES:
-                self.fail(f"{attr} {language} is not FEEL: only FEEL models are supported", root.get("id"), unsupported=True)
+                self.fail(
+                    f"{attr} {language} is not FEEL: only FEEL models are supported", root.get("id"), unsupported=True
+                )
         elements: dict[str, list] = {"inputData": [], "decision": [], "businessKnowledgeModel": []}
         for element in root:
             ns, local = split_tag(element.tag)
@@ -161,10 +186,15 @@ class _Loader:
             elif local in elements:
                 elements[local].append(element)
             elif local == "import":
-                self.fail(f"import of {element.get('locationURI') or element.get('namespace')}: DMN imports are not supported",
-                          element.get("id"), unsupported=True)
+                self.fail(
+                    f"import of {element.get('locationURI') or element.get('namespace')}: DMN imports are not supported",
+                    element.get("id"),
+                    unsupported=True,
+                )
             elif local == "decisionService":
-                self.fail(f"decision service {element.get('name')!r} is not supported", element.get("id"), unsupported=True)
+                self.fail(
+                    f"decision service {element.get('name')!r} is not supported", element.get("id"), unsupported=True
+                )
             elif local not in DOCUMENTATION_ONLY:
                 self.fail(f"element {local} is not supported", element.get("id"), unsupported=True)
         self.raise_if_any()
@@ -185,8 +215,18 @@ class _Loader:
         rules = build_ruleset(variables, entities, tables, [self.file])
         ordered = {t.name: t for t in rules.decisions}  # typed by build_ruleset
         decisions = {n: _with_table(d, ordered[d.table.name]) for n, d in decisions.items()}
-        return DmnModel(root.get("name", ""), root.get("namespace", ""), self.file, self.version, rules,
-                        inputs, decisions, functions, self.kade, self.notes)
+        return DmnModel(
+            root.get("name", ""),
+            root.get("namespace", ""),
+            self.file,
+            self.version,
+            rules,
+            inputs,
+            decisions,
+            functions,
+            self.kade,
+            self.notes,
+        )
 
     def _implicit_inputs(self, inputs: dict, variables: dict):
         """Names no element declares, read as inputs the way Camunda's engine reads
@@ -197,8 +237,10 @@ class _Loader:
             type_ = FeelType(base, base) if base else None
             inputs[name] = DmnInput(name, "", type_, (((), name, type_),))
             variables[name] = Variable(name, None, (), base, None, (), "", "not declared as input data in the model")
-            self.notes.append(f"{name} is not declared as input data: it is read as an input"
-                              + (f" of type {base}" if base else " of any type"))
+            self.notes.append(
+                f"{name} is not declared as input data: it is read as an input"
+                + (f" of type {base}" if base else " of any type")
+            )
 
     def _check_names(self, elements):
         seen: dict[str, str] = {}
@@ -215,11 +257,16 @@ class _Loader:
     def _entities(self) -> dict[str, Entity]:
         model = self._kade_metadata(self.root, "model")
         entities = {}
-        for e in (model if model is not None else []):
+        for e in model if model is not None else []:
             if e.tag == f"{{{KADE_NS}}}entity":
                 name = e.get("name", "")
-                entities[name] = Entity(name, split_alternatives(e.get("sheets", "")) or (name,), e.get("key", ""),
-                                        e.get("parent") or None, split_alternatives(e.get("link", "")) or None)
+                entities[name] = Entity(
+                    name,
+                    split_alternatives(e.get("sheets", "")) or (name,),
+                    e.get("key", ""),
+                    e.get("parent") or None,
+                    split_alternatives(e.get("link", "")) or None,
+                )
         return entities
 
     # -------------------------------------------------------------- types ----
@@ -237,7 +284,11 @@ class _Loader:
         if local in ANY_TYPES:
             return None
         if local in UNSUPPORTED_TYPES:
-            self.fail(f"type {raw!r} is not supported: kade evaluates number, string, boolean and date values", where, unsupported=True)
+            self.fail(
+                f"type {raw!r} is not supported: kade evaluates number, string, boolean and date values",
+                where,
+                unsupported=True,
+            )
             return None
         self.fail(f"unknown type {raw!r}: neither a FEEL type nor an itemDefinition of this model", where)
         return None
@@ -266,7 +317,11 @@ class _Loader:
         if components:
             parts = tuple((c.get("name", ""), self._read_type(c, c.get("name", ""), here)) for c in components)
             if any(t is not None and t.collection for _, t in parts):
-                self.fail(f"type {name!r} has a collection component: lists inside structures are not supported", here, unsupported=True)
+                self.fail(
+                    f"type {name!r} has a collection component: lists inside structures are not supported",
+                    here,
+                    unsupported=True,
+                )
             return FeelType(name, None, components=parts, collection=collection)
         type_ref = self.child(element, "typeRef")
         inner = self.type_of((type_ref.text or "") if type_ref is not None else element.get("typeRef"), here)
@@ -274,7 +329,9 @@ class _Loader:
             self.fail(f"type {name!r} is a list of lists: not supported", here, unsupported=True)
             return None
         base = inner.base if inner is not None else None
-        allowed, values, text = (inner.allowed, inner.allowed_values, inner.allowed_text) if inner is not None else (None, (), "")
+        allowed, values, text = (
+            (inner.allowed, inner.allowed_values, inner.allowed_text) if inner is not None else (None, (), "")
+        )
         constraint = self.child(element, "allowedValues")
         if constraint is None:
             constraint = self.child(element, "typeConstraint")
@@ -285,8 +342,14 @@ class _Loader:
             allowed, values = self.allowed_values(text, base, constraint.get("id") or here)
         if inner is not None and inner.structured:
             return FeelType(name, None, components=inner.components, collection=collection or inner.collection)
-        return FeelType(name, base, allowed, values, collection=collection or (inner.collection if inner else False),
-                        allowed_text=text)
+        return FeelType(
+            name,
+            base,
+            allowed,
+            values,
+            collection=collection or (inner.collection if inner else False),
+            allowed_text=text,
+        )
 
     def allowed_values(self, text: str, base: str | None, where: str | None):
         """(unary test, literal values in order) of an allowedValues / outputValues text."""
@@ -304,7 +367,11 @@ class _Loader:
             variable = self.child(element, "variable")
             type_ = self.type_of(variable.get("typeRef") if variable is not None else None, ident)
             if type_ is not None and type_.collection:
-                self.fail(f"input {name!r} is a list ({type_.name}): lists are not supported as input data", ident, unsupported=True)
+                self.fail(
+                    f"input {name!r} is a list ({type_.name}): lists are not supported as input data",
+                    ident,
+                    unsupported=True,
+                )
                 continue
             meta = self._kade_metadata(element, "variable")
             paths = []
@@ -312,13 +379,18 @@ class _Loader:
                 kade_name = ".".join((name, *path))
                 paths.append((path, kade_name, leaf))
                 variables[kade_name] = Variable(
-                    kade_name, meta.get("entity") if meta is not None else None,
+                    kade_name,
+                    meta.get("entity") if meta is not None else None,
                     split_alternatives(meta.get("headers", "")) if meta is not None else (),
                     leaf.base if leaf is not None else None,
-                    leaf.allowed if leaf is not None else None, leaf.allowed_values if leaf is not None else (),
-                    element.get("label", "") if not path else "", self.description(element) if not path else "",
-                    element_position(self.file, ident), (meta.get("records") or None) if meta is not None and not path else None,
-                    (meta.get("compare") or None) if meta is not None and not path else None)
+                    leaf.allowed if leaf is not None else None,
+                    leaf.allowed_values if leaf is not None else (),
+                    element.get("label", "") if not path else "",
+                    self.description(element) if not path else "",
+                    element_position(self.file, ident),
+                    (meta.get("records") or None) if meta is not None and not path else None,
+                    (meta.get("compare") or None) if meta is not None and not path else None,
+                )
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables
 
@@ -334,21 +406,34 @@ class _Loader:
                 continue
             kind = body.get("kind", "FEEL")
             if kind != "FEEL":
-                self.fail(f"business knowledge model {name!r} is a {kind} function: only FEEL is supported", ident, unsupported=True)
+                self.fail(
+                    f"business knowledge model {name!r} is a {kind} function: only FEEL is supported",
+                    ident,
+                    unsupported=True,
+                )
                 continue
-            parameters = tuple((" ".join(p.get("name", "").split()), self.type_of(p.get("typeRef"), p.get("id") or ident))
-                               for p in self.children(body, "formalParameter"))
+            parameters = tuple(
+                (" ".join(p.get("name", "").split()), self.type_of(p.get("typeRef"), p.get("id") or ident))
+                for p in self.children(body, "formalParameter")
+            )
             for pname, ptype in parameters:
                 if ptype is not None and (ptype.structured or ptype.collection):
-                    self.fail(f"parameter {pname!r} of {name!r} is a structure or list: not supported", ident, unsupported=True)
+                    self.fail(
+                        f"parameter {pname!r} of {name!r} is a structure or list: not supported",
+                        ident,
+                        unsupported=True,
+                    )
             functions[name] = BusinessKnowledgeModel(name, ident, parameters, None)
             logic[name] = (element, body)
         self.raise_if_any()
         for name, (element, body) in logic.items():
             required = self._required(element, "knowledgeRequirement", "requiredKnowledge", element.get("id"))
             bkm = functions[name]
-            bkm.functions = {self.by_id[i].get("name"): functions[self.by_id[i].get("name")] for i in required
-                             if i in self.by_id and self.by_id[i].get("name") in functions}
+            bkm.functions = {
+                self.by_id[i].get("name"): functions[self.by_id[i].get("name")]
+                for i in required
+                if i in self.by_id and self.by_id[i].get("name") in functions
+            }
             scope = _Scope({p: ("value", p) for p, _ in bkm.parameters})
             scope.update({f: ("function", functions[f]) for f in bkm.functions})
             expression = self._logic_element(body, element.get("id"), f"business knowledge model {name!r}")
@@ -359,12 +444,17 @@ class _Loader:
             if local == "literalExpression":
                 bkm.body = self.literal_expression(expression, scope, element.get("id"))
                 if bkm.body is not None and result_type is None:
-                    self.types[("call", name)] = static_type(bkm.body, {p: t.base if t else None for p, t in bkm.parameters})
+                    self.types[("call", name)] = static_type(
+                        bkm.body, {p: t.base if t else None for p, t in bkm.parameters}
+                    )
             elif local == "decisionTable":
                 table = self.decision_table(expression, name, element, scope, result_type, {}, single_output=name)
                 if table is not None and len(table.outputs) > 1:
-                    self.fail(f"business knowledge model {name!r} returns a context (several outputs): not supported",
-                              expression.get("id") or element.get("id"), unsupported=True)
+                    self.fail(
+                        f"business knowledge model {name!r} returns a context (several outputs): not supported",
+                        expression.get("id") or element.get("id"),
+                        unsupported=True,
+                    )
                 elif table is not None:
                     try:
                         validate_hit_policy(table)  # decisions get this from build_ruleset
@@ -373,7 +463,11 @@ class _Loader:
                     self.types[("call", name)] = result_type.base if result_type is not None else table.outputs[0].type
                 bkm.body = table
             else:
-                self.fail(f"business knowledge model {name!r}: {local} as a body is not supported", element.get("id"), unsupported=True)
+                self.fail(
+                    f"business knowledge model {name!r}: {local} as a body is not supported",
+                    element.get("id"),
+                    unsupported=True,
+                )
             bkm.result_type = result_type
             if result_type is not None:
                 self.types[("call", name)] = result_type.base
@@ -383,10 +477,15 @@ class _Loader:
     def _refuse_recursion(self, functions):
         def visit(f, path):
             if f.name in path:
-                self.fail("business knowledge models invoke each other in a loop: " + " → ".join([*path, f.name]), f.id, unsupported=True)
+                self.fail(
+                    "business knowledge models invoke each other in a loop: " + " → ".join([*path, f.name]),
+                    f.id,
+                    unsupported=True,
+                )
                 return
             for g in f.functions.values():
                 visit(g, [*path, f.name])
+
         for f in functions.values():
             visit(f, [])
 
@@ -413,8 +512,12 @@ class _Loader:
             if local in SUPPORTED_LOGIC:
                 found.append(c)
             elif local in BOXED_UNSUPPORTED:
-                self.fail(f"{what} uses {BOXED_UNSUPPORTED[local]}, which kade does not support (only decision tables, "
-                          "literal expressions and invocations)", c.get("id") or where, unsupported=True)
+                self.fail(
+                    f"{what} uses {BOXED_UNSUPPORTED[local]}, which kade does not support (only decision tables, "
+                    "literal expressions and invocations)",
+                    c.get("id") or where,
+                    unsupported=True,
+                )
                 return None
         if not found:
             self.fail(f"{what} has no decision logic", where)
@@ -446,29 +549,59 @@ class _Loader:
             local = split_tag(logic.tag)[1]
             components, single = names[name]
             if local == "decisionTable":
-                table = self.decision_table(logic, name, element, scope, type_, dict(components), single_output=single, entity=entity)
+                table = self.decision_table(
+                    logic, name, element, scope, type_, dict(components), single_output=single, entity=entity
+                )
                 if table is not None:
                     output_variables.update(self._output_variables(logic, table, components, single))
             else:
-                expression = (self.literal_expression(logic, scope, ident) if local == "literalExpression"
-                              else self.invocation(logic, scope, ident))
+                expression = (
+                    self.literal_expression(logic, scope, ident)
+                    if local == "literalExpression"
+                    else self.invocation(logic, scope, ident)
+                )
                 table = None
                 if expression is not None:
                     base = type_.base if type_ is not None and not type_.collection else None
-                    rule = Rule(logic.get("id") or "R1", (), (expression,), "", element_position(self.file, logic.get("id") or ident))
-                    output = _infer_type(OutputClause(single, base, (), None, element_position(self.file, ident)), [expression], self.types)
-                    table = DecisionTable(name, entity, "U", (), (output,), (rule,), element.get("label", ""),
-                                          element_position(self.file, ident))
+                    rule = Rule(
+                        logic.get("id") or "R1",
+                        (),
+                        (expression,),
+                        "",
+                        element_position(self.file, logic.get("id") or ident),
+                    )
+                    output = _infer_type(
+                        OutputClause(single, base, (), None, element_position(self.file, ident)),
+                        [expression],
+                        self.types,
+                    )
+                    table = DecisionTable(
+                        name,
+                        entity,
+                        "U",
+                        (),
+                        (output,),
+                        (rule,),
+                        element.get("label", ""),
+                        element_position(self.file, ident),
+                    )
             if table is None:
                 continue
             self.types.update({o.name: o.type for o in table.outputs})
             tables.append(table)
             tabular = local == "decisionTable"
             decisions[name] = DmnDecision(
-                name, ident, local, table, type_, tuple(components), single,
+                name,
+                ident,
+                local,
+                table,
+                type_,
+                tuple(components),
+                single,
                 tuple(self.output_types.get(o.name) for o in table.outputs) if tabular else (),
                 tuple(self.input_values.get(name, ())) if tabular else (),
-                tuple(self.output_values.get(o.name) for o in table.outputs) if tabular else ())
+                tuple(self.output_values.get(o.name) for o in table.outputs) if tabular else (),
+            )
         return decisions, tables, output_variables
 
     def _output_names(self, shapes, inputs, functions):
@@ -489,11 +622,17 @@ class _Loader:
             for out in outputs:
                 component = " ".join((out.get("name") or "").split())
                 if not component:
-                    self.fail(f"decision {name!r} has several outputs, so each needs a name", out.get("id") or element.get("id"))
+                    self.fail(
+                        f"decision {name!r} has several outputs, so each needs a name",
+                        out.get("id") or element.get("id"),
+                    )
                     continue
                 kade_name = component if component not in taken and component not in claimed else f"{name}.{component}"
                 if kade_name in claimed or (kade_name in taken and kade_name != component):
-                    self.fail(f"output {component!r} of decision {name!r} clashes with another name", out.get("id") or element.get("id"))
+                    self.fail(
+                        f"output {component!r} of decision {name!r} clashes with another name",
+                        out.get("id") or element.get("id"),
+                    )
                 claimed.add(kade_name)
                 components.append((component, kade_name))
             names[name] = (tuple(components), None)
@@ -538,10 +677,18 @@ class _Loader:
                 continue
             type_ = self.type_of(out.get("typeRef"), out.get("id"))
             found[clause.name] = Variable(
-                clause.name, meta.get("entity"), split_alternatives(meta.get("headers", "")), clause.type,
-                type_.allowed if type_ is not None else None, type_.allowed_values if type_ is not None else (),
-                out.get("label", ""), self.description(out), element_position(self.file, out.get("id")),
-                meta.get("records") or None, meta.get("compare") or None)
+                clause.name,
+                meta.get("entity"),
+                split_alternatives(meta.get("headers", "")),
+                clause.type,
+                type_.allowed if type_ is not None else None,
+                type_.allowed_values if type_ is not None else (),
+                out.get("label", ""),
+                self.description(out),
+                element_position(self.file, out.get("id")),
+                meta.get("records") or None,
+                meta.get("compare") or None,
+            )
         return found
 
     # ------------------------------------------------------- expressions -----
@@ -578,20 +725,32 @@ class _Loader:
         bare = _STRINGS.sub('""', text)
         temporal = _TEMPORAL.search(bare)
         if temporal and " ".join(temporal.group(1).split()) not in scope:
-            self.fail(f"{text.strip()!r} uses FEEL's {' '.join(temporal.group(1).split())}() values: kade supports number, "
-                      "string, boolean and date values", where, temporal.start(), unsupported=True)
+            self.fail(
+                f"{text.strip()!r} uses FEEL's {' '.join(temporal.group(1).split())}() values: kade supports number, "
+                "string, boolean and date values",
+                where,
+                temporal.start(),
+                unsupported=True,
+            )
             return False
         return True
 
     def _syntax_problem(self, text: str, exc: RuleError, where, unary: bool):
         bare = _STRINGS.sub('""', text)
         checks = list(_FULL_FEEL)
-        checks.append((re.compile(r"\?"), "FEEL unary-test expressions with '?'") if unary
-                      else (re.compile(r"\["), "FEEL lists and filters ([…])"))
+        checks.append(
+            (re.compile(r"\?"), "FEEL unary-test expressions with '?'")
+            if unary
+            else (re.compile(r"\["), "FEEL lists and filters ([…])")
+        )
         for pattern, what in checks:
             if pattern.search(bare):
-                self.fail(f"{text.strip()!r} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
-                          where, exc.position.offset, unsupported=True)
+                self.fail(
+                    f"{text.strip()!r} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
+                    where,
+                    exc.position.offset,
+                    unsupported=True,
+                )
                 return
         self.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
 
@@ -610,7 +769,9 @@ class _Loader:
             elif scope.open and name not in self.drg_names and "." not in name:
                 self.implicit.setdefault(name, [])  # an undeclared variable (Camunda style): an implicit input
             else:
-                problems.append(f"unknown name {name!r}: not an input, decision or knowledge model this element requires")
+                problems.append(
+                    f"unknown name {name!r}: not an input, decision or knowledge model this element requires"
+                )
             return name
 
         def walk(n):
@@ -633,8 +794,10 @@ class _Loader:
         name = call.function.name
         kind, bkm = scope.get(name, (None, None))
         if kind != "function":
-            problems.append(f"{name}(…) is not a business knowledge model this element requires; FEEL's built-in "
-                            "functions are beyond S-FEEL (DMN compliance level 2): not supported")
+            problems.append(
+                f"{name}(…) is not a business knowledge model this element requires; FEEL's built-in "
+                "functions are beyond S-FEEL (DMN compliance level 2): not supported"
+            )
             return call
         params = [p for p, _ in bkm.parameters]
         args = [walk(a) for a in call.args]
@@ -681,7 +844,11 @@ class _Loader:
                 args[pname] = sfeel.Literal(None, None, "null")
                 continue
             if split_tag(bound.tag)[1] != "literalExpression":
-                self.fail(f"binding of {pname!r}: only literal expressions can be bound", bound.get("id") or here, unsupported=True)
+                self.fail(
+                    f"binding of {pname!r}: only literal expressions can be bound",
+                    bound.get("id") or here,
+                    unsupported=True,
+                )
                 return None
             value = self.literal_expression(bound, scope, here)
             if value is None:
@@ -690,9 +857,14 @@ class _Loader:
         params = [p for p, _ in bkm.parameters]
         unknown = [p for p in args if p not in params]
         if unknown:
-            self.fail(f"invocation binds {unknown[0]!r}, which is not a parameter of {function_name!r} ({', '.join(params)})", here)
+            self.fail(
+                f"invocation binds {unknown[0]!r}, which is not a parameter of {function_name!r} ({', '.join(params)})",
+                here,
+            )
             return None
-        return sfeel.Call(sfeel.Name(function_name), tuple(args.get(p, sfeel.Literal(None, None, "null")) for p in params), None)
+        return sfeel.Call(
+            sfeel.Name(function_name), tuple(args.get(p, sfeel.Literal(None, None, "null")) for p in params), None
+        )
 
     def _logic_child(self, element):
         for c in element:
@@ -702,8 +874,18 @@ class _Loader:
         return None
 
     # ----------------------------------------------------- decision tables ---
-    def decision_table(self, element, name: str, owner, scope, type_: FeelType | None, components: dict,
-                       *, single_output: str | None, entity: str | None = None) -> DecisionTable | None:
+    def decision_table(
+        self,
+        element,
+        name: str,
+        owner,
+        scope,
+        type_: FeelType | None,
+        components: dict,
+        *,
+        single_output: str | None,
+        entity: str | None = None,
+    ) -> DecisionTable | None:
         here = element.get("id") or owner.get("id")
         before = len(self.errors)
         policy_name = " ".join((element.get("hitPolicy") or "UNIQUE").split())
@@ -714,7 +896,10 @@ class _Loader:
         hit = HIT_POLICY_LETTERS[policy_name]
         if aggregation:
             if hit != "C" or aggregation not in AGGREGATIONS:
-                self.fail(f"aggregation {aggregation!r} with hit policy {policy_name}: only COLLECT takes SUM, MIN, MAX or COUNT", here)
+                self.fail(
+                    f"aggregation {aggregation!r} with hit policy {policy_name}: only COLLECT takes SUM, MIN, MAX or COUNT",
+                    here,
+                )
                 return None
             hit = AGGREGATIONS[aggregation]
         inputs = []
@@ -722,8 +907,12 @@ class _Loader:
             where = clause.get("id") or here
             expression_element = self.child(clause, "inputExpression")
             text = self.text(expression_element) if expression_element is not None else ""
-            expr = self.expression(text, scope, (expression_element.get("id") if expression_element is not None else None) or where)
-            clause_type = self.type_of(expression_element.get("typeRef") if expression_element is not None else None, where)
+            expr = self.expression(
+                text, scope, (expression_element.get("id") if expression_element is not None else None) or where
+            )
+            clause_type = self.type_of(
+                expression_element.get("typeRef") if expression_element is not None else None, where
+            )
             if clause_type is not None and (clause_type.structured or clause_type.collection):
                 self.fail(f"input {text!r} is a structure or list: not supported", where, unsupported=True)
             values_element = self.child(clause, "inputValues")
@@ -733,8 +922,14 @@ class _Loader:
             if isinstance(expr, sfeel.Name) and expr.name in self.implicit:
                 self.implicit[expr.name].append(clause_type.base if clause_type is not None else None)
             if expr is not None:
-                inputs.append(InputClause(clause.get("label") or text.strip(), expr,
-                                          clause_type.base if clause_type is not None else None, element_position(self.file, where)))
+                inputs.append(
+                    InputClause(
+                        clause.get("label") or text.strip(),
+                        expr,
+                        clause_type.base if clause_type is not None else None,
+                        element_position(self.file, where),
+                    )
+                )
                 self.input_values.setdefault(name, []).append(constraint)
         outputs = []
         output_elements = self.children(element, "output")
@@ -753,8 +948,11 @@ class _Loader:
             values_element = self.child(out, "outputValues")
             constraint = None
             if values_element is not None:
-                constraint, allowed = self.allowed_values(self.text(values_element), clause_type.base if clause_type else None,
-                                                          values_element.get("id") or where)
+                constraint, allowed = self.allowed_values(
+                    self.text(values_element),
+                    clause_type.base if clause_type else None,
+                    values_element.get("id") or where,
+                )
             else:  # the type's allowed values stand in (DMN: output values default to the type's)
                 allowed = clause_type.allowed_values if clause_type is not None else ()
             self.output_values[kade_name] = constraint
@@ -762,8 +960,15 @@ class _Loader:
             default = None
             if default_element is not None:
                 default = self.literal_expression(default_element, scope, default_element.get("id") or where)
-            outputs.append(OutputClause(kade_name, clause_type.base if clause_type is not None else None, tuple(allowed),
-                                        default, element_position(self.file, where)))
+            outputs.append(
+                OutputClause(
+                    kade_name,
+                    clause_type.base if clause_type is not None else None,
+                    tuple(allowed),
+                    default,
+                    element_position(self.file, where),
+                )
+            )
             self.output_types[kade_name] = clause_type
         annotations = len(self.children(element, "annotation"))
         rules = []
@@ -773,8 +978,11 @@ class _Loader:
             results = self.children(rule, "outputEntry")
             if len(entries) != len(inputs) or len(results) != len(output_elements):
                 if len(self.errors) == before:
-                    self.fail(f"rule {index} has {len(entries)} input and {len(results)} output entries; the table has "
-                              f"{len(inputs)} inputs and {len(output_elements)} outputs", where)
+                    self.fail(
+                        f"rule {index} has {len(entries)} input and {len(results)} output entries; the table has "
+                        f"{len(inputs)} inputs and {len(output_elements)} outputs",
+                        where,
+                    )
                 continue
             tests = []
             for entry in entries:
@@ -786,15 +994,27 @@ class _Loader:
             notes = [self.text(a).strip() for a in self.children(rule, "annotationEntry")]
             note = "; ".join(n for n in notes if n) if annotations or notes else self.description(rule)
             rule_id = rule.get("label") or rule.get("id") or f"R{index}"
-            rules.append(Rule(rule_id, tuple(tests), tuple(values), note, element_position(self.file, rule.get("id") or here)))
+            rules.append(
+                Rule(rule_id, tuple(tests), tuple(values), note, element_position(self.file, rule.get("id") or here))
+            )
         if not rules and len(self.errors) == before:
             self.fail("the decision table has no rules", here)
         if len(self.errors) > before:
             return None
-        outputs = [_infer_type(o, [r.outputs[k] for r in rules] + ([o.default] if o.default is not None else []), self.types)
-                   for k, o in enumerate(outputs)]
-        return DecisionTable(name, entity, hit, tuple(inputs), tuple(outputs), tuple(rules), owner.get("label", ""),
-                             element_position(self.file, owner.get("id")))
+        outputs = [
+            _infer_type(o, [r.outputs[k] for r in rules] + ([o.default] if o.default is not None else []), self.types)
+            for k, o in enumerate(outputs)
+        ]
+        return DecisionTable(
+            name,
+            entity,
+            hit,
+            tuple(inputs),
+            tuple(outputs),
+            tuple(rules),
+            owner.get("label", ""),
+            element_position(self.file, owner.get("id")),
+        )
 
 
 class _Scope(dict):
@@ -866,7 +1086,8 @@ def normalize_allowed(test):
     plain values gives them in order (the priority of P / O hit policies)."""
     if isinstance(test, sfeel.Compare):
         test = sfeel.AnyOf((test,))
-    if isinstance(test, sfeel.AnyOf) and all(isinstance(t, sfeel.Compare) and t.op == "=" and isinstance(t.endpoint, sfeel.Literal)
-                                             for t in test.tests):
+    if isinstance(test, sfeel.AnyOf) and all(
+        isinstance(t, sfeel.Compare) and t.op == "=" and isinstance(t.endpoint, sfeel.Literal) for t in test.tests
+    ):
         return test, tuple(t.endpoint.value for t in test.tests)
     return test, ()

@@ -2,6 +2,7 @@
 modellers show the DRD instead of an empty canvas: decisions in layers by
 dependency depth (the ones nothing depends on at the top), input data in rows
 beneath them, one edge per information requirement."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET

@@ -1,6 +1,7 @@
 """Errors of the DMN path. Positions name the .dmn file and the id of the
 element at fault (``model.dmn!#_7f03803d-0``), plus the character offset in
 the element's text for FEEL syntax errors."""
+
 from __future__ import annotations
 
 from .errors import Position, RuleError

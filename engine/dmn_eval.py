@@ -7,6 +7,7 @@ declared type is null.
 The decision tables run through the same ``evaluate_table`` as the Excel path,
 on one row; this module only binds the inputs and assembles each decision's
 value (a value, a context of its output components, or a list)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -54,8 +55,15 @@ def evaluate_dmn(model: DmnModel, inputs: Mapping[str, object], *, matcher=None)
                 env[out.name] = null_column(out.type)
             outcomes[decision.name] = DecisionOutcome(None, error)
             continue
-        result = evaluate_table(table, env, 1, strict=False, reasons=False, variables=model.rules.variables,
-                                **({"matcher": matcher} if matcher is not None else {}))
+        result = evaluate_table(
+            table,
+            env,
+            1,
+            strict=False,
+            reasons=False,
+            variables=model.rules.variables,
+            **({"matcher": matcher} if matcher is not None else {}),
+        )
         error = result.errors[0]
         value = None if error is not None else decision_value(decision, result)
         if error is None:
@@ -97,8 +105,11 @@ def nonconformance(decision: DmnDecision, result: DecisionResult, value) -> str 
     output values (the decision's variable, each output clause), or None."""
     if not conforms(value, decision.type):
         return f"result {format_value(value)} does not conform to type {decision.type.name}"
-    checks = zip(decision.table.outputs, decision.output_types or [None] * len(decision.table.outputs),
-                 decision.output_values or [None] * len(decision.table.outputs))
+    checks = zip(
+        decision.table.outputs,
+        decision.output_types or [None] * len(decision.table.outputs),
+        decision.output_values or [None] * len(decision.table.outputs),
+    )
     for clause, type_, allowed in checks:
         if type_ is None and allowed is None:
             continue
@@ -106,7 +117,11 @@ def nonconformance(decision: DmnDecision, result: DecisionResult, value) -> str 
         for item in (produced or []) if decision.collects else [produced]:
             if not conforms(item, type_):
                 return f"output {clause.name} = {format_value(item)} does not conform to type {type_.name}"
-            if allowed is not None and item is not None and not test_mask(allowed, column_of(item, kind_of(item)), {})[0]:
+            if (
+                allowed is not None
+                and item is not None
+                and not test_mask(allowed, column_of(item, kind_of(item)), {})[0]
+            ):
                 return f"output {clause.name} = {format_value(item)} is not among its output values"
     return None
 

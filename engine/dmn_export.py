@@ -12,6 +12,7 @@ Names: another decision's output is referenced in DMN as the decision
 (``solution_routing`` for its single output ``route``) or as a component of it
 (``sla_terms.access_work_days``); the text of every cell is rewritten so.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,19 @@ from .dmn_xml import DMN15, KADE_NS
 from .graph import referenced_names
 from .model import DecisionTable, RuleSet, Variable
 
-_POLICY_NAMES = {"U": "UNIQUE", "A": "ANY", "P": "PRIORITY", "F": "FIRST", "R": "RULE ORDER", "O": "OUTPUT ORDER",
-                 "C": "COLLECT", "C+": "COLLECT", "C<": "COLLECT", "C>": "COLLECT", "C#": "COLLECT"}
+_POLICY_NAMES = {
+    "U": "UNIQUE",
+    "A": "ANY",
+    "P": "PRIORITY",
+    "F": "FIRST",
+    "R": "RULE ORDER",
+    "O": "OUTPUT ORDER",
+    "C": "COLLECT",
+    "C+": "COLLECT",
+    "C<": "COLLECT",
+    "C>": "COLLECT",
+    "C#": "COLLECT",
+}
 _AGGREGATION = {"C+": "SUM", "C<": "MIN", "C>": "MAX", "C#": "COUNT"}
 
 
@@ -110,8 +122,10 @@ class _Exporter:
 
     # ------------------------------------------------------------------------
     def build(self) -> ET.Element:
-        root = ET.Element(_q("definitions"), {"id": self.ids("definitions", self.name), "name": self.name,
-                                              "namespace": self.namespace})
+        root = ET.Element(
+            _q("definitions"),
+            {"id": self.ids("definitions", self.name), "name": self.name, "namespace": self.namespace},
+        )
         self._metadata(root)
         for variable in self.rules.variables.values():
             if variable.allowed is not None:
@@ -186,8 +200,13 @@ class _Exporter:
         if variable.description:
             _sub(element, "description", variable.description)
         self._variable_metadata(element, variable)
-        _sub(element, "variable", id=self.ids("v", variable.name), name=variable.name,
-             typeRef=self.type_ref(variable.name, variable.type))
+        _sub(
+            element,
+            "variable",
+            id=self.ids("v", variable.name),
+            name=variable.name,
+            typeRef=self.type_ref(variable.name, variable.type),
+        )
 
     def _variable_metadata(self, element, variable: Variable):
         ext = _sub(element, "extensionElements")
@@ -213,7 +232,9 @@ class _Exporter:
         else:
             type_ref = self.type_ref(table.outputs[0].name, self._declared_type(table, 0))
         _sub(element, "variable", id=self.ids("v", table.name), name=table.name, typeRef=type_ref)
-        required: dict[str, str] = {}  # element id -> 'requiredDecision' | 'requiredInput'; two outputs, one requirement
+        required: dict[
+            str, str
+        ] = {}  # element id -> 'requiredDecision' | 'requiredInput'; two outputs, one requirement
         for name in sorted(referenced_names(table)):
             if name in self.producer and self.producer[name] is not table:
                 required.setdefault(self.decision_ids[self.producer[name].name], "requiredDecision")
@@ -228,24 +249,40 @@ class _Exporter:
         self._table(element, table)
 
     def _table(self, decision, table: DecisionTable):
-        dt_element = _sub(decision, "decisionTable", id=self.ids("dt", table.name), hitPolicy=_POLICY_NAMES[table.hit_policy],
-                          aggregation=_AGGREGATION.get(table.hit_policy), outputLabel=table.title or table.name)
+        dt_element = _sub(
+            decision,
+            "decisionTable",
+            id=self.ids("dt", table.name),
+            hitPolicy=_POLICY_NAMES[table.hit_policy],
+            aggregation=_AGGREGATION.get(table.hit_policy),
+            outputLabel=table.title or table.name,
+        )
         for clause in table.inputs:
             inp = _sub(dt_element, "input", id=self.ids("in", f"{table.name}_{clause.label}"), label=clause.label)
             _text(inp, "inputExpression", self.expression(clause.expr), typeRef=clause.type)
         for k, clause in enumerate(table.outputs):
             variable = self.rules.variables.get(clause.name)
-            out = _sub(dt_element, "output", id=self.ids("out", f"{table.name}_{clause.name}"),
-                       label=variable.label if variable is not None else None, name=clause.name,
-                       typeRef=self.type_ref(clause.name, self._declared_type(table, k)))
+            out = _sub(
+                dt_element,
+                "output",
+                id=self.ids("out", f"{table.name}_{clause.name}"),
+                label=variable.label if variable is not None else None,
+                name=clause.name,
+                typeRef=self.type_ref(clause.name, self._declared_type(table, k)),
+            )
             if variable is not None:  # the output is a glossary entry: keep it whole
                 if variable.description:
                     out.insert(0, ET.Element(_q("description")))
                     out[0].text = variable.description
                 self._variable_metadata(out, variable)
             if clause.allowed_values:
-                text = (sfeel.unary_tests_text(variable.allowed) if variable is not None and variable.allowed is not None
-                        else ", ".join(sfeel.literal_text(sfeel.Literal(v, _literal_type(v))) for v in clause.allowed_values))
+                text = (
+                    sfeel.unary_tests_text(variable.allowed)
+                    if variable is not None and variable.allowed is not None
+                    else ", ".join(
+                        sfeel.literal_text(sfeel.Literal(v, _literal_type(v))) for v in clause.allowed_values
+                    )
+                )
                 _text(out, "outputValues", text)
             if clause.default is not None:
                 _text(out, "defaultOutputEntry", self.expression(clause.default))

@@ -5,6 +5,7 @@ evaluator finds it in the environment under its name and calls ``invoke``.
 Arguments are columns, so an invocation is as vectorized as the expression
 around it. As DMN 1.5 says, an argument that does not conform to its
 parameter's type is null, and so is a result that does not conform."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

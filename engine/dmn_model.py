@@ -8,6 +8,7 @@ name); a structured input becomes one variable per component path
 (``Loan.amount``); a decision's outputs get names unique across the model -
 the decision's own name for a single output, the component names for several
 (``Status``, or ``Approval.Status`` if ``Status`` is taken)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ class DmnInput:
     name: str
     id: str
     type: FeelType | None
-    paths: tuple  # ((path below the input, kade variable name, FeelType of the value), ...); path () is the input itself
+    paths: (
+        tuple  # ((path below the input, kade variable name, FeelType of the value), ...); path () is the input itself
+    )
 
 
 @dataclass(frozen=True)

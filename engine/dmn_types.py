@@ -3,6 +3,7 @@ structures (item components) and collections - and the two things the DMN
 semantics do with a type: decide whether a value *conforms* to it, and turn a
 plain Python value into a one-row column of it (a value that does not conform
 becomes null, as DMN 1.5 says for inputs, parameters and results)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,15 +17,35 @@ from . import sfeel
 from .columns import Column, literal_value
 
 BASE_TYPES = {
-    "number": sfeel.NUMBER, "string": sfeel.STRING, "boolean": sfeel.BOOLEAN, "date": sfeel.DATE,
+    "number": sfeel.NUMBER,
+    "string": sfeel.STRING,
+    "boolean": sfeel.BOOLEAN,
+    "date": sfeel.DATE,
     # DMN 1.1 models often use XML Schema names
-    "decimal": sfeel.NUMBER, "double": sfeel.NUMBER, "float": sfeel.NUMBER, "integer": sfeel.NUMBER,
-    "int": sfeel.NUMBER, "long": sfeel.NUMBER, "short": sfeel.NUMBER,
+    "decimal": sfeel.NUMBER,
+    "double": sfeel.NUMBER,
+    "float": sfeel.NUMBER,
+    "integer": sfeel.NUMBER,
+    "int": sfeel.NUMBER,
+    "long": sfeel.NUMBER,
+    "short": sfeel.NUMBER,
 }
 ANY_TYPES = {"Any", "any", "anyType", "anySimpleType"}
 # FEEL types outside S-FEEL as kade implements it: refused where a model uses them
-UNSUPPORTED_TYPES = {"time", "date and time", "dateTime", "years and months duration", "yearMonthDuration",
-                     "days and time duration", "dayTimeDuration", "duration", "context", "list", "range", "function"}
+UNSUPPORTED_TYPES = {
+    "time",
+    "date and time",
+    "dateTime",
+    "years and months duration",
+    "yearMonthDuration",
+    "days and time duration",
+    "dayTimeDuration",
+    "duration",
+    "context",
+    "list",
+    "range",
+    "function",
+}
 
 
 @dataclass(frozen=True)
@@ -84,8 +105,11 @@ def conforms(value, type_: FeelType | None) -> bool:
     if type_.collection:
         return isinstance(value, list) and all(conforms(v, type_.element()) for v in value)
     if type_.structured:
-        return isinstance(value, dict) and set(value) <= {k for k, _ in type_.components} and all(
-            conforms(value.get(k), t) for k, t in type_.components)
+        return (
+            isinstance(value, dict)
+            and set(value) <= {k for k, _ in type_.components}
+            and all(conforms(value.get(k), t) for k, t in type_.components)
+        )
     kind = kind_of(value)
     if type_.base is not None and kind != type_.base:
         return False

@@ -12,6 +12,7 @@ BKM is written inline at each invocation (``PMT(a, b)`` becomes PMT's body with
 ``a`` and ``b`` in place of its parameters); a decision-table BKM is refused.
 Literal-expression decisions become a one-rule table without inputs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,11 +69,17 @@ def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
     for table in rules.decisions:
         _write_table(wb, _renamed_table(table, rename), aliases, sheet_names)
     wb.save(path)
-    return WorkbookSummary(path, [rename(t.name) for t in rules.decisions], len(variables),
-                           {k: v for k, v in names.items() if k != v}, list(model.notes))
+    return WorkbookSummary(
+        path,
+        [rename(t.name) for t in rules.decisions],
+        len(variables),
+        {k: v for k, v in names.items() if k != v},
+        list(model.notes),
+    )
 
 
 # ------------------------------------------------------------- functions -----
+
 
 def _inline_functions(model: DmnModel) -> RuleSet:
     """The model's tables with every BKM invocation replaced by the BKM's body."""
@@ -83,21 +90,31 @@ def _inline_functions(model: DmnModel) -> RuleSet:
         if isinstance(node, sfeel.Call):
             bkm = model.functions[node.function.name]
             if isinstance(bkm.body, DecisionTable):
-                raise UnsupportedDmnError(f"business knowledge model {bkm.name!r} has a decision table as its body: "
-                                          "a rule workbook cannot hold it (only literal-expression BKMs are written inline)",
-                                          bkm.body.position)
+                raise UnsupportedDmnError(
+                    f"business knowledge model {bkm.name!r} has a decision table as its body: "
+                    "a rule workbook cannot hold it (only literal-expression BKMs are written inline)",
+                    bkm.body.position,
+                )
             args = {p: inline(a) for (p, _), a in zip(bkm.parameters, node.args)}
             return inline(sfeel.map_names(bkm.body, lambda n: args.get(n, n)))
         if isinstance(node, (sfeel.Literal, sfeel.Name)) or not dataclasses.is_dataclass(node):
             return node
         return sfeel.map_children(node, inline)
 
-    tables = [dataclasses.replace(
-        t,
-        inputs=tuple(dataclasses.replace(c, expr=inline(c.expr)) for c in t.inputs),
-        outputs=tuple(dataclasses.replace(o, default=inline(o.default) if o.default is not None else None) for o in t.outputs),
-        rules=tuple(dataclasses.replace(r, inputs=tuple(map(inline, r.inputs)), outputs=tuple(map(inline, r.outputs)))
-                    for r in t.rules)) for t in model.rules.decisions]
+    tables = [
+        dataclasses.replace(
+            t,
+            inputs=tuple(dataclasses.replace(c, expr=inline(c.expr)) for c in t.inputs),
+            outputs=tuple(
+                dataclasses.replace(o, default=inline(o.default) if o.default is not None else None) for o in t.outputs
+            ),
+            rules=tuple(
+                dataclasses.replace(r, inputs=tuple(map(inline, r.inputs)), outputs=tuple(map(inline, r.outputs)))
+                for r in t.rules
+            ),
+        )
+        for t in model.rules.decisions
+    ]
     return RuleSet(model.rules.variables, model.rules.entities, tables, model.rules.sources)
 
 
@@ -137,14 +154,19 @@ def _renamed_table(table: DecisionTable, rename) -> DecisionTable:
         return sfeel.map_names(node, rename) if node is not None else None
 
     return dataclasses.replace(
-        table, name=rename(table.name),
+        table,
+        name=rename(table.name),
         inputs=tuple(dataclasses.replace(c, expr=names(c.expr)) for c in table.inputs),
         outputs=tuple(dataclasses.replace(o, name=rename(o.name), default=names(o.default)) for o in table.outputs),
-        rules=tuple(dataclasses.replace(r, inputs=tuple(map(names, r.inputs)), outputs=tuple(map(names, r.outputs)))
-                    for r in table.rules))
+        rules=tuple(
+            dataclasses.replace(r, inputs=tuple(map(names, r.inputs)), outputs=tuple(map(names, r.outputs)))
+            for r in table.rules
+        ),
+    )
 
 
 # -------------------------------------------------------------- glossary -----
+
 
 def _glossary(model: DmnModel, rules: RuleSet, names: dict[str, str]) -> list[Variable]:
     """Glossary entries, renamed. A model from another tool also gets entries for
@@ -153,8 +175,10 @@ def _glossary(model: DmnModel, rules: RuleSet, names: dict[str, str]) -> list[Va
     variables = []
     for variable in rules.variables.values():
         if variable.type is None:
-            raise DmnError(f"input {variable.name!r} has no type; the glossary needs number, string, boolean or date",
-                           variable.position)
+            raise DmnError(
+                f"input {variable.name!r} has no type; the glossary needs number, string, boolean or date",
+                variable.position,
+            )
         variables.append(_renamed_variable(variable, names))
     if not model.kade_authored:
         known = set(rules.variables)
@@ -165,10 +189,24 @@ def _glossary(model: DmnModel, rules: RuleSet, names: dict[str, str]) -> list[Va
                 type_ = clause.type or _type_of_values(clause.allowed_values)
                 allowed, values = (None, ())
                 if clause.allowed_values:
-                    allowed, values = normalize_allowed(sfeel.AnyOf(tuple(
-                        sfeel.Compare("=", sfeel.Literal(v, type_)) for v in clause.allowed_values)))
-                variables.append(_renamed_variable(Variable(clause.name, table.entity, (), type_, allowed, values,
-                                                            "", f"output of decision {table.name}"), names))
+                    allowed, values = normalize_allowed(
+                        sfeel.AnyOf(tuple(sfeel.Compare("=", sfeel.Literal(v, type_)) for v in clause.allowed_values))
+                    )
+                variables.append(
+                    _renamed_variable(
+                        Variable(
+                            clause.name,
+                            table.entity,
+                            (),
+                            type_,
+                            allowed,
+                            values,
+                            "",
+                            f"output of decision {table.name}",
+                        ),
+                        names,
+                    )
+                )
                 known.add(clause.name)
     return variables
 
@@ -177,8 +215,9 @@ def _renamed_variable(variable: Variable, names: dict[str, str]) -> Variable:
     new = names.get(variable.name, variable.name)
     if new == variable.name:
         return variable
-    return dataclasses.replace(variable, name=new, headers=variable.headers or (variable.name,),
-                               label=variable.label or variable.name)
+    return dataclasses.replace(
+        variable, name=new, headers=variable.headers or (variable.name,), label=variable.label or variable.name
+    )
 
 
 def _type_of_values(values) -> str:
@@ -207,6 +246,7 @@ def _aliases(variables: list[Variable], outputs: set[str]) -> dict[str, str]:
 
 # --------------------------------------------------------------- writing -----
 
+
 def _put(ws, row: int, col: int, value, *, bold=False, fill=None):
     cell = ws.cell(row, col)
     if isinstance(value, str) and _PLAIN_NUMBER.match(value):
@@ -224,13 +264,31 @@ def _put(ws, row: int, col: int, value, *, bold=False, fill=None):
 
 def _write_glossary(wb, variables: list[Variable]):
     ws = wb.create_sheet("Glossary")
-    header = ["variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare"]
+    header = [
+        "variable",
+        "entity",
+        "column header",
+        "type",
+        "allowed values",
+        "label",
+        "description",
+        "records",
+        "compare",
+    ]
     for c, text in enumerate(header, start=1):
         _put(ws, 1, c, text, bold=True, fill=_HEAD)
     for r, var in enumerate(variables, start=2):
-        row = [var.name, var.entity or "", " | ".join(var.headers), var.type,
-               sfeel.unary_tests_text(var.allowed) if var.allowed is not None else "", var.label, var.description,
-               var.records or "", var.compare or ""]
+        row = [
+            var.name,
+            var.entity or "",
+            " | ".join(var.headers),
+            var.type,
+            sfeel.unary_tests_text(var.allowed) if var.allowed is not None else "",
+            var.label,
+            var.description,
+            var.records or "",
+            var.compare or "",
+        ]
         for c, value in enumerate(row, start=1):
             ws.cell(r, c).value = value if value != "" else None
             if isinstance(value, str) and value.startswith("="):
@@ -292,8 +350,11 @@ def _write_table(wb, table: DecisionTable, aliases: dict[str, str], used: set[st
     r = header_row + 1
     for index, rule in enumerate(table.rules, start=1):
         rule_id = rule.id if rule.id and rule.id.strip().lower() not in DEFAULT_MARKERS else f"R{index}"
-        cells = ([sfeel.unary_tests_text(t) for t in rule.inputs] + [sfeel.expression_text(e) for e in rule.outputs]
-                 + [rule.annotation or None])
+        cells = (
+            [sfeel.unary_tests_text(t) for t in rule.inputs]
+            + [sfeel.expression_text(e) for e in rule.outputs]
+            + [rule.annotation or None]
+        )
         _put(ws, r, 1, rule_id)
         for c, value in enumerate(cells, start=2):
             _put(ws, r, c, value)

@@ -4,6 +4,7 @@ namespaces of DMN 1.1 to 1.5, FEEL's language URIs, kade's extension namespace.
 Parsing goes through defusedxml with DTDs forbidden: no entity expansion (the
 "billion laughs"), no external entities or DTDs, so a .dmn file can only be data.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -44,12 +45,16 @@ def read_xml(source: str | Path | bytes) -> ET.Element:
             return SafeET.fromstring(source, forbid_dtd=True)
         return SafeET.parse(str(source), forbid_dtd=True).getroot()
     except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden) as exc:
-        raise DmnXmlError(f"refused: the document declares a DTD or entities ({type(exc).__name__}); DMN needs neither",
-                          Position(file=name)) from None
+        raise DmnXmlError(
+            f"refused: the document declares a DTD or entities ({type(exc).__name__}); DMN needs neither",
+            Position(file=name),
+        ) from None
     except ET.ParseError as exc:
         line, column = exc.position
-        raise DmnXmlError(f"not well-formed XML at line {line}, column {column + 1}: {exc.msg if hasattr(exc, 'msg') else exc}",
-                          Position(file=name)) from None
+        raise DmnXmlError(
+            f"not well-formed XML at line {line}, column {column + 1}: {exc.msg if hasattr(exc, 'msg') else exc}",
+            Position(file=name),
+        ) from None
     except OSError as exc:
         raise DmnXmlError(f"cannot read: {exc.strerror or exc}", Position(file=name)) from None
 

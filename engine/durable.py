@@ -21,6 +21,7 @@ silently (../shared/notes/durable_rules.md). This wrapper avoids each one:
 What it cannot express (comparing two columns, computed input expressions) is
 refused by ``compile_table`` with the table, rule and reason.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,10 @@ CONDITIONS_PER_RULESET = 56  # < 64 true alpha conditions, with room for the alw
 WORKER_LOADS = 50  # rule versions one worker process loads before it is replaced
 MAX_INPUTS = 120  # 2 properties per input + 3 < 252, durable-rules' row width
 DURABLE_VERSION = "2.0.28"
-INSTALL_HINT = ('install it with: CPPFLAGS="-O2 -DNDEBUG -DPyEval_CallObject=PyObject_CallObject" '
-                f'pip install --no-cache-dir --force-reinstall durable-rules=={DURABLE_VERSION}')
+INSTALL_HINT = (
+    'install it with: CPPFLAGS="-O2 -DNDEBUG -DPyEval_CallObject=PyObject_CallObject" '
+    f"pip install --no-cache-dir --force-reinstall durable-rules=={DURABLE_VERSION}"
+)
 
 
 class DurableUnavailable(KadeError):
@@ -66,6 +69,7 @@ def availability() -> str | None:
 
 # ------------------------------------------------------------ compiling --------
 
+
 @dataclass(frozen=True)
 class CompiledTable:
     key: str  # content hash: a new rule version gets a new key (and new rulesets)
@@ -74,7 +78,9 @@ class CompiledTable:
 
 
 def _refuse(table, rule, why: str):
-    raise RuleStructureError(f"durable-rules cannot evaluate decision {table.name}, rule {rule.id}: {why}", rule.position)
+    raise RuleStructureError(
+        f"durable-rules cannot evaluate decision {table.name}, rule {rule.id}: {why}", rule.position
+    )
 
 
 def _field(j: int) -> str:
@@ -130,7 +136,13 @@ def _true(test, j: int, kind: str, table, rule) -> dict:
         low, high = _value(kind, test.low, table, rule), _value(kind, test.high, table, rule)
         if _MISMATCH in (low, high) or None in (low, high):
             return _NEVER
-        return {"$and": [{_null(j): 0}, _cmp(j, ">=" if test.low_closed else ">", low), _cmp(j, "<=" if test.high_closed else "<", high)]}
+        return {
+            "$and": [
+                {_null(j): 0},
+                _cmp(j, ">=" if test.low_closed else ">", low),
+                _cmp(j, "<=" if test.high_closed else "<", high),
+            ]
+        }
     if isinstance(test, sfeel.AnyOf):
         parts = [_true(t, j, kind, table, rule) for t in test.tests]
         return parts[0] if len(parts) == 1 else {"$or": parts}
@@ -179,14 +191,23 @@ def _atoms(cond: dict) -> int:
 def compile_table(table) -> CompiledTable:
     """The table as durable-rules conditions, split to stay under its limits."""
     if len(table.inputs) > MAX_INPUTS:
-        raise RuleStructureError(f"durable-rules cannot evaluate decision {table.name}: more than {MAX_INPUTS} inputs", table.position)
+        raise RuleStructureError(
+            f"durable-rules cannot evaluate decision {table.name}: more than {MAX_INPUTS} inputs", table.position
+        )
     kinds = tuple("str" if c.type == "string" else "float" for c in table.inputs)
     for j, clause in enumerate(table.inputs):
         if not isinstance(clause.expr, sfeel.Name):
-            raise RuleStructureError(f"durable-rules cannot evaluate decision {table.name}: input {clause.label!r} is an expression", clause.position)
+            raise RuleStructureError(
+                f"durable-rules cannot evaluate decision {table.name}: input {clause.label!r} is an expression",
+                clause.position,
+            )
     conditions = []
     for r, rule in enumerate(table.rules):
-        parts = [_true(test, j, kinds[j], table, rule) for j, test in enumerate(rule.inputs) if not isinstance(test, sfeel.AnyTest)]
+        parts = [
+            _true(test, j, kinds[j], table, rule)
+            for j, test in enumerate(rule.inputs)
+            if not isinstance(test, sfeel.AnyTest)
+        ]
         # a positive guard first: a rule of only negative tests must not become a not-exists-only rule
         cond = {"$and": [_ALWAYS, *parts]} if parts else _ALWAYS
         if _atoms(cond) > CONDITIONS_PER_RULESET:
@@ -207,6 +228,7 @@ def compile_table(table) -> CompiledTable:
 
 
 # ------------------------------------------------------- the worker ------------
+
 
 def _serve(read_fd: int, write_fd: int):
     """Entry point of the worker process (started by DurableMatcher)."""
@@ -249,6 +271,7 @@ def _worker_main(conn):  # runs in the worker process
                 hits.append((int(c.m["r"]), rule_index))
             except Exception:  # noqa: BLE001 - never raise inside durable-rules
                 hits.append((-1, rule_index))
+
         return run
 
     while True:
@@ -263,8 +286,14 @@ def _worker_main(conn):  # runs in the worker process
                 names = []
                 for c, chunk in enumerate(chunks):
                     name = f"t{key}_{c}"
-                    host.register_rulesets({name: {f"R{r}": {"all": [{"m": cond}], "pri": k + 1, "run": action(r)}
-                                                   for k, (r, cond) in enumerate(chunk)}})
+                    host.register_rulesets(
+                        {
+                            name: {
+                                f"R{r}": {"all": [{"m": cond}], "pri": k + 1, "run": action(r)}
+                                for k, (r, cond) in enumerate(chunk)
+                            }
+                        }
+                    )
                     names.append(name)
                 loaded[key] = names
                 conn.send(("ok", None))
@@ -328,8 +357,9 @@ class DurableMatcher:
         package_root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         code = f"from engine.durable import _serve; _serve({to_child_r}, {from_child_w})"
-        self._process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(to_child_r, from_child_w),
-                                         stdin=subprocess.DEVNULL, env=env)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code], pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, env=env
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._conn = _Duplex(Connection(from_child_r, writable=False), Connection(to_child_w, readable=False))
@@ -391,7 +421,9 @@ class DurableMatcher:
                 if not col.is_float:
                     null = np.ones(n, bool)  # a text column compared as numbers: FEEL null
             else:
-                values = np.where(null, "", col.values).astype(object) if not col.is_float else np.full(n, "", dtype=object)
+                values = (
+                    np.where(null, "", col.values).astype(object) if not col.is_float else np.full(n, "", dtype=object)
+                )
                 if col.is_float:
                     null = np.ones(n, bool)
             columns.append(values.tolist())  # plain floats and str: no numpy scalars in the JSON

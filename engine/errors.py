@@ -3,6 +3,7 @@
 Two families: *load* errors stop a run (bad rules, unreadable workbook, missing
 column); *row* errors never raise - they are recorded per row in the result.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,5 +1,6 @@
 """Evaluate decisions: one table over typed columns, and the whole decision
 graph over a workbook's entities. Pure: no I/O."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,9 +93,18 @@ def matcher_for(engine: str):
     raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
 
 
-def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, blocked: np.ndarray | None = None,
-                   strict: bool = True, reasons: bool = True, variables=None, matcher=match_matrix,
-                   trace: bool = False) -> DecisionResult:
+def evaluate_table(
+    table: DecisionTable,
+    env: dict[str, Column],
+    n: int,
+    *,
+    blocked: np.ndarray | None = None,
+    strict: bool = True,
+    reasons: bool = True,
+    variables=None,
+    matcher=match_matrix,
+    trace: bool = False,
+) -> DecisionResult:
     """Evaluate one decision table on n rows.
 
     ``env`` holds every column the table refers to. ``blocked`` (object array,
@@ -131,23 +141,36 @@ def evaluate_table(table: DecisionTable, env: dict[str, Column], n: int, *, bloc
     if no_match.any():
         rows = np.flatnonzero(no_match)
         if table.has_default:
-            defaults = {c.name: (eval_expr(c.default, _subset(env, sfeel.names_in(c.default), rows), len(rows))
-                                 if c.default is not None else Column(c.type or "number", np.full(len(rows), np.nan)))
-                        for c in table.outputs}
+            defaults = {
+                c.name: (
+                    eval_expr(c.default, _subset(env, sfeel.names_in(c.default), rows), len(rows))
+                    if c.default is not None
+                    else Column(c.type or "number", np.full(len(rows), np.nan))
+                )
+                for c in table.outputs
+            }
             if table.hit_policy in ("C", "R", "O"):
                 defaults = {k: _listify(v) for k, v in defaults.items()}
             for name, col in defaults.items():
                 _put(outputs, name, rows, col, n)
             rule_ids[rows] = "default"
             if reasons:
-                reason[rows] = "no rule matched → default " + outputs_text(table, defaults, np.arange(len(rows))).to_numpy(zero_copy_only=False)
+                reason[rows] = "no rule matched → default " + outputs_text(
+                    table, defaults, np.arange(len(rows))
+                ).to_numpy(zero_copy_only=False)
         elif strict:
             errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
         elif table.hit_policy == "C#":
             _put(outputs, table.outputs[0].name, rows, Column("number", np.zeros(len(rows))), n)
         elif table.hit_policy in ("C", "R", "O"):
             for c in table.outputs:
-                _put(outputs, c.name, rows, _listify(Column(c.type, np.full(len(rows), None, dtype=object)), empty=True), n)
+                _put(
+                    outputs,
+                    c.name,
+                    rows,
+                    _listify(Column(c.type, np.full(len(rows), None, dtype=object)), empty=True),
+                    n,
+                )
     failed = ~_is_none(errors)
     if failed.any():
         for name, col in outputs.items():
@@ -210,14 +233,18 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         if col.type is None and len(types) == 1:
             col.type = types.pop()
         if col.type in ("number", "boolean", "date") and types <= {col.type}:
-            lookup = np.array([np.nan if e.value is None else literal_value(e.type, e.value) for e in literals] + [np.nan])
+            lookup = np.array(
+                [np.nan if e.value is None else literal_value(e.type, e.value) for e in literals] + [np.nan]
+            )
         else:
             lookup = np.array([e.value for e in literals] + [None], dtype=object)
         col.values = lookup[winner]
     # computed outputs and reasons: per rule, on the rows that rule decided
     order = np.argsort(winner, kind="stable")
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
-    rule_rows = {i: order[bounds[i + 1]:bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]}
+    rule_rows = {
+        i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
+    }
     texts = input_texts(table, inputs, rule_rows, n) if reasons else None
     for i, rows in rule_rows.items():
         rule = table.rules[i]
@@ -228,7 +255,9 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
                 _put(outputs, clause.name, rows, value, n)
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
-            reason[rows] = rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
+            reason[rows] = rule_reasons(
+                table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables
+            )
     return outputs, rule_ids, reason
 
 
@@ -302,6 +331,7 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
 
 # ------------------------------------------------------------- the graph -------
 
+
 @dataclass
 class Evaluation:
     """Results of every decision over every entity present."""
@@ -315,8 +345,17 @@ class Evaluation:
         return [r for r in self.results.values() if r.decision.entity == entity]
 
 
-def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True, reasons: bool = True,
-             progress=None, engine: str = "vectorized", trace: bool = False, functions: dict | None = None) -> Evaluation:
+def evaluate(
+    rules: RuleSet,
+    rows: dict[str, EntityRows],
+    *,
+    strict: bool = True,
+    reasons: bool = True,
+    progress=None,
+    engine: str = "vectorized",
+    trace: bool = False,
+    functions: dict | None = None,
+) -> Evaluation:
     """Evaluate every decision whose entity has rows, dependencies first.
     ``progress(decision_name)`` is called after each decision (for a progress bar).
     ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows).
@@ -334,15 +373,29 @@ def evaluate(rules: RuleSet, rows: dict[str, EntityRows], *, strict: bool = True
             skipped[table.name] = blocked
             continue
         n = len(rows[table.entity])
-        results[table.name] = evaluate_table(table, env, n, blocked=blocked, strict=strict, reasons=reasons,
-                                             variables=rules.variables, matcher=matcher, trace=trace)
+        results[table.name] = evaluate_table(
+            table,
+            env,
+            n,
+            blocked=blocked,
+            strict=strict,
+            reasons=reasons,
+            variables=rules.variables,
+            matcher=matcher,
+            trace=trace,
+        )
         if progress is not None:
             progress(table.name)
     return Evaluation(rules, rows, results, skipped)
 
 
-def _environment(rules: RuleSet, rows: dict[str, EntityRows], results: dict[str, DecisionResult], table: DecisionTable,
-                 functions: dict):
+def _environment(
+    rules: RuleSet,
+    rows: dict[str, EntityRows],
+    results: dict[str, DecisionResult],
+    table: DecisionTable,
+    functions: dict,
+):
     """Columns the table refers to, aligned to its rows, and the per-row messages
     of unusable inputs (bad cells, failed upstream decisions, missing parent)."""
     entity = table.entity

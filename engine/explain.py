@@ -1,4 +1,5 @@
 """Plain-language explanation of one audited row (the text `kade explain` prints)."""
+
 from __future__ import annotations
 
 _NOT_OUTPUTS = ("rule", "error", "near_misses", "reason", "annotation")
@@ -19,8 +20,11 @@ def explain_row(entity: str, row: dict, annotations: dict | None = None, decisio
         if row.get(f"{name}.error"):
             lines.append(f"  {name}: not decided — {row[f'{name}.error']}")
             continue
-        outputs = {k.split(".", 1)[1]: v for k, v in row.items()
-                   if k.startswith(name + ".") and k.split(".", 1)[1] not in _NOT_OUTPUTS}
+        outputs = {
+            k.split(".", 1)[1]: v
+            for k, v in row.items()
+            if k.startswith(name + ".") and k.split(".", 1)[1] not in _NOT_OUTPUTS
+        }
         lines.append(f"  {name}: " + ", ".join(f"{k} = {_value(v)}" for k, v in outputs.items()))
         rule_ids = row.get(f"{name}.rule") or ""
         lines.append(f"    rule:        {rule_ids}")

@@ -1,5 +1,6 @@
 """Decision dependencies: evaluation order, cycles, and which entity's rows
 each name comes from."""
+
 from __future__ import annotations
 
 from .errors import DecisionCycleError, RuleError
@@ -38,8 +39,10 @@ def order_decisions(tables: list[DecisionTable]) -> list[DecisionTable]:
         if state.get(name) == "done":
             return
         if state.get(name) == "visiting":
-            cycle = path[path.index(name):] + [name]
-            raise DecisionCycleError("decisions depend on each other in a cycle: " + " → ".join(cycle), by_name[name].position)
+            cycle = path[path.index(name) :] + [name]
+            raise DecisionCycleError(
+                "decisions depend on each other in a cycle: " + " → ".join(cycle), by_name[name].position
+            )
         state[name] = "visiting"
         for dep in deps[name]:
             visit(dep, path + [name])
@@ -57,7 +60,9 @@ def ancestors(entity: str, entities: dict[str, Entity]) -> list[str]:
     current: str | None = entity
     while current is not None:
         if current in seen:
-            raise RuleError(f"entities link to each other in a loop: {' → '.join(chain + [current])}", entities[current].position)
+            raise RuleError(
+                f"entities link to each other in a loop: {' → '.join(chain + [current])}", entities[current].position
+            )
         seen.add(current)
         chain.append(current)
         current = entities[current].parent if current in entities else None

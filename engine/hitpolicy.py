@@ -1,6 +1,7 @@
 """Hit policies (DMN 1.5, 8.2.11): from the (R, n) match matrix to the rule(s)
 that decide each row, and the rows the policy makes an error. Shared by every
 evaluator, so only matching differs between them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,19 +33,29 @@ def validate(table: DecisionTable):
     if table.hit_policy not in HIT_POLICIES:
         raise RuleStructureError(f"unknown hit policy {table.hit_policy}", table.position)
     if table.hit_policy in AGGREGATING and len(table.outputs) != 1:
-        raise RuleStructureError(f"hit policy {table.hit_policy} aggregates a single output; this table has {len(table.outputs)}", table.position)
+        raise RuleStructureError(
+            f"hit policy {table.hit_policy} aggregates a single output; this table has {len(table.outputs)}",
+            table.position,
+        )
     if table.hit_policy in ("C+", "C<", "C>") and table.outputs[0].type not in (None, "number"):
-        raise RuleStructureError(f"hit policy {table.hit_policy} adds or compares numbers; output {table.outputs[0].name} is {table.outputs[0].type}", table.position)
+        raise RuleStructureError(
+            f"hit policy {table.hit_policy} adds or compares numbers; output {table.outputs[0].name} is {table.outputs[0].type}",
+            table.position,
+        )
     if table.hit_policy in ("P", "O"):
         ranked = [k for k, o in enumerate(table.outputs) if o.allowed_values]
         if not ranked:
             raise RuleStructureError(
                 f"hit policy {table.hit_policy} orders results by the output's allowed values: give {table.outputs[0].name} allowed values in the glossary (highest priority first)",
-                table.position)
+                table.position,
+            )
         for rule in table.rules:
             for k in ranked:
                 if not isinstance(rule.outputs[k], sfeel.Literal):
-                    raise RuleStructureError(f"rule {rule.id}: with hit policy {table.hit_policy} the output {table.outputs[k].name} must be a plain value", rule.position)
+                    raise RuleStructureError(
+                        f"rule {rule.id}: with hit policy {table.hit_policy} the output {table.outputs[k].name} must be a plain value",
+                        rule.position,
+                    )
 
 
 def priority_ranks(table: DecisionTable) -> np.ndarray:
@@ -96,12 +107,20 @@ def decide(table: DecisionTable, matrix: np.ndarray, output_values) -> Hits:
         if policy == "U":
             clash = np.flatnonzero(counts > 1)
             if len(clash):
-                errors[clash] = "hit policy U (unique) allows one matching rule, but rules " + ids_text(table, matrix, clash) + " all match"
+                errors[clash] = (
+                    "hit policy U (unique) allows one matching rule, but rules "
+                    + ids_text(table, matrix, clash)
+                    + " all match"
+                )
                 winner[clash] = -1
         elif policy == "A":
             clash = _any_conflicts(table, matrix, winner, output_values)
             if len(clash):
-                errors[clash] = "hit policy A (any) needs matching rules to agree, but rules " + ids_text(table, matrix, clash) + " match with different outputs"
+                errors[clash] = (
+                    "hit policy A (any) needs matching rules to agree, but rules "
+                    + ids_text(table, matrix, clash)
+                    + " match with different outputs"
+                )
                 winner[clash] = -1
         elif policy == "P":
             ranks = priority_ranks(table)

@@ -1,5 +1,6 @@
 """The rule model: what a rule workbook (or a .dmn file) means, independent of
 where it came from. Built by ``engine.rulebook``; read by the evaluators."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,9 +9,17 @@ from .errors import Position
 
 # Hit policy -> (single hit?, aggregator). DMN 1.5, 8.2.11.
 HIT_POLICIES = {
-    "U": "UNIQUE", "A": "ANY", "P": "PRIORITY", "F": "FIRST",
-    "R": "RULE ORDER", "O": "OUTPUT ORDER", "C": "COLLECT",
-    "C+": "COLLECT SUM", "C<": "COLLECT MIN", "C>": "COLLECT MAX", "C#": "COLLECT COUNT",
+    "U": "UNIQUE",
+    "A": "ANY",
+    "P": "PRIORITY",
+    "F": "FIRST",
+    "R": "RULE ORDER",
+    "O": "OUTPUT ORDER",
+    "C": "COLLECT",
+    "C+": "COLLECT SUM",
+    "C<": "COLLECT MIN",
+    "C>": "COLLECT MAX",
+    "C#": "COLLECT COUNT",
 }
 SINGLE_HIT = {"U", "A", "P", "F"}
 AGGREGATING = {"C+", "C<", "C>", "C#"}
@@ -30,7 +39,9 @@ class Variable:
     description: str = ""
     position: Position = field(default_factory=Position, compare=False)
     records: str | None = None  # a register column that records a decision output people took (kade check)
-    compare: str | None = None  # how kade check compares it: 'at least' | 'at most' | 'equal' (None: from the hit policy)
+    compare: str | None = (
+        None  # how kade check compares it: 'at least' | 'at most' | 'equal' (None: from the hit policy)
+    )
 
     @property
     def display(self) -> str:

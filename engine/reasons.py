@@ -1,6 +1,7 @@
 """Reason text: 'annual revenue 2,560 ≥ 1,000 and industry 金融 → platinum
 (rule CT-03: large finance clients)'. Built per rule for the rows that rule
 decided; each distinct value is formatted once and gathered, so no row loop."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,11 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
         shown[shown == "null"] = "empty"
         return shown[inverse.ravel()]
     if type_ == "list":  # multi-hit outputs: one list per row
-        return pd.Series(values, dtype=object).map(lambda v: "; ".join(sfeel.format_value(x) for x in v) if isinstance(v, list) else "empty").to_numpy(dtype=object)
+        return (
+            pd.Series(values, dtype=object)
+            .map(lambda v: "; ".join(sfeel.format_value(x) for x in v) if isinstance(v, list) else "empty")
+            .to_numpy(dtype=object)
+        )
     out = values.astype(object).copy()
     out[pd.isna(out)] = "empty"
     if pd.api.types.infer_dtype(out, skipna=True) != "string":  # numbers under an output without a declared type
@@ -120,7 +125,9 @@ def input_texts(table, inputs: list[Column], rule_rows: dict[int, np.ndarray], n
     return out
 
 
-def rule_reasons(table, rule_index: int, inputs: list, rows: np.ndarray, outputs_shown: pa.Array, variables) -> np.ndarray:
+def rule_reasons(
+    table, rule_index: int, inputs: list, rows: np.ndarray, outputs_shown: pa.Array, variables
+) -> np.ndarray:
     """Reasons for the rows (positions) that rule `rule_index` decided, as an
     object array; ``inputs`` are the input values as text (``input_texts``)."""
     rule = table.rules[rule_index]
@@ -143,5 +150,9 @@ def outputs_text(table, values: dict[str, Column], rows: np.ndarray) -> pa.Array
     for clause in table.outputs:
         col = values[clause.name]
         text = value_text(col.type, col.values[rows])
-        shown.append(text if len(table.outputs) == 1 else pc.binary_join_element_wise(f"{clause.name.replace('_', ' ')} ", text, ""))
+        shown.append(
+            text
+            if len(table.outputs) == 1
+            else pc.binary_join_element_wise(f"{clause.name.replace('_', ' ')} ", text, "")
+        )
     return shown[0] if len(shown) == 1 else pc.binary_join_element_wise(*shown, ", ")

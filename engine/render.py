@@ -11,6 +11,7 @@ file, and a diff must show a table even while it has errors. ``render_text(rules
 renders a loaded RuleSet from the model instead. ``feel_text`` turns a parsed
 cell back into S-FEEL text (used by the check and the diff as well).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,7 @@ OUTPUT_SEPARATOR = " || "  # between the last input and the first output column
 
 # ------------------------------------------------------------ S-FEEL text ------
 
+
 def feel_literal(value) -> str:
     """A value as an S-FEEL literal: 1000, 29.1, "金融", true, date("2026-01-31"), null."""
     if value is None:
@@ -49,7 +51,21 @@ def feel_literal(value) -> str:
     return f'"{text}"'
 
 
-_PRECEDENCE = {"or": 1, "and": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3, "+": 4, "-": 4, "*": 5, "/": 5, "**": 6}
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "=": 3,
+    "!=": 3,
+    "<": 3,
+    "<=": 3,
+    ">": 3,
+    ">=": 3,
+    "+": 4,
+    "-": 4,
+    "*": 5,
+    "/": 5,
+    "**": 6,
+}
 
 
 def feel_text(node) -> str:
@@ -121,6 +137,7 @@ def json_value(value):
 
 # ------------------------------------------------------------ text grids -------
 
+
 def display_width(text: str) -> int:
     """Terminal columns: CJK characters take two, so Chinese headers still align."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -159,6 +176,7 @@ def _policy(letter: str) -> str:
 
 # ---------------------------------------------------- workbook as written ------
 
+
 def _sheet_kind(name: str, rows: list[list[str]]) -> str:
     key = name.strip().lower()
     if key in rulebook.GLOSSARY_SHEETS:
@@ -184,8 +202,14 @@ def _trim(rows: list[list[str]]) -> list[list[str]]:
 
 
 def _decision_sheet_lines(rows: list[list[str]]) -> list[str]:
-    kind_row = next((r for r, row in enumerate(rows)
-                     if any(rulebook._KINDS.get(v.strip().lower()) in ("input", "output") for v in row[1:])), None)
+    kind_row = next(
+        (
+            r
+            for r, row in enumerate(rows)
+            if any(rulebook._KINDS.get(v.strip().lower()) in ("input", "output") for v in row[1:])
+        ),
+        None,
+    )
     lines = []
     meta_end = kind_row if kind_row is not None else len(rows)
     for row in rows[:meta_end]:
@@ -213,8 +237,10 @@ def _read_cells(path: Path) -> list[tuple[str, list[list[str]]]]:
     # From bytes: git's temporary copies need not end in .xlsx, and openpyxl checks the suffix.
     book = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
     try:
-        return [(ws.title, _trim([[rulebook.cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]))
-                for ws in book.worksheets]
+        return [
+            (ws.title, _trim([[rulebook.cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]))
+            for ws in book.worksheets
+        ]
     finally:
         book.close()
 
@@ -234,6 +260,7 @@ def render_workbook(path: str | Path) -> str:
 
 # ------------------------------------------------------------ loaded model -----
 
+
 def table_lines(table: DecisionTable) -> list[str]:
     """A decision table from the model, in the same layout as its sheet."""
     lines = [f"decision: {table.name}"]
@@ -243,10 +270,14 @@ def table_lines(table: DecisionTable) -> list[str]:
         lines.append(f"rows: {table.entity}")
     lines += [f"hit policy: {_policy(table.hit_policy)}", ""]
     n_in = len(table.inputs)
-    rows = [[""] + ["input"] * n_in + ["output"] * len(table.outputs) + ["annotation"],
-            [table.hit_policy] + [c.label for c in table.inputs] + [o.name for o in table.outputs] + ["annotation"]]
+    rows = [
+        [""] + ["input"] * n_in + ["output"] * len(table.outputs) + ["annotation"],
+        [table.hit_policy] + [c.label for c in table.inputs] + [o.name for o in table.outputs] + ["annotation"],
+    ]
     for rule in table.rules:
-        rows.append([rule.id] + [feel_text(t) for t in rule.inputs] + [feel_text(e) for e in rule.outputs] + [rule.annotation])
+        rows.append(
+            [rule.id] + [feel_text(t) for t in rule.inputs] + [feel_text(e) for e in rule.outputs] + [rule.annotation]
+        )
     if table.has_default:
         rows.append(["default"] + [""] * n_in + [feel_text(o.default) for o in table.outputs] + [""])
     lines.extend(grid(rows, split_after=n_in if n_in else None))
@@ -261,8 +292,12 @@ def render_ruleset(rules: RuleSet) -> str:
         sections.append("\n".join([f"== decision sheet {where} ==", *table_lines(table)]))
     glossary = [["variable", "entity", "column header", "type", "allowed values", "label", "description"]]
     for var in rules.variables.values():
-        allowed = ", ".join(feel_literal(v) for v in var.allowed_values) if var.allowed_values else feel_text(var.allowed)
-        glossary.append([var.name, var.entity or "", " | ".join(var.headers), var.type, allowed, var.label, var.description])
+        allowed = (
+            ", ".join(feel_literal(v) for v in var.allowed_values) if var.allowed_values else feel_text(var.allowed)
+        )
+        glossary.append(
+            [var.name, var.entity or "", " | ".join(var.headers), var.type, allowed, var.label, var.description]
+        )
     sections.append("\n".join(["== glossary ==", *grid(glossary)]))
     entities = [["entity", "sheet", "key", "parent", "link"]]
     for ent in rules.entities.values():

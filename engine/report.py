@@ -1,5 +1,6 @@
 """Results as tables: the data rows with three columns per decision (value,
 rule, reason), an error column, and the per-decision summary. Pure."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -91,7 +92,9 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
         counts = pd.Series(values, dtype=object if values.dtype == object else None).value_counts(dropna=False)
         shown: Counter = Counter()
         for value, count in counts.items():
-            python = to_python(col.type, np.array([value], dtype=float))[0] if col.is_float and col.type != "list" else value
+            python = (
+                to_python(col.type, np.array([value], dtype=float))[0] if col.is_float and col.type != "list" else value
+            )
             shown[_outcome_text(python)] += int(count)
         numeric_range = None
         if len(shown) > MAX_OUTCOMES and col.is_float and ok.any():
@@ -105,8 +108,11 @@ def summary_rows(summary: list[DecisionSummary]) -> list[list]:
     """The summary as a table (header first): the 'kade summary' sheet."""
     rows = [["decision", "rows over", "rows", "in error", "outcomes"]]
     for s in summary:
-        outcomes = (f"{s.range[0]:,.6g} … {s.range[1]:,.6g}" if s.range else
-                    ", ".join(f"{value}: {count}" for value, count in s.outcomes))
+        outcomes = (
+            f"{s.range[0]:,.6g} … {s.range[1]:,.6g}"
+            if s.range
+            else ", ".join(f"{value}: {count}" for value, count in s.outcomes)
+        )
         rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
     return rows
 

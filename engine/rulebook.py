@@ -16,6 +16,7 @@ allowed values, label, description. Entities sheet ("Entities" / "数据表"):
 entity, sheet, key, parent, link. Every problem found is collected and raised
 together as ``RuleErrors``, each naming file!sheet!cell.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,39 +37,143 @@ ENTITY_SHEETS = {"entities", "数据表", "实体"}
 IGNORED_SHEETS = {"tests", "测试", "readme", "说明", "notes", "备注"}
 
 _META_KEYS = {
-    "decision": "decision", "决策": "decision",
-    "title": "title", "标题": "title", "名称": "title",
-    "rows": "rows", "applies to": "rows", "数据": "rows", "数据表": "rows", "对象": "rows",
-    "description": "description", "说明": "description", "source": "description", "来源": "description",
+    "decision": "decision",
+    "决策": "decision",
+    "title": "title",
+    "标题": "title",
+    "名称": "title",
+    "rows": "rows",
+    "applies to": "rows",
+    "数据": "rows",
+    "数据表": "rows",
+    "对象": "rows",
+    "description": "description",
+    "说明": "description",
+    "source": "description",
+    "来源": "description",
 }
-_KINDS = {"input": "input", "输入": "input", "条件": "input", "output": "output", "输出": "output", "结果": "output",
-          "annotation": "annotation", "注释": "annotation", "说明": "annotation", "依据": "annotation"}
-_HIT_ALIASES = {**{k: k for k in HIT_POLICIES}, **{v: k for k, v in HIT_POLICIES.items()},
-                "RULE_ORDER": "R", "OUTPUT_ORDER": "O", "C SUM": "C+", "C MIN": "C<", "C MAX": "C>", "C COUNT": "C#",
-                "SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#",
-                "唯一": "U", "任一": "A", "优先": "P", "首个": "F", "第一": "F", "规则顺序": "R", "输出顺序": "O",
-                "汇总": "C", "求和": "C+", "最小": "C<", "最大": "C>", "计数": "C#"}
-_TYPES = {"number": "number", "数字": "number", "数值": "number", "numeric": "number",
-          "string": "string", "text": "string", "文本": "string", "字符串": "string",
-          "boolean": "boolean", "bool": "boolean", "布尔": "boolean", "是否": "boolean",
-          "date": "date", "日期": "date"}
-_GLOSSARY_COLUMNS = {"variable": "variable", "变量": "variable", "name": "variable",
-                     "entity": "entity", "实体": "entity", "数据表": "entity", "rows": "entity",
-                     "column header": "headers", "header": "headers", "列名": "headers", "column": "headers",
-                     "type": "type", "类型": "type",
-                     "allowed values": "allowed", "允许值": "allowed", "取值": "allowed",
-                     "label": "label", "标签": "label", "显示名": "label",
-                     "description": "description", "说明": "description", "描述": "description",
-                     "records": "records", "recorded": "records", "记录": "records", "对应决策": "records",
-                     "compare": "compare", "比较": "compare"}
-_COMPARE = {"at least": "at least", ">=": "at least", "≥": "at least", "不低于": "at least",
-            "at most": "at most", "<=": "at most", "≤": "at most", "不高于": "at most",
-            "equal": "equal", "=": "equal", "等于": "equal"}
-_ENTITY_COLUMNS = {"entity": "entity", "实体": "entity", "sheet": "sheets", "工作表": "sheets",
-                   "key": "key", "主键": "key", "parent": "parent", "上级": "parent",
-                   "link": "link", "关联列": "link", "link column": "link"}
+_KINDS = {
+    "input": "input",
+    "输入": "input",
+    "条件": "input",
+    "output": "output",
+    "输出": "output",
+    "结果": "output",
+    "annotation": "annotation",
+    "注释": "annotation",
+    "说明": "annotation",
+    "依据": "annotation",
+}
+_HIT_ALIASES = {
+    **{k: k for k in HIT_POLICIES},
+    **{v: k for k, v in HIT_POLICIES.items()},
+    "RULE_ORDER": "R",
+    "OUTPUT_ORDER": "O",
+    "C SUM": "C+",
+    "C MIN": "C<",
+    "C MAX": "C>",
+    "C COUNT": "C#",
+    "SUM": "C+",
+    "MIN": "C<",
+    "MAX": "C>",
+    "COUNT": "C#",
+    "唯一": "U",
+    "任一": "A",
+    "优先": "P",
+    "首个": "F",
+    "第一": "F",
+    "规则顺序": "R",
+    "输出顺序": "O",
+    "汇总": "C",
+    "求和": "C+",
+    "最小": "C<",
+    "最大": "C>",
+    "计数": "C#",
+}
+_TYPES = {
+    "number": "number",
+    "数字": "number",
+    "数值": "number",
+    "numeric": "number",
+    "string": "string",
+    "text": "string",
+    "文本": "string",
+    "字符串": "string",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "布尔": "boolean",
+    "是否": "boolean",
+    "date": "date",
+    "日期": "date",
+}
+_GLOSSARY_COLUMNS = {
+    "variable": "variable",
+    "变量": "variable",
+    "name": "variable",
+    "entity": "entity",
+    "实体": "entity",
+    "数据表": "entity",
+    "rows": "entity",
+    "column header": "headers",
+    "header": "headers",
+    "列名": "headers",
+    "column": "headers",
+    "type": "type",
+    "类型": "type",
+    "allowed values": "allowed",
+    "允许值": "allowed",
+    "取值": "allowed",
+    "label": "label",
+    "标签": "label",
+    "显示名": "label",
+    "description": "description",
+    "说明": "description",
+    "描述": "description",
+    "records": "records",
+    "recorded": "records",
+    "记录": "records",
+    "对应决策": "records",
+    "compare": "compare",
+    "比较": "compare",
+}
+_COMPARE = {
+    "at least": "at least",
+    ">=": "at least",
+    "≥": "at least",
+    "不低于": "at least",
+    "at most": "at most",
+    "<=": "at most",
+    "≤": "at most",
+    "不高于": "at most",
+    "equal": "equal",
+    "=": "equal",
+    "等于": "equal",
+}
+_ENTITY_COLUMNS = {
+    "entity": "entity",
+    "实体": "entity",
+    "sheet": "sheets",
+    "工作表": "sheets",
+    "key": "key",
+    "主键": "key",
+    "parent": "parent",
+    "上级": "parent",
+    "link": "link",
+    "关联列": "link",
+    "link column": "link",
+}
 DEFAULT_MARKERS = {"default", "默认", "缺省"}
-GLOSSARY_HEADER = ("variable", "entity", "column header", "type", "allowed values", "label", "description", "records", "compare")
+GLOSSARY_HEADER = (
+    "variable",
+    "entity",
+    "column header",
+    "type",
+    "allowed values",
+    "label",
+    "description",
+    "records",
+    "compare",
+)
 ENTITY_HEADER = ("entity", "sheet", "key", "parent", "link")
 
 
@@ -179,7 +284,9 @@ def _display_path(path: Path) -> str:
 
 def rule_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm") and not p.name.startswith(("~$", ".")))
+        files = sorted(
+            p for p in path.iterdir() if p.suffix.lower() in (".xlsx", ".xlsm") and not p.name.startswith(("~$", "."))
+        )
         if not files:
             raise RuleError(f"no rule workbooks (*.xlsx) in {path}")
         return files
@@ -237,16 +344,27 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
     seen: dict[str, DecisionTable] = {}
     for table in tables:
         if table.name in seen:
-            errors.add(RuleStructureError(f"decision {table.name} is defined twice (also in {seen[table.name].position})", table.position))
+            errors.add(
+                RuleStructureError(
+                    f"decision {table.name} is defined twice (also in {seen[table.name].position})", table.position
+                )
+            )
         for out in table.output_names:
             if out in seen and seen[out] is not table:
-                errors.add(RuleStructureError(f"output {out} is also produced by decision {seen[out].name}", table.position))
+                errors.add(
+                    RuleStructureError(f"output {out} is also produced by decision {seen[out].name}", table.position)
+                )
             seen.setdefault(out, table)
         seen.setdefault(table.name, table)
     outputs = {o for t in tables for o in t.output_names}
     for var in variables.values():
         if var.records and var.records not in outputs and var.records not in variables:
-            errors.add(RuleStructureError(f"variable {var.name} records {var.records!r}, which is neither a decision output nor in the glossary", var.position))
+            errors.add(
+                RuleStructureError(
+                    f"variable {var.name} records {var.records!r}, which is neither a decision output nor in the glossary",
+                    var.position,
+                )
+            )
     errors.raise_if_any()
     ordered = [_type_inputs(t, tables) for t in order_decisions(tables)]
     producer = {out: t for t in ordered for out in t.output_names}
@@ -263,8 +381,10 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
 def _type_inputs(table: DecisionTable, tables) -> DecisionTable:
     """Inputs that read another decision's output take that output's type."""
     types = {o.name: o.type for t in tables for o in t.outputs}
-    inputs = tuple(dataclasses.replace(c, type=types.get(c.expr.name)) if c.type is None and isinstance(c.expr, sfeel.Name) else c
-                   for c in table.inputs)
+    inputs = tuple(
+        dataclasses.replace(c, type=types.get(c.expr.name)) if c.type is None and isinstance(c.expr, sfeel.Name) else c
+        for c in table.inputs
+    )
     return dataclasses.replace(table, inputs=inputs)
 
 
@@ -284,12 +404,17 @@ def _check_scope(table, variables, entities, producer, errors):
         else:
             continue
         if owner is not None and owner not in visible:
-            errors.add(RuleStructureError(
-                f"decision {table.name} runs over {table.entity} rows but uses {name} from {owner}; "
-                f"only {', '.join(sorted(visible))} values are available to it", table.position))
+            errors.add(
+                RuleStructureError(
+                    f"decision {table.name} runs over {table.entity} rows but uses {name} from {owner}; "
+                    f"only {', '.join(sorted(visible))} values are available to it",
+                    table.position,
+                )
+            )
 
 
 # ------------------------------------------------------------- glossary --------
+
 
 def _header_map(sheet: _Sheet, columns: dict[str, str], errors: _Collector, required: tuple[str, ...]):
     header = {}
@@ -318,14 +443,26 @@ def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity
             if name in entities:
                 errors.add(RuleStructureError(f"entity {name} is defined twice", sheet.pos(r, header["entity"])))
                 continue
-            entities[name] = Entity(name, split_alternatives(get("sheets")) or (name,), get("key"),
-                                    get("parent") or None, split_alternatives(get("link")) or None if get("parent") else None,
-                                    sheet.pos(r, header["entity"]))
+            entities[name] = Entity(
+                name,
+                split_alternatives(get("sheets")) or (name,),
+                get("key"),
+                get("parent") or None,
+                split_alternatives(get("link")) or None if get("parent") else None,
+                sheet.pos(r, header["entity"]),
+            )
     for entity in entities.values():
         if entity.parent and entity.parent not in entities:
-            errors.add(RuleStructureError(f"entity {entity.name} names an unknown parent {entity.parent}", entity.position))
+            errors.add(
+                RuleStructureError(f"entity {entity.name} names an unknown parent {entity.parent}", entity.position)
+            )
         if entity.parent and not entity.link:
-            errors.add(RuleStructureError(f"entity {entity.name} has a parent but no link column holding the {entity.parent} key", entity.position))
+            errors.add(
+                RuleStructureError(
+                    f"entity {entity.name} has a parent but no link column holding the {entity.parent} key",
+                    entity.position,
+                )
+            )
     return entities
 
 
@@ -342,7 +479,9 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                 continue
             pos = sheet.pos(r, header["variable"])
             if name in variables:
-                errors.add(RuleStructureError(f"variable {name} is defined twice (also at {variables[name].position})", pos))
+                errors.add(
+                    RuleStructureError(f"variable {name} is defined twice (also at {variables[name].position})", pos)
+                )
                 continue
             try:
                 sfeel.parse_expression(name)
@@ -350,15 +489,29 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
             except FeelSyntaxError:
                 bad_name = True
             if bad_name:
-                errors.add(RuleStructureError(f"variable name {name!r} must be one word (letters, digits, _), e.g. annual_revenue", pos))
+                errors.add(
+                    RuleStructureError(
+                        f"variable name {name!r} must be one word (letters, digits, _), e.g. annual_revenue", pos
+                    )
+                )
                 continue
             type_ = _TYPES.get(get("type").lower())
             if type_ is None:
-                errors.add(RuleStructureError(f"type of {name} must be number, string, boolean or date, got {get('type')!r}", sheet.pos(r, header["type"])))
+                errors.add(
+                    RuleStructureError(
+                        f"type of {name} must be number, string, boolean or date, got {get('type')!r}",
+                        sheet.pos(r, header["type"]),
+                    )
+                )
                 continue
             entity = get("entity") or None
             if entity is not None and entities and entity not in entities:
-                errors.add(RuleStructureError(f"variable {name} belongs to unknown entity {entity!r} (known: {', '.join(entities)})", sheet.pos(r, header["entity"])))
+                errors.add(
+                    RuleStructureError(
+                        f"variable {name} belongs to unknown entity {entity!r} (known: {', '.join(entities)})",
+                        sheet.pos(r, header["entity"]),
+                    )
+                )
                 continue
             allowed, values = None, ()
             if get("allowed"):
@@ -369,11 +522,26 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                     continue
             compare = _COMPARE.get(get("compare").strip().lower()) if get("compare") else None
             if get("compare") and compare is None:
-                errors.add(RuleStructureError(f"compare of {name} must be 'at least', 'at most' or 'equal', got {get('compare')!r}",
-                                              sheet.pos(r, header["compare"])))
+                errors.add(
+                    RuleStructureError(
+                        f"compare of {name} must be 'at least', 'at most' or 'equal', got {get('compare')!r}",
+                        sheet.pos(r, header["compare"]),
+                    )
+                )
                 continue
-            variables[name] = Variable(name, entity, split_alternatives(get("headers")), type_, allowed, values,
-                                       get("label"), get("description"), pos, get("records") or None, compare)
+            variables[name] = Variable(
+                name,
+                entity,
+                split_alternatives(get("headers")),
+                type_,
+                allowed,
+                values,
+                get("label"),
+                get("description"),
+                pos,
+                get("records") or None,
+                compare,
+            )
     return variables
 
 
@@ -405,6 +573,7 @@ def parse_allowed(text: str, type_: str):
 
 
 # ------------------------------------------------------- decision tables -------
+
 
 class _DecisionReader:
     def __init__(self, sheet: _Sheet, variables, entities, errors: _Collector, outputs=()):
@@ -445,7 +614,11 @@ class _DecisionReader:
         hit_text = cell_text(header[0] if header else None).upper().replace("  ", " ")
         hit = _HIT_ALIASES.get(hit_text) or _HIT_ALIASES.get(hit_text.replace(" ", ""))
         if hit is None:
-            self.fail(f"expected the hit policy in the table's corner (U, A, P, F, R, O, C, C+, C<, C>, C#), got {hit_text!r}", header_row, 0)
+            self.fail(
+                f"expected the hit policy in the table's corner (U, A, P, F, R, O, C, C+, C<, C>, C#), got {hit_text!r}",
+                header_row,
+                0,
+            )
             return None
         width = max(len(header), len(kinds))
         input_cols, output_cols, annotation_col = [], [], None
@@ -454,7 +627,11 @@ class _DecisionReader:
             label = cell_text(header[c] if c < len(header) else None)
             if kind is None:
                 if label or cell_text(sheet.value(kind_row, c)):
-                    self.fail(f"column {get_column_letter(c + 1)} needs 'input', 'output' or 'annotation' above its header, got {cell_text(sheet.value(kind_row, c))!r}", kind_row, c)
+                    self.fail(
+                        f"column {get_column_letter(c + 1)} needs 'input', 'output' or 'annotation' above its header, got {cell_text(sheet.value(kind_row, c))!r}",
+                        kind_row,
+                        c,
+                    )
                 continue
             if kind == "annotation":
                 annotation_col = c
@@ -506,8 +683,16 @@ class _DecisionReader:
         outputs = [self._infer_type(o, k, rules) for k, o in enumerate(outputs)]
         if entity is None:
             entity = self._infer_entity(inputs)
-        return DecisionTable(name, entity, hit, inputs, tuple(outputs), tuple(rules), meta.get("title", ""),
-                             Position(sheet.file, sheet.name))
+        return DecisionTable(
+            name,
+            entity,
+            hit,
+            inputs,
+            tuple(outputs),
+            tuple(rules),
+            meta.get("title", ""),
+            Position(sheet.file, sheet.name),
+        )
 
     # --- clauses
     def _resolve(self, node, row: int, col: int):
@@ -528,7 +713,9 @@ class _DecisionReader:
         resolved = walk(node)
         for n in unknown:
             hint = f' (to compare with the text {n.name}, write "{n.name}" in double quotes)'
-            self.fail(f"unknown name {n.name}: not in the glossary nor an output of a decision{hint}", row, col, n.offset)
+            self.fail(
+                f"unknown name {n.name}: not in the glossary nor an output of a decision{hint}", row, col, n.offset
+            )
         return None if unknown else resolved
 
     def _input_clause(self, row: int, col: int) -> InputClause | None:
@@ -562,7 +749,9 @@ class _DecisionReader:
             self.fail(f"output name must be one word (letters, digits, _), got {label!r}", row, col)
             return None
         var = self.variables.get(name)
-        return OutputClause(name, var.type if var else None, var.allowed_values if var else (), None, self.sheet.pos(row, col))
+        return OutputClause(
+            name, var.type if var else None, var.allowed_values if var else (), None, self.sheet.pos(row, col)
+        )
 
     def _input_entry(self, row: int, col: int, clause: InputClause):
         text = cell_text(self.sheet.value(row, col))
@@ -576,7 +765,11 @@ class _DecisionReader:
         if var is not None and var.allowed_values and var.type == "string":
             for lit in sfeel.literals_in(test):
                 if lit.type == "string" and lit.value not in var.allowed_values:
-                    self.fail(f"{lit.text} is not an allowed value of {var.name} (allowed: {', '.join(map(str, var.allowed_values))})", row, col)
+                    self.fail(
+                        f"{lit.text} is not an allowed value of {var.name} (allowed: {', '.join(map(str, var.allowed_values))})",
+                        row,
+                        col,
+                    )
         return test
 
     def _output_entry(self, row: int, col: int, clause: OutputClause, allow_empty: bool = False):
@@ -593,7 +786,11 @@ class _DecisionReader:
             if clause.type is not None and expr.type != clause.type:
                 self.fail(f"expected {sfeel._TYPE_WORD[clause.type]} for output {clause.name}, got {text}", row, col)
             elif clause.allowed_values and expr.value not in clause.allowed_values:
-                self.fail(f"{text} is not an allowed value of {clause.name} (allowed: {', '.join(map(sfeel.format_value, clause.allowed_values))})", row, col)
+                self.fail(
+                    f"{text} is not an allowed value of {clause.name} (allowed: {', '.join(map(sfeel.format_value, clause.allowed_values))})",
+                    row,
+                    col,
+                )
         return expr
 
     def _infer_type(self, clause: OutputClause, k: int, rules: list[Rule]) -> OutputClause:
@@ -623,7 +820,11 @@ def _output_names(sheet: _Sheet) -> list[str]:
         kinds = [_KINDS.get(_key(v)) for v in row]
         if "output" in kinds[1:]:
             header = sheet.rows[r + 1]
-            return [cell_text(header[c]) for c, k in enumerate(kinds) if k == "output" and c < len(header) and cell_text(header[c])]
+            return [
+                cell_text(header[c])
+                for c, k in enumerate(kinds)
+                if k == "output" and c < len(header) and cell_text(header[c])
+            ]
     return []
 
 

@@ -13,6 +13,7 @@
   glossary of the same revision is used); ``load_rules_spec`` takes either that
   or a plain path.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,6 +35,7 @@ from .rulebook import _display_path, load_rules
 
 
 # ------------------------------------------------------------- rule changes ----
+
 
 @dataclass(frozen=True)
 class Change:
@@ -74,13 +76,21 @@ def diff_rulesets(old: RuleSet, new: RuleSet) -> RulesetDiff:
     new_tables = {t.name: t for t in new.decisions}
     for name, table in new_tables.items():
         if name not in old_tables:
-            changes.append(Change("decision_added", name, note=f"{len(table.rules)} rules, hit policy {table.hit_policy}",
-                                  where=_where(table.position)))
+            changes.append(
+                Change(
+                    "decision_added",
+                    name,
+                    note=f"{len(table.rules)} rules, hit policy {table.hit_policy}",
+                    where=_where(table.position),
+                )
+            )
         else:
             changes += _diff_table(old_tables[name], table)
     for name, table in old_tables.items():
         if name not in new_tables:
-            changes.append(Change("decision_removed", name, note=f"had {len(table.rules)} rules", where=_where(table.position)))
+            changes.append(
+                Change("decision_removed", name, note=f"had {len(table.rules)} rules", where=_where(table.position))
+            )
     changes += _diff_glossary(old, new)
     return RulesetDiff(changes)
 
@@ -97,7 +107,11 @@ def _column_key(clause) -> str:
 
 def _diff_table(old: DecisionTable, new: DecisionTable) -> list[Change]:
     out = []
-    for prop, a, b in (("hit policy", old.hit_policy, new.hit_policy), ("title", old.title, new.title), ("rows", old.entity, new.entity)):
+    for prop, a, b in (
+        ("hit policy", old.hit_policy, new.hit_policy),
+        ("title", old.title, new.title),
+        ("rows", old.entity, new.entity),
+    ):
         if a != b:
             out.append(Change("decision", new.name, field=prop, old=a, new=b, where=_where(new.position)))
     return out + _diff_columns(old, new) + _diff_rules(old, new) + _moves(old, new)
@@ -107,20 +121,40 @@ def _diff_columns(old: DecisionTable, new: DecisionTable) -> list[Change]:
     """Inputs and outputs added or removed, and default-row changes."""
     out = []
     old_in, new_in = {_column_key(c): c for c in old.inputs}, {_column_key(c): c for c in new.inputs}
-    out += [Change("column_added", new.name, field=c.label, note="input", where=_where(c.position))
-            for key, c in new_in.items() if key not in old_in]
-    out += [Change("column_removed", new.name, field=c.label, note="input", where=_where(c.position))
-            for key, c in old_in.items() if key not in new_in]
-    out += [Change("column_added", new.name, field=c.name, note="output", where=_where(c.position))
-            for c in new.outputs if c.name not in old.output_names]
-    out += [Change("column_removed", new.name, field=c.name, note="output", where=_where(c.position))
-            for c in old.outputs if c.name not in new.output_names]
+    out += [
+        Change("column_added", new.name, field=c.label, note="input", where=_where(c.position))
+        for key, c in new_in.items()
+        if key not in old_in
+    ]
+    out += [
+        Change("column_removed", new.name, field=c.label, note="input", where=_where(c.position))
+        for key, c in old_in.items()
+        if key not in new_in
+    ]
+    out += [
+        Change("column_added", new.name, field=c.name, note="output", where=_where(c.position))
+        for c in new.outputs
+        if c.name not in old.output_names
+    ]
+    out += [
+        Change("column_removed", new.name, field=c.name, note="output", where=_where(c.position))
+        for c in old.outputs
+        if c.name not in new.output_names
+    ]
     for clause in new.outputs:
         if clause.name in old.output_names:
             before = old.outputs[old.output_names.index(clause.name)].default
             if before != clause.default:
-                out.append(Change("default", new.name, field=clause.name, old=_entry(before), new=_entry(clause.default),
-                                  where=_where(new.position)))
+                out.append(
+                    Change(
+                        "default",
+                        new.name,
+                        field=clause.name,
+                        old=_entry(before),
+                        new=_entry(clause.default),
+                        where=_where(new.position),
+                    )
+                )
     return out
 
 
@@ -133,8 +167,16 @@ def _diff_rules(old: DecisionTable, new: DecisionTable) -> list[Change]:
     for index, rule in enumerate(new.rules):
         before = old_rules.get(rule.id)
         if before is None:
-            out.append(Change("rule_added", name, rule.id, new=_rule_text(new, rule), note=f"row {index + 1} of {len(new.rules)}",
-                              where=_where(rule.position)))
+            out.append(
+                Change(
+                    "rule_added",
+                    name,
+                    rule.id,
+                    new=_rule_text(new, rule),
+                    note=f"row {index + 1} of {len(new.rules)}",
+                    where=_where(rule.position),
+                )
+            )
             continue
         for j, clause in enumerate(new.inputs):
             key = _column_key(clause)
@@ -144,11 +186,29 @@ def _diff_rules(old: DecisionTable, new: DecisionTable) -> list[Change]:
         for k, clause in enumerate(new.outputs):
             previous = before.outputs[old.output_names.index(clause.name)] if clause.name in old.output_names else None
             if previous != rule.outputs[k]:
-                out.append(_entry_change(name, rule.id, clause.name, previous, rule.outputs[k], _cell(rule, len(new.inputs) + k)))
+                out.append(
+                    _entry_change(
+                        name, rule.id, clause.name, previous, rule.outputs[k], _cell(rule, len(new.inputs) + k)
+                    )
+                )
         if before.annotation != rule.annotation:
-            out.append(Change("annotation", name, rule.id, "annotation", before.annotation, rule.annotation, where=_where(rule.position)))
+            out.append(
+                Change(
+                    "annotation",
+                    name,
+                    rule.id,
+                    "annotation",
+                    before.annotation,
+                    rule.annotation,
+                    where=_where(rule.position),
+                )
+            )
     new_ids = {r.id for r in new.rules}
-    out += [Change("rule_removed", name, r.id, old=_rule_text(old, r), where=_where(r.position)) for r in old.rules if r.id not in new_ids]
+    out += [
+        Change("rule_removed", name, r.id, old=_rule_text(old, r), where=_where(r.position))
+        for r in old.rules
+        if r.id not in new_ids
+    ]
     return out
 
 
@@ -165,7 +225,9 @@ def _entry_change(decision: str, rule: str, column: str, old, new, where) -> Cha
     note = ""
     if thresholds:
         note = "threshold " + ", ".join(f"{feel_literal(a)} → {feel_literal(b)}" for a, b in thresholds)
-    return Change("entry", decision, rule, column, _entry(old) if old is not None else "(no column)", _entry(new), note, where)
+    return Change(
+        "entry", decision, rule, column, _entry(old) if old is not None else "(no column)", _entry(new), note, where
+    )
 
 
 def _thresholds(old, new) -> list[tuple] | None:
@@ -198,7 +260,9 @@ def _thresholds(old, new) -> list[tuple] | None:
 
 def _rule_text(table: DecisionTable, rule) -> str:
     """'client_score: >= 450 → client_tier "platinum"'."""
-    conditions = [f"{c.label}: {feel_text(t)}" for c, t in zip(table.inputs, rule.inputs) if not isinstance(t, sfeel.AnyTest)]
+    conditions = [
+        f"{c.label}: {feel_text(t)}" for c, t in zip(table.inputs, rule.inputs) if not isinstance(t, sfeel.AnyTest)
+    ]
     results = ", ".join(f"{o.name} {feel_text(e)}" for o, e in zip(table.outputs, rule.outputs))
     return f"{'; '.join(conditions) or 'any row'} → {results}"
 
@@ -216,9 +280,17 @@ def _moves(old: DecisionTable, new: DecisionTable) -> list[Change]:
         if rule_id in kept_ids:
             continue
         after = common[position - 1] if position else None
-        out.append(Change("rule_moved", new.name, rule_id, "order", new=f"now after {after}" if after else "now first",
-                          note=f"order matters under hit policy {new.hit_policy}" if matters else "",
-                          where=_where(new.rules[[r.id for r in new.rules].index(rule_id)].position)))
+        out.append(
+            Change(
+                "rule_moved",
+                new.name,
+                rule_id,
+                "order",
+                new=f"now after {after}" if after else "now first",
+                note=f"order matters under hit policy {new.hit_policy}" if matters else "",
+                where=_where(new.rules[[r.id for r in new.rules].index(rule_id)].position),
+            )
+        )
     return out
 
 
@@ -242,13 +314,22 @@ def _longest_increasing(values: list[int]) -> list[int]:
     return out[::-1]
 
 
-_VARIABLE_FIELDS = (("entity", lambda v: v.entity or ""), ("column header", lambda v: " | ".join(v.headers)),
-                    ("type", lambda v: v.type),
-                    ("allowed values", lambda v: feel_text(v.allowed) if v.allowed is not None else ""),
-                    ("label", lambda v: v.label), ("description", lambda v: v.description),
-                    ("records", lambda v: v.records or ""), ("compare", lambda v: v.compare or ""))
-_ENTITY_FIELDS = (("sheet", lambda e: " | ".join(e.sheets)), ("key", lambda e: e.key), ("parent", lambda e: e.parent or ""),
-                  ("link", lambda e: " | ".join(e.link or ())))
+_VARIABLE_FIELDS = (
+    ("entity", lambda v: v.entity or ""),
+    ("column header", lambda v: " | ".join(v.headers)),
+    ("type", lambda v: v.type),
+    ("allowed values", lambda v: feel_text(v.allowed) if v.allowed is not None else ""),
+    ("label", lambda v: v.label),
+    ("description", lambda v: v.description),
+    ("records", lambda v: v.records or ""),
+    ("compare", lambda v: v.compare or ""),
+)
+_ENTITY_FIELDS = (
+    ("sheet", lambda e: " | ".join(e.sheets)),
+    ("key", lambda e: e.key),
+    ("parent", lambda e: e.parent or ""),
+    ("link", lambda e: " | ".join(e.link or ())),
+)
 
 
 def _diff_named(kind: str, old: dict, new: dict, fields, summary=lambda item: None) -> list[Change]:
@@ -262,17 +343,22 @@ def _diff_named(kind: str, old: dict, new: dict, fields, summary=lambda item: No
             a, b = get(old[name]), get(item)
             if a != b:
                 out.append(Change(kind, field=f"{name} {label}", old=a, new=b, where=_where(item.position)))
-    out += [Change(f"{kind}_removed", field=name, where=_where(item.position)) for name, item in old.items() if name not in new]
+    out += [
+        Change(f"{kind}_removed", field=name, where=_where(item.position))
+        for name, item in old.items()
+        if name not in new
+    ]
     return out
 
 
 def _diff_glossary(old: RuleSet, new: RuleSet) -> list[Change]:
-    return (_diff_named("variable", old.variables, new.variables, _VARIABLE_FIELDS,
-                        lambda v: f"{v.type}, {v.entity or 'no entity'}")
-            + _diff_named("entity", old.entities, new.entities, _ENTITY_FIELDS))
+    return _diff_named(
+        "variable", old.variables, new.variables, _VARIABLE_FIELDS, lambda v: f"{v.type}, {v.entity or 'no entity'}"
+    ) + _diff_named("entity", old.entities, new.entities, _ENTITY_FIELDS)
 
 
 # ------------------------------------------------------------- row changes -----
+
 
 @dataclass(frozen=True)
 class RowChange:
@@ -298,12 +384,27 @@ class DecisionImpact:
     other_rule: int = 0  # rows with the same result, decided by another rule
 
     def to_dict(self) -> dict:
-        return {"decision": self.decision, "entity": self.entity, "sheet": self.sheet, "rows": self.rows,
-                "changed": len(self.changed), "other_rule": self.other_rule,
-                "rows_changed": [{"row": c.row, "key": json_value(c.key), "before": {k: json_value(v) for k, v in c.before.items()},
-                                  "after": {k: json_value(v) for k, v in c.after.items()}, "rule_before": c.rule_before,
-                                  "rule_after": c.rule_after, "error_before": c.error_before, "error_after": c.error_after}
-                                 for c in self.changed]}
+        return {
+            "decision": self.decision,
+            "entity": self.entity,
+            "sheet": self.sheet,
+            "rows": self.rows,
+            "changed": len(self.changed),
+            "other_rule": self.other_rule,
+            "rows_changed": [
+                {
+                    "row": c.row,
+                    "key": json_value(c.key),
+                    "before": {k: json_value(v) for k, v in c.before.items()},
+                    "after": {k: json_value(v) for k, v in c.after.items()},
+                    "rule_before": c.rule_before,
+                    "rule_after": c.rule_after,
+                    "error_before": c.error_before,
+                    "error_after": c.error_after,
+                }
+                for c in self.changed
+            ],
+        }
 
 
 def decision_changes(old: RuleSet, new: RuleSet, workbook: str | Path) -> list[DecisionImpact]:
@@ -331,14 +432,24 @@ def _impact(before: Evaluation, after: Evaluation, name: str) -> DecisionImpact:
     for out in outputs:
         differs |= ~_same_values(a.outputs[out], b.outputs[out])
     same_rule = _same_values(a.rules, b.rules)
-    impact = DecisionImpact(name, entity, rows.sheet, len(rows), other_rule=int((~differs & ~same_rule & ~failed_a).sum()))
+    impact = DecisionImpact(
+        name, entity, rows.sheet, len(rows), other_rule=int((~differs & ~same_rule & ~failed_a).sum())
+    )
     changed = np.flatnonzero(differs)
     values = {out: (_python(a.outputs[out], changed), _python(b.outputs[out], changed)) for out in outputs}
     for k, i in enumerate(changed):  # Python objects for the changed rows only
-        impact.changed.append(RowChange(
-            int(i) + 2, rows.keys[i] if rows.keys is not None else None,
-            {o: values[o][0][k] for o in outputs}, {o: values[o][1][k] for o in outputs},
-            a.rules[i], b.rules[i], a.errors[i], b.errors[i]))
+        impact.changed.append(
+            RowChange(
+                int(i) + 2,
+                rows.keys[i] if rows.keys is not None else None,
+                {o: values[o][0][k] for o in outputs},
+                {o: values[o][1][k] for o in outputs},
+                a.rules[i],
+                b.rules[i],
+                a.errors[i],
+                b.errors[i],
+            )
+        )
     return impact
 
 
@@ -361,6 +472,7 @@ def _python(column, rows: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------- git -------------
 
+
 def load_rules_spec(spec: str | Path, repo: str | Path | None = None) -> RuleSet:
     """A path on disk, or ``REVISION:PATH`` (``HEAD~1:rules/client_tier.xlsx``,
     ``main:rules``) read from git."""
@@ -379,8 +491,15 @@ def load_rules_at(spec: str, repo: str | Path | None = None) -> RuleSet:
     cwd = Path(repo) if repo is not None else Path.cwd()
     kind = _git(cwd, "cat-file", "-t", spec).decode().strip()
     folder = path.rstrip("/") if kind == "tree" else str(Path(path).parent)
-    names = [n for n in _git(cwd, "ls-tree", "-z", "--name-only", f"{revision}:{folder}" if folder not in ("", ".") else f"{revision}:")
-             .decode().split("\0") if n.lower().endswith((".xlsx", ".xlsm")) and not n.startswith(("~$", "."))]
+    names = [
+        n
+        for n in _git(
+            cwd, "ls-tree", "-z", "--name-only", f"{revision}:{folder}" if folder not in ("", ".") else f"{revision}:"
+        )
+        .decode()
+        .split("\0")
+        if n.lower().endswith((".xlsx", ".xlsm")) and not n.startswith(("~$", "."))
+    ]
     if kind == "blob" and Path(path).name not in names:
         names.append(Path(path).name)
     with tempfile.TemporaryDirectory(prefix="kade-rules-") as tmp:
@@ -411,15 +530,16 @@ def _relabel(value, old: str, new: str):
     """The same rule set with file names under ``old`` shown as ``new``."""
     if isinstance(value, Position):
         if value.file and value.file.startswith(old):
-            return dataclasses.replace(value, file=new + value.file[len(old):])
+            return dataclasses.replace(value, file=new + value.file[len(old) :])
         return value
     if isinstance(value, str):
-        return new + value[len(old):] if value.startswith(old) else value
+        return new + value[len(old) :] if value.startswith(old) else value
     if type(value).__module__ == sfeel.__name__:
         return value  # cell contents hold no file names
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: _relabel(getattr(value, f.name), old, new)
-                                             for f in dataclasses.fields(value) if f.init})
+        return dataclasses.replace(
+            value, **{f.name: _relabel(getattr(value, f.name), old, new) for f in dataclasses.fields(value) if f.init}
+        )
     if isinstance(value, tuple):
         return tuple(_relabel(v, old, new) for v in value)
     if isinstance(value, list):
@@ -431,8 +551,18 @@ def _relabel(value, old: str, new: str):
 
 # ------------------------------------------------------------- text ------------
 
-_SIGN = {"decision_added": "+", "rule_added": "+", "column_added": "+", "variable_added": "+", "entity_added": "+",
-         "decision_removed": "-", "rule_removed": "-", "column_removed": "-", "variable_removed": "-", "entity_removed": "-"}
+_SIGN = {
+    "decision_added": "+",
+    "rule_added": "+",
+    "column_added": "+",
+    "variable_added": "+",
+    "entity_added": "+",
+    "decision_removed": "-",
+    "rule_removed": "-",
+    "column_removed": "-",
+    "variable_removed": "-",
+    "entity_removed": "-",
+}
 
 
 def _line(change: Change) -> str:
@@ -456,7 +586,11 @@ def _line(change: Change) -> str:
         return f"  {sign} {text}"
     else:
         text = f"{subject} {change.kind.split('_')[-1]}"
-    note = f"   ({change.note})" if change.note and change.kind not in ("column_added", "column_removed", "rule_added") else ""
+    note = (
+        f"   ({change.note})"
+        if change.note and change.kind not in ("column_added", "column_removed", "rule_added")
+        else ""
+    )
     return f"  {sign} {text}{note}"
 
 
@@ -488,14 +622,22 @@ def render_impact(impacts: list[DecisionImpact], limit: int = 20) -> str:
     for impact in impacts:
         if not impact.changed:
             continue
-        lines.append(f"{impact.decision}: {len(impact.changed):,} of {impact.rows:,} rows change (sheet {impact.sheet})")
+        lines.append(
+            f"{impact.decision}: {len(impact.changed):,} of {impact.rows:,} rows change (sheet {impact.sheet})"
+        )
         for change in impact.changed[:limit]:
             who = f"{change.key}" if change.key is not None else f"row {change.row}"
             moved = {k for k in change.after if change.before.get(k) != change.after[k]} or set(change.after)
-            before = f"error ({change.error_before})" if change.error_before else \
-                f"{_shown({k: v for k, v in change.before.items() if k in moved})} ({change.rule_before})"
-            after = f"error ({change.error_after})" if change.error_after else \
-                f"{_shown({k: v for k, v in change.after.items() if k in moved})} ({change.rule_after})"
+            before = (
+                f"error ({change.error_before})"
+                if change.error_before
+                else f"{_shown({k: v for k, v in change.before.items() if k in moved})} ({change.rule_before})"
+            )
+            after = (
+                f"error ({change.error_after})"
+                if change.error_after
+                else f"{_shown({k: v for k, v in change.after.items() if k in moved})} ({change.rule_after})"
+            )
             lines.append(f"  {who}: {before} → {after}")
         if len(impact.changed) > limit:
             lines.append(f"  … and {len(impact.changed) - limit:,} more")

@@ -18,6 +18,7 @@ DMN models (``engine.dmn``) use the same parser in its FEEL dialect
 caller passes them in (``KnownNames``). ``expression_text`` / ``unary_tests_text``
 turn an AST back into text that parses to the same AST.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -156,7 +157,13 @@ class KnownNames:
 
 def _is_plain_name(name: str) -> bool:
     """A name the plain tokenizer reads as one token (``annual_revenue``, ``Loan.amount``)."""
-    return bool(name) and all(_is_name_char(ch) or ch == "." for ch in name) and not name[0].isdigit() and ".." not in name and not name.endswith(".")
+    return (
+        bool(name)
+        and all(_is_name_char(ch) or ch == "." for ch in name)
+        and not name[0].isdigit()
+        and ".." not in name
+        and not name.endswith(".")
+    )
 
 
 @dataclass(frozen=True)
@@ -223,7 +230,9 @@ def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:
             tokens.append(Token("name", " ".join(text[i:j].split()), i))
             i = j
             continue
-        number = _NUMBER_RE.match(text, i) if (ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit())) else None
+        number = (
+            _NUMBER_RE.match(text, i) if (ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit())) else None
+        )
         if number:
             j = number.end()
             if j < n and _is_name_char(text[j]):
@@ -237,7 +246,10 @@ def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:
             continue
         if _is_name_char(ch):
             j = i
-            while j < n and (_is_name_char(text[j]) or (text[j] == "." and j + 1 < n and _is_name_char(text[j + 1]) and text[j + 1] != ".")):
+            while j < n and (
+                _is_name_char(text[j])
+                or (text[j] == "." and j + 1 < n and _is_name_char(text[j + 1]) and text[j + 1] != ".")
+            ):
                 j += 1
             tokens.append(Token("name", text[i:j], i))
             i = j
@@ -268,7 +280,13 @@ def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:
 # -------------------------------------------------------------- parser ---------
 
 _COMPARATORS = ("<", "<=", ">", ">=", "=", "!=")
-_TYPE_WORD = {NUMBER: "a number", STRING: 'a "string"', BOOLEAN: "true or false", DATE: 'a date like date("2026-01-31")', None: "a value"}
+_TYPE_WORD = {
+    NUMBER: "a number",
+    STRING: 'a "string"',
+    BOOLEAN: "true or false",
+    DATE: 'a date like date("2026-01-31")',
+    None: "a value",
+}
 
 
 def _describe(tok: Token) -> str:
@@ -341,10 +359,16 @@ class _Parser:
     def _refuse_thousands_separator(self, comma: Token):
         prev, nxt = self.tokens[self.pos - 2], self.tok
         if (
-            prev.kind == "number" and nxt.kind == "number" and prev.offset + len(prev.text) == comma.offset
-            and nxt.offset == comma.offset + 1 and len(nxt.text) == 3 and nxt.text.isdigit()
+            prev.kind == "number"
+            and nxt.kind == "number"
+            and prev.offset + len(prev.text) == comma.offset
+            and nxt.offset == comma.offset + 1
+            and len(nxt.text) == 3
+            and nxt.text.isdigit()
         ):
-            self.fail(f"write {prev.text}{nxt.text} without the thousands separator: a comma separates alternatives", comma)
+            self.fail(
+                f"write {prev.text}{nxt.text} without the thousands separator: a comma separates alternatives", comma
+            )
 
     def positive_unary_test(self):
         if self.at_word("null"):
@@ -378,8 +402,16 @@ class _Parser:
         return self._typed(node, tok, context)
 
     def _typed(self, node, tok: Token, context: str):
-        if isinstance(node, Literal) and node.type is not None and self.expected is not None and node.type != self.expected:
-            raise FeelTypeError(f"expected {_TYPE_WORD[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else tok.text}", Position(offset=tok.offset))
+        if (
+            isinstance(node, Literal)
+            and node.type is not None
+            and self.expected is not None
+            and node.type != self.expected
+        ):
+            raise FeelTypeError(
+                f"expected {_TYPE_WORD[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else tok.text}",
+                Position(offset=tok.offset),
+            )
         return node
 
     # expressions (precedence climbing, lowest first)
@@ -482,7 +514,11 @@ class _Parser:
         while not self.at_op(")"):
             if args:
                 self.expect_op(",", f"between the arguments of {name.text}(")
-            if self.tok.kind == "name" and self.tokens[self.pos + 1].kind == "op" and self.tokens[self.pos + 1].text == ":":
+            if (
+                self.tok.kind == "name"
+                and self.tokens[self.pos + 1].kind == "op"
+                and self.tokens[self.pos + 1].text == ":"
+            ):
                 names.append(self.advance().text)
                 self.advance()
             elif names:
@@ -504,7 +540,9 @@ class _Parser:
         try:
             value = dt.date.fromisoformat(arg.value)
         except ValueError:
-            raise FeelSyntaxError(f"{arg.text} is not a date of the form \"yyyy-mm-dd\"", Position(offset=arg.offset)) from None
+            raise FeelSyntaxError(
+                f'{arg.text} is not a date of the form "yyyy-mm-dd"', Position(offset=arg.offset)
+            ) from None
         return Literal(value, DATE, f"date({arg.text})")
 
 
@@ -654,8 +692,21 @@ def describe_expr(node) -> str:
 # ------------------------------------------------------ AST back to text -------
 
 # binding strength of each operator, lowest first (as the parser climbs them)
-_PRECEDENCE = {"or": 1, "and": 2, "=": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3,
-               "+": 4, "-": 4, "*": 5, "/": 5, "**": 6}
+_PRECEDENCE = {
+    "or": 1,
+    "and": 2,
+    "=": 3,
+    "!=": 3,
+    "<": 3,
+    "<=": 3,
+    ">": 3,
+    ">=": 3,
+    "+": 4,
+    "-": 4,
+    "*": 5,
+    "/": 5,
+    "**": 6,
+}
 _UNARY, _PRIMARY = 7, 8
 
 
@@ -743,6 +794,7 @@ def unary_tests_text(test) -> str:
 
 
 # ------------------------------------------------------- rewriting ASTs --------
+
 
 def map_names(node, rename):
     """The AST with every variable or function name replaced by ``rename(name)``

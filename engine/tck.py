@@ -21,6 +21,7 @@ well-formed or declares entities) raises ``TckInputError``.
     report = run_tck("tests/data/dmn-tck/compliance-level-2")
     print(report.text())   # failing cases with expected vs actual, then 'N passed, M failed'
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,22 @@ from .dmn_xml import read_xml, split_tag
 from .errors import KadeError, Position, RuleError
 
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
-_NUMBER_TYPES = {"decimal", "double", "float", "int", "integer", "long", "short", "byte", "nonNegativeInteger",
-                 "positiveInteger", "negativeInteger", "nonPositiveInteger", "unsignedInt", "unsignedLong"}
+_NUMBER_TYPES = {
+    "decimal",
+    "double",
+    "float",
+    "int",
+    "integer",
+    "long",
+    "short",
+    "byte",
+    "nonNegativeInteger",
+    "positiveInteger",
+    "negativeInteger",
+    "nonPositiveInteger",
+    "unsignedInt",
+    "unsignedLong",
+}
 TOLERANCE = Decimal("1e-12")  # relative; see the module docstring
 
 
@@ -168,8 +183,9 @@ def _run_file(root: Path, test_file: Path, models: dict, loader, matcher=None) -
 def _only_model(test_file: Path) -> Path:
     models = sorted(test_file.parent.glob("*.dmn"))
     if len(models) != 1:
-        raise TckInputError("the test file names no modelName and its folder has not exactly one .dmn",
-                            Position(file=str(test_file)))
+        raise TckInputError(
+            "the test file names no modelName and its folder has not exactly one .dmn", Position(file=str(test_file))
+        )
     return models[0]
 
 
@@ -196,8 +212,12 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str, 
         value = parse_value(node, tag)
         unsupported = _unsupported_in(value)
         if unsupported is not None:
-            return CaseResult(test_file, case_id, description,
-                              problem=f"input {node.get('name')} is a {unsupported.type} value: kade does not evaluate that type")
+            return CaseResult(
+                test_file,
+                case_id,
+                description,
+                problem=f"input {node.get('name')} is a {unsupported.type} value: kade does not evaluate that type",
+            )
         inputs[" ".join(node.get("name", "").split())] = value
     try:
         evaluation = evaluate_dmn(model, inputs, matcher=matcher)
@@ -220,6 +240,7 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str, 
 
 
 # ---------------------------------------------------------------- values ------
+
 
 def parse_value(element, tag):
     """An inputNode / expected / component / item's value: a plain value, a dict
@@ -277,7 +298,9 @@ def same(expected, actual) -> bool:
     if isinstance(expected, bool):
         return isinstance(actual, bool) and actual == expected
     if isinstance(expected, Decimal):
-        return isinstance(actual, (int, float, Decimal)) and not isinstance(actual, bool) and same_number(expected, actual)
+        return (
+            isinstance(actual, (int, float, Decimal)) and not isinstance(actual, bool) and same_number(expected, actual)
+        )
     if isinstance(expected, str):
         return isinstance(actual, str) and actual == expected
     if isinstance(expected, dt.date):
@@ -285,7 +308,11 @@ def same(expected, actual) -> bool:
     if isinstance(expected, list):
         return isinstance(actual, list) and len(actual) == len(expected) and all(map(same, expected, actual))
     if isinstance(expected, dict):
-        return isinstance(actual, dict) and set(actual) == set(expected) and all(same(v, actual[k]) for k, v in expected.items())
+        return (
+            isinstance(actual, dict)
+            and set(actual) == set(expected)
+            and all(same(v, actual[k]) for k, v in expected.items())
+        )
     return False  # a TypedText: a type kade does not produce
 
 

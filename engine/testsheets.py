@@ -29,6 +29,7 @@ signature of ``engine.evaluate_table`` (``(table, env, n, *, blocked,
 variables) -> DecisionResult``); ``"vectorized"`` is built in and
 ``register_engine`` adds others.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -61,6 +62,8 @@ RULE_WORDS = {"rule", "规则"}
 LIST_POLICIES = ("C", "R", "O")
 
 TableEngine = Callable[..., DecisionResult]
+
+
 def _durable(table, env, n, **options):
     """durable-rules matches the rows; everything else is shared (engine/durable.py)."""
     from .evaluate import matcher_for
@@ -97,6 +100,7 @@ def resolve_engines(engines: Iterable[str] | Mapping[str, TableEngine] | str) ->
 
 # ------------------------------------------------------------- results ---------
 
+
 @dataclass(frozen=True)
 class Check:
     """One expected cell compared with what the engine decided."""
@@ -130,9 +134,24 @@ class CaseResult:
         return f"{self.file}!{self.sheet}!A{self.row}"
 
     def to_dict(self) -> dict:
-        return {"where": self.where, "case": self.case, "engine": self.engine, "passed": self.passed,
-                "checks": [{"decision": c.decision, "what": c.what, "expected": json_value(c.expected), "actual": json_value(c.actual),
-                            "passed": c.passed, "reason": c.reason, "error": c.error} for c in self.checks]}
+        return {
+            "where": self.where,
+            "case": self.case,
+            "engine": self.engine,
+            "passed": self.passed,
+            "checks": [
+                {
+                    "decision": c.decision,
+                    "what": c.what,
+                    "expected": json_value(c.expected),
+                    "actual": json_value(c.actual),
+                    "passed": c.passed,
+                    "reason": c.reason,
+                    "error": c.error,
+                }
+                for c in self.checks
+            ],
+        }
 
 
 @dataclass
@@ -162,8 +181,15 @@ class TestRun:
         return f"{self.passed} passed, {self.failed} failed"
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "failed": self.failed, "engines": self.engines, "sheets": self.sheets,
-                "problems": self.problems, "uncovered": self.uncovered, "results": [r.to_dict() for r in self.results]}
+        return {
+            "passed": self.passed,
+            "failed": self.failed,
+            "engines": self.engines,
+            "sheets": self.sheets,
+            "problems": self.problems,
+            "uncovered": self.uncovered,
+            "results": [r.to_dict() for r in self.results],
+        }
 
     def render_text(self, coverage: bool = False) -> str:
         return render_run(self, coverage)
@@ -171,7 +197,10 @@ class TestRun:
 
 # ------------------------------------------------------------- running ---------
 
-def run_tests(source: str | Path | RuleSet, *, engines: Iterable[str] | Mapping[str, TableEngine] = ("vectorized",)) -> TestRun:
+
+def run_tests(
+    source: str | Path | RuleSet, *, engines: Iterable[str] | Mapping[str, TableEngine] = ("vectorized",)
+) -> TestRun:
     """Run the Tests sheets of a rules folder, one rule workbook, or the
     workbooks a loaded RuleSet came from. Raises RuleError if the rules do not load."""
     chosen = resolve_engines(engines)
@@ -274,7 +303,7 @@ def _column_roles(header: list[str], rules: RuleSet, where, problems: list[str])
     roles: list = []
     for c, text in enumerate(header):
         key = text.strip().lower()
-        expected = next((text.strip()[len(p):].strip() for p in EXPECTED_PREFIXES if key.startswith(p.lower())), None)
+        expected = next((text.strip()[len(p) :].strip() for p in EXPECTED_PREFIXES if key.startswith(p.lower())), None)
         if not text or key in NOTE_COLUMNS:
             roles.append(("ignore", None))
         elif key in CASE_COLUMNS:
@@ -288,7 +317,9 @@ def _column_roles(header: list[str], rules: RuleSet, where, problems: list[str])
             roles.append(("expected", target) if not isinstance(target, str) else ("ignore", None))
         else:
             roles.append(("input?", text))
-    checked = {d[0] for role, d in roles if role == "expected" and d[0] is not None} or {t.name for t in rules.decisions}
+    checked = {d[0] for role, d in roles if role == "expected" and d[0] is not None} or {
+        t.name for t in rules.decisions
+    }
     involved = _upstream(checked, rules)
     used = {name for t in rules.decisions if t.name in involved for name in referenced_names(t)}
     for c, (role, text) in enumerate(roles):
@@ -298,11 +329,15 @@ def _column_roles(header: list[str], rules: RuleSet, where, problems: list[str])
         if len(candidates) > 1:  # the same register header in two entities: take the one the checked decisions use
             candidates = [n for n in candidates if n in used] or candidates
         if not candidates:
-            problems.append(f"{where(c)}: column {text!r} is not a glossary variable, a decision output, "
-                            f"'expected <output>', 'expected rule', 'case', 'decision' or 'note'")
+            problems.append(
+                f"{where(c)}: column {text!r} is not a glossary variable, a decision output, "
+                f"'expected <output>', 'expected rule', 'case', 'decision' or 'note'"
+            )
             roles[c] = ("ignore", None)
         elif len(candidates) > 1:
-            problems.append(f"{where(c)}: column {text!r} could be {' or '.join(candidates)}; write the variable name instead")
+            problems.append(
+                f"{where(c)}: column {text!r} could be {' or '.join(candidates)}; write the variable name instead"
+            )
             roles[c] = ("ignore", None)
         else:
             roles[c] = ("input", candidates[0])
@@ -340,11 +375,14 @@ def _place_plain_rule_column(sheet: _TestSheet, values: list, n: int, where, pro
     for i, value in enumerate(values):
         if not _filled(value):
             continue
-        checks = sheet.decision_filter[i] or {d for d, per in sheet.expected.items()
-                                              if any(_filled(v[i]) for w, v in per.items() if w != "rule")}
+        checks = sheet.decision_filter[i] or {
+            d for d, per in sheet.expected.items() if any(_filled(v[i]) for w, v in per.items() if w != "rule")
+        }
         if len(checks) != 1:
-            problems.append(f"{where(i)}: case {sheet.names[i]} checks {len(checks)} decisions; "
-                            f"say whose rule in a 'decision' column or with 'expected <decision>.rule'")
+            problems.append(
+                f"{where(i)}: case {sheet.names[i]} checks {len(checks)} decisions; "
+                f"say whose rule in a 'decision' column or with 'expected <decision>.rule'"
+            )
             continue
         decision = next(iter(checks))
         sheet.expected.setdefault(decision, {}).setdefault("rule", [None] * n)[i] = value
@@ -413,9 +451,14 @@ def _run_sheet(sheet: _TestSheet, rules: RuleSet, engine_name: str, evaluate: Ta
             result = results[decision]
             if result.rules[i]:
                 hits.setdefault(decision, set()).update(_ids(result.rules[i]))
-            checks_of[i] += _case_checks(rules.decision(decision), {w: cells[i] for w, cells in expected.items()}, result, i)
-    cases = [CaseResult(sheet.file, sheet.name, sheet.rows[i], sheet.names[i], engine_name, tuple(checks_of[i]))
-             for i in range(n) if checks_of[i]]
+            checks_of[i] += _case_checks(
+                rules.decision(decision), {w: cells[i] for w, cells in expected.items()}, result, i
+            )
+    cases = [
+        CaseResult(sheet.file, sheet.name, sheet.rows[i], sheet.names[i], engine_name, tuple(checks_of[i]))
+        for i in range(n)
+        if checks_of[i]
+    ]
     return cases, hits
 
 
@@ -428,8 +471,17 @@ def _case_checks(table: DecisionTable, expected: dict[str, object], result: Deci
             continue
         if what == "rule":
             want, got = _ids(cell_text(cell)), _ids(rule_text) if rule_text else None
-            checks.append(Check(table.name, "rule", ", ".join(sorted(want)), ", ".join(sorted(got)) if got else None,
-                                got == want, reason, error))
+            checks.append(
+                Check(
+                    table.name,
+                    "rule",
+                    ", ".join(sorted(want)),
+                    ", ".join(sorted(got)) if got else None,
+                    got == want,
+                    reason,
+                    error,
+                )
+            )
             continue
         clause = table.outputs[table.output_names.index(what)]
         try:
@@ -438,9 +490,18 @@ def _case_checks(table: DecisionTable, expected: dict[str, object], result: Deci
             checks.append(Check(table.name, what, cell_text(cell), None, False, None, str(exc)))
             continue
         column = result.outputs[what]
-        got = to_python(column.type, column.values[i:i + 1])[0] if column.is_float else column.values[i]
-        checks.append(Check(table.name, what, want, None if error else got,
-                            error is None and _same(want, got, table.hit_policy), reason, error))
+        got = to_python(column.type, column.values[i : i + 1])[0] if column.is_float else column.values[i]
+        checks.append(
+            Check(
+                table.name,
+                what,
+                want,
+                None if error else got,
+                error is None and _same(want, got, table.hit_policy),
+                reason,
+                error,
+            )
+        )
     return checks
 
 
@@ -480,8 +541,9 @@ def _evaluate(sheet: _TestSheet, rules: RuleSet, evaluate: TableEngine, checked:
                 mask = given[clause.name]
                 env[clause.name] = _override(computed, env[clause.name], mask)
                 # a given value replaces the decision's error too; a bad given cell is the row's error
-                messages[clause.name] = _first_message(np.where(mask, None, errors) if errors is not None else None,
-                                                       messages[clause.name])
+                messages[clause.name] = _first_message(
+                    np.where(mask, None, errors) if errors is not None else None, messages[clause.name]
+                )
             else:
                 env[clause.name], messages[clause.name] = computed, errors
     return results
@@ -537,6 +599,7 @@ def _same(expected, actual, policy: str) -> bool:
 
 # ------------------------------------------------------------- text ------------
 
+
 def render_run(run: TestRun, coverage: bool = False) -> str:
     """Failures with expected vs actual, problems, coverage, then 'N passed, M failed'."""
     lines = []
@@ -554,7 +617,13 @@ def render_run(run: TestRun, coverage: bool = False) -> str:
             for check in checks:
                 what = f"{check.decision}.rule" if check.what == "rule" else check.what
                 expected = check.expected if check.what == "rule" else shown_value(check.expected)
-                got = "an error" if check.error else (check.actual or "no rule") if check.what == "rule" else shown_value(check.actual)
+                got = (
+                    "an error"
+                    if check.error
+                    else (check.actual or "no rule")
+                    if check.what == "rule"
+                    else shown_value(check.actual)
+                )
                 lines.append(f"      {what}: expected {expected}, got {got}")
             why = checks[0]
             if why.error or why.reason:

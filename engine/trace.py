@@ -2,6 +2,7 @@
 their conditions failed, with the row's values ('CT-04 → platinum not matched:
 client score 410 is not ≥ 450'). Used by the audit trail and `kade explain`.
 Vectorized per rule and condition, like the reasons."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,9 @@ def _needs(test) -> str:
     return text[2:] if text.startswith("= ") else text
 
 
-def near_misses(table, inputs: list[Column], env, matrix: np.ndarray, rows: np.ndarray, variables, keep: int = 3) -> np.ndarray:
+def near_misses(
+    table, inputs: list[Column], env, matrix: np.ndarray, rows: np.ndarray, variables, keep: int = 3
+) -> np.ndarray:
     """Object array over all n rows: ' | '-joined near misses for ``rows`` (bool mask), None elsewhere."""
     n = matrix.shape[1]
     out = np.full(n, None, dtype=object)

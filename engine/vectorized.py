@@ -6,6 +6,7 @@ Matching builds an (R, n) boolean matrix; hit-policy aggregation
 ``engine.reasons`` writes the one-line reason. FEEL's three-valued logic is kept:
 a test is true, false or null (unknown), and only a true test matches.
 """
+
 from __future__ import annotations
 
 import operator
@@ -19,6 +20,7 @@ _CMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 
 
 # ------------------------------------------------------------- expressions -----
+
 
 def eval_expr(node, env: dict[str, Column], n: int) -> Column:
     """Evaluate an S-FEEL expression on n rows. Type errors give null, as in FEEL."""
@@ -132,6 +134,7 @@ def _different_kinds(op: str, null_a: np.ndarray, null_b: np.ndarray) -> tuple[n
 
 # ------------------------------------------------------------- unary tests -----
 
+
 def test_mask(test, column: Column, env: dict[str, Column]) -> np.ndarray:
     """Rows where the unary test is true."""
     if isinstance(test, sfeel.AnyTest):
@@ -174,7 +177,13 @@ def _compare_endpoint(op: str, col: Column, endpoint, env) -> tuple[np.ndarray, 
     n = len(col)
     if isinstance(endpoint, sfeel.Literal):
         if endpoint.type is None:  # '= null', '< null'
-            return (col.isnull(), np.ones(n, bool)) if op == "=" else (~col.isnull(), np.ones(n, bool)) if op == "!=" else (np.zeros(n, bool), np.zeros(n, bool))
+            return (
+                (col.isnull(), np.ones(n, bool))
+                if op == "="
+                else (~col.isnull(), np.ones(n, bool))
+                if op == "!="
+                else (np.zeros(n, bool), np.zeros(n, bool))
+            )
         if endpoint.type != col.type and not (col.type in ("number", "date") and endpoint.type == col.type):
             return _different_kinds(op, col.isnull(), np.zeros(n, bool))
         value = literal_value(endpoint.type, endpoint.value)

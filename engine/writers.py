@@ -5,6 +5,7 @@ An .xlsx input is copied with the decision columns appended to its sheets
 new workbook with the evaluated sheets (engine.xlsxstream). Every write goes
 to a temporary file beside the target and is renamed into place, so a crash
 never leaves a half-written file under the real name."""
+
 from __future__ import annotations
 
 import contextlib
@@ -66,7 +67,9 @@ def _cell_values(series: pd.Series) -> list:
         is_list = (kinds == list).to_numpy()
         if is_list.any():
             values = values.copy()
-            values[is_list] = pd.Series(values[is_list]).map(lambda v: "; ".join("" if x is None else str(x) for x in v)).to_numpy()
+            values[is_list] = (
+                pd.Series(values[is_list]).map(lambda v: "; ".join("" if x is None else str(x) for x in v)).to_numpy()
+            )
         is_float = (kinds == float).to_numpy()
         if is_float.any():
             values = values.copy()
@@ -85,8 +88,13 @@ def source_for(workbook: Path) -> xlsxappend.Source | None:
     return xlsxappend.Source(workbook) if Path(workbook).suffix.lower() == ".xlsx" else None
 
 
-def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list[list] | None = None,
-               source: xlsxappend.Source | None = None, origins: dict[str, tuple[int, int]] | None = None) -> str:
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame],
+    target: Path,
+    summary_rows: list[list] | None = None,
+    source: xlsxappend.Source | None = None,
+    origins: dict[str, tuple[int, int]] | None = None,
+) -> str:
     """Results workbook with a 'kade summary' sheet first. With ``source`` (and
     the ``origins`` of its sheets as read): a copy of it with the decision
     columns (green headers) and kade.errors (orange) appended to each evaluated
@@ -96,7 +104,13 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], target: Path, summary_rows: list
     summary = None
     if summary_rows:
         frame = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
-        summary = SheetSpec(xlsxappend.SUMMARY_SHEET, frame, widths=[28] + [16] * (len(frame.columns) - 1), freeze=(1, 0), autofilter=False)
+        summary = SheetSpec(
+            xlsxappend.SUMMARY_SHEET,
+            frame,
+            widths=[28] + [16] * (len(frame.columns) - 1),
+            freeze=(1, 0),
+            autofilter=False,
+        )
     if source is not None:
         try:
             appended = [_appended(name, frame, (origins or {}).get(name)) for name, frame in sheets.items()]
@@ -120,11 +134,19 @@ def _appended(name: str, frame: pd.DataFrame, origin: tuple[int, int] | None) ->
     if origin is None:
         raise xlsxappend.NotAppendable(f"sheet {name!r} was not read from the source")
     if frame.attrs.get("replaced_columns"):
-        raise xlsxappend.NotAppendable(f"sheet {name!r} already has columns {frame.attrs['replaced_columns']} (a results workbook?)")
+        raise xlsxappend.NotAppendable(
+            f"sheet {name!r} already has columns {frame.attrs['replaced_columns']} (a results workbook?)"
+        )
     width = frame.attrs.get("data_columns", 0)
     decisions = frame.iloc[:, width:]
-    return xlsxappend.Appended(name, _lists_joined(decisions), origin, width,
-                               [_kind(c, True) for c in decisions.columns], [_width(c) for c in decisions.columns])
+    return xlsxappend.Appended(
+        name,
+        _lists_joined(decisions),
+        origin,
+        width,
+        [_kind(c, True) for c in decisions.columns],
+        [_width(c) for c in decisions.columns],
+    )
 
 
 def _kind(column: str, decision: bool) -> str:
@@ -161,8 +183,13 @@ def write_csv(sheets: dict[str, pd.DataFrame], target: Path):
 
 
 def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | None = None):
-    doc = {"summary": summary or {}, "sheets": {name: [dict(zip(frame.columns, row)) for row in zip(*(_cell_values(frame[c]) for c in frame.columns))]
-                                                 for name, frame in sheets.items()}}
+    doc = {
+        "summary": summary or {},
+        "sheets": {
+            name: [dict(zip(frame.columns, row)) for row in zip(*(_cell_values(frame[c]) for c in frame.columns))]
+            for name, frame in sheets.items()
+        },
+    }
     with atomic_path(target) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, ensure_ascii=False, indent=1, default=_json_default)

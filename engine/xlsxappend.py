@@ -14,6 +14,7 @@ write are edited. Anything else (macro-enabled or strict-XML files, prefixed
 element names, rows without numbers, a formatted empty row inside the data, a
 header that clashes with a decision column...) raises ``NotAppendable`` and
 the caller writes a fresh workbook instead (engine.writers)."""
+
 from __future__ import annotations
 
 import re
@@ -60,6 +61,7 @@ class Appended:
 
 # ------------------------------------------------------------ the source ------
 
+
 class Source:
     """An input .xlsx opened for appending. The sheets' XML is inflated and
     indexed in a background thread (zlib and numpy release the GIL) while the
@@ -85,7 +87,9 @@ class Source:
                 try:
                     self._sheets[name] = _SheetXml.index(zf.read(part))
                 except (NotAppendable, KeyError, zipfile.BadZipFile, ValueError, MemoryError) as exc:
-                    self._sheets[name] = exc if isinstance(exc, NotAppendable) else NotAppendable(f"sheet {name!r}: {exc}")
+                    self._sheets[name] = (
+                        exc if isinstance(exc, NotAppendable) else NotAppendable(f"sheet {name!r}: {exc}")
+                    )
 
     def sheet(self, name: str) -> _SheetXml:
         if self._thread is not None:
@@ -125,10 +129,20 @@ class Source:
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
             raise NotAppendable(f"cannot copy a part of the package: {exc}") from exc
 
-    def _copy(self, target: Path, plans: dict, styles: dict[str, int], replaced: dict[str, bytes],
-              summary: SheetSpec | None, summary_part: str | None):
+    def _copy(
+        self,
+        target: Path,
+        plans: dict,
+        styles: dict[str, int],
+        replaced: dict[str, bytes],
+        summary: SheetSpec | None,
+        summary_part: str | None,
+    ):
         package = self._package
-        with zipfile.ZipFile(self.path) as src, zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out:
+        with (
+            zipfile.ZipFile(self.path) as src,
+            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out,
+        ):
             for info in src.infolist():
                 if info.filename in plans:
                     sx, a = plans[info.filename]
@@ -177,7 +191,7 @@ class _SheetXml:
             if b' spans="' in xml:
                 xml = re.sub(rb'(<row\b[^>]*?) spans="[\d: ]*"', rb"\1", xml)
         m = re.search(rb"<sheetData\s*>", xml)
-        if m is None or _MAIN not in xml[:m.start()]:
+        if m is None or _MAIN not in xml[: m.start()]:
             raise NotAppendable("worksheet without a plain <sheetData> element")
         start, end = m.end(), xml.rfind(b"</sheetData>")
         if end < start:
@@ -194,9 +208,13 @@ class _SheetXml:
         opens = w[row_tag & (before[2] == 0x3C) & np.isin(arr[w + 1], _WHITESPACE)] - 3
         closes = w[row_tag & (before[2] == ord("/")) & (before[3] == 0x3C) & (arr[w + 1] == 0x3E)] - 4
         # Excel, LibreOffice, openpyxl and XlsxWriter all write r="n" first
-        if len(opens) and not (np.all(arr[opens + 4] == 0x20) and np.all(arr[opens + 5] == ord("r"))
-                               and np.all(arr[opens + 6] == ord("=")) and np.all(arr[opens + 7] == ord('"'))):
-            raise NotAppendable("rows without a leading r=\"n\" attribute")
+        if len(opens) and not (
+            np.all(arr[opens + 4] == 0x20)
+            and np.all(arr[opens + 5] == ord("r"))
+            and np.all(arr[opens + 6] == ord("="))
+            and np.all(arr[opens + 7] == ord('"'))
+        ):
+            raise NotAppendable('rows without a leading r="n" attribute')
         digits = arr[(opens + 8)[:, None] + np.arange(_MAX_DIGITS + 1)].astype(np.int64) - ord("0")
         is_digit = (digits >= 0) & (digits <= 9)
         length = np.argmin(is_digit, axis=1)
@@ -207,18 +225,29 @@ class _SheetXml:
         # a row closed before the next one opens has cells; one without a '</row>' there is '<row .../>'
         following = np.append(opens[1:], end)
         at = np.searchsorted(closes, opens)
-        full = (at < len(closes)) & (closes[np.minimum(at, max(len(closes) - 1, 0))] < following) if len(closes) else np.zeros(len(opens), bool)
+        full = (
+            (at < len(closes)) & (closes[np.minimum(at, max(len(closes) - 1, 0))] < following)
+            if len(closes)
+            else np.zeros(len(opens), bool)
+        )
         if full.sum() != len(closes) or np.any(np.diff(numbers) <= 0):
             raise NotAppendable("rows out of order, nested or not closed")
         ends = np.full(len(opens), -1, dtype=np.int64)
         ends[full] = closes
         if xml.count(b"<c", start, end) != xml.count(b'<c r="', start, end):  # only '<c r="A1"' opens a cell here
-            raise NotAppendable("cells without a leading r=\"A1\" attribute")
+            raise NotAppendable('cells without a leading r="A1" attribute')
         merged = [_cell(ref.split(b":")[-1])[0] for ref in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', xml[end:])]
         dimension = re.search(rb'<dimension\b[^>]*\bref="(?:[A-Z]+\d+:)?([A-Z]+\d+)"', xml[:start])
         declared = [_cell(dimension[1])[0]] if dimension else []
-        return cls(xml, start, end, numbers, opens.astype(np.int64), ends,
-                   max([_last_cell_column(xml, arr, opens[full], closes), *merged, *declared]))
+        return cls(
+            xml,
+            start,
+            end,
+            numbers,
+            opens.astype(np.int64),
+            ends,
+            max([_last_cell_column(xml, arr, opens[full], closes), *merged, *declared]),
+        )
 
     def plan(self, a: Appended) -> tuple[np.ndarray, np.ndarray, int]:
         """Insertion offsets for the header row then each data row, whether that
@@ -232,12 +261,20 @@ class _SheetXml:
         rows = header_row + np.arange(len(a.columns) + 1)
         at = np.searchsorted(self.numbers, rows)
         clipped = np.minimum(at, max(len(self.numbers) - 1, 0))
-        found = (at < len(self.numbers)) & (self.numbers[clipped] == rows) if len(self.numbers) else np.zeros(len(rows), bool)
+        found = (
+            (at < len(self.numbers)) & (self.numbers[clipped] == rows)
+            if len(self.numbers)
+            else np.zeros(len(rows), bool)
+        )
         if not found[0] or self.ends[clipped[0]] < 0:
             raise NotAppendable(f"sheet {a.sheet!r}: header row {header_row} not found")
         if np.any(found & (self.ends[clipped] < 0)):
             raise NotAppendable(f"sheet {a.sheet!r}: a formatted empty row inside the data")
-        following = np.where(at < len(self.opens), self.opens[clipped], self.data_end) if len(self.opens) else np.full(len(rows), self.data_end)
+        following = (
+            np.where(at < len(self.opens), self.opens[clipped], self.data_end)
+            if len(self.opens)
+            else np.full(len(rows), self.data_end)
+        )
         offsets = np.where(found, self.ends[clipped], following)
         return offsets, found, first
 
@@ -248,37 +285,51 @@ class _SheetXml:
         letters = xlsxstream.col_letters(first + len(columns.columns))[first:]
         header_row = a.origin[0] + 1
         last_row = max(int(self.numbers[-1]) if len(self.numbers) else 0, header_row + len(columns))
-        yield _edit_head(self.xml[:self.data_start], letters[-1], last_row, first, a.widths)
+        yield _edit_head(self.xml[: self.data_start], letters[-1], last_row, first, a.widths)
         header = xlsxstream.header_cells(columns.columns, letters, header_row, a.kinds, styles)
-        yield self.xml[self.data_start:offsets[0]] + header.encode("utf-8")
+        yield self.xml[self.data_start : offsets[0]] + header.encode("utf-8")
         data = pa.py_buffer(self.xml)
         step = APPEND_ROWS_PER_PIECE
         for k0 in range(0, len(columns), step):
             k1 = min(len(columns), k0 + step)
             numbers = pc.cast(pa.array(header_row + 1 + np.arange(k0, k1)), pa.string())
             cells = xlsxstream.row_cells(columns, letters, numbers, k0, k1, styles["date"], epoch)
-            new_rows = ~found[1 + k0:1 + k1]
+            new_rows = ~found[1 + k0 : 1 + k1]
             if new_rows.any():  # blank rows inside the data have no <row> yet
-                cells = pc.if_else(pa.array(new_rows), pc.binary_join_element_wise('<row r="', numbers, '">', cells, "</row>", ""), cells)
-            cuts = offsets[k0:k1 + 1]  # text before each insertion: from the previous insertion
+                cells = pc.if_else(
+                    pa.array(new_rows),
+                    pc.binary_join_element_wise('<row r="', numbers, '">', cells, "</row>", ""),
+                    cells,
+                )
+            cuts = offsets[k0 : k1 + 1]  # text before each insertion: from the previous insertion
             base = int(cuts[0])
-            segments = pa.Array.from_buffers(pa.large_binary(), k1 - k0, [None, pa.py_buffer((cuts - base).astype(np.int64)),
-                                                                           data.slice(base, int(cuts[-1]) - base)])
-            joined = pc.binary_join_element_wise(segments, cells.cast(pa.large_binary()), pa.scalar(b"", pa.large_binary()))
+            segments = pa.Array.from_buffers(
+                pa.large_binary(),
+                k1 - k0,
+                [None, pa.py_buffer((cuts - base).astype(np.int64)), data.slice(base, int(cuts[-1]) - base)],
+            )
+            joined = pc.binary_join_element_wise(
+                segments, cells.cast(pa.large_binary()), pa.scalar(b"", pa.large_binary())
+            )
             yield xlsxstream.joined(joined)
-        yield self.xml[offsets[-1]:]
+        yield self.xml[offsets[-1] :]
 
 
 def _edit_head(head: bytes, last_letter: str, last_row: int, first: int, widths: list[float]) -> bytes:
     """<dimension> widened to the new columns; their widths added to <cols>."""
     text = head.decode("utf-8")
-    text = re.sub(r'(<dimension\b[^>]*\bref=")([A-Z]+\d+)(?::[A-Z]+\d+)?"', lambda m: f'{m[1]}{m[2]}:{last_letter}{last_row}"', text, count=1)
+    text = re.sub(
+        r'(<dimension\b[^>]*\bref=")([A-Z]+\d+)(?::[A-Z]+\d+)?"',
+        lambda m: f'{m[1]}{m[2]}:{last_letter}{last_row}"',
+        text,
+        count=1,
+    )
     m = re.search(r"<cols\b[^>]*>(.*?)</cols>", text, re.S)
     if m is None and not re.search(r"<cols\b", text):
         at = text.rfind("<sheetData")
         text = text[:at] + f"<cols>{_with_new_columns('', first, widths)}</cols>" + text[at:]
     elif m is not None:
-        text = text[:m.start(1)] + _with_new_columns(m[1], first, widths) + text[m.end(1):]
+        text = text[: m.start(1)] + _with_new_columns(m[1], first, widths) + text[m.end(1) :]
     else:
         raise NotAppendable("a <cols> element kade cannot read")
     return text.encode("utf-8")
@@ -292,8 +343,10 @@ def _with_new_columns(cols: str, first: int, widths: list[float]) -> str:
     if re.sub(r"<col\b[^>]*?/>|\s", "", cols):
         raise NotAppendable("a <cols> element kade cannot read")
     a, b = first + 1, first + len(widths)  # the new columns, 1-based as in <col>
-    out = [(first + i + 1, f'<col min="{first + i + 1}" max="{first + i + 1}" width="{w:.1f}" customWidth="1"/>')
-           for i, w in enumerate(widths)]
+    out = [
+        (first + i + 1, f'<col min="{first + i + 1}" max="{first + i + 1}" width="{w:.1f}" customWidth="1"/>')
+        for i, w in enumerate(widths)
+    ]
     for tag in tags:
         lo, hi = int(_attr(tag, "min") or 0), int(_attr(tag, "max") or 0)
         if hi < a or lo > b:
@@ -326,8 +379,11 @@ def _last_cell_column(xml: bytes, arr: np.ndarray, opens: np.ndarray, closes: np
     if np.any(width == 0) or np.any(width > 3):
         raise NotAppendable("a cell reference that is not a plain A1 reference")
     values = (letters[:, :3].astype(np.int64) - 64) * (np.arange(3)[None, :] < width[:, None])
-    column = np.where(width == 3, values[:, 0] * 676 + values[:, 1] * 26 + values[:, 2],
-                      np.where(width == 2, values[:, 0] * 26 + values[:, 1], values[:, 0]))
+    column = np.where(
+        width == 3,
+        values[:, 0] * 676 + values[:, 1] * 26 + values[:, 2],
+        np.where(width == 2, values[:, 0] * 26 + values[:, 1], values[:, 0]),
+    )
     return int(column.max()) - 1
 
 
@@ -347,6 +403,7 @@ def _column_index(letters: str) -> int:
 
 
 # ----------------------------------------------------------- package parts ----
+
 
 class _Package:
     """Content types, workbook, its relationships: where each sheet lives."""
@@ -411,23 +468,37 @@ class _Package:
             workbook = re.sub(r"<workbookView\b[^>]*>", _shift_view, workbook)
         else:
             workbook = workbook.replace("<sheets>", '<bookViews><workbookView activeTab="1"/></bookViews><sheets>', 1)
-        rels = self.rels.replace("</Relationships>", f'<Relationship Id="{rid}" Type="{_WORKSHEET_REL}" '
-                                 f'Target="worksheets/sheet{n}.xml"/></Relationships>', 1)
-        types = self.content_types.replace("</Types>", f'<Override PartName="/{part}" ContentType="{_SHEET_TYPE}"/></Types>', 1)
-        return part, {self.workbook_part: workbook.encode("utf-8"), self.rels_part: rels.encode("utf-8"),
-                      "[Content_Types].xml": types.encode("utf-8")}
+        rels = self.rels.replace(
+            "</Relationships>",
+            f'<Relationship Id="{rid}" Type="{_WORKSHEET_REL}" Target="worksheets/sheet{n}.xml"/></Relationships>',
+            1,
+        )
+        types = self.content_types.replace(
+            "</Types>", f'<Override PartName="/{part}" ContentType="{_SHEET_TYPE}"/></Types>', 1
+        )
+        return part, {
+            self.workbook_part: workbook.encode("utf-8"),
+            self.rels_part: rels.encode("utf-8"),
+            "[Content_Types].xml": types.encode("utf-8"),
+        }
 
 
 def _shift_view(match: re.Match) -> str:
     """The open tab moves one place right with its sheet; so does the first tab
     shown, unless it was the first (then the summary tab is shown too)."""
-    tag = re.sub(r'\b(activeTab|firstSheet)="(\d+)"', lambda a: f'{a[1]}="{int(a[2]) + (a[1] == "activeTab" or int(a[2]) > 0)}"', match[0])
+    tag = re.sub(
+        r'\b(activeTab|firstSheet)="(\d+)"',
+        lambda a: f'{a[1]}="{int(a[2]) + (a[1] == "activeTab" or int(a[2]) > 0)}"',
+        match[0],
+    )
     return tag if "activeTab=" in tag else tag.replace("<workbookView", '<workbookView activeTab="1"', 1)
 
 
 def _relationships(xml: str) -> list[dict[str, str]]:
-    return [{k: unescape(v) for k, v in re.findall(r'\b(Id|Type|Target|TargetMode)="([^"]*)"', tag)}
-            for tag in re.findall(r"<Relationship\b[^>]*>", xml)]
+    return [
+        {k: unescape(v) for k, v in re.findall(r'\b(Id|Type|Target|TargetMode)="([^"]*)"', tag)}
+        for tag in re.findall(r"<Relationship\b[^>]*>", xml)
+    ]
 
 
 def _relationship_targets(xml: str, folder: str, kind: str) -> list[str]:
@@ -459,7 +530,7 @@ def _content_type(types: str, part: str) -> str | None:
 
 
 def _attr(tag: str, name: str) -> str | None:
-    m = re.search(r'(?:^|\s)' + re.escape(name) + r'="([^"]*)"', tag)
+    m = re.search(r"(?:^|\s)" + re.escape(name) + r'="([^"]*)"', tag)
     return m[1] if m else None
 
 
@@ -472,10 +543,24 @@ def _add_styles(xml: str) -> tuple[str, dict[str, int]]:
     """The source's styles.xml with kade's header styles and date format added
     at the end of each list (existing indices keep their meaning)."""
     fonts, xml = _append(xml, "fonts", "font", ['<font><b/><sz val="11"/><name val="Calibri"/></font>'])
-    fills, xml = _append(xml, "fills", "fill", [f'<fill><patternFill patternType="solid"><fgColor rgb="{c}"/></patternFill></fill>'
-                                                for c in _HEADER_FILLS.values()])
-    borders, xml = _append(xml, "borders", "border", ['<border><left style="thin"/><right style="thin"/>'
-                                                      '<top style="thin"/><bottom style="thin"/><diagonal/></border>'])
+    fills, xml = _append(
+        xml,
+        "fills",
+        "fill",
+        [
+            f'<fill><patternFill patternType="solid"><fgColor rgb="{c}"/></patternFill></fill>'
+            for c in _HEADER_FILLS.values()
+        ],
+    )
+    borders, xml = _append(
+        xml,
+        "borders",
+        "border",
+        [
+            '<border><left style="thin"/><right style="thin"/>'
+            '<top style="thin"/><bottom style="thin"/><diagonal/></border>'
+        ],
+    )
     ids = [int(v) for v in re.findall(r'<numFmt\b[^>]*\bnumFmtId="(\d+)"', xml)]
     date_format = max([163, *ids]) + 1
     number_format = f'<numFmt numFmtId="{date_format}" formatCode="yyyy\\-mm\\-dd"/>'
@@ -485,9 +570,12 @@ def _add_styles(xml: str) -> tuple[str, dict[str, int]]:
         m = re.search(r"<styleSheet\b[^>]*>", xml)
         if m is None or m[0].endswith("/>"):
             raise NotAppendable("styles part without a styleSheet element")
-        xml = xml[:m.end()] + f'<numFmts count="1">{number_format}</numFmts>' + xml[m.end():]
-    headers = [f'<xf numFmtId="0" fontId="{fonts}" fillId="{fills + i}" borderId="{borders}" xfId="0" '
-               'applyFont="1" applyFill="1" applyBorder="1"/>' for i in range(len(_HEADER_FILLS))]
+        xml = xml[: m.end()] + f'<numFmts count="1">{number_format}</numFmts>' + xml[m.end() :]
+    headers = [
+        f'<xf numFmtId="0" fontId="{fonts}" fillId="{fills + i}" borderId="{borders}" xfId="0" '
+        'applyFont="1" applyFill="1" applyBorder="1"/>'
+        for i in range(len(_HEADER_FILLS))
+    ]
     date = f'<xf numFmtId="{date_format}" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     first, xml = _append(xml, "cellXfs", "xf", headers + [date])
     styles = {kind: first + i for i, kind in enumerate(_HEADER_FILLS)}
@@ -502,10 +590,10 @@ def _append(xml: str, container: str, item: str, new: list[str]) -> tuple[int, s
         raise NotAppendable(f"styles part without a <{container}> list")
     if m[1]:  # an empty list, '<numFmts count="0"/>' (openpyxl)
         open_tag = re.sub(r'\scount="\d+"', "", m[0][:-2].rstrip()) + f' count="{len(new)}">'
-        return 0, xml[:m.start()] + open_tag + "".join(new) + f"</{container}>" + xml[m.end():]
+        return 0, xml[: m.start()] + open_tag + "".join(new) + f"</{container}>" + xml[m.end() :]
     end = xml.find(f"</{container}>", m.end())
     if end < 0:
         raise NotAppendable(f"styles part: <{container}> is not closed")
-    present = len(re.findall(rf"<{item}[\s/>]", xml[m.end():end]))
+    present = len(re.findall(rf"<{item}[\s/>]", xml[m.end() : end]))
     open_tag = re.sub(r'\scount="\d+"', "", m[0][:-1]) + f' count="{present + len(new)}">'
-    return present, xml[:m.start()] + open_tag + xml[m.end():end] + "".join(new) + xml[end:]
+    return present, xml[: m.start()] + open_tag + xml[m.end() : end] + "".join(new) + xml[end:]

@@ -5,6 +5,7 @@ calls (XlsxWriter spends ~6 µs per cell, which made writing 90 % of a run).
 Writes what kade needs and nothing more: several sheets, typed cells (numbers,
 text as inline strings, booleans, dates with a date format), a formatted header
 row with colours, column widths, frozen panes and an autofilter."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -83,7 +84,9 @@ def _slice_each(text: pa.Array, lengths: pa.Array) -> pa.Array:
 
 def _text_cells(text: pa.Array, refs: pa.Array) -> pa.Array:
     """Inline-string cells; null where the text is null."""
-    if len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CELL_TEXT:  # UTF-8 bytes >= UTF-16 units: cheap test first
+    if (
+        len(text) and (pc.max(pc.binary_length(text)).as_py() or 0) > MAX_CELL_TEXT
+    ):  # UTF-8 bytes >= UTF-16 units: cheap test first
         # Excel counts UTF-16 units: characters beyond U+FFFF (some rare Chinese ones) count twice
         units = pc.add(pc.utf8_length(text), pc.count_substring_regex(text, r"[\x{10000}-\x{10FFFF}]"))
         long = pc.greater(units, MAX_CELL_TEXT)
@@ -91,18 +94,22 @@ def _text_cells(text: pa.Array, refs: pa.Array) -> pa.Array:
         cut = pc.binary_join_element_wise(_slice_each(text, keep), "…", "")
         text = pc.if_else(long, cut, text)
     text = _escape(text)
-    space = pc.not_equal(pc.binary_length(text), pc.binary_length(pc.ascii_trim_whitespace(text)))  # XML whitespace is ASCII
+    space = pc.not_equal(
+        pc.binary_length(text), pc.binary_length(pc.ascii_trim_whitespace(text))
+    )  # XML whitespace is ASCII
     open_tag = pc.if_else(space, '<t xml:space="preserve">', "<t>") if pc.any(space).as_py() else "<t>"
     return pc.binary_join_element_wise('<c r="', refs, '" t="inlineStr"><is>', open_tag, text, "</t></is></c>", "")
 
 
 def _repetitive(values: np.ndarray) -> bool:
     """Few distinct values (rule ids, tiers): cheaper to build each distinct cell once."""
-    sample = values[: 2000]
+    sample = values[:2000]
     return len(values) > 200 and len(pd.unique(sample)) * 8 < len(sample)
 
 
-def _column_xml(values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE, epoch: pd.Timestamp = EPOCH_1900) -> pa.Array:
+def _column_xml(
+    values: np.ndarray, refs: pa.Array, date_style: int = STYLE_DATE, epoch: pd.Timestamp = EPOCH_1900
+) -> pa.Array:
     """Cell XML per row for one column; null where the cell is empty. Columns of
     one type (the usual case) take a direct path; mixed ones are split by type."""
     kind = pd.api.types.infer_dtype(values, skipna=True)
@@ -144,7 +151,9 @@ def _date_cells(stamps: pd.Series, refs: pa.Array, date_style: int, epoch: pd.Ti
     if early.any():
         timed = (stamps != stamps.dt.normalize()).to_numpy()
         text = np.where(timed, stamps.dt.strftime("%Y-%m-%d %H:%M:%S"), stamps.dt.strftime("%Y-%m-%d"))
-        cells = pc.if_else(pa.array(early), _text_cells(pa.array(np.where(early, text, None), pa.string()), refs), cells)
+        cells = pc.if_else(
+            pa.array(early), _text_cells(pa.array(np.where(early, text, None), pa.string()), refs), cells
+        )
     return cells
 
 
@@ -170,11 +179,16 @@ def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int, epoch
             sel, r, numbers = sel[finite], r.filter(pa.array(finite)), numbers[finite]
             cells = pc.binary_join_element_wise('<c r="', r, '"><v>', _number_text(numbers), "</v></c>", "")
         elif kind in (dt.date, dt.datetime, pd.Timestamp):
-            stamps = pd.to_datetime(pd.Series(vals).map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
-                                    if kind is dt.date else pd.Series(vals))
+            stamps = pd.to_datetime(
+                pd.Series(vals).map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
+                if kind is dt.date
+                else pd.Series(vals)
+            )
             cells = _date_cells(stamps, r, date_style, epoch)
         else:  # text, and anything else as its text
-            text = pa.array(vals if kind is str else pd.Series(vals).astype(str).to_numpy(dtype=object), type=pa.string())
+            text = pa.array(
+                vals if kind is str else pd.Series(vals).astype(str).to_numpy(dtype=object), type=pa.string()
+            )
             cells = _text_cells(text, r)
         parts.append((sel, cells))
     if not parts:
@@ -190,35 +204,55 @@ def _mixed_column_xml(values: np.ndarray, refs: pa.Array, date_style: int, epoch
 
 def joined(rows: pa.Array) -> memoryview:
     """All strings of an Arrow string/binary array, concatenated: a view of its data buffer."""
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64 if rows.type in (pa.large_string(), pa.large_binary()) else np.int32)
-    offsets = offsets[rows.offset: rows.offset + len(rows) + 1]
+    offsets = np.frombuffer(
+        rows.buffers()[1], dtype=np.int64 if rows.type in (pa.large_string(), pa.large_binary()) else np.int32
+    )
+    offsets = offsets[rows.offset : rows.offset + len(rows) + 1]
     data = rows.buffers()[2]
-    return memoryview(data)[int(offsets[0]):int(offsets[-1])] if len(rows) and data is not None else memoryview(b"")
+    return memoryview(data)[int(offsets[0]) : int(offsets[-1])] if len(rows) and data is not None else memoryview(b"")
 
 
 ROWS_PER_PIECE = 50_000  # rows turned into XML at a time: bounds memory on million-row sheets
 
 
-def row_cells(frame: pd.DataFrame, letters: list[str], rows: pa.Array, start: int, stop: int, date_style: int = STYLE_DATE,
-              epoch: pd.Timestamp = EPOCH_1900) -> pa.Array:
+def row_cells(
+    frame: pd.DataFrame,
+    letters: list[str],
+    rows: pa.Array,
+    start: int,
+    stop: int,
+    date_style: int = STYLE_DATE,
+    epoch: pd.Timestamp = EPOCH_1900,
+) -> pa.Array:
     """Per sheet row (numbers as text in ``rows``), the XML of its cells from
     frame rows start..stop, columns placed at ``letters``; '' for no cells.
     Dates are day counts from ``epoch`` (the workbook's date system)."""
-    cells = [_column_xml(frame[name].to_numpy(dtype=object)[start:stop], pc.binary_join_element_wise(letters[c], rows, ""), date_style, epoch)
-             for c, name in enumerate(frame.columns)]
+    cells = [
+        _column_xml(
+            frame[name].to_numpy(dtype=object)[start:stop],
+            pc.binary_join_element_wise(letters[c], rows, ""),
+            date_style,
+            epoch,
+        )
+        for c, name in enumerate(frame.columns)
+    ]
     if not cells:
         return pa.array([""] * (stop - start), pa.string())
     return pc.binary_join_element_wise(*cells, "", null_handling="replace", null_replacement="")
 
 
 def header_cells(names, letters: list[str], row: int, kinds: list[str], styles: dict[str, int]) -> str:
-    return "".join(f'<c r="{letters[c]}{row}" t="inlineStr" s="{styles[kinds[c]]}"><is><t>{escape(str(name))}</t></is></c>'
-                   for c, name in enumerate(names))
+    return "".join(
+        f'<c r="{letters[c]}{row}" t="inlineStr" s="{styles[kinds[c]]}"><is><t>{escape(str(name))}</t></is></c>'
+        for c, name in enumerate(names)
+    )
 
 
 def _rows_xml(frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int) -> bytes:
     rows = pc.cast(pa.array(np.arange(start + 2, stop + 2)), pa.string())
-    body = pc.binary_join_element_wise('<row r="', rows, '">', row_cells(frame, letters, rows, start, stop, date_style), "</row>", "")
+    body = pc.binary_join_element_wise(
+        '<row r="', rows, '">', row_cells(frame, letters, rows, start, stop, date_style), "</row>", ""
+    )
     return joined(body)
 
 
@@ -231,20 +265,32 @@ def sheet_xml(spec: SheetSpec, styles: dict[str, int] = STYLES):
     letters = col_letters(max(m, 1))
     kinds = spec.header_kinds or ["data"] * m
     header = header_cells(frame.columns, letters, 1, kinds, styles)
-    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">']
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    ]
     last = f"{letters[m - 1]}{n + 1}" if m else "A1"
     parts.append(f'<dimension ref="A1:{last}"/>')
     if spec.freeze:
         r, c = spec.freeze
         cell = f"{letters[c] if c < len(letters) else 'A'}{r + 1}"
-        pane = '<pane ' + (f'xSplit="{c}" ' if c else "") + (f'ySplit="{r}" ' if r else "") + \
-            f'topLeftCell="{cell}" activePane="{"bottomRight" if r and c else "bottomLeft" if r else "topRight"}" state="frozen"/>'
+        pane = (
+            "<pane "
+            + (f'xSplit="{c}" ' if c else "")
+            + (f'ySplit="{r}" ' if r else "")
+            + f'topLeftCell="{cell}" activePane="{"bottomRight" if r and c else "bottomLeft" if r else "topRight"}" state="frozen"/>'
+        )
         parts.append(f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>')
     parts.append('<sheetFormatPr defaultRowHeight="15"/>')
     if spec.widths:
-        parts.append("<cols>" + "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(spec.widths)) + "</cols>")
+        parts.append(
+            "<cols>"
+            + "".join(
+                f'<col min="{i + 1}" max="{i + 1}" width="{w:.1f}" customWidth="1"/>' for i, w in enumerate(spec.widths)
+            )
+            + "</cols>"
+        )
     parts.append(f'<sheetData><row r="1">{header}</row>')
     yield "".join(parts).encode("utf-8")
     for start in range(0, n, ROWS_PER_PIECE):
@@ -321,29 +367,47 @@ def write(path: Path, sheets: list[SheetSpec]):
     names = [s.name[:31] for s in sheets]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate sheet names: {names}")
-    content = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-               '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-               '<Default Extension="xml" ContentType="application/xml"/>'
-               '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-               '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>']
-    rels = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">']
+    content = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    ]
+    rels = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    ]
     book_sheets, defined = [], []
     for i, name in enumerate(names, start=1):
-        content.append(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')
-        rels.append(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>')
+        content.append(
+            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+        )
+        rels.append(
+            f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        )
         book_sheets.append(f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>')
         spec = sheets[i - 1]
         if spec.autofilter and len(spec.frame.columns):
             last = f"{col_letters(len(spec.frame.columns))[-1]}{len(spec.frame) + 1}"
             quoted = "'" + name.replace("'", "''") + "'"
-            defined.append(f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i - 1}" hidden="1">{escape(quoted)}!$A$1:${last[:len(last) - len(str(len(spec.frame) + 1))]}${len(spec.frame) + 1}</definedName>')
+            defined.append(
+                f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i - 1}" hidden="1">{escape(quoted)}!$A$1:${last[: len(last) - len(str(len(spec.frame) + 1))]}${len(spec.frame) + 1}</definedName>'
+            )
     content.append("</Types>")
-    rels.append(f'<Relationship Id="rId{len(names) + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>')
-    workbook = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-                'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><bookViews><workbookView/></bookViews>'
-                f'<sheets>{"".join(book_sheets)}</sheets>' + (f'<definedNames>{"".join(defined)}</definedNames>' if defined else "") + "</workbook>")
-    root_rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                 '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    rels.append(
+        f'<Relationship Id="rId{len(names) + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>'
+    )
+    workbook = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><bookViews><workbookView/></bookViews>'
+        f"<sheets>{''.join(book_sheets)}</sheets>"
+        + (f"<definedNames>{''.join(defined)}</definedNames>" if defined else "")
+        + "</workbook>"
+    )
+    root_rels = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         zf.writestr("[Content_Types].xml", "".join(content))
         zf.writestr("_rels/.rels", root_rels)

@@ -12,6 +12,7 @@ Excel stores a macro called with an argument::
 XlsxWriter writes the workbook and the buttons (VML); it only knows plain macro
 names, so the buttons get placeholder names that are replaced in the VML part.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -86,7 +87,9 @@ def xlwings_vba_project() -> bytes:
         return template.read(VBA_PART)
 
 
-def build_workbook(out: str | Path, rules: RuleSet, source: str | Path | None = None, *, python: str | None = None) -> BuildResult:
+def build_workbook(
+    out: str | Path, rules: RuleSet, source: str | Path | None = None, *, python: str | None = None
+) -> BuildResult:
     """Write OUT (.xlsm). ``source``: the user's workbook whose sheets to copy
     (values, formulas, number formats, widths); without it, one empty sheet per
     entity with the glossary's headers. ``python``: the interpreter RunPython
@@ -106,8 +109,9 @@ def build_workbook(out: str | Path, rules: RuleSet, source: str | Path | None = 
         raise BuildError(f"no data sheet kade decides in {source}: name a sheet {wanted}")
 
     raw = io.BytesIO()
-    book = xlsxwriter.Workbook(raw, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False,
-                                     "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        raw, {"in_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+    )
     book.add_vba_project(io.BytesIO(xlwings_vba_project()), is_stream=True)
     book.set_vba_name("ThisWorkbook")  # the code names inside xlwings' VBA project
     formats = _Formats(book)
@@ -122,11 +126,16 @@ def build_workbook(out: str | Path, rules: RuleSet, source: str | Path | None = 
 
     with atomic_path(out) as tmp:
         _bind_buttons(raw.getvalue(), tmp)
-    return BuildResult(out, [s.name for s in sheets if s.name in entity_sheets],
-                       [s.name for s in sheets if s.name not in entity_sheets], notes)
+    return BuildResult(
+        out,
+        [s.name for s in sheets if s.name in entity_sheets],
+        [s.name for s in sheets if s.name not in entity_sheets],
+        notes,
+    )
 
 
 # ------------------------------------------------------------ the sheets -------
+
 
 @dataclass
 class _SourceSheet:
@@ -186,26 +195,42 @@ def _source_sheets(source: Path, rules: RuleSet) -> tuple[list[_SourceSheet], li
     sheets = []
     for ws in formulas.worksheets:
         values = cached[ws.title]
-        grid = [[values.cell(r, c).value for c in range(1, ws.max_column + 1)] for r in range(1, min(ws.max_row, 1) + 1)]
+        grid = [
+            [values.cell(r, c).value for c in range(1, ws.max_column + 1)] for r in range(1, min(ws.max_row, 1) + 1)
+        ]
         layout = SheetLayout.of(ws.title, grid, names)
         # an entity sheet that kade already wrote to: copy the data, not the old results
-        width = layout.data_columns if _entity_of(ws.title, rules) and layout.results_at < ws.max_column else ws.max_column
+        width = (
+            layout.data_columns if _entity_of(ws.title, rules) and layout.results_at < ws.max_column else ws.max_column
+        )
         if width < ws.max_column:
-            notes.append(f"{ws.title}: columns right of the data (kade's earlier results) were not copied; press Evaluate")
+            notes.append(
+                f"{ws.title}: columns right of the data (kade's earlier results) were not copied; press Evaluate"
+            )
         cells = []
         for row, cached_row in zip(ws.iter_rows(max_col=width), values.iter_rows(max_col=width)):
             cells.append([_source_cell(cell, cached_cell) for cell, cached_cell in zip(row, cached_row)])
-        widths = {c - 1: ws.column_dimensions[get_column_letter(c)].width for c in range(1, width + 1)
-                  if ws.column_dimensions[get_column_letter(c)].customWidth}
+        widths = {
+            c - 1: ws.column_dimensions[get_column_letter(c)].width
+            for c in range(1, width + 1)
+            if ws.column_dimensions[get_column_letter(c)].customWidth
+        }
         freeze = None
         if ws.freeze_panes:
             cell = ws[ws.freeze_panes]
             freeze = (cell.row - 1, cell.column - 1)
         sheets.append(_SourceSheet(ws.title, cells, width, widths, freeze))
-        lost = [what for what, present in (("merged cells", ws.merged_cells.ranges), ("comments", any(c.comment for r in ws.iter_rows() for c in r)),
-                                           ("data validation", ws.data_validations.dataValidation),
-                                           ("conditional formatting", list(ws.conditional_formatting)), ("tables", ws.tables))
-                if present]
+        lost = [
+            what
+            for what, present in (
+                ("merged cells", ws.merged_cells.ranges),
+                ("comments", any(c.comment for r in ws.iter_rows() for c in r)),
+                ("data validation", ws.data_validations.dataValidation),
+                ("conditional formatting", list(ws.conditional_formatting)),
+                ("tables", ws.tables),
+            )
+            if present
+        ]
         if lost:
             notes.append(f"{ws.title}: not copied: {', '.join(lost)}; fonts, fills and borders are not copied either")
     if formulas.defined_names:
@@ -283,8 +308,18 @@ def _add_buttons(ws, gutter: int, formats: _Formats):
     ws.write_string(0, gutter, GUTTER_HEADER, formats.gutter)
     ws.set_column(gutter, gutter, 16)
     for i, button in enumerate(BUTTONS):
-        ws.insert_button(1 + 2 * i, gutter, {"macro": button.placeholder, "caption": button.caption,
-                                             "width": 108, "height": 30, "x_offset": 2, "y_offset": 4})
+        ws.insert_button(
+            1 + 2 * i,
+            gutter,
+            {
+                "macro": button.placeholder,
+                "caption": button.caption,
+                "width": 108,
+                "height": 30,
+                "x_offset": 2,
+                "y_offset": 4,
+            },
+        )
 
 
 def _write_help(ws, formats: _Formats):
@@ -292,17 +327,32 @@ def _write_help(ws, formats: _Formats):
         ("kade — decisions from the rule tables, in this workbook", formats.title),
         ("", None),
         ("Every data sheet has three buttons in its 'kade buttons' column:", None),
-        ("Evaluate — decides every row of every data sheet and writes each decision, the rule that decided it and the reason "
-         "beside the data (green headers); kade.errors (orange) says what is wrong with a row.", formats.wrap),
-        ("Why? — select a cell in a row first: explains that row (rule, reason, the closest rules that did not fire) in a "
-         "message and, in full, on the sheet 'kade why'.", formats.wrap),
-        ("Check rules — finds gaps, overlaps and rules that never fire in the rule tables; summary in a message, every "
-         "finding on the sheet 'kade check'.", formats.wrap),
+        (
+            "Evaluate — decides every row of every data sheet and writes each decision, the rule that decided it and the reason "
+            "beside the data (green headers); kade.errors (orange) says what is wrong with a row.",
+            formats.wrap,
+        ),
+        (
+            "Why? — select a cell in a row first: explains that row (rule, reason, the closest rules that did not fire) in a "
+            "message and, in full, on the sheet 'kade why'.",
+            formats.wrap,
+        ),
+        (
+            "Check rules — finds gaps, overlaps and rules that never fire in the rule tables; summary in a message, every "
+            "finding on the sheet 'kade check'.",
+            formats.wrap,
+        ),
         ("", None),
-        ("Needs: Excel on Windows or macOS with macros enabled, and Python with kade and xlwings installed "
-         "(same xlwings version as this workbook's VBA). See docs/excel.md.", formats.wrap),
-        ("Which Python: the sheet _xlwings.conf (rename it to xlwings.conf to use it), the xlwings add-in settings, "
-         "or 'python' on the PATH.", formats.wrap),
+        (
+            "Needs: Excel on Windows or macOS with macros enabled, and Python with kade and xlwings installed "
+            "(same xlwings version as this workbook's VBA). See docs/excel.md.",
+            formats.wrap,
+        ),
+        (
+            "Which Python: the sheet _xlwings.conf (rename it to xlwings.conf to use it), the xlwings add-in settings, "
+            "or 'python' on the PATH.",
+            formats.wrap,
+        ),
     ]
     ws.set_column(0, 0, 110)
     for r, (text, fmt) in enumerate(lines):
@@ -327,8 +377,10 @@ def _write_xlwings_conf(book, python: str | None):
 
 def _bind_buttons(xlsm: bytes, target: Path):
     """Copy the package, giving each button its RunPython macro in the VML part."""
-    expected = {f"<x:FmlaMacro>[0]!{b.placeholder}</x:FmlaMacro>": f"<x:FmlaMacro>{escape(b.macro, {chr(34): '&quot;'})}</x:FmlaMacro>"
-                for b in BUTTONS}
+    expected = {
+        f"<x:FmlaMacro>[0]!{b.placeholder}</x:FmlaMacro>": f"<x:FmlaMacro>{escape(b.macro, {chr(34): '&quot;'})}</x:FmlaMacro>"
+        for b in BUTTONS
+    }
     replaced = 0
     with zipfile.ZipFile(io.BytesIO(xlsm)) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():

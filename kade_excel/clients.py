@@ -7,6 +7,7 @@ faithful copy of the clients' logic, not the clients: formulas give openpyxl's
 cached values (None in a file Excel never saved), and Excel's own behaviour
 (autofit widths, message boxes) is approximated.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -23,8 +24,15 @@ XLWINGS_CLIENT_VERSION = "0.37.8"  # the clients this was read from (addin/Remot
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z?")
 
 
-def payload_from_xlsx(path: str | Path, *, client: str = VBA, active_sheet: str | None = None, selection: str | None = "A1",
-                      include: list[str] | None = None, exclude: list[str] | None = None) -> dict:
+def payload_from_xlsx(
+    path: str | Path,
+    *,
+    client: str = VBA,
+    active_sheet: str | None = None,
+    selection: str | None = "A1",
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> dict:
     """The JSON body a client sends for the workbook at ``path``.
 
     VBA: empty cells null, dates ``yyyy-mm-ddTHH:MM:SS.000Z``, an excluded sheet
@@ -43,19 +51,27 @@ def payload_from_xlsx(path: str | Path, *, client: str = VBA, active_sheet: str 
         else:
             values = _used_values(ws, client)
         previous = values
-        sheets.append({"name": ws.title, "values": values, "pictures": [], "tables": [] if ws.title in skipped else _tables(ws)})
+        sheets.append(
+            {"name": ws.title, "values": values, "pictures": [], "tables": [] if ws.title in skipped else _tables(ws)}
+        )
     active = names.index(active_sheet) if active_sheet else book.index(book.active)
-    return {"client": client, "version": XLWINGS_CLIENT_VERSION,
-            "book": {"name": Path(path).name, "active_sheet_index": active, "selection": selection},
-            "names": _names(book), "sheets": sheets}
+    return {
+        "client": client,
+        "version": XLWINGS_CLIENT_VERSION,
+        "book": {"name": Path(path).name, "active_sheet_index": active, "selection": selection},
+        "names": _names(book),
+        "sheets": sheets,
+    }
 
 
 def _used_values(ws, client: str) -> list[list]:
     # Remote.bas: Range(A1, last cell of UsedRange).Value; an empty sheet sends [[]]
     if ws.max_row == 1 and ws.max_column == 1 and ws.cell(1, 1).value is None:
         return [[]]
-    return [[_client_value(cell, client) for cell in row]
-            for row in ws.iter_rows(min_row=1, max_row=ws.max_row, min_col=1, max_col=ws.max_column)]
+    return [
+        [_client_value(cell, client) for cell in row]
+        for row in ws.iter_rows(min_row=1, max_row=ws.max_row, min_col=1, max_col=ws.max_column)
+    ]
 
 
 def _client_value(cell, client: str):
@@ -79,13 +95,23 @@ def _tables(ws) -> list[dict]:
         c1, r1, c2, r2 = range_boundaries(table.ref)
         headers = table.headerRowCount != 0
         totals = bool(table.totalsRowCount)
-        out.append({"name": table.name, "range_address": table.ref,
-                    "header_row_range_address": f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1}" if headers else None,
-                    "data_body_range_address": f"{get_column_letter(c1)}{r1 + headers}:{get_column_letter(c2)}{r2 - totals}",
-                    "total_row_range_address": f"{get_column_letter(c1)}{r2}:{get_column_letter(c2)}{r2}" if totals else None,
-                    "show_headers": headers, "show_totals": totals,
-                    "table_style": table.tableStyleInfo.name if table.tableStyleInfo else None,
-                    "show_autofilter": table.autoFilter is not None})
+        out.append(
+            {
+                "name": table.name,
+                "range_address": table.ref,
+                "header_row_range_address": f"{get_column_letter(c1)}{r1}:{get_column_letter(c2)}{r1}"
+                if headers
+                else None,
+                "data_body_range_address": f"{get_column_letter(c1)}{r1 + headers}:{get_column_letter(c2)}{r2 - totals}",
+                "total_row_range_address": f"{get_column_letter(c1)}{r2}:{get_column_letter(c2)}{r2}"
+                if totals
+                else None,
+                "show_headers": headers,
+                "show_totals": totals,
+                "table_style": table.tableStyleInfo.name if table.tableStyleInfo else None,
+                "show_autofilter": table.autoFilter is not None,
+            }
+        )
     return out
 
 
@@ -94,12 +120,21 @@ def _names(book) -> list[dict]:
     for name, defined in book.defined_names.items():
         for sheet, ref in defined.destinations:
             if sheet in book.sheetnames:
-                out.append({"name": name, "sheet_index": book.sheetnames.index(sheet), "address": ref.replace("$", ""),
-                            "book_scope": True, "scope_sheet_name": None, "scope_sheet_index": None})
+                out.append(
+                    {
+                        "name": name,
+                        "sheet_index": book.sheetnames.index(sheet),
+                        "address": ref.replace("$", ""),
+                        "book_scope": True,
+                        "scope_sheet_name": None,
+                        "scope_sheet_index": None,
+                    }
+                )
     return out
 
 
 # ------------------------------------------------------------------ replay -----
+
 
 class UnknownAction(Exception):
     """An action the replay does not implement: a test must notice, not skip it."""
@@ -155,11 +190,18 @@ def _colour(ws, r0, c0, rows, columns, action):
 
 def _autofit(ws, r0, c0, rows, columns, action):
     for c in range(c0, c0 + columns):
-        longest = max((len(str(ws.cell(r, c).value)) for r in range(r0, r0 + rows) if ws.cell(r, c).value is not None), default=0)
+        longest = max(
+            (len(str(ws.cell(r, c).value)) for r in range(r0, r0 + rows) if ws.cell(r, c).value is not None), default=0
+        )
         ws.column_dimensions[get_column_letter(c)].width = min(80, max(8, longest + 2))
 
 
-_RANGE_ACTIONS = {"setValues": _set_values, "rangeClear": _clear, "rangeClearContents": _clear_contents,
-                  "setRangeColor": _colour, "setAutofit": _autofit}
+_RANGE_ACTIONS = {
+    "setValues": _set_values,
+    "rangeClear": _clear,
+    "rangeClearContents": _clear_contents,
+    "setRangeColor": _colour,
+    "setAutofit": _autofit,
+}
 
 __all__ = ["payload_from_xlsx", "apply_actions", "UnknownAction", "VBA", "OFFICE_SCRIPTS"]

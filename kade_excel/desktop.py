@@ -9,6 +9,7 @@ xlwings is imported inside the functions: the rest of kade_excel never loads it.
 Rules: $KADE_RULES, else a ``rules`` folder beside the workbook, else ./rules,
 else the shipped rules.
 """
+
 from __future__ import annotations
 
 import datetime as dt

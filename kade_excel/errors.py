@@ -1,5 +1,6 @@
 """Typed errors of the Excel front end. Each one's text is what the user sees:
 the VBA client shows it in a message box, the CLI prints it."""
+
 from __future__ import annotations
 
 from engine.errors import KadeError

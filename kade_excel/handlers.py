@@ -10,6 +10,7 @@ behave the same.
 Why? and Check rules show a short message and put the full text on a sheet of
 its own ("kade why", "kade check"): a message box holds about 1,000 characters.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -46,6 +47,7 @@ class EvaluateOutcome:
 
 # ------------------------------------------------------------------ reading ----
 
+
 def _read_data_sheets(book: WorkbookPort, rules: RuleSet) -> dict[str, tuple[SheetLayout, list[list]]]:
     names = result_names(rules)
     sheets = {}
@@ -71,7 +73,10 @@ def _book_name(book: WorkbookPort) -> str:
 
 # ----------------------------------------------------------------- evaluate ----
 
-def evaluate(book: WorkbookPort, rules: RuleSet, *, trace: bool = False, engine_name: str = "vectorized") -> EvaluateOutcome:
+
+def evaluate(
+    book: WorkbookPort, rules: RuleSet, *, trace: bool = False, engine_name: str = "vectorized"
+) -> EvaluateOutcome:
     """Decide every data sheet and write the results beside the data.
     Raises KadeError (missing column, ...) before anything is written."""
     evaluation, sheets = _evaluate(book, rules, trace=trace, engine=engine_name)
@@ -154,6 +159,7 @@ def _evaluate_summary(evaluation, outcome: EvaluateOutcome) -> str:
 
 # ---------------------------------------------------------------------- why ----
 
+
 def why(book: WorkbookPort, rules: RuleSet) -> str:
     """Explain the selected row of the active sheet; returns the explanation."""
     sheet = book.active_sheet()
@@ -162,7 +168,9 @@ def why(book: WorkbookPort, rules: RuleSet) -> str:
     decided = {r.sheet: e for e, r in evaluation.rows.items() if evaluation.for_entity(e)}
     if sheet not in decided:
         where = ", ".join(decided) or "none in this workbook"
-        raise SelectionError(f"kade decides no rows on sheet {sheet!r}; select a row on a data sheet ({where}) and press Why? again")
+        raise SelectionError(
+            f"kade decides no rows on sheet {sheet!r}; select a row on a data sheet ({where}) and press Why? again"
+        )
     if selected is None:
         raise SelectionError("select a cell in the row you want explained, then press Why? again")
     entity, row = decided[sheet], selected[0]
@@ -175,7 +183,11 @@ def why(book: WorkbookPort, rules: RuleSet) -> str:
     text = _with_reasons(explain_row(entity, audited, audit.annotations(rules)), evaluation, entity, row - 1)
     head = f"Why? {sheet} row {row + 1} ({_book_name(book)})"
     _show_text(book, WHY_SHEET, [head, ""] + text.splitlines())
-    book.message(_clip(_why_message(entity, audited, evaluation, row - 1)) + f"\n\nFull explanation, with the near misses, on sheet '{WHY_SHEET}'.", f"{TITLE}: why?")
+    book.message(
+        _clip(_why_message(entity, audited, evaluation, row - 1))
+        + f"\n\nFull explanation, with the near misses, on sheet '{WHY_SHEET}'.",
+        f"{TITLE}: why?",
+    )
     return text
 
 
@@ -220,6 +232,7 @@ def _why_message(entity: str, audited: dict, evaluation, index: int) -> str:
 
 # -------------------------------------------------------------------- check ----
 
+
 def check(book: WorkbookPort, rules_path: str | Path) -> CheckReport:
     """Check the rule tables; full report on the 'kade check' sheet."""
     result = check_path(rules_path)
@@ -234,11 +247,14 @@ def check(book: WorkbookPort, rules_path: str | Path) -> CheckReport:
         if len(serious) > 5:
             shown.append(f"… and {len(serious) - 5} more")
         summary = "\n".join([summary, *shown])
-    book.message(_clip(summary) + f"\n\nEvery finding, with its cells, on sheet '{CHECK_SHEET}'.", f"{TITLE}: check rules")
+    book.message(
+        _clip(summary) + f"\n\nEvery finding, with its cells, on sheet '{CHECK_SHEET}'.", f"{TITLE}: check rules"
+    )
     return result
 
 
 # ------------------------------------------------------------------- shared ----
+
 
 def _show_text(book: WorkbookPort, sheet: str, lines: list[str]):
     """Replace the contents of one of kade's text sheets with ``lines`` (one per row)."""

@@ -14,6 +14,7 @@
 The decisions are written by the same handler as the Evaluate button
 (``kade_excel.handlers.evaluate``) through an openpyxl workbook port.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -41,13 +42,16 @@ from .errors import InPlaceRefused, WorkbookLocked
 # Parts openpyxl reads and writes back faithfully (or that are safe to lose:
 # calcChain is rebuilt by Excel, printerSettings are printer-driver bytes, the
 # thumbnail is the file-browser preview).
-_KEPT = re.compile(r"""(
+_KEPT = re.compile(
+    r"""(
     \[Content_Types\]\.xml | _rels/\.rels | docProps/(core|app|custom)\.xml | docProps/thumbnail\.\w+
   | xl/workbook\.xml | xl/_rels/workbook\.xml\.rels | xl/styles\.xml | xl/sharedStrings\.xml | xl/calcChain\.xml
   | xl/theme/theme\d+\.xml | xl/worksheets/sheet\d+\.xml | xl/worksheets/_rels/sheet\d+\.xml\.rels
   | xl/tables/table\d+\.xml | xl/comments/?\w*\.xml | xl/printerSettings/printerSettings\d+\.bin
   | xl/drawings/(vmlDrawing|commentsDrawing)\d+\.vml | xl/drawings/_rels/vmlDrawing\d+\.vml\.rels
-)$""", re.VERBOSE)
+)$""",
+    re.VERBOSE,
+)
 
 # What a dropped part is, in words a manager knows.
 _DROPPED = [
@@ -87,6 +91,7 @@ class InPlaceResult:
 
 # ---------------------------------------------------------------- refusal -----
 
+
 def parts_openpyxl_drops(path: str | Path) -> list[str]:
     """What in this workbook would be lost or changed by an openpyxl round trip,
     one description per kind (with the parts), [] when it is safe."""
@@ -118,7 +123,11 @@ def _vml_has_controls(vml: bytes) -> bool:
 
 
 def _open_elsewhere(path: Path) -> str | None:
-    owners = [path.with_name("~$" + path.name), path.with_name("~$" + path.name[2:]), path.with_name(f".~lock.{path.name}#")]
+    owners = [
+        path.with_name("~$" + path.name),
+        path.with_name("~$" + path.name[2:]),
+        path.with_name(f".~lock.{path.name}#"),
+    ]
     for owner in owners:
         if owner.exists():
             app = "LibreOffice" if owner.name.startswith(".~lock") else "Excel"
@@ -141,10 +150,14 @@ class WorkbookLock:
                 holder = self.path.read_text(encoding="utf-8").strip()
             except OSError:
                 holder = "unknown"
-            raise WorkbookLocked(f"another kade is writing {self.path.with_suffix('').name} ({holder}); "
-                                 f"if none is running, delete {self.path}") from None
+            raise WorkbookLocked(
+                f"another kade is writing {self.path.with_suffix('').name} ({holder}); "
+                f"if none is running, delete {self.path}"
+            ) from None
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"pid {os.getpid()}, {_user()}@{socket.gethostname()}, since {dt.datetime.now().isoformat(timespec='seconds')}\n")
+            fh.write(
+                f"pid {os.getpid()}, {_user()}@{socket.gethostname()}, since {dt.datetime.now().isoformat(timespec='seconds')}\n"
+            )
         self._held = True
         return self
 
@@ -162,6 +175,7 @@ def _user() -> str:
 
 
 # -------------------------------------------------------------- the port ------
+
 
 class OpenpyxlBook:
     """A workbook port over an openpyxl workbook: values from the cached-values
@@ -236,6 +250,7 @@ def _text_width(value) -> int:
 
 # -------------------------------------------------------------- in place ------
 
+
 def backup_path(workbook: Path, now: dt.datetime | None = None) -> Path:
     """WORKBOOK.bak-<timestamp>.xlsx beside it, never an existing file."""
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
@@ -247,8 +262,14 @@ def backup_path(workbook: Path, now: dt.datetime | None = None) -> Path:
     return candidate
 
 
-def evaluate_in_place(workbook: str | Path, rules: RuleSet, *, trace: bool = False, engine_name: str = "vectorized",
-                      now: dt.datetime | None = None) -> InPlaceResult:
+def evaluate_in_place(
+    workbook: str | Path,
+    rules: RuleSet,
+    *,
+    trace: bool = False,
+    engine_name: str = "vectorized",
+    now: dt.datetime | None = None,
+) -> InPlaceResult:
     """Decide every row of WORKBOOK and write the results into it. Raises
     InPlaceRefused / WorkbookLocked (nothing written) or KadeError from the
     evaluation (nothing written either)."""
@@ -256,16 +277,20 @@ def evaluate_in_place(workbook: str | Path, rules: RuleSet, *, trace: bool = Fal
     if not path.is_file():
         raise InPlaceRefused(f"workbook not found: {path}")
     if path.suffix.lower() != ".xlsx":
-        raise InPlaceRefused(f"{path.name}: --in-place writes only .xlsx workbooks (a macro workbook has its Evaluate button; "
-                             "otherwise use kade evaluate -o)")
+        raise InPlaceRefused(
+            f"{path.name}: --in-place writes only .xlsx workbooks (a macro workbook has its Evaluate button; "
+            "otherwise use kade evaluate -o)"
+        )
     busy = _open_elsewhere(path)
     if busy:
         raise WorkbookLocked(busy)
     with WorkbookLock(path):
         dropped = parts_openpyxl_drops(path)
         if dropped:
-            raise InPlaceRefused(f"{path.name} holds parts that would be lost if kade wrote into it: {'; '.join(dropped)}. "
-                                 "Nothing was written; use kade evaluate -o to write the results to a new file")
+            raise InPlaceRefused(
+                f"{path.name} holds parts that would be lost if kade wrote into it: {'; '.join(dropped)}. "
+                "Nothing was written; use kade evaluate -o to write the results to a new file"
+            )
         before = sha256_file(path)
         book, values = _load(path)
         port = OpenpyxlBook(book, values, path.name)
@@ -300,8 +325,10 @@ def _formula_notes(book: openpyxl.Workbook) -> list[str]:
     if not formulas:
         return []
     book.calculation.fullCalcOnLoad = True
-    return [f"{formulas:,} formula cell(s) are kept, but their computed values are recalculated when Excel next opens "
-            "the workbook (until then other programs, kade included, see them empty)"]
+    return [
+        f"{formulas:,} formula cell(s) are kept, but their computed values are recalculated when Excel next opens "
+        "the workbook (until then other programs, kade included, see them empty)"
+    ]
 
 
 def _check_readable(path: Path, sheets: list[str]):

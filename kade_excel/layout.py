@@ -7,6 +7,7 @@ recognised by its headers. A workbook built by ``kade excel workbook`` has a
 narrow "kade buttons" column between the data and the results (the buttons
 float over it); when present, results start right of it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -11,6 +11,7 @@ Positions are 0-based (row 0 is the header row, column 0 is column A), as in
 the xlwings wire protocol. Cell values are plain Python: None (empty), str,
 int, float, bool, datetime.datetime.
 """
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

@@ -15,6 +15,7 @@ Response: ``{"actions": [...]}``; each action names a client function
 The client's xlwings version is deliberately not compared with anything: no
 xlwings runs on this side.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -111,15 +112,22 @@ class PayloadBook:
 
 # ----------------------------------------------------------------- decoding ----
 
+
 def _validate(payload: object):
     if not isinstance(payload, dict):
         raise PayloadError("the request is not an xlwings workbook payload (expected a JSON object)")
     sheets, book = payload.get("sheets"), payload.get("book")
     if not isinstance(sheets, list) or not sheets or not isinstance(book, dict):
-        raise PayloadError("the request has no 'sheets' or 'book': send it with RunRemotePython (VBA) or runPython (Office Scripts)")
+        raise PayloadError(
+            "the request has no 'sheets' or 'book': send it with RunRemotePython (VBA) or runPython (Office Scripts)"
+        )
     for i, sheet in enumerate(sheets):
-        if not (isinstance(sheet, dict) and isinstance(sheet.get("name"), str) and isinstance(sheet.get("values"), list)
-                and all(isinstance(r, list) for r in sheet["values"])):
+        if not (
+            isinstance(sheet, dict)
+            and isinstance(sheet.get("name"), str)
+            and isinstance(sheet.get("values"), list)
+            and all(isinstance(r, list) for r in sheet["values"])
+        ):
             raise PayloadError(f"sheet {i + 1} of the request has no name or no values grid")
     active = book.get("active_sheet_index", 0)
     if not isinstance(active, int) or not 0 <= active < len(sheets):
@@ -158,6 +166,7 @@ def _top_left(address: str | None) -> tuple[int, int] | None:
 
 # ----------------------------------------------------------------- encoding ----
 
+
 def _encode(value, empty, client: str):
     if value is None:
         return empty
@@ -166,11 +175,31 @@ def _encode(value, empty, client: str):
     if isinstance(value, dt.datetime):
         # VBA's setValues turns ISO text into a date (a trailing Z would shift it to local time);
         # Office Scripts' setValues reads date text as typed into a cell
-        return value.strftime("%Y-%m-%dT%H:%M:%S") if client == VBA else value.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00")
+        return (
+            value.strftime("%Y-%m-%dT%H:%M:%S")
+            if client == VBA
+            else value.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00")
+        )
     return value
 
 
-def _action(func: str, args: list, sheet: int | None = None, row: int | None = None, column: int | None = None,
-            rows: int | None = None, columns: int | None = None, values: list[list] | None = None) -> dict:
-    return {"func": func, "args": args, "values": values, "sheet_position": sheet, "start_row": row,
-            "start_column": column, "row_count": rows, "column_count": columns}
+def _action(
+    func: str,
+    args: list,
+    sheet: int | None = None,
+    row: int | None = None,
+    column: int | None = None,
+    rows: int | None = None,
+    columns: int | None = None,
+    values: list[list] | None = None,
+) -> dict:
+    return {
+        "func": func,
+        "args": args,
+        "values": values,
+        "sheet_position": sheet,
+        "start_row": row,
+        "start_column": column,
+        "row_count": rows,
+        "column_count": columns,
+    }

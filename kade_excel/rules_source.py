@@ -1,6 +1,7 @@
 """Which rules the buttons use, loaded once and reloaded when a manager saves a
 rule workbook (a server runs for weeks; a button press must not pay for
 parsing every table each time)."""
+
 from __future__ import annotations
 
 import os

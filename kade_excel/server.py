@@ -7,6 +7,7 @@ Starlette + uvicorn; no xlwings is imported here (the Python side of xlwings'
 own server is xlwings PRO). Every failure answers with plain text, which the
 VBA client shows in a message box and Office Scripts shows as the script error.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -49,8 +50,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(rules: RulesSource, *, token: str | None = None, max_request_bytes: int = DEFAULT_MAX_REQUEST_MB << 20,
-               cors_origins: tuple[str, ...] = ()) -> Starlette:
+def create_app(
+    rules: RulesSource,
+    *,
+    token: str | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_MB << 20,
+    cors_origins: tuple[str, ...] = (),
+) -> Starlette:
     """The ASGI app. ``token``: required in the Authorization header (as sent by
     the clients' ``auth`` option, bare or as 'Bearer <token>'). ``cors_origins``:
     web origins allowed to call (Office Scripts runs in the browser and needs
@@ -59,12 +65,15 @@ def create_app(rules: RulesSource, *, token: str | None = None, max_request_byte
     def run(button):
         async def endpoint(request: Request) -> Response:
             if token is not None and not _authorized(request.headers.get("authorization", ""), token):
-                return PlainTextResponse("kade: missing or wrong token (set auth:=\"<token>\" in RunRemotePython)", 401)
+                return PlainTextResponse('kade: missing or wrong token (set auth:="<token>" in RunRemotePython)', 401)
             try:
                 payload = json.loads(await _body(request, max_request_bytes))
             except _TooLarge:
-                return PlainTextResponse(f"kade: the workbook is larger than the server's limit of {max_request_bytes >> 20} MB; "
-                                         "send only the data sheets (include:=...)", 413)
+                return PlainTextResponse(
+                    f"kade: the workbook is larger than the server's limit of {max_request_bytes >> 20} MB; "
+                    "send only the data sheets (include:=...)",
+                    413,
+                )
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 return PlainTextResponse(f"kade: the request is not JSON ({exc})", 400)
             try:
@@ -73,9 +82,14 @@ def create_app(rules: RulesSource, *, token: str | None = None, max_request_byte
                 return PlainTextResponse(f"kade: {exc}", 400)
             except Exception as exc:  # noqa: BLE001 - a bug: still a readable message box, details in the log
                 log.exception("kade serve failed on %s", request.url.path)
-                return PlainTextResponse(f"kade failed ({type(exc).__name__}: {exc}); the server log has the details", 500)
-            return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                            media_type="application/json")
+                return PlainTextResponse(
+                    f"kade failed ({type(exc).__name__}: {exc}); the server log has the details", 500
+                )
+            return Response(
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                media_type="application/json",
+            )
+
         return endpoint
 
     def evaluate(payload):
@@ -97,28 +111,41 @@ def create_app(rules: RulesSource, *, token: str | None = None, max_request_byte
         return PlainTextResponse("ok")
 
     async def not_found(request: Request, exc) -> Response:
-        return PlainTextResponse(f"kade: no such endpoint {request.url.path} (POST to /xlwings/evaluate, /xlwings/why or /xlwings/check)", 404)
+        return PlainTextResponse(
+            f"kade: no such endpoint {request.url.path} (POST to /xlwings/evaluate, /xlwings/why or /xlwings/check)",
+            404,
+        )
 
     async def wrong_method(request: Request, exc) -> Response:
-        return PlainTextResponse(f"kade: {request.url.path} takes POST (the xlwings clients send the workbook that way)", 405)
+        return PlainTextResponse(
+            f"kade: {request.url.path} takes POST (the xlwings clients send the workbook that way)", 405
+        )
 
-    routes = [Route("/xlwings/evaluate", run(evaluate), methods=["POST"]),
-              Route("/xlwings/why", run(why), methods=["POST"]),
-              Route("/xlwings/check", run(check), methods=["POST"]),
-              Route("/health", health, methods=["GET"])]
+    routes = [
+        Route("/xlwings/evaluate", run(evaluate), methods=["POST"]),
+        Route("/xlwings/why", run(why), methods=["POST"]),
+        Route("/xlwings/check", run(check), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
     middleware = []
     if cors_origins:
         from starlette.middleware import Middleware
         from starlette.middleware.cors import CORSMiddleware
 
         patterns = "|".join(re.escape(o).replace(r"\*", "[^/]*") for o in cors_origins)
-        middleware.append(Middleware(CORSMiddleware, allow_origin_regex=f"^({patterns})$", allow_methods=["POST"],
-                                     allow_headers=["Authorization", "Content-Type"]))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origin_regex=f"^({patterns})$",
+                allow_methods=["POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: wrong_method})
 
 
 def _authorized(header: str, token: str) -> bool:
-    sent = header[len("Bearer "):] if header.startswith("Bearer ") else header
+    sent = header[len("Bearer ") :] if header.startswith("Bearer ") else header
     return hmac.compare_digest(sent.encode("utf-8"), token.encode("utf-8"))
 
 
@@ -138,11 +165,21 @@ def check_binding(host: str, token: str | None):
     """A server reachable from other machines decides with the company's rules on
     anyone's request: it must have a token."""
     if not is_loopback(host) and not token:
-        raise ServeError(f"--host {host} is reachable from other machines: give --token (and tell users to send it with auth:=)")
+        raise ServeError(
+            f"--host {host} is reachable from other machines: give --token (and tell users to send it with auth:=)"
+        )
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, token: str | None = None, rules_path: str | Path | None = None,
-          max_request_mb: int = DEFAULT_MAX_REQUEST_MB, cors_origins: tuple[str, ...] = (), log_level: str = "info") -> None:
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    token: str | None = None,
+    rules_path: str | Path | None = None,
+    max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
+    cors_origins: tuple[str, ...] = (),
+    log_level: str = "info",
+) -> None:
     """Run until interrupted. Raises ServeError / RuleError before listening."""
     import uvicorn
 

@@ -10,10 +10,12 @@ from tests.workbook_factory import write_data
 @pytest.fixture
 def write_xlsx(tmp_path):
     """write_xlsx("rules/x.xlsx", {"Sheet": [[row values], ...]}) -> path of a new workbook."""
+
     def write(relpath: str, sheets: dict[str, list[list]]):
         path = tmp_path / relpath
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_data(path, sheets)
+
     return write
 
 
@@ -51,7 +53,9 @@ def pg_server():
             problem = None
     except psycopg.Error as exc:
         problem = f"no server answers at {url}: {str(exc).strip().splitlines()[0]}"
-    require_system_tool("a PostgreSQL server", problem, "bash scripts/pg-test-server.sh (or set KADE_TEST_PG to a server's URL)")
+    require_system_tool(
+        "a PostgreSQL server", problem, "bash scripts/pg-test-server.sh (or set KADE_TEST_PG to a server's URL)"
+    )
     return url
 
 
@@ -63,8 +67,11 @@ def render_tools() -> str:
     if not missing:
         fonts = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=60).stdout
         missing += [] if fonts.strip() else ["a Chinese font"]
-    require_system_tool("LibreOffice, pdftoppm and a Chinese font", f"{', '.join(missing)} not found" if missing else None,
-                        "sudo bash scripts/ensure-render-tools.sh")
+    require_system_tool(
+        "LibreOffice, pdftoppm and a Chinese font",
+        f"{', '.join(missing)} not found" if missing else None,
+        "sudo bash scripts/ensure-render-tools.sh",
+    )
     return shutil.which("soffice") or "soffice"
 
 

@@ -1,6 +1,7 @@
 """Small builders for tests: decision tables from compact cell text, and env
 columns from plain Python lists. Cells go through the real S-FEEL parser, so a
 table here means exactly what the same cells mean in a rule workbook."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -34,7 +35,9 @@ def table(name="T", *, inputs, outputs, rules, hit_policy="U", default=None, ent
         tests = tuple(sfeel.parse_unary_tests(cell, c.type) for cell, c in zip(in_cells, in_clauses))
         exprs = tuple(sfeel.parse_expression(cell) for cell in out_cells)
         built.append(Rule(rule_id, tests, exprs, annotation))
-    defaults = [None] * len(outputs) if default is None else [sfeel.parse_expression(c) if c != "" else None for c in default]
+    defaults = (
+        [None] * len(outputs) if default is None else [sfeel.parse_expression(c) if c != "" else None for c in default]
+    )
     out_clauses = []
     for k, (out_name, type_, allowed) in enumerate(outputs):
         if type_ is None:

@@ -1,5 +1,6 @@
 """Audit trail: runs and rows recorded, hash chain verified, tampering found,
 concurrent writers, SQLite and a real PostgreSQL server, explain/audit commands."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def model(tmp_path):
 
 
 def evaluate_cli(rules, data, *extra):
-    return CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(data.with_suffix(".out.xlsx")), *extra])
+    return CliRunner().invoke(
+        main, ["evaluate", str(data), "--rules", str(rules), "-o", str(data.with_suffix(".out.xlsx")), *extra]
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,7 +58,9 @@ def test_run_and_rows_are_recorded(model, location):
         assert c3["tier.near_misses"] == "T1 → gold not matched: revenue 50, needs ≥ 1,000"
         ((_, o3),) = store.rows(run["run_id"], "O3")
         assert o3["approval.error"] == "金额: cannot read '1,2O0' as a number"
-        assert o3["approval.approver"] is None and store.rows(run["run_id"], "O1")[0][1]["approval.approver"] == "director"
+        assert (
+            o3["approval.approver"] is None and store.rows(run["run_id"], "O1")[0][1]["approval.approver"] == "director"
+        )
         assert store.verify().ok
 
 
@@ -95,13 +100,19 @@ def _flip_a_byte(location: str):
     _tamper(location, "UPDATE kade_audit SET payload = ? WHERE seq = 2", (changed,))
 
 
-@pytest.mark.parametrize("attack, expected", [
-    ("flip", "entry 2 (run {run}, rows n=3 C1..C3) was altered"),
-    ("UPDATE kade_audit SET row_key = 'n=3 C1..C4' WHERE seq = 2", "entry 2 (run {run}, rows n=3 C1..C4) was altered"),
-    ("DELETE FROM kade_audit WHERE seq = 4", "entry 4 is missing"),
-    ("UPDATE kade_audit SET seq = seq + 1000 WHERE seq = 5", "entry 5 is missing"),
-    ("DELETE FROM kade_audit WHERE seq >= 8", "has no end entry"),
-])
+@pytest.mark.parametrize(
+    "attack, expected",
+    [
+        ("flip", "entry 2 (run {run}, rows n=3 C1..C3) was altered"),
+        (
+            "UPDATE kade_audit SET row_key = 'n=3 C1..C4' WHERE seq = 2",
+            "entry 2 (run {run}, rows n=3 C1..C4) was altered",
+        ),
+        ("DELETE FROM kade_audit WHERE seq = 4", "entry 4 is missing"),
+        ("UPDATE kade_audit SET seq = seq + 1000 WHERE seq = 5", "entry 5 is missing"),
+        ("DELETE FROM kade_audit WHERE seq >= 8", "has no end entry"),
+    ],
+)
 def test_verify_finds_tampering(model, location, attack, expected):
     rules, data = model
     evaluate_cli(rules, data, "--audit", location)
@@ -129,7 +140,10 @@ def test_inserted_record_is_found(model, tmp_path):
         prev, run_id = conn.execute("SELECT hash, run_id FROM kade_audit WHERE seq = 2").fetchone()
         payload = b"forged rows"
         digest = audit.entry_hash(3, run_id, "rows", "clients", "n=1 FAKE..FAKE", payload, prev)
-        conn.execute("INSERT INTO kade_audit VALUES (3, ?, 'rows', 'clients', 'n=1 FAKE..FAKE', ?, ?, ?)", (run_id, payload, prev, digest))
+        conn.execute(
+            "INSERT INTO kade_audit VALUES (3, ?, 'rows', 'clients', 'n=1 FAKE..FAKE', ?, ?, ?)",
+            (run_id, payload, prev, digest),
+        )
     result = CliRunner().invoke(main, ["audit", "verify", "--audit", location])
     assert result.exit_code == 1 and "entry 4 does not follow entry 3" in result.output
 
@@ -165,11 +179,21 @@ def test_explain_from_audit_and_fresh(model):
     evaluate_cli(rules, data)
     out = CliRunner().invoke(main, ["explain", str(data), "--row", "C3"])
     assert out.exit_code == 0, out.output
-    assert "tier: tier = silver" in out.output and "rule:        T2" in out.output and "why:         everyone else" in out.output
+    assert (
+        "tier: tier = silver" in out.output
+        and "rule:        T2" in out.output
+        and "why:         everyone else" in out.output
+    )
     assert "T1 → gold not matched: revenue 50, needs ≥ 1,000" in out.output
     assert "inputs used: industry = 金融, revenue = 50" in out.output
-    fresh = CliRunner().invoke(main, ["explain", str(data), "--row", "O1", "--decision", "approval", "--fresh", "--rules", str(rules)])
-    assert fresh.exit_code == 0 and "a fresh evaluation" in fresh.output and "approval: approver = director" in fresh.output
+    fresh = CliRunner().invoke(
+        main, ["explain", str(data), "--row", "O1", "--decision", "approval", "--fresh", "--rules", str(rules)]
+    )
+    assert (
+        fresh.exit_code == 0
+        and "a fresh evaluation" in fresh.output
+        and "approval: approver = director" in fresh.output
+    )
     assert CliRunner().invoke(main, ["explain", str(data), "--row", "NOPE"]).exit_code == 1
     other = data.with_name("other.xlsx")
     other.write_bytes(data.read_bytes())

@@ -1,5 +1,6 @@
 """engine.check: every finding kind, per hit policy, with witnesses that the real
 evaluator confirms; the shipped rules; and a property test against brute force."""
+
 from __future__ import annotations
 
 import itertools
@@ -32,10 +33,19 @@ def witness_env(finding, tbl):
 
 # ---------------------------------------------------------- per hit policy ----
 
+
 def test_unique_overlap_names_both_rules_and_a_row_that_shows_it():
-    t = table(hit_policy="U", inputs=[("x", "number"), ("s", "string")], outputs=[("o", None, ())],
-              rules=[("R1", ["[0..10]", '"a", "b"'], ['"p"']), ("R2", ["(5..20)", 'not("b")'], ['"q"']),
-                     ("R3", ["> 20", "-"], ['"r"'])], default=['"z"'])
+    t = table(
+        hit_policy="U",
+        inputs=[("x", "number"), ("s", "string")],
+        outputs=[("o", None, ())],
+        rules=[
+            ("R1", ["[0..10]", '"a", "b"'], ['"p"']),
+            ("R2", ["(5..20)", 'not("b")'], ['"q"']),
+            ("R3", ["> 20", "-"], ['"r"']),
+        ],
+        default=['"z"'],
+    )
     [overlap] = check_table(t)
     assert (overlap.kind, overlap.severity, overlap.rules) == ("overlap", "error", ("R1", "R2"))
     assert "x: (5..10]" in overlap.message and 's: "a"' in overlap.message
@@ -44,8 +54,13 @@ def test_unique_overlap_names_both_rules_and_a_row_that_shows_it():
 
 
 def test_any_conflict_only_when_results_differ_and_redundant_rule():
-    t = table(hit_policy="A", inputs=[("x", "number")], outputs=[("o", None, ())],
-              rules=[("R1", ["[0..10]"], ['"p"']), ("R2", ["[5..6]"], ['"p"']), ("R3", ["[8..12]"], ['"q"'])], default=['"z"'])
+    t = table(
+        hit_policy="A",
+        inputs=[("x", "number")],
+        outputs=[("o", None, ())],
+        rules=[("R1", ["[0..10]"], ['"p"']), ("R2", ["[5..6]"], ['"p"']), ("R3", ["[8..12]"], ['"q"'])],
+        default=['"z"'],
+    )
     findings = check_table(t)
     assert kinds(findings) == ["conflict", "redundant"]
     conflict = next(f for f in findings if f.kind == "conflict")
@@ -56,9 +71,17 @@ def test_any_conflict_only_when_results_differ_and_redundant_rule():
 
 
 def test_first_never_fires_when_earlier_rules_cover_it_together():
-    t = table(hit_policy="F", inputs=[("x", "number"), ("b", "boolean")], outputs=[("o", None, ())],
-              rules=[("R1", ["< 10", "true"], ['"p"']), ("R2", [">= 10", "-"], ['"q"']), ("R3", ["[3..20]", "true"], ['"r"']),
-                     ("R4", ["-", "-"], ['"z"'])])
+    t = table(
+        hit_policy="F",
+        inputs=[("x", "number"), ("b", "boolean")],
+        outputs=[("o", None, ())],
+        rules=[
+            ("R1", ["< 10", "true"], ['"p"']),
+            ("R2", [">= 10", "-"], ['"q"']),
+            ("R3", ["[3..20]", "true"], ['"r"']),
+            ("R4", ["-", "-"], ['"z"']),
+        ],
+    )
     [hidden] = check_table(t)
     assert hidden.kind == "never_fires" and hidden.rules[0] == "R3" and set(hidden.rules) == {"R1", "R2", "R3"}
     assert run(t, **witness_env(hidden, t)).rules[0] in ("R1", "R2")  # the example row is decided earlier
@@ -74,17 +97,29 @@ def test_first_redundant_only_if_nothing_in_between_decides_differently():
 
 
 def test_priority_rule_masked_by_higher_priority_rules():
-    t = table(hit_policy="P", inputs=[("x", "number")], outputs=[("level", "string", ("high", "low"))],
-              rules=[("R1", ["< 10"], ['"low"']), ("R2", ["[0..5]"], ['"high"']), ("R3", ["[1..4]"], ['"low"']),
-                     ("R4", ["-"], ['"low"'])])
+    t = table(
+        hit_policy="P",
+        inputs=[("x", "number")],
+        outputs=[("level", "string", ("high", "low"))],
+        rules=[
+            ("R1", ["< 10"], ['"low"']),
+            ("R2", ["[0..5]"], ['"high"']),
+            ("R3", ["[1..4]"], ['"low"']),
+            ("R4", ["-"], ['"low"']),
+        ],
+    )
     found = {(f.kind, f.rules[0]) for f in check_table(t)}
     assert ("never_fires", "R3") in found  # R2 (high) wins wherever R3 (low) matches
     assert ("never_fires", "R1") not in found  # R1 wins below 0 and in (5..10)
 
 
 def test_gaps_with_examples_the_evaluator_cannot_decide():
-    t = table(hit_policy="U", inputs=[("x", "number"), ("s", "string")], outputs=[("o", None, ())],
-              rules=[("R1", ["[0..10]", '"a", "b"'], ['"p"']), ("R2", ["(10..20)", 'not("b")'], ['"q"'])])
+    t = table(
+        hit_policy="U",
+        inputs=[("x", "number"), ("s", "string")],
+        outputs=[("o", None, ())],
+        rules=[("R1", ["[0..10]", '"a", "b"'], ['"p"']), ("R2", ["(10..20)", 'not("b")'], ['"q"'])],
+    )
     gaps = [f for f in check_table(t) if f.kind == "gap"]
     assert gaps and all(f.severity == "warning" for f in gaps)
     descriptions = " | ".join(f.message for f in gaps)
@@ -96,15 +131,28 @@ def test_gaps_with_examples_the_evaluator_cannot_decide():
 
 
 def test_default_row_means_no_gaps():
-    t = table(hit_policy="U", inputs=[("x", "number")], outputs=[("o", None, ())], rules=[("R1", ["> 0"], ['"p"'])], default=['"z"'])
+    t = table(
+        hit_policy="U",
+        inputs=[("x", "number")],
+        outputs=[("o", None, ())],
+        rules=[("R1", ["> 0"], ['"p"'])],
+        default=['"z"'],
+    )
     assert check_table(t) == []
 
 
 def test_dates_booleans_and_null_tests():
-    t = table(hit_policy="U", inputs=[("d", "date"), ("b", "boolean")], outputs=[("o", None, ())],
-              rules=[("R1", ['< date("2026-01-01")', "true"], ['"old"']),
-                     ("R2", ['[date("2026-01-02")..date("2026-12-31")]', "-"], ['"new"']),
-                     ("R3", ["null", "-"], ['"none"']), ("R4", ['< date("2026-01-01")', "false, null"], ['"old"'])])
+    t = table(
+        hit_policy="U",
+        inputs=[("d", "date"), ("b", "boolean")],
+        outputs=[("o", None, ())],
+        rules=[
+            ("R1", ['< date("2026-01-01")', "true"], ['"old"']),
+            ("R2", ['[date("2026-01-02")..date("2026-12-31")]', "-"], ['"new"']),
+            ("R3", ["null", "-"], ['"none"']),
+            ("R4", ['< date("2026-01-01")', "false, null"], ['"old"']),
+        ],
+    )
     [gap] = check_table(t)
     # 2026-01-01 itself and everything after 2026-12-31; nothing between two consecutive days
     assert 'd: date("2026-01-01"), > date("2026-12-31")' in gap.message
@@ -112,28 +160,50 @@ def test_dates_booleans_and_null_tests():
 
 
 def test_collect_sum_duplicate_and_never_matching_rule():
-    t = table(hit_policy="C+", inputs=[("x", "number")], outputs=[("o", None, ())],
-              rules=[("R1", ["[5..3]"], ["1"]), ("R2", ["> 0"], ["2"]), ("R3", ["> 1"], ["2"])], default=["0"])
+    t = table(
+        hit_policy="C+",
+        inputs=[("x", "number")],
+        outputs=[("o", None, ())],
+        rules=[("R1", ["[5..3]"], ["1"]), ("R2", ["> 0"], ["2"]), ("R3", ["> 1"], ["2"])],
+        default=["0"],
+    )
     findings = check_table(t)
     assert kinds(findings) == ["never_matches", "redundant"]
     assert "added twice" in next(f.message for f in findings if f.kind == "redundant")
 
 
 def test_cells_comparing_with_other_columns_are_left_out_not_guessed():
-    t = table(hit_policy="U", inputs=[("x", "number")], outputs=[("o", None, ())],
-              rules=[("R1", ["< y"], ["1"]), ("R2", ["> 0"], ["2"])])
+    t = table(
+        hit_policy="U",
+        inputs=[("x", "number")],
+        outputs=[("o", None, ())],
+        rules=[("R1", ["< y"], ["1"]), ("R2", ["> 0"], ["2"])],
+    )
     [note] = check_table(t)
     assert note.kind == "not_analysed" and note.severity == "info" and "compares with y" in note.message
 
 
 # ---------------------------------------------------------- glossary aware -----
 
+
 def test_allowed_values_and_upstream_outputs_narrow_the_domain(tmp_path):
     glossary = GLOSSARY + [("rate", "clients", "比率", "number", "[0..100]"), ("band", "clients", "档", "string", "")]
-    band = ("band", "clients", "U", [("input", "rate"), ("output", "band")],
-            [("B1", "[0..50)", '"low"', ""), ("B2", "[50..100]", '"high"', ""), ("B3", "null", '"low"', "")], None)
-    use = ("use", "clients", "U", [("input", "band"), ("output", "tier")],
-           [("U1", '"low"', '"silver"', ""), ("U2", '"high"', '"gold"', "")], None)
+    band = (
+        "band",
+        "clients",
+        "U",
+        [("input", "rate"), ("output", "band")],
+        [("B1", "[0..50)", '"low"', ""), ("B2", "[50..100]", '"high"', ""), ("B3", "null", '"low"', "")],
+        None,
+    )
+    use = (
+        "use",
+        "clients",
+        "U",
+        [("input", "band"), ("output", "tier")],
+        [("U1", '"low"', '"silver"', ""), ("U2", '"high"', '"gold"', "")],
+        None,
+    )
     rules = engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"r.xlsx": [band, use]}))
     # rates outside [0..100] never reach the table; band is only ever "low" or "high", never empty
     assert check_ruleset(rules, glossary=False).findings == []
@@ -141,18 +211,36 @@ def test_allowed_values_and_upstream_outputs_narrow_the_domain(tmp_path):
 
 def test_result_outside_allowed_values(tmp_path):
     glossary = GLOSSARY + [("pct", "clients", "百分比", "number", "[0..100]")]
-    t = ("pct", "clients", "F", [("input", "revenue"), ("output", "pct")],
-         [("P1", "> 10", "60 * 2", ""), ("P2", "-", "50", "")], None)
+    t = (
+        "pct",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "pct")],
+        [("P1", "> 10", "60 * 2", ""), ("P2", "-", "50", "")],
+        None,
+    )
     rules = engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"r.xlsx": [t]}))
     [finding] = [f for f in check_ruleset(rules, glossary=False).findings if f.kind == "outside_allowed"]
     assert finding.severity == "error" and "pct 120" in finding.message and finding.cells[0].endswith("r.xlsx!pct!C6")
 
 
 def test_unused_glossary_entries_and_inputs_without_an_entry(tmp_path):
-    extra = ("score", "clients", "F", [("input", "revenue"), ("output", "points")],
-             [("S1", ">= 0", "1", ""), ("S2", "< 0", "0", ""), ("S3", "null", "0", "")], None)
-    reads = ("bonus", "clients", "F", [("input", "points"), ("output", "tier")],
-             [("B1", ">= 1", '"gold"', ""), ("B2", "-", '"silver"', "")], None)
+    extra = (
+        "score",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "points")],
+        [("S1", ">= 0", "1", ""), ("S2", "< 0", "0", ""), ("S3", "null", "0", "")],
+        None,
+    )
+    reads = (
+        "bonus",
+        "clients",
+        "F",
+        [("input", "points"), ("output", "tier")],
+        [("B1", ">= 1", '"gold"', ""), ("B2", "-", '"silver"', "")],
+        None,
+    )
     rules = engine.load_rules(small_model(tmp_path / "r", {"r.xlsx": [extra, reads]}))
     findings = check_ruleset(rules).findings
     missing = [f for f in findings if f.kind == "missing_glossary"]
@@ -162,6 +250,7 @@ def test_unused_glossary_entries_and_inputs_without_an_entry(tmp_path):
 
 
 # ---------------------------------------------------------- files --------------
+
 
 def test_shipped_rules():
     report = check_path(ROOT / "rules")
@@ -201,13 +290,17 @@ POINTS = [0, 5, 10]
 @st.composite
 def small_tables(draw):
     """Two or three inputs (number, text, boolean), up to six rules."""
+
     def number_cell():
         a, b = sorted(draw(st.lists(st.sampled_from(POINTS), min_size=2, max_size=2)))
-        return draw(st.sampled_from(["-", f"< {a}", f">= {b}", f"[{a}..{b}]", f"({a}..{b}]", f"[{a}..{b})", f"{a}", "null",
-                                     f"not({a})"]))
+        return draw(
+            st.sampled_from(
+                ["-", f"< {a}", f">= {b}", f"[{a}..{b}]", f"({a}..{b}]", f"[{a}..{b})", f"{a}", "null", f"not({a})"]
+            )
+        )
 
     def text_cell():
-        return draw(st.sampled_from(["-", '"a"', '"a", "b"', 'not("a")', 'not("a", "b")', "null", 'not(null)']))
+        return draw(st.sampled_from(["-", '"a"', '"a", "b"', 'not("a")', 'not("a", "b")', "null", "not(null)"]))
 
     def bool_cell():
         return draw(st.sampled_from(["-", "true", "false", "null", "true, null"]))
@@ -215,8 +308,10 @@ def small_tables(draw):
     columns = draw(st.sampled_from([("x", "s"), ("x", "b"), ("x", "s", "b")]))
     makers = {"x": number_cell, "s": text_cell, "b": bool_cell}
     types = {"x": "number", "s": "string", "b": "boolean"}
-    rules = [(f"R{i}", [makers[c]() for c in columns], [f'"o{draw(st.integers(0, 2))}"'])
-             for i in range(draw(st.integers(1, 6)))]
+    rules = [
+        (f"R{i}", [makers[c]() for c in columns], [f'"o{draw(st.integers(0, 2))}"'])
+        for i in range(draw(st.integers(1, 6)))
+    ]
     policy = draw(st.sampled_from(["U", "F"]))
     return table(hit_policy=policy, inputs=[(c, types[c]) for c in columns], outputs=[("o", "string", ())], rules=rules)
 
@@ -238,8 +333,11 @@ def test_agrees_with_evaluating_every_kind_of_row(t):
     for gap in gaps:
         assert run(t, **witness_env(gap, t), _strict=True).errors[0] is not None
     if t.hit_policy == "U":
-        brute = {(t.rules[i].id, t.rules[j].id) for i, j in itertools.combinations(range(len(t.rules)), 2)
-                 if (matches[i] & matches[j]).any()}
+        brute = {
+            (t.rules[i].id, t.rules[j].id)
+            for i, j in itertools.combinations(range(len(t.rules)), 2)
+            if (matches[i] & matches[j]).any()
+        }
         assert {f.rules for f in findings if f.kind == "overlap"} == brute
     else:
         first = matches.argmax(axis=0)[matches.any(axis=0)]

@@ -1,4 +1,5 @@
 """kade evaluate end to end: real files in, real files out, exit codes."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ def test_shipped_workbook_end_to_end(tmp_path):
     workbook = tmp_path / "key_accounts.xlsx"
     shutil.copy(ROOT / "workbooks" / "key_accounts.xlsx", workbook)
     before = workbook.read_bytes()
-    proc = subprocess.run([sys.executable, "-m", "cli", "evaluate", str(workbook), "--rules", str(ROOT / "rules")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "evaluate", str(workbook), "--rules", str(ROOT / "rules")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr  # the sample carries three deliberately bad rows
     assert "client_tier" in proc.stdout and "3 row(s) in error" in proc.stdout
     assert workbook.read_bytes() == before  # the input is never modified
@@ -95,7 +101,13 @@ def test_bad_rule_cell_message_on_stderr(tmp_path):
 def test_help_documents_exit_codes():
     result = CliRunner().invoke(main, ["evaluate", "--help"])
     assert result.exit_code == 0
-    for text in ("Exit status", "every row decided", "some rows are in error", "bad rule tables", "kade evaluate workbooks/key_accounts.xlsx"):
+    for text in (
+        "Exit status",
+        "every row decided",
+        "some rows are in error",
+        "bad rule tables",
+        "kade evaluate workbooks/key_accounts.xlsx",
+    ):
         assert text in result.output
 
 
@@ -103,14 +115,32 @@ def test_check_command_text_report_json_and_audit(tmp_path):
     workbook = tmp_path / "key_accounts.xlsx"
     shutil.copy(ROOT / "workbooks" / "key_accounts.xlsx", workbook)
     audit_db, runner = tmp_path / "audit.sqlite", CliRunner()
-    result = runner.invoke(main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "--report", str(tmp_path / "check.xlsx"), "--audit", str(audit_db)])
+    result = runner.invoke(
+        main,
+        [
+            "check",
+            str(workbook),
+            "--rules",
+            str(ROOT / "rules"),
+            "--report",
+            str(tmp_path / "check.xlsx"),
+            "--audit",
+            str(audit_db),
+        ],
+    )
     assert result.exit_code == 1, result.output  # findings, and three rows that cannot be checked
     assert "100 findings (27 high, 61 medium, 12 low) in 1,820 rows; 3 not checked" in result.output
     assert "合同 HT2026-0006 (row 7)" in result.output and (tmp_path / "check.xlsx").exists()
     assert "check (vectorized)" in runner.invoke(main, ["audit", "list", "--audit", str(audit_db)]).output
-    doc = json.loads(runner.invoke(main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "--format", "json", "--audit", str(audit_db)]).output)
+    doc = json.loads(
+        runner.invoke(
+            main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "--format", "json", "--audit", str(audit_db)]
+        ).output
+    )
     assert doc["totals"]["findings"] == 100 and len(doc["findings"]) == 100 and doc["audit_run"]
-    quiet = runner.invoke(main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "-q", "--audit", str(audit_db)])
+    quiet = runner.invoke(
+        main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "-q", "--audit", str(audit_db)]
+    )
     assert quiet.exit_code == 1 and quiet.output == ""
     same = runner.invoke(main, ["check", str(workbook), "--report", str(workbook)])
     assert same.exit_code == 2 and "overwrite the register" in same.output
@@ -118,5 +148,10 @@ def test_check_command_text_report_json_and_audit(tmp_path):
 
 def test_check_command_help_has_exit_status_and_examples():
     out = CliRunner().invoke(main, ["check", "--help"]).output
-    for text in ("Exit status", "1  findings", "2  a recorded column cannot be checked", "kade check workbooks/key_accounts.xlsx"):
+    for text in (
+        "Exit status",
+        "1  findings",
+        "2  a recorded column cannot be checked",
+        "kade check workbooks/key_accounts.xlsx",
+    ):
         assert text in out

@@ -1,6 +1,7 @@
 """kade check: recorded decisions against the rules - the comparison, the
 shipped sample's planted violations, the report workbook (rendered headless to
 PNG), and the sample generator."""
+
 from __future__ import annotations
 
 import subprocess
@@ -37,29 +38,43 @@ GLOSSARY = [  # variable, entity, column header, type, allowed values, records
     ("signed_by", "orders", "审批人", "string", "", "approver"),
 ]
 TABLES = [  # name, rows, hit policy, columns, rules
-    ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
-     [("T1", ">= 1000", '"gold"', "big clients"), ("T2", "-", '"silver"', "everyone else")]),
-    ("approval", "orders", "P", [("input", "amount"), ("input", "tier"), ("output", "approver")],
-     [("A1", "< 100", "-", '"clerk"', "small orders"), ("A2", ">= 100", "-", '"manager"', "100 and more"),
-      ("A3", ">= 1000", "-", '"director"', "1,000 and more"), ("A4", "-", '"gold"', '"manager"', "gold clients")]),
+    (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "tier")],
+        [("T1", ">= 1000", '"gold"', "big clients"), ("T2", "-", '"silver"', "everyone else")],
+    ),
+    (
+        "approval",
+        "orders",
+        "P",
+        [("input", "amount"), ("input", "tier"), ("output", "approver")],
+        [
+            ("A1", "< 100", "-", '"clerk"', "small orders"),
+            ("A2", ">= 100", "-", '"manager"', "100 and more"),
+            ("A3", ">= 1000", "-", '"director"', "1,000 and more"),
+            ("A4", "-", '"gold"', '"manager"', "gold clients"),
+        ],
+    ),
 ]
 CLIENTS = [
     ["客户编号", "年收入", "现有等级"],
-    ["C1", 2000, "gold"],      # as decided
-    ["C2", 500, "gold"],       # the rules say silver: violation, medium
-    ["C3", 50, None],          # missing, low
-    ["C4", "x", "gold"],       # revenue unreadable: not checked
-    ["C5", 300, " Silver "],   # case and spaces do not matter
-    ["C6", 100, "bronze"],     # unrecognised, low
+    ["C1", 2000, "gold"],  # as decided
+    ["C2", 500, "gold"],  # the rules say silver: violation, medium
+    ["C3", 50, None],  # missing, low
+    ["C4", "x", "gold"],  # revenue unreadable: not checked
+    ["C5", 300, " Silver "],  # case and spaces do not matter
+    ["C6", 100, "bronze"],  # unrecognised, low
 ]
 ORDERS = [
     ["订单编号", "客户编号", "金额", "审批人"],
-    ["O1", "C1", 50, "director"],   # manager required (gold client); a director is above: fine
+    ["O1", "C1", 50, "director"],  # manager required (gold client); a director is above: fine
     ["O2", "C2", 1500, "manager"],  # director required: under-authorised, high
-    ["O3", "C3", 50, None],         # missing, medium (a minimum)
-    ["O4", "C9", 50, "clerk"],      # no such client: not checked
-    ["O5", "C5", 200, "manager"],   # as required
-    ["O6", "C5", 20, "Ｍanager"],    # full-width letter: still manager, above clerk
+    ["O3", "C3", 50, None],  # missing, medium (a minimum)
+    ["O4", "C9", 50, "clerk"],  # no such client: not checked
+    ["O5", "C5", 200, "manager"],  # as required
+    ["O6", "C5", 20, "Ｍanager"],  # full-width letter: still manager, above clerk
 ]
 
 
@@ -67,9 +82,14 @@ def write_model(folder: Path, glossary=GLOSSARY, tables=TABLES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
     wb.remove(wb.active)
-    add_glossary_sheets(wb, [(variable, entity, header, type_, allowed or None, None, None, records or None)
-                             for variable, entity, header, type_, allowed, records in glossary],
-                        [("clients", "客户", "client_id", None, None), ("orders", "订单", "order_id", "clients", "客户编号")])
+    add_glossary_sheets(
+        wb,
+        [
+            (variable, entity, header, type_, allowed or None, None, None, records or None)
+            for variable, entity, header, type_, allowed, records in glossary
+        ],
+        [("clients", "客户", "client_id", None, None), ("orders", "订单", "order_id", "clients", "客户编号")],
+    )
     wb.save(folder / "glossary.xlsx")
     write_decision_sheets(folder / "rules.xlsx", tables)
     return folder
@@ -83,15 +103,18 @@ def small(tmp_path):
 
 
 def found(result) -> dict:
-    return {key: (kind, severity) for key, kind, severity in zip(result.findings["key"], result.findings["kind"], result.findings["severity"])}
+    return {
+        key: (kind, severity)
+        for key, kind, severity in zip(result.findings["key"], result.findings["kind"], result.findings["severity"])
+    }
 
 
 def test_each_kind_of_finding_with_its_severity(small):
     rules, register = small
     result = compliance.check_workbook(rules, register)
     assert found(result) == {
-        "O2": ("violation", "high"),    # below a minimum (hit policy P)
-        "O3": ("missing", "medium"),    # a minimum left empty
+        "O2": ("violation", "high"),  # below a minimum (hit policy P)
+        "O3": ("missing", "medium"),  # a minimum left empty
         "C2": ("violation", "medium"),  # any other difference
         "C3": ("missing", "low"),
         "C6": ("unrecognised", "low"),
@@ -114,15 +137,23 @@ def test_rows_whose_decision_failed_are_errors_not_findings(small):
     result = compliance.check_workbook(rules, register)
     errors = dict(zip(result.errors["key"], result.errors["error"]))
     assert errors == {"C4": "年收入: cannot read 'x' as a number", "O4": "客户编号 C9 not found in sheet 客户"}
-    assert result.exit_code == 1  # like kade evaluate: row problems are listed, exit 2 is for what cannot be checked at all
+    assert (
+        result.exit_code == 1
+    )  # like kade evaluate: row problems are listed, exit 2 is for what cannot be checked at all
     assert {"C4", "O4"}.isdisjoint(result.findings["key"])
 
 
 def test_a_finding_says_what_is_wrong_and_why_the_rules_decide_so(small):
     rules, register = small
     row = compliance.check_workbook(rules, register).findings.set_index("key").loc["O2"]
-    assert (row["sheet"], row["row"], row["column"], row["recorded"], row["required"], row["rule"]) == \
-        ("订单", 3, "审批人", "manager", "director", "A3")
+    assert (row["sheet"], row["row"], row["column"], row["recorded"], row["required"], row["rule"]) == (
+        "订单",
+        3,
+        "审批人",
+        "manager",
+        "director",
+        "A3",
+    )
     assert row["finding"] == "审批人 manager is below the required director"
     assert row["reason"] == "amount 1,500 ≥ 1,000 → director (rule A3: 1,000 and more)"
 
@@ -176,6 +207,7 @@ def test_text_and_json(small):
 
 # -------------------------------------------------------- the sample ----------
 
+
 @pytest.fixture(scope="module")
 def sample_check():
     return compliance.check_workbook(engine.load_rules(ROOT / "rules"), SAMPLE)
@@ -188,8 +220,14 @@ def planted():
 
 def test_every_planted_case_is_found_and_nothing_else(sample_check, planted):
     expected = {(c.sheet, c.key, c.column, c.kind) for c in planted if c.kind in ("violation", "missing")}
-    reported = set(zip(sample_check.findings["sheet"], sample_check.findings["key"], sample_check.findings["column"],
-                       sample_check.findings["kind"]))
+    reported = set(
+        zip(
+            sample_check.findings["sheet"],
+            sample_check.findings["key"],
+            sample_check.findings["column"],
+            sample_check.findings["kind"],
+        )
+    )
     assert len(expected) >= 80  # a realistic share: about 5 % of 1,820 rows
     assert reported == expected
 
@@ -242,7 +280,11 @@ def test_the_shipped_sample_is_what_the_generator_writes(tmp_path):
 
 def test_the_sample_keeps_its_deliberate_bad_cells():
     frames = generate_sample.build_frames()
-    cells = {(sheet, key, column): value for sheet, key, column, value in generate_sample.dirty_cells(frames) if value is not None}
+    cells = {
+        (sheet, key, column): value
+        for sheet, key, column, value in generate_sample.dirty_cells(frames)
+        if value is not None
+    }
     assert cells[("合同", "HT2026-0145", "合同金额(万元)")] == "1,2O0"
     assert cells[("合同", "HT2026-0287", "折扣率(%)")] == "N/A"
     assert cells[("合同", "HT2026-0429", "客户编号")] == "C9999"
@@ -251,6 +293,7 @@ def test_the_sample_keeps_its_deliberate_bad_cells():
 
 # -------------------------------------------------------- the report ----------
 
+
 @pytest.fixture(scope="module")
 def report(sample_check, tmp_path_factory):
     return compliance_report.write_report(sample_check, tmp_path_factory.mktemp("report") / "check.xlsx")
@@ -258,7 +301,14 @@ def report(sample_check, tmp_path_factory):
 
 def test_report_sheets_tables_and_native_charts(report, sample_check):
     book = load_workbook(report)
-    assert book.sheetnames == ["Summary", "Violations", "client_tier", "required_approver", "solution_routing", "sla_tier"]
+    assert book.sheetnames == [
+        "Summary",
+        "Violations",
+        "client_tier",
+        "required_approver",
+        "solution_routing",
+        "sla_tier",
+    ]
     violations = book["Violations"]
     assert list(violations.tables) == ["AllFindings"]
     assert violations.tables["AllFindings"].ref == f"A1:L{len(sample_check.findings) + 1}"
@@ -274,16 +324,33 @@ def test_report_renders_headless_with_its_charts(report, render_tools, tmp_path)
     from PIL import Image
 
     profile = tmp_path / "lo-profile"  # a private LibreOffice profile: no clash with another soffice
-    subprocess.run([render_tools, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
-                    "--outdir", str(tmp_path), str(report)], check=True, capture_output=True, timeout=300)
-    subprocess.run(["pdftoppm", "-f", "1", "-l", "1", "-r", "60", "-png", str(tmp_path / "check.pdf"), str(tmp_path / "page")],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            render_tools,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(report),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    subprocess.run(
+        ["pdftoppm", "-f", "1", "-l", "1", "-r", "60", "-png", str(tmp_path / "check.pdf"), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     image = np.asarray(Image.open(next(tmp_path.glob("page*.png"))).convert("RGB")).astype(int)
     ink = (image < 200).any(axis=2).mean()
     assert ink > 0.03, f"the Summary page is nearly blank ({ink:.1%} ink)"
 
     def near(colour: str) -> int:
-        rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         return int((np.abs(image - rgb).sum(axis=2) < 40).sum())
 
     assert near(compliance_report.SEVERITY_COLOURS["high"]) > 100  # the high bar and pie slice
@@ -294,5 +361,7 @@ def test_sla_sold_below_the_decided_level_is_allowed(sample_check, planted):
     # the glossary says sold_sla_tier compares 'at most': above the decided level is a violation, below is fine
     lower = {c.key for c in planted if c.kind == "lower"}
     assert len(lower) >= 10 and lower.isdisjoint(sample_check.findings["key"])
-    above = sample_check.findings[(sample_check.findings["column"] == "销售等级") & (sample_check.findings["kind"] == "violation")]
+    above = sample_check.findings[
+        (sample_check.findings["column"] == "销售等级") & (sample_check.findings["kind"] == "violation")
+    ]
     assert len(above) > 0 and above["finding"].str.contains("is above the allowed").all()

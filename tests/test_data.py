@@ -1,4 +1,5 @@
 """Data workbooks: typed reading, coercion, row errors, joins, missing columns."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,9 @@ def test_decisions_and_row_errors(rules, tmp_path):
     clients = engine.result_frame(ev, "clients")
     # "1,200" stored as text is read as 1200
     assert list(clients["tier"]) == ["gold", "silver", "silver"]
-    assert clients["tier.reason"][0] == "revenue 2,560 ≥ 1,000 and industry 金融 → gold (rule T1: large finance clients)"
+    assert (
+        clients["tier.reason"][0] == "revenue 2,560 ≥ 1,000 and industry 金融 → gold (rule T1: large finance clients)"
+    )
     orders = engine.result_frame(ev, "orders").set_index("订单编号")
     assert orders.loc["O1", "approver"] == "director" and orders.loc["O1", "approval.rule"] == "A3"
     assert orders.loc["O2", "approver"] == "clerk"
@@ -36,9 +39,12 @@ def test_decisions_and_row_errors(rules, tmp_path):
 
 
 def test_english_headers_work_like_chinese(rules, tmp_path):
-    path = write_data(tmp_path / "en.xlsx", {
-        "客户": [["client_id", "revenue", "industry"], ["C1", 5000, "金融"]],
-    })
+    path = write_data(
+        tmp_path / "en.xlsx",
+        {
+            "客户": [["client_id", "revenue", "industry"], ["C1", 5000, "金融"]],
+        },
+    )
     ev = engine.evaluate_workbook(rules, path)
     assert engine.result_frame(ev, "clients")["tier"][0] == "gold"
     assert "approval" in ev.skipped  # no orders sheet: skipped, not an error
@@ -61,7 +67,9 @@ def test_unreadable_workbook(rules, tmp_path):
 
 
 def test_allowed_values_are_enforced_per_row(rules, tmp_path):
-    path = write_data(tmp_path / "a.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "农业"], ["C2", 10, "政府"]]})
+    path = write_data(
+        tmp_path / "a.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "农业"], ["C2", 10, "政府"]]}
+    )
     frame = engine.result_frame(engine.evaluate_workbook(rules, path), "clients")
     assert frame["kade.errors"][0].startswith("行业: 农业 is not an allowed value (allowed: 金融, 政府, 其他)")
     assert frame["tier"][1] == "silver"
@@ -109,7 +117,9 @@ def test_evaluate_frame_library_api(rules):
 
 
 def test_duplicate_keys_are_flagged(rules, tmp_path):
-    path = write_data(tmp_path / "dup.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "金融"], ["C1", 5000, "金融"]]})
+    path = write_data(
+        tmp_path / "dup.xlsx", {"客户": [["客户编号", "年收入", "行业"], ["C1", 10, "金融"], ["C1", 5000, "金融"]]}
+    )
     frame = engine.result_frame(engine.evaluate_workbook(rules, path), "clients")
     assert frame["kade.errors"][0] is None
     assert frame["kade.errors"][1] == "客户编号 C1 appears more than once; the first row is used for links"
@@ -117,10 +127,13 @@ def test_duplicate_keys_are_flagged(rules, tmp_path):
 
 def test_a_blank_row_links_to_no_client(rules, tmp_path):
     # a blank order row must not "find" a blank client row: an empty key is nobody's
-    path = write_data(tmp_path / "blank.xlsx", {
-        "客户": [["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], [], ["C2", 5, "金融"]],
-        "订单": [["订单编号", "客户编号", "金额"], ["O1", "C1", 500], [], ["O2", "C2", 50]],
-    })
+    path = write_data(
+        tmp_path / "blank.xlsx",
+        {
+            "客户": [["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], [], ["C2", 5, "金融"]],
+            "订单": [["订单编号", "客户编号", "金额"], ["O1", "C1", 500], [], ["O2", "C2", 50]],
+        },
+    )
     rows = engine.data.bind(rules, engine.read_workbook(path), str(path))
     assert rows["orders"].parent_index.tolist() == [0, -1, 2]
     assert rows["orders"].parent_missing[1] == "客户编号 (empty) not found in sheet 客户"

@@ -1,6 +1,7 @@
 """Round trip: rule workbooks -> DMN 1.5 (valid against OMG's schema) -> rule
 workbooks give the same tables, glossary and entities, and the DMN itself
 decides the sample register exactly as the workbooks do."""
+
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -46,19 +47,27 @@ def assert_same_rules(a, b):
 
 # ------------------------------------------------------------- the schema ----
 
+
 def test_exported_dmn_is_valid_dmn_1_5(exported, schema):
     errors = [f"{e.path}: {e.reason}" for e in schema.iter_errors(exported)]
     assert errors == []
 
 
 def test_the_schema_check_is_real(exported, schema):
-    broken = exported.replace(b'<decisionTable id="dt_client_tier"', b'<decisionTable id="dt_client_tier" hitPolicy="SOMETIMES"', 1)
+    broken = exported.replace(
+        b'<decisionTable id="dt_client_tier"', b'<decisionTable id="dt_client_tier" hitPolicy="SOMETIMES"', 1
+    )
     broken = re.sub(rb'hitPolicy="SOMETIMES" hitPolicy="[A-Z ]+"', b'hitPolicy="SOMETIMES"', broken)
     assert not schema.is_valid(broken)
-    assert not schema.is_valid(exported.replace(b"<annotationEntry>", b"<annotationEntr>", 1).replace(b"</annotationEntry>", b"</annotationEntr>", 1))
+    assert not schema.is_valid(
+        exported.replace(b"<annotationEntry>", b"<annotationEntr>", 1).replace(
+            b"</annotationEntry>", b"</annotationEntr>", 1
+        )
+    )
 
 
 # ---------------------------------------------------------- what is written --
+
 
 def test_the_dmn_says_what_the_workbooks_say(exported):
     root = ET.fromstring(exported)
@@ -98,6 +107,7 @@ def test_the_dmn_has_a_diagram_of_its_requirements(exported):
 
 # ------------------------------------------------------------- round trip ----
 
+
 def test_dmn_loads_back_to_the_same_rules(shipped, exported):
     assert_same_rules(shipped, load_dmn(exported).rules)
 
@@ -122,31 +132,39 @@ def test_the_dmn_decides_the_register_as_the_workbooks_do(shipped, exported):
 def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
     """Ids that are not XML ids, dates, quotes, negations, name comparisons,
     multi-output collect tables, defaults, a formula-looking title."""
-    rules_path = write_xlsx("rules/rules.xlsx", {
-        "Glossary": [
-            ["variable", "entity", "column header", "type", "allowed values", "label", "description"],
-            ["金额", "orders", "金额(万元) | amount", "number", "[0..1000]", "amount", "万元"],
-            ["limit", "orders", "", "number", "", "", ""],
-            ["kind", "orders", "", "string", 'A, "B \\"quoted\\"", C', "", ""],
-            ["signed", "orders", "", "date", "", "", ""],
-            ["grade", "orders", "", "string", '"high", "low"', "", "decision output"],
-        ],
-        "Entities": [["entity", "sheet", "key", "parent", "link"], ["orders", "订单", "order_id", "", ""]],
-        "grading": [
-            ["decision", "grading"], ["title", "=SUM(A1) not a formula"], ["rows", "orders"], [],
-            [None, "input", "input", "input", "output", "annotation"],
-            ["P", "金额(万元)", "kind", "signed", "grade", "annotation"],
-            ["1", "< limit", 'not("A", null)', '>= date("2026-01-31")', '"high"', 'says "why"'],
-            ["规则 2", "[-5..-1]", "-", "-", '"low"', ""],
-            ["default", None, None, None, '"low"', None],
-        ],
-        "flags": [
-            ["decision", "flags"], [], [None, "input", "output", "output", "annotation"],
-            ["C", "grade", "flag", "weight", "annotation"],
-            ["1", '"high"', '"big"', "金额 * -1.5", ""],
-            ["2", "-", '"any"', "2 ** 3 ** 2", ""],
-        ],
-    })
+    rules_path = write_xlsx(
+        "rules/rules.xlsx",
+        {
+            "Glossary": [
+                ["variable", "entity", "column header", "type", "allowed values", "label", "description"],
+                ["金额", "orders", "金额(万元) | amount", "number", "[0..1000]", "amount", "万元"],
+                ["limit", "orders", "", "number", "", "", ""],
+                ["kind", "orders", "", "string", 'A, "B \\"quoted\\"", C', "", ""],
+                ["signed", "orders", "", "date", "", "", ""],
+                ["grade", "orders", "", "string", '"high", "low"', "", "decision output"],
+            ],
+            "Entities": [["entity", "sheet", "key", "parent", "link"], ["orders", "订单", "order_id", "", ""]],
+            "grading": [
+                ["decision", "grading"],
+                ["title", "=SUM(A1) not a formula"],
+                ["rows", "orders"],
+                [],
+                [None, "input", "input", "input", "output", "annotation"],
+                ["P", "金额(万元)", "kind", "signed", "grade", "annotation"],
+                ["1", "< limit", 'not("A", null)', '>= date("2026-01-31")', '"high"', 'says "why"'],
+                ["规则 2", "[-5..-1]", "-", "-", '"low"', ""],
+                ["default", None, None, None, '"low"', None],
+            ],
+            "flags": [
+                ["decision", "flags"],
+                [],
+                [None, "input", "output", "output", "annotation"],
+                ["C", "grade", "flag", "weight", "annotation"],
+                ["1", '"high"', '"big"', "金额 * -1.5", ""],
+                ["2", "-", '"any"', "2 ** 3 ** 2", ""],
+            ],
+        },
+    )
     original = engine.load_rules(rules_path)
     dmn = export_dmn(original)
     assert xmlschema.XMLSchema(str(SCHEMA)).is_valid(dmn)
@@ -157,6 +175,7 @@ def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
 
 
 # --------------------------------------------------- other DMN into Excel ---
+
 
 def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path):
     tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"

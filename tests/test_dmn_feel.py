@@ -1,6 +1,7 @@
 """S-FEEL's FEEL dialect (what .dmn files contain) and AST -> text: names with
 spaces, invocations, FEEL string escapes, and text that parses back to the
 same AST - without changing how rule-workbook cells read."""
+
 import datetime as dt
 import math
 
@@ -21,10 +22,13 @@ FEEL = sfeel.Dialect.feel
 def test_names_with_spaces_and_special_characters_are_read_when_known():
     dialect = FEEL(["Monthly Salary", "Approved/Declined", "Applicant Data.Monthly Income"])
     assert sfeel.parse_expression("12 * Monthly Salary", dialect) == sfeel.Binary(
-        "*", sfeel.Literal(12.0, "number"), sfeel.Name("Monthly Salary"))
+        "*", sfeel.Literal(12.0, "number"), sfeel.Name("Monthly Salary")
+    )
     assert sfeel.parse_expression("Approved/Declined", dialect) == sfeel.Name("Approved/Declined")
     # the longest known name wins; a path continues a known name
-    assert sfeel.parse_expression("Applicant Data.Monthly Income / 2", dialect).left == sfeel.Name("Applicant Data.Monthly Income")
+    assert sfeel.parse_expression("Applicant Data.Monthly Income / 2", dialect).left == sfeel.Name(
+        "Applicant Data.Monthly Income"
+    )
     assert sfeel.parse_expression("Monthly   Salary", dialect) == sfeel.Name("Monthly Salary")  # any whitespace inside
     # unknown multi-word text is still an error, and a known name is not matched inside a longer word
     with pytest.raises(FeelSyntaxError):
@@ -33,13 +37,15 @@ def test_names_with_spaces_and_special_characters_are_read_when_known():
 
 def test_qualified_names_are_one_name():
     assert sfeel.parse_expression("(loan.principal*loan.rate/12)", FEEL()) == sfeel.Binary(
-        "/", sfeel.Binary("*", sfeel.Name("loan.principal"), sfeel.Name("loan.rate")), sfeel.Literal(12.0, "number"))
+        "/", sfeel.Binary("*", sfeel.Name("loan.principal"), sfeel.Name("loan.rate")), sfeel.Literal(12.0, "number")
+    )
 
 
 def test_invocations_positional_and_named():
     call = sfeel.parse_expression("PMT(Loan.amount, 0.5, -n) + fee", FEEL())
-    assert call.left == sfeel.Call(sfeel.Name("PMT"), (sfeel.Name("Loan.amount"), sfeel.Literal(0.5, "number"),
-                                                       sfeel.Unary("-", sfeel.Name("n"))))
+    assert call.left == sfeel.Call(
+        sfeel.Name("PMT"), (sfeel.Name("Loan.amount"), sfeel.Literal(0.5, "number"), sfeel.Unary("-", sfeel.Name("n")))
+    )
     named = sfeel.parse_expression("f(a: 1, b: x)", FEEL())
     assert named.arg_names == ("a", "b") and named.args[1] == sfeel.Name("x")
     assert sfeel.parse_expression("f()", FEEL()) == sfeel.Call(sfeel.Name("f"), ())
@@ -89,15 +95,34 @@ def test_null_equals_only_null_whatever_the_other_side():
     numbers = column("number", [1, None])
     other = env(s=["a", None])
     assert mask_of(sfeel.parse_unary_tests("not(s)"), numbers, other).tolist() == [False, False]
-    assert mask_of(sfeel.parse_unary_tests("!= s"), column("number", [None, 2]), env(s=["a", "b"])).tolist() == [True, False]
+    assert mask_of(sfeel.parse_unary_tests("!= s"), column("number", [None, 2]), env(s=["a", "b"])).tolist() == [
+        True,
+        False,
+    ]
 
 
 # ------------------------------------------------------------ AST -> text ----
 
 EXPRESSIONS = [
-    "a - (b - c)", "(a - b) - c", "a ** b ** c", "a ** (b ** c)", "-2 ** 2", "-(2 ** 2)", "-(a + b) * c",
-    "a / (b * c)", "a and (b or c)", "(a or b) and c", "not(a = b)", "(a < b) = c", '"say \\"hi\\"\\n" + s',
-    'date("2026-01-31") - d', "1.5e0", "0.00001 * x", "f(a, g(b: 1))", "x = null", "-.872",
+    "a - (b - c)",
+    "(a - b) - c",
+    "a ** b ** c",
+    "a ** (b ** c)",
+    "-2 ** 2",
+    "-(2 ** 2)",
+    "-(a + b) * c",
+    "a / (b * c)",
+    "a and (b or c)",
+    "(a or b) and c",
+    "not(a = b)",
+    "(a < b) = c",
+    '"say \\"hi\\"\\n" + s',
+    'date("2026-01-31") - d',
+    "1.5e0",
+    "0.00001 * x",
+    "f(a, g(b: 1))",
+    "x = null",
+    "-.872",
 ]
 
 
@@ -109,8 +134,22 @@ def test_expression_text_parses_back_to_the_same_ast(text):
     assert again == node
 
 
-UNARY = ["-", "null", "5", "< -3", ">= date(\"2026-01-31\")", "[1..5)", "(1..5]", '"a", "b"', 'not("a", null)',
-         "< x", "= (x + 1)", "> (not(a))", "[-5..-1]", "-5, 2.5"]
+UNARY = [
+    "-",
+    "null",
+    "5",
+    "< -3",
+    '>= date("2026-01-31")',
+    "[1..5)",
+    "(1..5]",
+    '"a", "b"',
+    'not("a", null)',
+    "< x",
+    "= (x + 1)",
+    "> (not(a))",
+    "[-5..-1]",
+    "-5, 2.5",
+]
 
 
 @pytest.mark.parametrize("text", UNARY)
@@ -142,7 +181,9 @@ OPS = ["+", "-", "*", "/", "**", "=", "!=", "<", "<=", ">", ">=", "and", "or"]
 def _trees(children):
     return st.one_of(
         st.tuples(st.sampled_from(OPS), children, children).map(lambda t: sfeel.Binary(*t)),
-        children.filter(lambda c: not (isinstance(c, sfeel.Literal) and c.type == "number")).map(lambda c: sfeel.Unary("-", c)),
+        children.filter(lambda c: not (isinstance(c, sfeel.Literal) and c.type == "number")).map(
+            lambda c: sfeel.Unary("-", c)
+        ),
         children.map(lambda c: sfeel.Unary("not", c)),
         st.lists(children, max_size=3).map(lambda args: sfeel.Call(sfeel.Name("f"), tuple(args))),
     )

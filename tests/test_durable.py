@@ -1,5 +1,6 @@
 """durable-rules as second evaluator: identical matches, rule ids, outputs and
 errors as the vectorized engine, and the wrapper's defences against its defects."""
+
 from __future__ import annotations
 
 import threading
@@ -55,38 +56,79 @@ def test_every_shipped_table_on_the_sample(durable):
 
 
 def test_null_semantics_every_test_form(durable):
-    cells = ["-", "5", "!= 5", "< 5", ">= 5", "[1..5)", "(1..5]", "1, 7", "not(5)", "not(< 5)", "not([1..5])", "null", "not(null)", "= null"]
+    cells = [
+        "-",
+        "5",
+        "!= 5",
+        "< 5",
+        ">= 5",
+        "[1..5)",
+        "(1..5]",
+        "1, 7",
+        "not(5)",
+        "not(< 5)",
+        "not([1..5])",
+        "null",
+        "not(null)",
+        "= null",
+    ]
     rules = [(f"R{i}", [c], [f'"{i}"']) for i, c in enumerate(cells)]
     tbl = table(inputs=[("x", "number")], outputs=[("y", "string", ())], rules=rules, hit_policy="C")
     same_results(tbl, env(x=[None, 0, 1, 5, 7, 3.5, -1]), durable, strict=False)
 
 
 def test_strings_booleans_dates(durable):
-    tbl = table(inputs=[("s", "string"), ("b", "boolean"), ("d", "date")], outputs=[("y", "number", ())], hit_policy="R",
-                rules=[("R1", ['"金融", "a,b"', "-", "-"], ["1"]), ("R2", ['not("金融")', "true", "-"], ["2"]),
-                       ("R3", ["-", "false", '>= date("2026-01-31")'], ["3"]), ("R4", ['< "m"', "null", "null"], ["4"])])
-    same_results(tbl, env(s=["金融", "a,b", "x", None, "z"], b=[True, False, None, True, False],
-                          d=("date", ["2026-01-31", None, "2025-12-31", "2026-02-01", None])), durable, strict=False)
+    tbl = table(
+        inputs=[("s", "string"), ("b", "boolean"), ("d", "date")],
+        outputs=[("y", "number", ())],
+        hit_policy="R",
+        rules=[
+            ("R1", ['"金融", "a,b"', "-", "-"], ["1"]),
+            ("R2", ['not("金融")', "true", "-"], ["2"]),
+            ("R3", ["-", "false", '>= date("2026-01-31")'], ["3"]),
+            ("R4", ['< "m"', "null", "null"], ["4"]),
+        ],
+    )
+    same_results(
+        tbl,
+        env(
+            s=["金融", "a,b", "x", None, "z"],
+            b=[True, False, None, True, False],
+            d=("date", ["2026-01-31", None, "2025-12-31", "2026-02-01", None]),
+        ),
+        durable,
+        strict=False,
+    )
 
 
 def test_more_than_64_true_conditions_are_split(durable):
     # 100 rules `x >= i` are all true for x = 1000: durable-rules alone fails with error 303
-    tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="C#",
-                rules=[(f"R{i}", [f">= {i}"], ["1"]) for i in range(100)])
+    tbl = table(
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="C#",
+        rules=[(f"R{i}", [f">= {i}"], ["1"]) for i in range(100)],
+    )
     assert len(compile_table(tbl).chunks) > 1
     result = same_results(tbl, env(x=[1000, 50, -1]), durable, strict=False)
     assert result.outputs["y"].values[:2].tolist() == [100, 51]
 
 
 def test_rules_of_only_negative_tests_do_not_loop(durable):
-    tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="F",
-                rules=[("R1", ["not(1, 2)"], ["1"]), ("R2", ["null"], ["2"]), ("R3", ["-"], ["3"])])
+    tbl = table(
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="F",
+        rules=[("R1", ["not(1, 2)"], ["1"]), ("R2", ["null"], ["2"]), ("R3", ["-"], ["3"])],
+    )
     same_results(tbl, env(x=[1, 3, None]), durable)
 
 
 def test_what_durable_cannot_express_is_refused(durable):
     tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], rules=[("R7", ["< limit"], ["1"])])
-    with pytest.raises(RuleStructureError, match="durable-rules cannot evaluate decision T, rule R7: it compares with another column"):
+    with pytest.raises(
+        RuleStructureError, match="durable-rules cannot evaluate decision T, rule R7: it compares with another column"
+    ):
         compile_table(tbl)
     expr = table(inputs=[("x * 2", "number")], outputs=[("y", "number", ())], rules=[("R1", ["> 1"], ["1"])])
     with pytest.raises(RuleStructureError, match="input 'x \\* 2' is an expression"):
@@ -97,8 +139,13 @@ def test_every_row_comes_back(durable):
     n = 20_000
     rng = np.random.default_rng(7)
     x = rng.integers(0, 100, n).astype(float)
-    tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="F",
-                rules=[("R1", ["< 10"], ["1"]), ("R2", ["[10..90)"], ["2"])], default=["0"])
+    tbl = table(
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="F",
+        rules=[("R1", ["< 10"], ["1"]), ("R2", ["[10..90)"], ["2"])],
+        default=["0"],
+    )
     columns = {"x": env(x=x.tolist())["x"]}
     matrix = durable(tbl, [columns["x"]], columns, n)
     assert np.array_equal(matrix, match_matrix(tbl, [columns["x"]], columns, n))
@@ -110,7 +157,12 @@ def test_new_rule_versions_replace_the_worker(durable):
     try:
         pids = set()
         for version in range(7):  # each threshold change is a new rule version
-            tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], rules=[("R1", [f">= {version}"], ["1"])], default=["0"])
+            tbl = table(
+                inputs=[("x", "number")],
+                outputs=[("y", "number", ())],
+                rules=[("R1", [f">= {version}"], ["1"])],
+                default=["0"],
+            )
             columns = env(x=[0, 3, 6])
             matrix = matcher(tbl, [columns["x"]], columns, 3)
             assert matrix[0].tolist() == [v >= version for v in (0, 3, 6)]
@@ -121,8 +173,12 @@ def test_new_rule_versions_replace_the_worker(durable):
 
 
 def test_thread_safe(durable):
-    tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="C",
-                rules=[("R1", ["< 5"], ["1"]), ("R2", [">= 3"], ["2"])])
+    tbl = table(
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="C",
+        rules=[("R1", ["< 5"], ["1"]), ("R2", [">= 3"], ["2"])],
+    )
     expected = {}
     errors = []
 
@@ -149,9 +205,16 @@ def test_cli_engine_durable_and_unavailable(tmp_path, monkeypatch):
     from tests.workbook_factory import small_data, small_model
 
     rules, data = small_model(tmp_path / "r"), small_data(tmp_path / "d.xlsx")
-    ok = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "--engine", "durable", "-o", str(tmp_path / "o.json")])
+    ok = CliRunner().invoke(
+        main, ["evaluate", str(data), "--rules", str(rules), "--engine", "durable", "-o", str(tmp_path / "o.json")]
+    )
     assert ok.exit_code == 1 and "approval" in ok.output  # the data has two bad rows
-    monkeypatch.setattr("cli.durable_availability", lambda: "durable-rules is not usable on this Python (undefined symbol: PyEval_CallObject); install it with: CPPFLAGS=...")
+    monkeypatch.setattr(
+        "cli.durable_availability",
+        lambda: (
+            "durable-rules is not usable on this Python (undefined symbol: PyEval_CallObject); install it with: CPPFLAGS=..."
+        ),
+    )
     bad = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "--engine", "durable"])
     assert bad.exit_code == 2
     assert "--engine durable is unavailable" in bad.output and "CPPFLAGS" in bad.output
@@ -161,15 +224,27 @@ def test_cli_engine_durable_and_unavailable(tmp_path, monkeypatch):
 
 POLICIES = ["U", "A", "P", "F", "R", "O", "C", "C+", "C<", "C>", "C#"]
 number_cells = st.one_of(
-    st.just("-"), st.just("null"), st.just("not(null)"),
+    st.just("-"),
+    st.just("null"),
+    st.just("not(null)"),
     st.builds(lambda op, v: f"{op} {v}", st.sampled_from(["<", "<=", ">", ">=", "=", "!="]), st.integers(-3, 3)),
-    st.builds(lambda lo, w, a, b: f"{a}{lo}..{lo + w}{b}", st.integers(-3, 3), st.integers(0, 3), st.sampled_from("[(]"), st.sampled_from("])[")),
+    st.builds(
+        lambda lo, w, a, b: f"{a}{lo}..{lo + w}{b}",
+        st.integers(-3, 3),
+        st.integers(0, 3),
+        st.sampled_from("[(]"),
+        st.sampled_from("])["),
+    ),
     st.builds(lambda vs: ", ".join(map(str, vs)), st.lists(st.integers(-3, 3), min_size=1, max_size=3)),
     st.builds(lambda v, w: f"not([{v}..{v + w}])", st.integers(-3, 3), st.integers(0, 2)),
 )
 string_cells = st.one_of(
-    st.just("-"), st.just("null"),
-    st.builds(lambda vs: ", ".join(f'"{v}"' for v in vs), st.lists(st.sampled_from(["a", "b", "金融", "x,y"]), min_size=1, max_size=2)),
+    st.just("-"),
+    st.just("null"),
+    st.builds(
+        lambda vs: ", ".join(f'"{v}"' for v in vs),
+        st.lists(st.sampled_from(["a", "b", "金融", "x,y"]), min_size=1, max_size=2),
+    ),
     st.builds(lambda v: f'not("{v}")', st.sampled_from(["a", "金融"])),
 )
 
@@ -180,11 +255,21 @@ def tables_and_rows(draw):
     n_rules = draw(st.integers(1, 6))
     rules = []
     for i in range(n_rules):
-        out = draw(st.sampled_from(["1", "2", "3"])) if policy not in ("P", "O") else draw(st.sampled_from(['"hi"', '"mid"', '"lo"']))
+        out = (
+            draw(st.sampled_from(["1", "2", "3"]))
+            if policy not in ("P", "O")
+            else draw(st.sampled_from(['"hi"', '"mid"', '"lo"']))
+        )
         rules.append((f"R{i}", [draw(number_cells), draw(string_cells)], [out]))
     allowed = ("hi", "mid", "lo") if policy in ("P", "O") else ()
     default = draw(st.sampled_from([None, ["0"] if policy not in ("P", "O") else ['"lo"']]))
-    tbl = table(inputs=[("x", "number"), ("s", "string")], outputs=[("y", None, allowed)], rules=rules, hit_policy=policy, default=default)
+    tbl = table(
+        inputs=[("x", "number"), ("s", "string")],
+        outputs=[("y", None, allowed)],
+        rules=rules,
+        hit_policy=policy,
+        default=default,
+    )
     n = draw(st.integers(1, 12))
     xs = draw(st.lists(st.one_of(st.none(), st.integers(-4, 4)), min_size=n, max_size=n))
     ss = draw(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "金融", "x,y", "z"])), min_size=n, max_size=n))

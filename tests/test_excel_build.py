@@ -1,6 +1,7 @@
 """`kade excel workbook`: the built .xlsm holds xlwings' own VBA project, each
 button is bound to a macro of that project whose RunPython call reaches the
 intended kade entry point, and the data sheets are intact."""
+
 from __future__ import annotations
 
 import ast
@@ -115,6 +116,7 @@ def test_each_button_calls_a_macro_of_the_vba_project_naming_its_kade_entry_poin
 def test_the_button_commands_reach_the_handlers(built, monkeypatch, tmp_path):
     """Run each button's exact RunPython command with a stand-in for
     xw.Book.caller() and see which handler it reaches."""
+
     class App:
         screen_updating = True
 
@@ -198,12 +200,15 @@ def test_an_interpreter_activates_xlwings_conf(tmp_path, rules):
     assert settings["Interpreter_Win"] == settings["Interpreter_Mac"] == r"C:\kade\.venv\Scripts\pythonw.exe"
 
 
-@pytest.mark.parametrize("sheets, out, words", [
-    ({"合同": [["合同编号"]]}, "out.xlsx", "must be .xlsm"),
-    ({"合同": [["合同编号"]], "calc.py": [["x"]]}, "out.xlsm", "names ending in .py"),
-    ({"kade why": [["x"]], "合同": [["合同编号"]]}, "out.xlsm", "kade's own"),
-    ({"Sheet": [["x"]]}, "out.xlsm", "no data sheet kade decides"),
-])
+@pytest.mark.parametrize(
+    "sheets, out, words",
+    [
+        ({"合同": [["合同编号"]]}, "out.xlsx", "must be .xlsm"),
+        ({"合同": [["合同编号"]], "calc.py": [["x"]]}, "out.xlsm", "names ending in .py"),
+        ({"kade why": [["x"]], "合同": [["合同编号"]]}, "out.xlsm", "kade's own"),
+        ({"Sheet": [["x"]]}, "out.xlsm", "no data sheet kade decides"),
+    ],
+)
 def test_refusals(tmp_path, rules, write_xlsx, sheets, out, words):
     source = write_xlsx("source.xlsx", sheets)
     with pytest.raises(BuildError, match=words):

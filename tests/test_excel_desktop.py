@@ -6,6 +6,7 @@ On Linux the only xw.Book there is comes from xlwings PRO's remote engine
 licence key is in the environment; it is skipped otherwise. Never commit a key.
 The run is in a child process: xlwings reads the key once, at its first import.
 The manual checklist for desktop Excel is in docs/excel.md."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,8 @@ from tests.workbook_factory import small_data, small_model  # noqa: E402
 pytestmark = pytest.mark.skipif(
     not os.environ.get("XLWINGS_LICENSE_KEY"),
     reason="needs an xlwings licence key in XLWINGS_LICENSE_KEY: on Linux an xw.Book exists only through "
-           "xlwings PRO's remote engine (desktop Excel is Windows/macOS; see the checklist in docs/excel.md)")
+    "xlwings PRO's remote engine (desktop Excel is Windows/macOS; see the checklist in docs/excel.md)",
+)
 
 SCRIPT = textwrap.dedent("""
     import json, sys
@@ -48,8 +50,13 @@ SCRIPT = textwrap.dedent("""
 
 def run(button: str, path: Path, rules: Path) -> list[dict]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KADE_RULES": str(rules)}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(path), str(rules), button], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(path), str(rules), button],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -1,6 +1,7 @@
 """`kade evaluate --in-place`: the decisions land in the user's own .xlsx, with a
 backup, under a lock, and a workbook holding anything openpyxl would drop is
 refused untouched."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -52,7 +53,14 @@ def register(tmp_path):
     validation = DataValidation(type="list", formula1='"金融,政府,其他"')
     validation.add("C2:C50")
     clients.add_data_validation(validation)
-    clients.conditional_formatting.add("B2:B50", CellIsRule(operator="greaterThan", formula=["1000"], fill=PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")))
+    clients.conditional_formatting.add(
+        "B2:B50",
+        CellIsRule(
+            operator="greaterThan",
+            formula=["1000"],
+            fill=PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE"),
+        ),
+    )
     notes = wb.create_sheet("notes")
     notes["A1"] = "total revenue"
     notes["B1"] = "=SUM(客户!B2:B4)"
@@ -73,24 +81,39 @@ def snapshot(path: Path, sheets=None) -> dict:
         for row in ws.iter_rows():
             for c in row:
                 if c.value is not None or c.has_style:
-                    cells[c.coordinate] = (c.value, c.font.b, c.font.color.rgb if c.font.color else None, c.fill.fgColor.rgb,
-                                           c.number_format, c.comment.text if c.comment else None)
-        out[ws.title] = {"cells": cells, "merged": sorted(str(r) for r in ws.merged_cells.ranges), "freeze": ws.freeze_panes,
-                         "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
-                         "validation": [(str(v.sqref), v.formula1) for v in ws.data_validations.dataValidation],
-                         "conditional": [str(r.sqref) for r in ws.conditional_formatting]}
+                    cells[c.coordinate] = (
+                        c.value,
+                        c.font.b,
+                        c.font.color.rgb if c.font.color else None,
+                        c.fill.fgColor.rgb,
+                        c.number_format,
+                        c.comment.text if c.comment else None,
+                    )
+        out[ws.title] = {
+            "cells": cells,
+            "merged": sorted(str(r) for r in ws.merged_cells.ranges),
+            "freeze": ws.freeze_panes,
+            "widths": {k: d.width for k, d in ws.column_dimensions.items() if d.customWidth},
+            "validation": [(str(v.sqref), v.formula1) for v in ws.data_validations.dataValidation],
+            "conditional": [str(r.sqref) for r in ws.conditional_formatting],
+        }
     return out
 
 
 def restrict(snap: dict, sheet: str, columns: int) -> dict:
     """Only the cells in the first ``columns`` columns of ``sheet``."""
     out = dict(snap[sheet])
-    out["cells"] = {k: v for k, v in snap[sheet]["cells"].items() if openpyxl.utils.cell.coordinate_to_tuple(k)[1] <= columns}
-    out["widths"] = {k: w for k, w in snap[sheet]["widths"].items() if openpyxl.utils.column_index_from_string(k) <= columns}
+    out["cells"] = {
+        k: v for k, v in snap[sheet]["cells"].items() if openpyxl.utils.cell.coordinate_to_tuple(k)[1] <= columns
+    }
+    out["widths"] = {
+        k: w for k, w in snap[sheet]["widths"].items() if openpyxl.utils.column_index_from_string(k) <= columns
+    }
     return out
 
 
 # ---------------------------------------------------------------- it works ----
+
 
 def test_decisions_are_written_and_everything_else_is_kept(register, rules):
     before = snapshot(register)
@@ -100,7 +123,9 @@ def test_decisions_are_written_and_everything_else_is_kept(register, rules):
     assert [c.value for c in orders[1]][5:] == ["approver", "approval.rule", "approval.reason", "kade.errors"]
     assert [orders.cell(r, 6).value for r in range(2, 7)] == ["director", "clerk", None, None, "manager"]
     assert "1,2O0" in orders["I4"].value and orders["I4"].fill.fgColor.rgb.endswith("FCE4D6")
-    assert after["notes"] == before["notes"] and after["names"] == before["names"] and after["sheets"] == before["sheets"]
+    assert (
+        after["notes"] == before["notes"] and after["names"] == before["names"] and after["sheets"] == before["sheets"]
+    )
     assert restrict(after, "客户", 3) == restrict(before, "客户", 3)
     assert restrict(after, "订单", 5) == restrict(before, "订单", 5)
     assert result.outcome.error_rows == 2 and any("formula cell" in n for n in result.notes)
@@ -136,6 +161,7 @@ def test_the_lock_is_released(register, rules, monkeypatch):
 
 
 # ------------------------------------------------------- nothing damaged ------
+
 
 def assert_untouched(path: Path, original: bytes):
     assert path.read_bytes() == original
@@ -197,6 +223,7 @@ def test_a_workbook_changed_while_deciding_is_not_replaced(register, rules, monk
 
 # ------------------------------------------------------------- refusals -------
 
+
 def _xlsxwriter_book(path: Path, decorate) -> Path:
     book = xlsxwriter.Workbook(str(path))
     ws = book.add_worksheet("客户")
@@ -213,8 +240,12 @@ def _png() -> io.BytesIO:
 
     raw = b"\x00\xff\x00\x00"
     chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
-    return io.BytesIO(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return io.BytesIO(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _chart(book, ws):
@@ -297,11 +328,14 @@ def test_openpyxl_warnings_refuse(tmp_path, rules, monkeypatch):
     assert_untouched(path, original)
 
 
-@pytest.mark.parametrize("name, content, words", [
-    ("register.xlsm", None, "only .xlsx"),
-    ("register.xlsx", b"\xd0\xcf\x11\xe0 an OLE file", "not an .xlsx package"),
-    ("missing.xlsx", False, "not found"),
-])
+@pytest.mark.parametrize(
+    "name, content, words",
+    [
+        ("register.xlsm", None, "only .xlsx"),
+        ("register.xlsx", b"\xd0\xcf\x11\xe0 an OLE file", "not an .xlsx package"),
+        ("missing.xlsx", False, "not found"),
+    ],
+)
 def test_other_files_are_refused(tmp_path, rules, name, content, words):
     path = tmp_path / name
     if content is None:

@@ -1,6 +1,7 @@
 """The xlwings wire protocol and the three handlers, in process: payloads built
 from real .xlsx files as the VBA / Office Scripts clients build them, actions
 replayed onto the file with openpyxl, assertions on the cells."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,6 +56,7 @@ def _column(ws, header):
 
 # ---------------------------------------------------------------- payloads ----
 
+
 def test_vba_payload_nulls_iso_dates_and_excluded_sheets(data):
     payload = payload_from_xlsx(data, exclude=["客户"])
     sheets = {s["name"]: s["values"] for s in payload["sheets"]}
@@ -68,15 +70,29 @@ def test_vba_payload_nulls_iso_dates_and_excluded_sheets(data):
 
 
 def test_decoding_turns_iso_text_into_dates_and_blank_text_into_empty():
-    payload = {"client": OFFICE_SCRIPTS, "book": {"name": "b.xlsx", "active_sheet_index": 0, "selection": "C7"},
-               "sheets": [{"name": "S", "values": [["h1", "h2"], ["2026-01-31T00:00:00.000Z", ""], ["x", 3]]}]}
+    payload = {
+        "client": OFFICE_SCRIPTS,
+        "book": {"name": "b.xlsx", "active_sheet_index": 0, "selection": "C7"},
+        "sheets": [{"name": "S", "values": [["h1", "h2"], ["2026-01-31T00:00:00.000Z", ""], ["x", 3]]}],
+    }
     book = PayloadBook(payload)
     assert book.values("S") == [["h1", "h2"], [dt.datetime(2026, 1, 31), None], ["x", 3]]
     assert book.selection() == (6, 2)
 
 
-@pytest.mark.parametrize("address, expected", [("A1", (0, 0)), ("$AB$12", (11, 27)), ("B5:D9", (4, 1)), ("C:C", (0, 2)),
-                                               ("7:7", (6, 0)), ("B2:C3,E1", (1, 1)), (None, None), ("", None)])
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("A1", (0, 0)),
+        ("$AB$12", (11, 27)),
+        ("B5:D9", (4, 1)),
+        ("C:C", (0, 2)),
+        ("7:7", (6, 0)),
+        ("B2:C3,E1", (1, 1)),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_selection_addresses(address, expected):
     payload = {"book": {"active_sheet_index": 0, "selection": address}, "sheets": [{"name": "S", "values": [[]]}]}
     assert PayloadBook(payload).selection() == expected
@@ -89,19 +105,26 @@ def test_office_scripts_excluded_sheet_repeating_the_previous_one_is_treated_as_
     assert book.values("订单") == [] and book.values("客户")[0] == ["客户编号", "年收入", "行业"]
 
 
-@pytest.mark.parametrize("payload, words", [
-    ([], "expected a JSON object"),
-    ({"book": {}}, "no 'sheets'"),
-    ({"book": {}, "sheets": [{"name": "S"}]}, "no name or no values"),
-    ({"book": {"active_sheet_index": 3}, "sheets": [{"name": "S", "values": [[]]}]}, "active_sheet_index 3"),
-])
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ([], "expected a JSON object"),
+        ({"book": {}}, "no 'sheets'"),
+        ({"book": {}, "sheets": [{"name": "S"}]}, "no name or no values"),
+        ({"book": {"active_sheet_index": 3}, "sheets": [{"name": "S", "values": [[]]}]}, "active_sheet_index 3"),
+    ],
+)
 def test_malformed_payloads_are_refused_with_a_reason(payload, words):
     with pytest.raises(PayloadError, match=words):
         PayloadBook(payload)
 
 
 def test_office_scripts_gets_blank_text_for_empty_cells_and_no_mere_notes():
-    payload = {"client": OFFICE_SCRIPTS, "book": {"active_sheet_index": 0}, "sheets": [{"name": "S", "values": [["a"]]}]}
+    payload = {
+        "client": OFFICE_SCRIPTS,
+        "book": {"active_sheet_index": 0},
+        "sheets": [{"name": "S", "values": [["a"]]}],
+    }
     book = PayloadBook(payload)
     book.write("S", 1, 0, [[None, float("nan"), dt.datetime(2026, 2, 1)]])
     book.message("note", "kade", important=False)
@@ -113,12 +136,23 @@ def test_office_scripts_gets_blank_text_for_empty_cells_and_no_mere_notes():
 
 # ---------------------------------------------------------------- evaluate ----
 
+
 def test_evaluate_writes_the_same_decisions_as_kade_evaluate(data, model):
     expected = engine.evaluate_workbook(model, data)
     outcome, actions, alerts, wb = _press(data, handlers.evaluate, model)
     orders = wb["订单"]
     headers = [c.value for c in orders[1]]
-    assert headers == ["订单编号", "客户编号", "金额", "加急", "交付日期", "approver", "approval.rule", "approval.reason", "kade.errors"]
+    assert headers == [
+        "订单编号",
+        "客户编号",
+        "金额",
+        "加急",
+        "交付日期",
+        "approver",
+        "approval.rule",
+        "approval.reason",
+        "kade.errors",
+    ]
     frame = result_frame(expected, "orders")
     assert _column(orders, "approver") == frame["approver"].tolist()
     assert _column(orders, "approval.rule") == frame["approval.rule"].tolist()
@@ -164,6 +198,7 @@ def test_a_missing_column_is_an_error_and_nothing_is_written(tmp_path, model):
 
 # --------------------------------------------------------------------- why ----
 
+
 def test_why_explains_the_selected_row(data, model):
     text, actions, alerts, wb = _press(data, handlers.why, model, active_sheet="订单", selection="C5:D5")
     assert text.startswith("orders O4 (sheet row 5)")
@@ -192,9 +227,14 @@ def test_why_twice_replaces_the_explanation(data, model):
     assert wb.sheetnames.count("kade why") == 1
 
 
-@pytest.mark.parametrize("sheet, selection, words", [
-    ("订单", "A1", "header row"), ("订单", "A9", "below the data"), ("订单", None, "select a cell"),
-])
+@pytest.mark.parametrize(
+    "sheet, selection, words",
+    [
+        ("订单", "A1", "header row"),
+        ("订单", "A9", "below the data"),
+        ("订单", None, "select a cell"),
+    ],
+)
 def test_why_needs_a_data_row(data, model, sheet, selection, words):
     book = PayloadBook(_wire(payload_from_xlsx(data, active_sheet=sheet, selection=selection)))
     with pytest.raises(SelectionError, match=words):
@@ -211,6 +251,7 @@ def test_why_on_a_sheet_kade_does_not_decide(data, model):
 
 
 # ------------------------------------------------------------------- check ----
+
 
 def test_check_reports_rule_problems_on_its_sheet(data, tmp_path):
     rules = small_model(tmp_path / "rules")
@@ -251,16 +292,21 @@ def test_only_the_desktop_adapter_loads_xlwings(tmp_path, data, model):
 import sys, json
 from kade_excel import build, clients, desktop, handlers, inplace, protocol, server
 import engine
-rules = engine.load_rules({str(model.sources[0].rsplit('/', 1)[0])!r})
+rules = engine.load_rules({str(model.sources[0].rsplit("/", 1)[0])!r})
 book = protocol.PayloadBook(json.loads(json.dumps(clients.payload_from_xlsx({str(data)!r}))))
 handlers.evaluate(book, rules)
-server.create_app(server.RulesSource({str(model.sources[0].rsplit('/', 1)[0])!r}))
-build.build_workbook({str(tmp_path / 'b.xlsm')!r}, rules, {str(data)!r})
+server.create_app(server.RulesSource({str(model.sources[0].rsplit("/", 1)[0])!r}))
+build.build_workbook({str(tmp_path / "b.xlsm")!r}, rules, {str(data)!r})
 inplace.evaluate_in_place({str(data)!r}, rules)
 print(sorted(m for m in sys.modules if m.startswith("xlwings")))
 """
     root = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": root})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": root},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"

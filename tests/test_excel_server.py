@@ -1,6 +1,7 @@
 """`kade serve` for real: a uvicorn process on 127.0.0.1, HTTP POSTs of payloads
 built from real .xlsx files as the VBA and Office Scripts clients build them,
 the returned actions replayed onto the file with openpyxl, assertions on cells."""
+
 from __future__ import annotations
 
 import json
@@ -43,16 +44,19 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.modules_file = tmp / f"modules-{self.port}.json"
         options = {"host": "127.0.0.1", "port": self.port, "rules_path": str(RULES), "log_level": "warning", **options}
-        script = ("import atexit, json, signal, sys\n"
-                  # uvicorn re-raises SIGTERM after its clean shutdown: exit normally so atexit runs
-                  "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
-                  f"atexit.register(lambda: open({str(self.modules_file)!r}, 'w').write("
-                  "json.dumps(sorted(m for m in sys.modules if m.startswith('xlwings')))))\n"
-                  "from kade_excel.server import serve\n"
-                  f"serve(**{options!r})\n")
+        script = (
+            "import atexit, json, signal, sys\n"
+            # uvicorn re-raises SIGTERM after its clean shutdown: exit normally so atexit runs
+            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+            f"atexit.register(lambda: open({str(self.modules_file)!r}, 'w').write("
+            "json.dumps(sorted(m for m in sys.modules if m.startswith('xlwings')))))\n"
+            "from kade_excel.server import serve\n"
+            f"serve(**{options!r})\n"
+        )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def wait_ready(self, timeout: float = 30):
         deadline = time.monotonic() + timeout
@@ -86,8 +90,12 @@ def sample(tmp_path):
 
 def post(server, endpoint: str, payload: dict | bytes, **headers) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    return httpx.post(f"{server.url}/xlwings/{endpoint}", content=body, timeout=60,
-                      headers={"Content-Type": "application/json", **headers})
+    return httpx.post(
+        f"{server.url}/xlwings/{endpoint}",
+        content=body,
+        timeout=60,
+        headers={"Content-Type": "application/json", **headers},
+    )
 
 
 def replay(path: Path, response: httpx.Response):
@@ -107,6 +115,7 @@ def column(ws, header) -> list:
 
 # ------------------------------------------------------------------ buttons ----
 
+
 def test_evaluate_over_http_writes_what_kade_evaluate_decides(server, sample):
     expected = engine.evaluate_workbook(engine.load_rules(RULES), sample)
     wb, alerts = replay(sample, post(server, "evaluate", payload_from_xlsx(sample)))
@@ -118,7 +127,10 @@ def test_evaluate_over_http_writes_what_kade_evaluate_decides(server, sample):
             assert column(ws, f"{name}.rule") == frame[f"{name}.rule"].tolist(), name
             assert column(ws, f"{name}.reason") == [None if v is None else v for v in frame[f"{name}.reason"]], name
     contracts = wb["合同"]
-    assert column(contracts, "required_approver")[:3] == result_frame(expected, "contracts")["required_approver"].tolist()[:3]
+    assert (
+        column(contracts, "required_approver")[:3]
+        == result_frame(expected, "contracts")["required_approver"].tolist()[:3]
+    )
     assert sum(v is not None for v in column(contracts, "kade.errors")) == 3  # the sample's three bad rows
     assert "3 row(s) in error" in alerts[0][1]
 
@@ -161,6 +173,7 @@ def test_check_over_http(server, sample):
 
 # ------------------------------------------------------------------- errors ----
 
+
 def test_a_data_problem_is_plain_text_for_the_message_box(server, sample):
     wb = openpyxl.load_workbook(sample)
     wb["合同"].delete_cols(5)  # 合同金额(万元)
@@ -175,12 +188,15 @@ def test_why_without_a_data_row_is_plain_text(server, sample):
     assert response.status_code == 400 and "header row" in response.text
 
 
-@pytest.mark.parametrize("method, path, body, status, words", [
-    ("POST", "/xlwings/evaluate", b"{not json", 400, "not JSON"),
-    ("POST", "/xlwings/evaluate", b"[1, 2]", 400, "expected a JSON object"),
-    ("GET", "/xlwings/evaluate", None, 405, "takes POST"),
-    ("POST", "/xlwings/nothing", b"{}", 404, "no such endpoint"),
-])
+@pytest.mark.parametrize(
+    "method, path, body, status, words",
+    [
+        ("POST", "/xlwings/evaluate", b"{not json", 400, "not JSON"),
+        ("POST", "/xlwings/evaluate", b"[1, 2]", 400, "expected a JSON object"),
+        ("GET", "/xlwings/evaluate", None, 405, "takes POST"),
+        ("POST", "/xlwings/nothing", b"{}", 404, "no such endpoint"),
+    ],
+)
 def test_bad_requests_get_plain_text(server, method, path, body, status, words):
     response = httpx.request(method, server.url + path, content=body)
     assert response.status_code == status and words in response.text
@@ -196,6 +212,7 @@ def test_the_server_never_loaded_xlwings(server, sample):
 
 
 # ------------------------------------------------------- limits and tokens ----
+
 
 def test_request_size_limit(tmp_path, sample):
     small = Server(tmp_path, max_request_mb=1).wait_ready()
@@ -229,8 +246,18 @@ def test_a_public_address_needs_a_token(tmp_path):
     assert refused.process.returncode != 0 and "--token" in err
 
 
-@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.2", True),
-                                            ("0.0.0.0", False), ("10.1.2.3", False), ("kade.example.com", False)])
+@pytest.mark.parametrize(
+    "host, loopback",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("10.1.2.3", False),
+        ("kade.example.com", False),
+    ],
+)
 def test_loopback_hosts(host, loopback):
     assert is_loopback(host) is loopback
     if loopback:
@@ -245,13 +272,23 @@ def test_office_scripts_origin_may_call_when_allowed(tmp_path, sample):
     origin = "https://abc.officescripts.microsoftusercontent.com"
     allowed = Server(tmp_path, cors_origins=("https://*.officescripts.microsoftusercontent.com",)).wait_ready()
     try:
-        preflight = httpx.options(f"{allowed.url}/xlwings/evaluate", headers={
-            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"})
+        preflight = httpx.options(
+            f"{allowed.url}/xlwings/evaluate",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
         assert preflight.status_code == 200 and preflight.headers["access-control-allow-origin"] == origin
-        other = httpx.options(f"{allowed.url}/xlwings/evaluate", headers={
-            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        other = httpx.options(
+            f"{allowed.url}/xlwings/evaluate",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
         assert "access-control-allow-origin" not in other.headers
-        response = post(allowed, "evaluate", payload_from_xlsx(sample, client=OFFICE_SCRIPTS, include=["客户"]), Origin=origin)
+        response = post(
+            allowed, "evaluate", payload_from_xlsx(sample, client=OFFICE_SCRIPTS, include=["客户"]), Origin=origin
+        )
         assert response.status_code == 200 and response.headers["access-control-allow-origin"] == origin
     finally:
         allowed.stop()

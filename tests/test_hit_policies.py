@@ -1,6 +1,7 @@
 """DMN 1.5 hit policies (8.2.11) through engine.evaluate.evaluate_table: exact
 outputs and rule ids per row, the error cases, defaults, blocked rows, reasons,
 and a property test against a pure-Python reference for FIRST tables."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -17,7 +18,9 @@ SIZE_RULES = [
 
 
 def size_table(hit_policy, allowed=(), **kw):
-    return table("size", hit_policy=hit_policy, inputs=[("x", "number")], outputs=[("y", None, allowed)], rules=SIZE_RULES, **kw)
+    return table(
+        "size", hit_policy=hit_policy, inputs=[("x", "number")], outputs=[("y", None, allowed)], rules=SIZE_RULES, **kw
+    )
 
 
 def ids(result):
@@ -30,12 +33,19 @@ def errors(result):
 
 # ---------------------------------------------------------- single hit --------
 
+
 def test_unique_with_multiple_outputs():
-    t = table("route", hit_policy="U", inputs=[("x", "number"), ("ind", "string")],
-              outputs=[("team", None, ()), ("review", None, ()), ("score", None, ())],
-              rules=[("U1", ["< 10", '"金融"'], ['"finance"', "true", "1"]),
-                     ("U2", ["< 10", 'not("金融")'], ['"sales"', "false", "2"]),
-                     ("U3", [">= 10", "-"], ['"legal"', "true", "3"])])
+    t = table(
+        "route",
+        hit_policy="U",
+        inputs=[("x", "number"), ("ind", "string")],
+        outputs=[("team", None, ()), ("review", None, ()), ("score", None, ())],
+        rules=[
+            ("U1", ["< 10", '"金融"'], ['"finance"', "true", "1"]),
+            ("U2", ["< 10", 'not("金融")'], ['"sales"', "false", "2"]),
+            ("U3", [">= 10", "-"], ['"legal"', "true", "3"]),
+        ],
+    )
     r = run(t, x=[1, 1, 50, 9], ind=["金融", "IT", None, None])
     assert values(r, "team") == ["finance", "sales", "legal", "sales"]
     assert values(r, "review") == [True, False, True, False]
@@ -62,8 +72,17 @@ def test_any_with_differing_outputs_is_an_error_naming_the_rules():
 
 
 def test_any_with_equal_outputs_is_fine():
-    t = table("grade", hit_policy="A", inputs=[("x", "number")], outputs=[("g", None, ()), ("n", None, ())],
-              rules=[("A1", [">= 10"], ['"A"', "x * 2"]), ("A2", ["[5..20]"], ['"A"', "x + x"]), ("A3", ["< 5"], ['"B"', "x - x"])])
+    t = table(
+        "grade",
+        hit_policy="A",
+        inputs=[("x", "number")],
+        outputs=[("g", None, ()), ("n", None, ())],
+        rules=[
+            ("A1", [">= 10"], ['"A"', "x * 2"]),
+            ("A2", ["[5..20]"], ['"A"', "x + x"]),
+            ("A3", ["< 5"], ['"B"', "x - x"]),
+        ],
+    )
     r = run(t, x=X)
     assert errors(r) == [None] * 4
     assert values(r, "g") == ["B", "A", "A", "A"]
@@ -72,8 +91,13 @@ def test_any_with_equal_outputs_is_fine():
 
 
 def test_any_compares_every_output():
-    t = table("two", hit_policy="A", inputs=[("x", "number")], outputs=[("g", None, ()), ("n", None, ())],
-              rules=[("A1", ["> 0"], ['"A"', "1"]), ("A2", ["> 5"], ['"A"', "2"])])
+    t = table(
+        "two",
+        hit_policy="A",
+        inputs=[("x", "number")],
+        outputs=[("g", None, ()), ("n", None, ())],
+        rules=[("A1", ["> 0"], ['"A"', "1"]), ("A2", ["> 5"], ['"A"', "2"])],
+    )
     r = run(t, x=[1, 10])
     assert errors(r)[0] is None and values(r, "n")[0] == 1
     assert "A1, A2" in errors(r)[1]
@@ -89,16 +113,33 @@ def test_priority_follows_allowed_values_not_rule_order():
 
 
 def test_priority_from_a_rule_workbook_glossary(write_xlsx, tmp_path):
-    write_xlsx("rules/glossary.xlsx", {
-        "Entities": [["entity", "sheet", "key"], ["clients", "clients", "client_id"]],
-        "Glossary": [["variable", "entity", "column header", "type", "allowed values"],
-                     ["client_id", "clients", "client_id", "string", None],
-                     ["revenue", "clients", "revenue", "number", None],
-                     ["tier", "clients", "tier", "string", '"platinum", "gold", "silver"']]})
-    write_xlsx("rules/tier.xlsx", {"tier": [
-        ["decision", "tier"], ["rows", "clients"], [],
-        [None, "input", "output", "annotation"], ["P", "revenue", "tier", "why"],
-        ["T1", ">= 0", '"silver"', "everyone"], ["T2", ">= 100", '"gold"', None], ["T3", ">= 1000", '"platinum"', None]]})
+    write_xlsx(
+        "rules/glossary.xlsx",
+        {
+            "Entities": [["entity", "sheet", "key"], ["clients", "clients", "client_id"]],
+            "Glossary": [
+                ["variable", "entity", "column header", "type", "allowed values"],
+                ["client_id", "clients", "client_id", "string", None],
+                ["revenue", "clients", "revenue", "number", None],
+                ["tier", "clients", "tier", "string", '"platinum", "gold", "silver"'],
+            ],
+        },
+    )
+    write_xlsx(
+        "rules/tier.xlsx",
+        {
+            "tier": [
+                ["decision", "tier"],
+                ["rows", "clients"],
+                [],
+                [None, "input", "output", "annotation"],
+                ["P", "revenue", "tier", "why"],
+                ["T1", ">= 0", '"silver"', "everyone"],
+                ["T2", ">= 100", '"gold"', None],
+                ["T3", ">= 1000", '"platinum"', None],
+            ]
+        },
+    )
     t = engine.load_rules(tmp_path / "rules").decision("tier")
     assert t.hit_policy == "P" and t.outputs[0].allowed_values == ("platinum", "gold", "silver")
     r = engine.evaluate_table(t, {"revenue": column("number", [5, 150, 2000, None])}, 4, strict=False)
@@ -107,8 +148,17 @@ def test_priority_from_a_rule_workbook_glossary(write_xlsx, tmp_path):
 
 
 def test_first_takes_the_first_matching_rule_with_multiple_outputs():
-    t = table("f", hit_policy="F", inputs=[("x", "number")], outputs=[("y", None, ()), ("big", None, ())],
-              rules=[("F1", [">= 10"], ['"big"', "true"]), ("F2", ["[5..20]"], ['"mid"', "false"]), ("F3", ["-"], ['"any"', "false"])])
+    t = table(
+        "f",
+        hit_policy="F",
+        inputs=[("x", "number")],
+        outputs=[("y", None, ()), ("big", None, ())],
+        rules=[
+            ("F1", [">= 10"], ['"big"', "true"]),
+            ("F2", ["[5..20]"], ['"mid"', "false"]),
+            ("F3", ["-"], ['"any"', "false"]),
+        ],
+    )
     r = run(t, x=[1, 5, 12, None])
     assert values(r, "y") == ["any", "mid", "big", "any"]
     assert values(r, "big") == [False, False, True, False]
@@ -117,9 +167,19 @@ def test_first_takes_the_first_matching_rule_with_multiple_outputs():
 
 # ----------------------------------------------------------- multi hit --------
 
+
 def test_rule_order_lists_in_rule_order_with_multiple_outputs():
-    t = table("r", hit_policy="R", inputs=[("x", "number")], outputs=[("y", None, ()), ("n", None, ())],
-              rules=[("R1", [">= 10"], ['"big"', "1"]), ("R2", ["[5..20]"], ['"mid"', "x"]), ("R3", ["< 5"], ['"small"', "3"])])
+    t = table(
+        "r",
+        hit_policy="R",
+        inputs=[("x", "number")],
+        outputs=[("y", None, ()), ("n", None, ())],
+        rules=[
+            ("R1", [">= 10"], ['"big"', "1"]),
+            ("R2", ["[5..20]"], ['"mid"', "x"]),
+            ("R3", ["< 5"], ['"small"', "3"]),
+        ],
+    )
     r = run(t, x=X)
     assert values(r, "y") == [["small"], ["mid"], ["big", "mid"], ["big"]]
     assert values(r, "n") == [[3], [5], [1, 12], [1]]
@@ -141,12 +201,15 @@ def test_collect_lists_every_match():
 NUM_RULES = [("N1", [">= 10"], ["3"]), ("N2", ["[5..20]"], ["4"]), ("N3", ["-"], ["x / 10"])]
 
 
-@pytest.mark.parametrize("policy,expected", [
-    ("C+", [0.1, 4.5, 8.2, 6]),
-    ("C<", [0.1, 0.5, 1.2, 3]),
-    ("C>", [0.1, 4, 4, 3]),
-    ("C#", [1, 2, 3, 2]),
-])
+@pytest.mark.parametrize(
+    "policy,expected",
+    [
+        ("C+", [0.1, 4.5, 8.2, 6]),
+        ("C<", [0.1, 0.5, 1.2, 3]),
+        ("C>", [0.1, 4, 4, 3]),
+        ("C#", [1, 2, 3, 2]),
+    ],
+)
 def test_collect_aggregations(policy, expected):
     t = table("agg", hit_policy=policy, inputs=[("x", "number")], outputs=[("y", None, ())], rules=NUM_RULES)
     r = run(t, x=X)
@@ -161,8 +224,14 @@ ALL_POLICIES = ["U", "A", "P", "F", "R", "O", "C", "C+", "C<", "C>", "C#"]
 
 
 def policy_table(policy, **kw):
-    return table("t", hit_policy=policy, inputs=[("x", "number")], outputs=[("y", None, (1, 2))],
-                 rules=[("Q1", ["< 10"], ["1"]), ("Q2", ["< 5"], ["2"])], **kw)
+    return table(
+        "t",
+        hit_policy=policy,
+        inputs=[("x", "number")],
+        outputs=[("y", None, (1, 2))],
+        rules=[("Q1", ["< 10"], ["1"]), ("Q2", ["< 5"], ["2"])],
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("policy", ALL_POLICIES)
@@ -173,10 +242,22 @@ def test_no_match_without_default_is_an_error_in_strict_mode(policy):
     assert values(r, "y")[:2] == [None, None]
 
 
-@pytest.mark.parametrize("policy,empty", [
-    ("U", None), ("A", None), ("P", None), ("F", None), ("R", []), ("O", []), ("C", []),
-    ("C+", None), ("C<", None), ("C>", None), ("C#", 0),
-])
+@pytest.mark.parametrize(
+    "policy,empty",
+    [
+        ("U", None),
+        ("A", None),
+        ("P", None),
+        ("F", None),
+        ("R", []),
+        ("O", []),
+        ("C", []),
+        ("C+", None),
+        ("C<", None),
+        ("C>", None),
+        ("C#", 0),
+    ],
+)
 def test_no_match_is_null_or_empty_when_not_strict(policy, empty):
     r = run(policy_table(policy), x=[50, None, 7], _strict=False)
     assert errors(r) == [None, None, None]
@@ -197,13 +278,20 @@ def test_default_output_used_when_no_rule_matches(policy, default_value):
 def test_default_for_collect_count_and_computed_default():
     r = run(size_table("C#", default=["0"]), x=[1, None])
     assert values(r, "y") == [1, 0] and ids(r) == ["R3", "default"]
-    t = table("d", hit_policy="U", inputs=[("x", "number")], outputs=[("y", None, ())],
-              rules=[("D1", ["> 100"], ["x"])], default=["z * 2"])
+    t = table(
+        "d",
+        hit_policy="U",
+        inputs=[("x", "number")],
+        outputs=[("y", None, ())],
+        rules=[("D1", ["> 100"], ["x"])],
+        default=["z * 2"],
+    )
     r = run(t, x=[500, 3], z=[1, 21])
     assert values(r, "y") == [500, 42] and ids(r) == ["D1", "default"]
 
 
 # ------------------------------------------------------- blocked, computed ---
+
 
 @pytest.mark.parametrize("policy", ["U", "F", "C", "C#"])
 def test_blocked_rows_get_the_message_and_others_still_evaluate(policy):
@@ -216,16 +304,26 @@ def test_blocked_rows_get_the_message_and_others_still_evaluate(policy):
 
 
 def test_computed_outputs_per_row():
-    t = table("c", hit_policy="F", inputs=[("x", "number")], outputs=[("y", "number", ())],
-              rules=[("C1", [">= 10"], ["x * 2"]), ("C2", ["-"], ["x + price"])])
+    t = table(
+        "c",
+        hit_policy="F",
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        rules=[("C1", [">= 10"], ["x * 2"]), ("C2", ["-"], ["x + price"])],
+    )
     r = run(t, x=[1, 12, None, 3], price=[10, 99, 5, None])
     assert values(r, "y") == [11, 24, None, None]
     assert ids(r) == ["C2", "C1", "C2", "C2"]
 
 
 def test_literal_and_computed_outputs_in_one_column():
-    t = table("m", hit_policy="F", inputs=[("x", "number")], outputs=[("y", None, ())],
-              rules=[("M1", [">= 10"], ["x * 2"]), ("M2", ["-"], ["0"])])
+    t = table(
+        "m",
+        hit_policy="F",
+        inputs=[("x", "number")],
+        outputs=[("y", None, ())],
+        rules=[("M1", [">= 10"], ["x * 2"]), ("M2", ["-"], ["0"])],
+    )
     r = run(t, x=[1, 12])
     assert ids(r) == ["M2", "M1"]
     assert values(r, "y") == [0, 24]
@@ -233,6 +331,7 @@ def test_literal_and_computed_outputs_in_one_column():
 
 
 # ------------------------------------------------------------- reasons -------
+
 
 def test_reasons_name_the_actual_value_and_rule():
     r = run(size_table("F"), x=X)
@@ -244,8 +343,13 @@ def test_reasons_name_the_actual_value_and_rule():
 
 
 def test_reasons_for_aggregation_and_strings():
-    t = table("s", hit_policy="C+", inputs=[("ind", "string")], outputs=[("y", None, ())],
-              rules=[("S1", ['"金融", "政府"'], ["10"], "public or finance"), ("S2", ["-"], ["1"])])
+    t = table(
+        "s",
+        hit_policy="C+",
+        inputs=[("ind", "string")],
+        outputs=[("y", None, ())],
+        rules=[("S1", ['"金融", "政府"'], ["10"], "public or finance"), ("S2", ["-"], ["1"])],
+    )
     r = run(t, ind=["金融", "IT"])
     assert values(r, "y") == [11, 1]
     assert r.reasons[0].startswith("sum 11 of: ind 金融 in 金融, 政府 → 10 (rule S1: public or finance); ")
@@ -253,6 +357,7 @@ def test_reasons_for_aggregation_and_strings():
 
 
 # ------------------------------------------------- property: FIRST tables ----
+
 
 def _num_text(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else str(v)
@@ -319,15 +424,21 @@ def reference_first(specs, outputs, default, xs):
 @given(rules=st.lists(first_rule(), min_size=1, max_size=6), data=st.data(), has_default=st.booleans())
 def test_first_matches_reference_evaluator(rules, data, has_default):
     specs = [spec for _, spec in rules]
-    endpoints = [x for s in specs for part in s[1:] for x in (part if isinstance(part, list) else [part])
-                 if isinstance(x, float)]
+    endpoints = [
+        x for s in specs for part in s[1:] for x in (part if isinstance(part, list) else [part]) if isinstance(x, float)
+    ]
     pool = st.sampled_from(endpoints) | numbers if endpoints else numbers
     xs = data.draw(st.lists(st.none() | pool, min_size=1, max_size=25))
     outputs = [100.0 + i for i in range(len(rules))]
     default = -1.0 if has_default else None
-    t = table("prop", hit_policy="F", inputs=[("x", "number")], outputs=[("y", "number", ())],
-              rules=[(f"R{i + 1}", [text], [_num_text(outputs[i])]) for i, (text, _) in enumerate(rules)],
-              default=["-1"] if has_default else None)
+    t = table(
+        "prop",
+        hit_policy="F",
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        rules=[(f"R{i + 1}", [text], [_num_text(outputs[i])]) for i, (text, _) in enumerate(rules)],
+        default=["-1"] if has_default else None,
+    )
     r = engine.evaluate_table(t, {"x": column("number", xs)}, len(xs), strict=False)
     expected_out, expected_ids = reference_first(specs, outputs, default, xs)
     assert values(r, "y") == expected_out

@@ -1,4 +1,5 @@
 """The vectorized number formatter shows numbers exactly as sfeel.format_value does."""
+
 from __future__ import annotations
 
 import math
@@ -12,9 +13,19 @@ from engine.sfeel import format_value
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.one_of(st.one_of(st.just(float("nan")), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e16, max_value=1e16)),
-                          st.integers(-10**12, 10**12).map(float),
-                          st.decimals(-10**6, 10**6, places=3).map(float)), min_size=1, max_size=50))
+@given(
+    st.lists(
+        st.one_of(
+            st.one_of(
+                st.just(float("nan")), st.floats(allow_nan=False, allow_infinity=False, min_value=-1e16, max_value=1e16)
+            ),
+            st.integers(-(10**12), 10**12).map(float),
+            st.decimals(-(10**6), 10**6, places=3).map(float),
+        ),
+        min_size=1,
+        max_size=50,
+    )
+)
 def test_same_text_as_format_value(values):
     got = format_numbers(np.array(values, dtype=float))
     for value, text in zip(values, got):
@@ -27,4 +38,11 @@ def test_same_text_as_format_value(values):
 
 
 def test_examples():
-    assert format_numbers(np.array([2560.0, 40.44, -1234.5, 1e-7, 3.00001, np.nan])).tolist() == ["2,560", "40.44", "-1,234.5", "0", "3.00001", "empty"]
+    assert format_numbers(np.array([2560.0, 40.44, -1234.5, 1e-7, 3.00001, np.nan])).tolist() == [
+        "2,560",
+        "40.44",
+        "-1,234.5",
+        "0",
+        "3.00001",
+        "empty",
+    ]

@@ -1,5 +1,6 @@
 """engine.render: S-FEEL text from parsed cells, workbooks as aligned text, and
 the text as a git textconv driver."""
+
 from __future__ import annotations
 
 import shutil
@@ -17,10 +18,39 @@ from tests.workbook_factory import small_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
-UNARY = ["-", "null", ">= 1000", "< -2.5", "[300..450)", "(1..2]", '"a", "b"', 'not("a", "b")', 'date("2026-01-31")',
-         '< date("2026-01-31")', "true", "not(null)", "5", ">= x", '"say \\"hi\\""', "[1..x), null"]
-EXPRESSIONS = ["standard_price * 1.2", "a - (b - c)", "(a + b) * c", "a + b * c", "8 * -3", "-x", "-(a + b)", "2 ** 3 ** 2",
-               '"x" + "y"', "not(a)", "a / (b * c)", "a >= 3 and b < 2 or c", "monthly_revenue - sla_price"]
+UNARY = [
+    "-",
+    "null",
+    ">= 1000",
+    "< -2.5",
+    "[300..450)",
+    "(1..2]",
+    '"a", "b"',
+    'not("a", "b")',
+    'date("2026-01-31")',
+    '< date("2026-01-31")',
+    "true",
+    "not(null)",
+    "5",
+    ">= x",
+    '"say \\"hi\\""',
+    "[1..x), null",
+]
+EXPRESSIONS = [
+    "standard_price * 1.2",
+    "a - (b - c)",
+    "(a + b) * c",
+    "a + b * c",
+    "8 * -3",
+    "-x",
+    "-(a + b)",
+    "2 ** 3 ** 2",
+    '"x" + "y"',
+    "not(a)",
+    "a / (b * c)",
+    "a >= 3 and b < 2 or c",
+    "monthly_revenue - sla_price",
+]
 
 
 @pytest.mark.parametrize("cell", UNARY)
@@ -60,10 +90,14 @@ def test_shipped_workbook_as_aligned_text():
         ids = [line.split(" ", 1)[0] for line in text.splitlines()]
         assert all(ids.count(rule.id) == 1 for rule in table.rules), table.name  # one line per rule
     grid = table_lines(text, "CT-01")
-    assert grid[1].startswith("F ") and 'CT-04 |' in grid[5] and ">= 450" in grid[5]
+    assert grid[1].startswith("F ") and "CT-04 |" in grid[5] and ">= 450" in grid[5]
     # columns line up, Chinese included: every separator at the same screen column
-    columns = {tuple(display_width(line[:i]) for i in range(len(line)) if line.startswith(" | ", i) or line.startswith(" || ", i))[:7]
-               for line in grid}
+    columns = {
+        tuple(
+            display_width(line[:i]) for i in range(len(line)) if line.startswith(" | ", i) or line.startswith(" || ", i)
+        )[:7]
+        for line in grid
+    }
     assert len(columns) == 1
     assert "hit policy: F (first)" in text
 
@@ -88,8 +122,13 @@ def test_loaded_rule_set_as_text(tmp_path):
 
 
 def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-c", "user.name=kade", "-c", "user.email=kade@example.com", *args], cwd=repo,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["git", "-c", "user.name=kade", "-c", "user.email=kade@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout
 
 
@@ -106,8 +145,10 @@ def test_git_diff_shows_the_changed_rule_through_textconv(tmp_path):
     show = f'{sys.executable} -c "import sys; from engine.render import render_text; sys.stdout.write(render_text(sys.argv[1]))"'
     diff = git(repo, "-c", f"diff.kade-rules.textconv={show}", "diff")
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-    assert changed == ['-T1 | >= 1000 | "金融"   || "gold"   | large finance clients',
-                       '+T1 | >= 1500 | "金融"   || "gold"   | large finance clients']
+    assert changed == [
+        '-T1 | >= 1000 | "金融"   || "gold"   | large finance clients',
+        '+T1 | >= 1500 | "金融"   || "gold"   | large finance clients',
+    ]
 
 
 def test_repository_uses_the_driver_for_rules():

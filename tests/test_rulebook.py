@@ -1,4 +1,5 @@
 """Rule workbooks: layout, glossary, malformed cells with file!sheet!cell, graph."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,16 +20,28 @@ def test_small_model_loads_in_dependency_order(tmp_path):
 
 
 def test_chinese_headers_resolve_to_variables(tmp_path):
-    table = ("tier", "clients", "F", [("input", "年收入"), ("input", "行业"), ("output", "tier")],
-             [("T1", ">= 1000", '"金融"', '"gold"', ""), ("T2", "-", "-", '"silver"', "")], None)
+    table = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "年收入"), ("input", "行业"), ("output", "tier")],
+        [("T1", ">= 1000", '"金融"', '"gold"', ""), ("T2", "-", "-", '"silver"', "")],
+        None,
+    )
     rules = engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [table]}))
     names = [c.expr.name for c in rules.decision("tier").inputs]
     assert names == ["revenue", "industry"]
 
 
 def test_malformed_cell_names_file_sheet_and_cell(tmp_path):
-    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
-           [("T1", ">= 1o0", '"gold"', ""), ("T2", "-", '"silver"', "")], None)
+    bad = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "tier")],
+        [("T1", ">= 1o0", '"gold"', ""), ("T2", "-", '"silver"', "")],
+        None,
+    )
     folder = small_model(tmp_path / "r", {"sla.xlsx": [bad]})
     with pytest.raises(FeelSyntaxError) as info:
         engine.load_rules(folder)
@@ -37,17 +50,24 @@ def test_malformed_cell_names_file_sheet_and_cell(tmp_path):
 
 
 def test_wrong_type_literal_is_refused(tmp_path):
-    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
-           [("T1", '>= "big"', '"gold"', "")], None)
+    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")], [("T1", '>= "big"', '"gold"', "")], None)
     with pytest.raises(FeelTypeError, match=r"rules.xlsx!tier!B6: expected a number after '>='"):
         engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
 
 
 def test_all_problems_reported_together(tmp_path):
-    bad = ("tier", "clients", "F", [("input", "revenue"), ("input", "industry"), ("output", "tier")],
-           [("T1", "[1..", '"金融"', '"gold"', ""),
+    bad = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("input", "industry"), ("output", "tier")],
+        [
+            ("T1", "[1..", '"金融"', '"gold"', ""),
             ("T2", "-", '"金鸿"', '"silver"', ""),
-            ("T3", "-", "-", '"bronze"', "")], None)
+            ("T3", "-", "-", '"bronze"', ""),
+        ],
+        None,
+    )
     with pytest.raises(RuleErrors) as info:
         engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
     text = str(info.value)
@@ -58,8 +78,7 @@ def test_all_problems_reported_together(tmp_path):
 
 
 def test_unknown_name_suggests_quotes(tmp_path):
-    bad = ("tier", "clients", "F", [("input", "industry"), ("output", "tier")],
-           [("T1", "金融", '"gold"', "")], None)
+    bad = ("tier", "clients", "F", [("input", "industry"), ("output", "tier")], [("T1", "金融", '"gold"', "")], None)
     with pytest.raises(RuleError, match=r'unknown name 金融.*write "金融" in double quotes'):
         engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
 
@@ -71,8 +90,14 @@ def test_bad_hit_policy_in_corner(tmp_path):
 
 
 def test_duplicate_rule_id(tmp_path):
-    bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
-           [("T1", "> 1", '"gold"', ""), ("T1", "-", '"silver"', "")], None)
+    bad = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "tier")],
+        [("T1", "> 1", '"gold"', ""), ("T1", "-", '"silver"', "")],
+        None,
+    )
     with pytest.raises(RuleError, match=r"tier!A7: rule id T1 is used twice"):
         engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [bad]}))
 
@@ -94,7 +119,14 @@ def test_parent_decision_cannot_use_child_values(tmp_path):
 
 def test_aggregation_needs_single_output(tmp_path):
     glossary = GLOSSARY + [("p", "clients", "", "number", ""), ("q", "clients", "", "number", "")]
-    bad = ("score", "clients", "C+", [("input", "revenue"), ("output", "p"), ("output", "q")], [("S1", "-", 1, 2, "")], None)
+    bad = (
+        "score",
+        "clients",
+        "C+",
+        [("input", "revenue"), ("output", "p"), ("output", "q")],
+        [("S1", "-", 1, 2, "")],
+        None,
+    )
     with pytest.raises(RuleError, match=r"C\+ aggregates a single output"):
         engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [bad]}))
 

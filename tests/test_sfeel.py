@@ -1,5 +1,6 @@
 """S-FEEL unary tests and expressions: parsing, matching (with FEEL's
 three-valued logic for null), error messages, arithmetic."""
+
 import math
 
 import pytest
@@ -88,12 +89,29 @@ def test_range_ast_records_open_and_closed_ends():
 # --------------------------------------------------- null against every form ---
 
 NULL_ROW = {  # does the test match a null input? (DMN 1.5 FEEL semantics)
-    "-": T, "null": T, "= null": T, "not(null)": F, "!= null": F,
-    "5": F, "< 5": F, "<= 5": F, "> 5": F, ">= 5": F,
-    "[1..5]": F, "(1..5)": F, "[1..5)": F, "]1..5]": F,
-    "1, 5": F, "< 1, > 5": F, "null, 5": T,
-    "not(<5)": F, "not([1..5])": F, "not(< 1, > 5)": F, "not(null, 5)": F,
-    "not(5)": T, "!= 5": T,
+    "-": T,
+    "null": T,
+    "= null": T,
+    "not(null)": F,
+    "!= null": F,
+    "5": F,
+    "< 5": F,
+    "<= 5": F,
+    "> 5": F,
+    ">= 5": F,
+    "[1..5]": F,
+    "(1..5)": F,
+    "[1..5)": F,
+    "]1..5]": F,
+    "1, 5": F,
+    "< 1, > 5": F,
+    "null, 5": T,
+    "not(<5)": F,
+    "not([1..5])": F,
+    "not(< 1, > 5)": F,
+    "not(null, 5)": F,
+    "not(5)": T,
+    "!= 5": T,
 }
 
 
@@ -102,12 +120,25 @@ def test_null_number_input(text):
     assert matches(text, "number", [None, 3])[0] is NULL_ROW[text]
 
 
-@pytest.mark.parametrize("type_,tests", [
-    ("string", {'"a"': F, '< "b"': F, '["a".."c"]': F, 'not("a")': T, "null": T, "not(null)": F, "-": T}),
-    ("boolean", {"true": F, "false": F, "not(true)": T, "null": T, "not(null)": F, "-": T}),
-    ("date", {'date("2026-01-31")': F, '< date("2026-01-31")': F, '[date("2026-01-01")..date("2026-12-31")]': F,
-              'not(> date("2026-01-31"))': F, "null": T, "not(null)": F, "-": T}),
-])
+@pytest.mark.parametrize(
+    "type_,tests",
+    [
+        ("string", {'"a"': F, '< "b"': F, '["a".."c"]': F, 'not("a")': T, "null": T, "not(null)": F, "-": T}),
+        ("boolean", {"true": F, "false": F, "not(true)": T, "null": T, "not(null)": F, "-": T}),
+        (
+            "date",
+            {
+                'date("2026-01-31")': F,
+                '< date("2026-01-31")': F,
+                '[date("2026-01-01")..date("2026-12-31")]': F,
+                'not(> date("2026-01-31"))': F,
+                "null": T,
+                "not(null)": F,
+                "-": T,
+            },
+        ),
+    ],
+)
 def test_null_input_of_other_types(type_, tests):
     for text, expected in tests.items():
         assert matches(text, type_, [None]) == [expected], text
@@ -118,16 +149,19 @@ def test_null_input_of_other_types(type_, tests):
 STRS = ["a,b", 'say "hi"', "金融", "政府", "其他", None]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('"a,b"', [T, F, F, F, F, F]),  # one string with a comma, not two alternatives
-    ('"a", "b"', [F, F, F, F, F, F]),
-    (r'"say \"hi\""', [F, T, F, F, F, F]),
-    ("“金融”，“政府”", [F, F, T, T, F, F]),
-    ('"金融","政府"', [F, F, T, T, F, F]),
-    ('not("金融")', [T, T, F, T, T, T]),
-    ('not("金融", "政府", null)', [T, T, F, F, T, F]),
-    ('< "b"', [T, F, F, F, F, F]),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('"a,b"', [T, F, F, F, F, F]),  # one string with a comma, not two alternatives
+        ('"a", "b"', [F, F, F, F, F, F]),
+        (r'"say \"hi\""', [F, T, F, F, F, F]),
+        ("“金融”，“政府”", [F, F, T, T, F, F]),
+        ('"金融","政府"', [F, F, T, T, F, F]),
+        ('not("金融")', [T, T, F, T, T, T]),
+        ('not("金融", "政府", null)', [T, T, F, F, T, F]),
+        ('< "b"', [T, F, F, F, F, F]),
+    ],
+)
 def test_string_unary_tests(text, expected):
     assert matches(text, "string", STRS) == expected
 
@@ -140,9 +174,16 @@ def test_string_literal_values_after_unescaping():
 
 # -------------------------------------------------------- booleans, dates ----
 
-@pytest.mark.parametrize("text,expected", [
-    ("true", [T, F, F]), ("false", [F, T, F]), ("not(true)", [F, T, T]), ("true, false", [T, T, F]),
-])
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("true", [T, F, F]),
+        ("false", [F, T, F]),
+        ("not(true)", [F, T, T]),
+        ("true, false", [T, T, F]),
+    ],
+)
 def test_boolean_unary_tests(text, expected):
     assert matches(text, "boolean", [True, False, None]) == expected
 
@@ -150,20 +191,24 @@ def test_boolean_unary_tests(text, expected):
 DATES = ["2025-12-31", "2026-01-01", "2026-01-31", "2026-02-01", None]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ('date("2026-01-31")', [F, F, T, F, F]),
-    ('< date("2026-01-31")', [T, T, F, F, F]),
-    ('>= date("2026-01-31")', [F, F, T, T, F]),
-    ('[date("2026-01-01")..date("2026-01-31")]', [F, T, T, F, F]),
-    ('(date("2026-01-01")..date("2026-01-31"))', [F, F, F, F, F]),
-    ('[date("2026-01-01")..date("2026-01-31"))', [F, T, F, F, F]),
-    ('not(date("2026-01-31"))', [T, T, F, T, T]),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ('date("2026-01-31")', [F, F, T, F, F]),
+        ('< date("2026-01-31")', [T, T, F, F, F]),
+        ('>= date("2026-01-31")', [F, F, T, T, F]),
+        ('[date("2026-01-01")..date("2026-01-31")]', [F, T, T, F, F]),
+        ('(date("2026-01-01")..date("2026-01-31"))', [F, F, F, F, F]),
+        ('[date("2026-01-01")..date("2026-01-31"))', [F, T, F, F, F]),
+        ('not(date("2026-01-31"))', [T, T, F, T, T]),
+    ],
+)
 def test_date_unary_tests(text, expected):
     assert matches(text, "date", DATES) == expected
 
 
 # ---------------------------------------------------- names as endpoints -----
+
 
 def test_names_as_endpoints_compare_two_columns():
     xs = [1, 5, 10, None, 3]
@@ -182,6 +227,7 @@ def test_name_endpoint_on_string_column():
 
 
 # ------------------------------------------------------------- errors --------
+
 
 def error_of(text, type_=None, parse=sfeel.parse_unary_tests):
     with pytest.raises((FeelSyntaxError, FeelTypeError)) as info:
@@ -216,42 +262,51 @@ def test_comma_lists_that_are_not_thousands_are_fine():
     assert matches("1,50", "number", [1, 50, 150]) == [T, T, F]
 
 
-@pytest.mark.parametrize("text,type_,message,offset", [
-    ('"abc', "string", "string starting at character 1 has no closing quote", 0),
-    ('"金融", "政府', "string", "string starting at character 7 has no closing quote", 6),
-    ("[1..5", "number", "expected ']', ')' or '[' to close the range, got the end of the cell", 5),
-    ("[1..", "number", "expected a number after '..', got the end of the cell", 4),
-    ("[1 5]", "number", "expected '..' between the two ends of the range, got '5'", 3),
-    ("not(1", "number", "expected ')' to close not(, got the end of the cell", 5),
-    ("5 6", "number", "unexpected '6' (a comma separates alternatives)", 2),
-    ('date("2026-02-30")', "date", '"2026-02-30" is not a date of the form "yyyy-mm-dd"', 5),
-    ('date("31/01/2026")', "date", '"31/01/2026" is not a date of the form "yyyy-mm-dd"', 5),
-    ("date(2026)", "date", "expected a \"yyyy-mm-dd\" string inside date(, got '2026'", 5),
-])
+@pytest.mark.parametrize(
+    "text,type_,message,offset",
+    [
+        ('"abc', "string", "string starting at character 1 has no closing quote", 0),
+        ('"金融", "政府', "string", "string starting at character 7 has no closing quote", 6),
+        ("[1..5", "number", "expected ']', ')' or '[' to close the range, got the end of the cell", 5),
+        ("[1..", "number", "expected a number after '..', got the end of the cell", 4),
+        ("[1 5]", "number", "expected '..' between the two ends of the range, got '5'", 3),
+        ("not(1", "number", "expected ')' to close not(, got the end of the cell", 5),
+        ("5 6", "number", "unexpected '6' (a comma separates alternatives)", 2),
+        ('date("2026-02-30")', "date", '"2026-02-30" is not a date of the form "yyyy-mm-dd"', 5),
+        ('date("31/01/2026")', "date", '"31/01/2026" is not a date of the form "yyyy-mm-dd"', 5),
+        ("date(2026)", "date", "expected a \"yyyy-mm-dd\" string inside date(, got '2026'", 5),
+    ],
+)
 def test_syntax_errors(text, type_, message, offset):
     err = error_of(text, type_)
     assert type(err) is FeelSyntaxError
     assert (err.message, err.position.offset) == (message, offset)
 
 
-@pytest.mark.parametrize("text,type_,message,offset", [
-    ('>= "abc"', "number", "expected a number after '>=', got \"abc\"", 3),
-    ("5", "string", "expected a \"string\" here, got '5'", 0),
-    ('"yes"', "boolean", 'expected true or false here, got "yes"', 0),
-    ("< 5", "date", "expected a date like date(\"2026-01-31\") after '<', got '5'", 2),
-])
+@pytest.mark.parametrize(
+    "text,type_,message,offset",
+    [
+        ('>= "abc"', "number", "expected a number after '>=', got \"abc\"", 3),
+        ("5", "string", "expected a \"string\" here, got '5'", 0),
+        ('"yes"', "boolean", 'expected true or false here, got "yes"', 0),
+        ("< 5", "date", "expected a date like date(\"2026-01-31\") after '<', got '5'", 2),
+    ],
+)
 def test_type_errors(text, type_, message, offset):
     err = error_of(text, type_)
     assert type(err) is FeelTypeError
     assert (err.message, err.position.offset) == (message, offset)
 
 
-@pytest.mark.parametrize("text,message,offset", [
-    ("1 +", "expected a value, got the end of the cell", 3),
-    ("(1 + 2", "expected ')' to close '(', got the end of the cell", 6),
-    ("x * * 2", "expected a value, got '*'", 4),
-    ("", "expected a value, got an empty cell", 0),
-])
+@pytest.mark.parametrize(
+    "text,message,offset",
+    [
+        ("1 +", "expected a value, got the end of the cell", 3),
+        ("(1 + 2", "expected ')' to close '(', got the end of the cell", 6),
+        ("x * * 2", "expected a value, got '*'", 4),
+        ("", "expected a value, got an empty cell", 0),
+    ],
+)
 def test_expression_syntax_errors(text, message, offset):
     err = error_of(text, parse=sfeel.parse_expression)
     assert (err.message, err.position.offset) == (message, offset)
@@ -259,17 +314,28 @@ def test_expression_syntax_errors(text, message, offset):
 
 # -------------------------------------------------------- expressions --------
 
+
 def test_computed_price():
     assert evaluate("standard_price * 1.2", 3, standard_price=[100, None, 2.5]) == pytest.approx([120.0, None, 3.0])
 
 
-@pytest.mark.parametrize("text,value", [
-    ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("10 - 4 - 3", 3), ("12 / 4 / 3", 1),
-    ("2 * 3 ** 2", 18), ("2 ** 3 * 2", 16), ("2 ** -1", 0.5), ("(2 ** 3) ** 2", 64),
-    ("-2 ** 2", 4),  # DMN TCK 0075: -a**b parses as (-a)**b
-    ("- - 3", 3), ("1 - -1", 2),
-    ("2 ** 3 ** 2", 64),  # DMN TCK 0075: ** is left associative, (2**3)**2
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("1 + 2 * 3", 7),
+        ("(1 + 2) * 3", 9),
+        ("10 - 4 - 3", 3),
+        ("12 / 4 / 3", 1),
+        ("2 * 3 ** 2", 18),
+        ("2 ** 3 * 2", 16),
+        ("2 ** -1", 0.5),
+        ("(2 ** 3) ** 2", 64),
+        ("-2 ** 2", 4),  # DMN TCK 0075: -a**b parses as (-a)**b
+        ("- - 3", 3),
+        ("1 - -1", 2),
+        ("2 ** 3 ** 2", 64),  # DMN TCK 0075: ** is left associative, (2**3)**2
+    ],
+)
 def test_arithmetic_precedence(text, value):
     assert evaluate(text) == [value]
 

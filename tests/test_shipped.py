@@ -1,4 +1,5 @@
 """The shipped rule tables: the seed figures, and decisions of named sample rows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,11 +30,19 @@ def test_sla_table_exactly_as_in_the_source(rules):
     terms = rules.decision("sla_terms")
     assert terms.hit_policy == "U"
     expected = {  # level: (days, days with access-layer work, availability %, interruption h/month, coefficient)
-        "A": (5, 20, 99.7, 2, 2), "B": (7, 30, 99.16, 6, 1.2), "C": (15, 40, 98.9, 8, 1)}
+        "A": (5, 20, 99.7, 2, 2),
+        "B": (7, 30, 99.16, 6, 1.2),
+        "C": (15, 40, 98.9, 8, 1),
+    }
     for level, figures in expected.items():
         got = literal_outputs(terms, f"SLA-{level}")
-        assert (got["provisioning_days"], got["access_work_days"], got["availability"], got["interruption_hours"],
-                got["price_coefficient"]) == figures
+        assert (
+            got["provisioning_days"],
+            got["access_work_days"],
+            got["availability"],
+            got["interruption_hours"],
+            got["price_coefficient"],
+        ) == figures
 
 
 def test_sla_price_is_standard_price_times_coefficient(evaluation):
@@ -44,11 +53,27 @@ def test_sla_price_is_standard_price_times_coefficient(evaluation):
 
 
 def test_industry_totals_are_computed_not_copied(rules):
-    frame = engine.evaluate_frame(rules, __import__("pandas").DataFrame({
-        "客户编号": ["G", "T", "E", "F"], "行业": ["党政军", "运营商", "科教文卫", "金融"],
-        "年收入(百万元)": [1] * 4, "利润率(%)": [1] * 4, "IT预算(万元)": [1] * 4, "增长率(%)": [1] * 4,
-        "欠费率(%)": [0] * 4, "回款周期(天)": [30] * 4, "投诉次数": [0] * 4, "高层关系": ["否"] * 4,
-        "市场领先": ["否"] * 4, "上市公司": ["否"] * 4, "销售渠道": ["是"] * 4}), entity="clients")
+    frame = engine.evaluate_frame(
+        rules,
+        __import__("pandas").DataFrame(
+            {
+                "客户编号": ["G", "T", "E", "F"],
+                "行业": ["党政军", "运营商", "科教文卫", "金融"],
+                "年收入(百万元)": [1] * 4,
+                "利润率(%)": [1] * 4,
+                "IT预算(万元)": [1] * 4,
+                "增长率(%)": [1] * 4,
+                "欠费率(%)": [0] * 4,
+                "回款周期(天)": [30] * 4,
+                "投诉次数": [0] * 4,
+                "高层关系": ["否"] * 4,
+                "市场领先": ["否"] * 4,
+                "上市公司": ["否"] * 4,
+                "销售渠道": ["是"] * 4,
+            }
+        ),
+        entity="clients",
+    )
     # the source writes 46 for telecom; its criteria sum to 44
     assert frame["industry_total"].tolist() == [42, 44, 32, 28]
     # starred when total >= 29.1: finance (28) is not, although the source stars it
@@ -89,13 +114,28 @@ def test_named_contracts(evaluation):
 
 def test_named_sla_orders_and_requests(evaluation):
     orders = engine.result_frame(evaluation, "sla_orders").set_index("订单编号")
-    assert (orders.loc["SLA2026-0002", "sla_tier"], orders.loc["SLA2026-0002", "sla_tier.rule"]) == ("B", "ST-01")  # no backup
-    assert (orders.loc["SLA2026-0001", "sla_tier"], orders.loc["SLA2026-0001", "sla_tier.rule"]) == ("B", "ST-02")  # over the A cap
+    assert (orders.loc["SLA2026-0002", "sla_tier"], orders.loc["SLA2026-0002", "sla_tier.rule"]) == (
+        "B",
+        "ST-01",
+    )  # no backup
+    assert (orders.loc["SLA2026-0001", "sla_tier"], orders.loc["SLA2026-0001", "sla_tier.rule"]) == (
+        "B",
+        "ST-02",
+    )  # over the A cap
     requests = engine.result_frame(evaluation, "solution_requests").set_index("申请编号")
     assert requests.loc["FA2026-0003", "route"] == "chief_engineer"  # new business from customs
-    assert requests.loc["FA2026-0001", "escalation"] == ["group_ka_manager", "technical_support_manager", "technical_office_project_setup"]
+    assert requests.loc["FA2026-0001", "escalation"] == [
+        "group_ka_manager",
+        "technical_support_manager",
+        "technical_office_project_setup",
+    ]
 
 
 def test_sample_is_large_enough(evaluation):
     sizes = {e: len(r) for e, r in evaluation.rows.items()}
-    assert sizes["clients"] >= 300 and sizes["contracts"] > 0 and sizes["solution_requests"] > 0 and sizes["sla_orders"] > 0
+    assert (
+        sizes["clients"] >= 300
+        and sizes["contracts"] > 0
+        and sizes["solution_requests"] > 0
+        and sizes["sla_orders"] > 0
+    )

@@ -1,6 +1,7 @@
 """The DMN TCK, compliance level 2: all 116 cases pass, read straight from the
 .dmn files and also after a detour through a rule workbook (DMN -> Excel ->
 kade), and the runner reports failures with expected vs actual."""
+
 import dataclasses
 import datetime as dt
 import shutil
@@ -34,6 +35,7 @@ def test_compliance_level_2_all_pass(suite):
 def test_compliance_level_2_all_pass_through_a_rule_workbook(suite, tmp_path):
     """Each model is written as a rule workbook, read back by the workbook reader
     and evaluated: the Excel form means exactly what the DMN means."""
+
     def via_workbook(path):
         model = load_dmn(path)
         folder = tmp_path / path.stem
@@ -41,11 +43,19 @@ def test_compliance_level_2_all_pass_through_a_rule_workbook(suite, tmp_path):
         summary = write_rule_workbook(model, folder / "rules.xlsx")
         rules = engine.load_rules(summary.path)
         rename = lambda name: summary.renamed.get(name, name)  # noqa: E731
-        inputs = {k: dataclasses.replace(i, paths=tuple((p, rename(n), t) for p, n, t in i.paths)) for k, i in model.inputs.items()}
-        decisions = {k: dataclasses.replace(d, table=rules.decision(rename(d.table.name)),
-                                            output=rename(d.output) if d.output else None,
-                                            components=tuple((c, rename(n)) for c, n in d.components))
-                     for k, d in model.decisions.items()}
+        inputs = {
+            k: dataclasses.replace(i, paths=tuple((p, rename(n), t) for p, n, t in i.paths))
+            for k, i in model.inputs.items()
+        }
+        decisions = {
+            k: dataclasses.replace(
+                d,
+                table=rules.decision(rename(d.table.name)),
+                output=rename(d.output) if d.output else None,
+                components=tuple((c, rename(n)) for c, n in d.components),
+            )
+            for k, d in model.decisions.items()
+        }
         return dataclasses.replace(model, rules=rules, inputs=inputs, decisions=decisions, functions={})
 
     report = run_tck(suite, loader=via_workbook)
@@ -54,35 +64,40 @@ def test_compliance_level_2_all_pass_through_a_rule_workbook(suite, tmp_path):
 
 # ------------------------------------------------------------- comparing -----
 
-@pytest.mark.parametrize("expected,actual,equal", [
-    (Decimal("1200"), 1200.0, True),
-    (Decimal("1.2E3"), 1200.0000000000002, True),
-    (Decimal("0.3"), 0.1 + 0.2, True),
-    (Decimal("0.00001"), 1e-05, True),
-    (Decimal("2778.69354943277"), 2778.693549432746, True),  # float64 vs the TCK's 15 digits
-    (Decimal("2"), 2.4, False),
-    (Decimal("1"), 1.00000001, False),
-    (Decimal("0"), 1e-9, False),
-    (Decimal("1"), True, False),
-    (Decimal("1"), "1", False),
-    (None, None, True),
-    (None, 0.0, False),
-    ("a", "a", True),
-    ("a", "A", False),
-    (True, True, True),
-    (False, None, False),
-    (dt.date(2026, 1, 31), dt.date(2026, 1, 31), True),
-    ([Decimal("1"), "x"], [1.0, "x"], True),
-    ([Decimal("1")], [1.0, 2.0], False),
-    ({"a": Decimal("1"), "b": None}, {"a": 1.0, "b": None}, True),
-    ({"a": Decimal("1")}, {"a": 1.0, "b": 2.0}, False),
-    ([{"s": "x"}], [{"s": "y"}], False),
-])
+
+@pytest.mark.parametrize(
+    "expected,actual,equal",
+    [
+        (Decimal("1200"), 1200.0, True),
+        (Decimal("1.2E3"), 1200.0000000000002, True),
+        (Decimal("0.3"), 0.1 + 0.2, True),
+        (Decimal("0.00001"), 1e-05, True),
+        (Decimal("2778.69354943277"), 2778.693549432746, True),  # float64 vs the TCK's 15 digits
+        (Decimal("2"), 2.4, False),
+        (Decimal("1"), 1.00000001, False),
+        (Decimal("0"), 1e-9, False),
+        (Decimal("1"), True, False),
+        (Decimal("1"), "1", False),
+        (None, None, True),
+        (None, 0.0, False),
+        ("a", "a", True),
+        ("a", "A", False),
+        (True, True, True),
+        (False, None, False),
+        (dt.date(2026, 1, 31), dt.date(2026, 1, 31), True),
+        ([Decimal("1"), "x"], [1.0, "x"], True),
+        ([Decimal("1")], [1.0, 2.0], False),
+        ({"a": Decimal("1"), "b": None}, {"a": 1.0, "b": None}, True),
+        ({"a": Decimal("1")}, {"a": 1.0, "b": 2.0}, False),
+        ([{"s": "x"}], [{"s": "y"}], False),
+    ],
+)
 def test_values_are_compared_as_the_tck_means_them(expected, actual, equal):
     assert same(expected, actual) is equal
 
 
 # ------------------------------------------------------------- reporting -----
+
 
 def copy_case(suite: Path, tmp_path: Path, name: str) -> Path:
     target = tmp_path / "tck" / name
@@ -113,10 +128,14 @@ def test_a_refused_model_fails_its_cases_with_the_reason(suite, tmp_path):
 def test_error_results_pass_when_the_evaluation_reports_an_error(suite, tmp_path):
     case = copy_case(suite, tmp_path, "0004-simpletable-U")
     model = case / "0004-simpletable-U.dmn"
-    model.write_text(model.read_text().replace("<text>&lt;18</text>", "<text>&lt;=18</text>"))  # 18 now matches two rules
+    model.write_text(
+        model.read_text().replace("<text>&lt;18</text>", "<text>&lt;=18</text>")
+    )  # 18 now matches two rules
     test_file = case / "0004-simpletable-U-test-01.xml"
-    text = test_file.read_text().replace('<resultNode name="Approval Status" type="decision">',
-                                         '<resultNode name="Approval Status" type="decision" errorResult="true">')
+    text = test_file.read_text().replace(
+        '<resultNode name="Approval Status" type="decision">',
+        '<resultNode name="Approval Status" type="decision" errorResult="true">',
+    )
     test_file.write_text(text)
     report = run_tck(tmp_path / "tck")
     # case 001 (age 18) now matches two rules of a UNIQUE table: an error; 002 and 003 match one rule each

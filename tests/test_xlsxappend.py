@@ -3,6 +3,7 @@ engine.writers.write_xlsx): every part of the input carried over, the decision
 columns spliced in right of each evaluated sheet's data, a 'kade summary' sheet
 first, and a fresh workbook ('new' layout) whenever the input cannot be edited
 safely. Read back with openpyxl, python-calamine, the raw XML and LibreOffice."""
+
 from __future__ import annotations
 
 import csv
@@ -47,6 +48,7 @@ PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 # ----------------------------------------------------------------- helpers ----
 
+
 @dataclass
 class Run:
     layout: str
@@ -63,7 +65,11 @@ def evaluate_to(workbook: Path, out: Path, rules, copy: bool = True) -> Run:
     sheets = engine.read_workbook(workbook)
     rows = engine.data.bind(rules, sheets, str(workbook))
     evaluation = engine.evaluate(rules, rows)
-    frames = {evaluation.rows[e].sheet: report.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)}
+    frames = {
+        evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+        for e in evaluation.rows
+        if evaluation.for_entity(e)
+    }
     summary = report.summary_rows(report.summarize(evaluation))
     layout = writers.write_xlsx(frames, out, summary, source=source, origins={s.name: s.origin for s in sheets})
     return Run(layout, frames, sheets, summary, out)
@@ -128,7 +134,14 @@ def rows_in_order(xml: bytes) -> dict[int, list[str]]:
 
 def look(cell) -> tuple:
     """Everything openpyxl knows about a cell's formatting."""
-    return (repr(cell.font), repr(cell.fill), repr(cell.border), repr(cell.alignment), repr(cell.protection), cell.number_format)
+    return (
+        repr(cell.font),
+        repr(cell.fill),
+        repr(cell.border),
+        repr(cell.alignment),
+        repr(cell.protection),
+        cell.number_format,
+    )
 
 
 def norm(value):
@@ -156,7 +169,7 @@ def column_by_header(rows: list[list], header_row: int, name: str, first_data_co
     """Values below the header ``name`` (searched from first_data_col, 0-based)."""
     headers = rows[header_row]
     col = headers.index(name, first_data_col)
-    return [norm(r[col]) if col < len(r) else None for r in rows[header_row + 1:]]
+    return [norm(r[col]) if col < len(r) else None for r in rows[header_row + 1 :]]
 
 
 def assert_new_workbook(out: Path, frames: dict[str, pd.DataFrame]):
@@ -223,22 +236,43 @@ def sample(tmp_path_factory):
     fresh = folder / "fresh.xlsx"
     fresh_layout = writers.write_xlsx(run.frames, fresh, run.summary)  # source=None: the new-workbook writer
     assert fresh_layout == "new"
-    return {"input": workbook, "run": run, "fresh": fresh,
-            "in_book": openpyxl.load_workbook(workbook), "out_book": openpyxl.load_workbook(run.out),
-            "fresh_book": openpyxl.load_workbook(fresh)}
+    return {
+        "input": workbook,
+        "run": run,
+        "fresh": fresh,
+        "in_book": openpyxl.load_workbook(workbook),
+        "out_book": openpyxl.load_workbook(run.out),
+        "fresh_book": openpyxl.load_workbook(fresh),
+    }
 
 
-def soffice(render_tools: str, tmp_path: Path, convert_to: str, source: Path, outdir: Path) -> subprocess.CompletedProcess:
+def soffice(
+    render_tools: str, tmp_path: Path, convert_to: str, source: Path, outdir: Path
+) -> subprocess.CompletedProcess:
     profile = tmp_path / "lo-profile"  # a private profile: no clash with another soffice
     outdir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run([render_tools, f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", convert_to,
-                           "--outdir", str(outdir), str(source)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [
+            render_tools,
+            f"-env:UserInstallation=file://{profile}",
+            "--headless",
+            "--convert-to",
+            convert_to,
+            "--outdir",
+            str(outdir),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 ALL_SHEETS_CSV = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"  # every sheet, UTF-8
 
 
 # ------------------------------------------------------ the shipped sample ----
+
 
 def test_sample_is_a_copy_with_the_summary_first(sample):
     run = sample["run"]
@@ -254,8 +288,13 @@ def test_sample_is_a_copy_with_the_summary_first(sample):
         assert zout.testzip() is None
         names_in, names_out = set(zin.namelist()), set(zout.namelist())
         assert names_in < names_out and len(names_out - names_in) == 1  # plus the summary sheet
-        edited = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml", "xl/styles.xml",
-                  *sheet_parts(sample["input"]).values()}
+        edited = {
+            "xl/workbook.xml",
+            "xl/_rels/workbook.xml.rels",
+            "[Content_Types].xml",
+            "xl/styles.xml",
+            *sheet_parts(sample["input"]).values(),
+        }
         for name in names_in - edited:
             assert zout.read(name) == zin.read(name), name
         assert "xl/sharedStrings.xml" in names_in - edited
@@ -275,7 +314,7 @@ def test_sample_input_cells_unchanged(sample):
     for name in SAMPLE_SHEETS:
         old = cin.get_sheet_by_name(name).to_python()
         new = cout.get_sheet_by_name(name).to_python()
-        assert [r[:len(old[0])] for r in new] == old, name
+        assert [r[: len(old[0])] for r in new] == old, name
 
 
 def test_sample_decision_columns_equal_the_new_workbook_writer(sample):
@@ -299,9 +338,15 @@ def test_sample_decision_columns_equal_the_new_workbook_writer(sample):
     # spot checks of known outcomes, lists joined like the new writer does
     clients = grid(sample["out_book"]["客户"])
     first = dict(zip(clients[0], clients[1]))
-    assert first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+    assert (
+        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+    )
     routes = grid(sample["out_book"]["方案申请"])
-    assert all(isinstance(v, str) for v in column_by_header(routes, 0, "escalation", run.frames["方案申请"].attrs["data_columns"]) if v)
+    assert all(
+        isinstance(v, str)
+        for v in column_by_header(routes, 0, "escalation", run.frames["方案申请"].attrs["data_columns"])
+        if v
+    )
     contracts = grid(sample["out_book"]["合同"])
     errors = [v for v in column_by_header(contracts, 0, "kade.errors", run.frames["合同"].attrs["data_columns"]) if v]
     assert len(errors) == 3
@@ -369,6 +414,7 @@ def test_sample_sheet_xml_is_well_ordered(sample):
 
 # ---------------------------------------------- openpyxl-written inputs ------
 
+
 def openpyxl_book(path: Path) -> Path:
     """Data at C3 under an empty merged, filled title block; a blank row 6; a
     styled empty cell at H5; column D widened; a bold header; a second sheet
@@ -383,13 +429,20 @@ def openpyxl_book(path: Path) -> Path:
     notes["C1"] = "bold note"
     notes["C1"].font = Font(bold=True)
     notes["D1"] = 0.125
-    notes["D1"].number_format = "0.000%"  # a custom number format (see test_openpyxl_workbook_without_number_formats_is_copied)
+    notes[
+        "D1"
+    ].number_format = "0.000%"  # a custom number format (see test_openpyxl_workbook_without_number_formats_is_copied)
     notes.defined_names["local_total"] = DefinedName("local_total", attr_text="备注!$B$1")
     wb.defined_names["all_numbers"] = DefinedName("all_numbers", attr_text="备注!$A$1:$A$3")
     clients = wb.create_sheet("客户")
     clients.merge_cells("C1:E1")
     clients["C1"].fill = PatternFill("solid", fgColor="FFFFFF00")
-    data = {3: ["客户编号", "年收入", "行业"], 4: ["C1", 2560, "金融"], 5: ["C2", "1,200", "政府"], 7: ["C3", 3000, "金融"]}
+    data = {
+        3: ["客户编号", "年收入", "行业"],
+        4: ["C1", 2560, "金融"],
+        5: ["C2", "1,200", "政府"],
+        7: ["C3", 3000, "金融"],
+    }
     for r, values in data.items():
         for c, v in enumerate(values, start=3):
             clients.cell(r, c, v)
@@ -412,7 +465,9 @@ def test_openpyxl_layout_title_rows_formula_names_merge(tmp_path, small_rules):
     assert book.sheetnames == ["kade summary", "备注", "客户", "empty"]
     assert book.active.title == "客户"
     view = re.search(r"<workbookView\b[^>]*>", workbook_xml(run.out))[0]
-    assert 'activeTab="2"' in view and 'firstSheet="0"' in view  # the open tab moved with its sheet; the tab bar still starts at the first tab
+    assert (
+        'activeTab="2"' in view and 'firstSheet="0"' in view
+    )  # the open tab moved with its sheet; the tab bar still starts at the first tab
     # the other sheet: formula still a formula, bold still bold, number format kept
     notes = book["备注"]
     assert notes["B1"].value == "=SUM(A1:A3)" and notes["B1"].data_type == "f"
@@ -431,10 +486,19 @@ def test_openpyxl_layout_title_rows_formula_names_merge(tmp_path, small_rules):
     assert "C1:E1" in {str(r) for r in ws.merged_cells.ranges}
     assert ws["C1"].fill.fgColor.rgb == "FFFFFF00" and ws["H5"].fill.fgColor.rgb == "FFFF0000"
     assert ws["C3"].font.b and ws.column_dimensions["D"].width == 25
-    assert [list(r) for r in ws.iter_rows(min_row=1, max_row=7, max_col=8, values_only=True)] == \
-           [list(r) for r in old.iter_rows(min_row=1, max_row=7, max_col=8, values_only=True)]
+    assert [list(r) for r in ws.iter_rows(min_row=1, max_row=7, max_col=8, values_only=True)] == [
+        list(r) for r in old.iter_rows(min_row=1, max_row=7, max_col=8, values_only=True)
+    ]
     # decisions right of the styled cell H5 (the dimension's last column), not right after the data (F)
-    assert [ws.cell(3, c).value for c in range(6, 13)] == [None, None, None, "tier", "tier.rule", "tier.reason", "kade.errors"]
+    assert [ws.cell(3, c).value for c in range(6, 13)] == [
+        None,
+        None,
+        None,
+        "tier",
+        "tier.rule",
+        "tier.reason",
+        "kade.errors",
+    ]
     assert [ws.cell(3, c).fill.fgColor.rgb for c in range(9, 13)] == [GREEN, GREEN, GREEN, ORANGE]
     assert [(ws.cell(r, 9).value, ws.cell(r, 10).value) for r in (4, 5, 6, 7)] == CLIENT_DECISIONS
     assert ws["K7"].value.startswith("revenue 3,000 ≥ 1,000")
@@ -459,6 +523,7 @@ def test_openpyxl_workbook_without_number_formats_is_copied(tmp_path, small_rule
 
 # ---------------------------------------------- XlsxWriter-written inputs ----
 
+
 def test_xlsxwriter_input_spans_dropped_shared_strings_kept(tmp_path, small_rules):
     workbook = xlsxwriter_book(tmp_path / "in.xlsx")
     run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
@@ -476,7 +541,12 @@ def test_xlsxwriter_input_spans_dropped_shared_strings_kept(tmp_path, small_rule
     assert book["备注"]["D1"].value == "=SUM(A1:C1)"
     clients, orders = grid(book["客户"]), grid(book["订单"])
     assert clients[0] == ["客户编号", "年收入", "行业", "tier", "tier.rule", "tier.reason", "kade.errors"]
-    assert [r[:3] for r in clients[1:]] == [["C1", 2560, "金融"], ["C2", "1,200", "政府"], [None] * 3, ["C3", 3000, "金融"]]
+    assert [r[:3] for r in clients[1:]] == [
+        ["C1", 2560, "金融"],
+        ["C2", "1,200", "政府"],
+        [None] * 3,
+        ["C3", 3000, "金融"],
+    ]
     assert [tuple(r[3:5]) for r in clients[1:]] == CLIENT_DECISIONS
     assert [(r[3], r[4], r[6]) for r in orders[1:]] == ORDER_DECISIONS
     assert book["客户"]["A1"].font.b and book["客户"]["A1"].fill.fgColor.rgb == "FFFFFF00"
@@ -503,13 +573,23 @@ def test_blank_row_in_the_data_gets_its_decisions_in_that_row(tmp_path, small_ru
     assert ws["F5"].value.startswith("revenue 3,000 ≥ 1,000")
 
 
-REVIEW = ("review", "clients", "F", [("input", "revenue"), ("output", "review_on")],
-          [("R1", ">= 2000", 'date("2026-06-30")', "big"), ("R2", "-", 'date("2027-01-31")', "rest")], None)
+REVIEW = (
+    "review",
+    "clients",
+    "F",
+    [("input", "revenue"), ("output", "review_on")],
+    [("R1", ">= 2000", 'date("2026-06-30")', "big"), ("R2", "-", 'date("2027-01-31")', "rest")],
+    None,
+)
 
 
 def test_dates_appended_with_a_date_format(tmp_path):
-    folder = write_rules(tmp_path / "rules", GLOSSARY[:4] + [("review_on", "clients", "复核日期", "date", "")], ENTITIES[:1],
-                         {"review.xlsx": [REVIEW]})
+    folder = write_rules(
+        tmp_path / "rules",
+        GLOSSARY[:4] + [("review_on", "clients", "复核日期", "date", "")],
+        ENTITIES[:1],
+        {"review.xlsx": [REVIEW]},
+    )
     workbook = xlsxwriter_book(tmp_path / "in.xlsx", extra_sheets=())
     run = evaluate_to(workbook, tmp_path / "out.xlsx", folder)
     assert run.layout == "copy"
@@ -525,8 +605,12 @@ def test_dates_appended_with_a_date_format(tmp_path):
 def test_dates_appended_to_a_1904_workbook_keep_their_day(tmp_path):
     # a workbook in the 1904 date system (<workbookPr date1904="1"/>, old Mac Excel):
     # the appended date serials must be counted from 1904, or every date moves 1,462 days
-    folder = write_rules(tmp_path / "rules", GLOSSARY[:4] + [("review_on", "clients", "复核日期", "date", "")], ENTITIES[:1],
-                         {"review.xlsx": [REVIEW]})
+    folder = write_rules(
+        tmp_path / "rules",
+        GLOSSARY[:4] + [("review_on", "clients", "复核日期", "date", "")],
+        ENTITIES[:1],
+        {"review.xlsx": [REVIEW]},
+    )
     workbook = xlsxwriter_book(tmp_path / "in.xlsx", extra_sheets=(), date_1904=True)
     assert re.search(r'<workbookPr\b[^>]*date1904="1"', workbook_xml(workbook))
     run = evaluate_to(workbook, tmp_path / "out.xlsx", folder)
@@ -539,9 +623,23 @@ def test_dates_appended_to_a_1904_workbook_keep_their_day(tmp_path):
 
 def test_sheet_names_with_xml_special_characters(tmp_path):
     name = 'R&D "x" 客户\'s'
-    folder = write_rules(tmp_path / "rules", GLOSSARY[:4], [("clients", name, "client_id", "", "")],
-                         {"tier.xlsx": [("tier", "clients", "F", [("input", "revenue"), ("output", "tier")],
-                                         [("T1", ">= 1000", '"gold"', ""), ("T2", "-", '"silver"', "")], None)]})
+    folder = write_rules(
+        tmp_path / "rules",
+        GLOSSARY[:4],
+        [("clients", name, "client_id", "", "")],
+        {
+            "tier.xlsx": [
+                (
+                    "tier",
+                    "clients",
+                    "F",
+                    [("input", "revenue"), ("output", "tier")],
+                    [("T1", ">= 1000", '"gold"', ""), ("T2", "-", '"silver"', "")],
+                    None,
+                )
+            ]
+        },
+    )
     wb = xlsxwriter.Workbook(str(tmp_path / "in.xlsx"))
     ws = wb.add_worksheet(name)
     for i, row in enumerate([["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], ["C2", 5, "政府"]]):
@@ -551,12 +649,20 @@ def test_sheet_names_with_xml_special_characters(tmp_path):
     assert run.layout == "copy"
     book = openpyxl.load_workbook(run.out)
     assert book.sheetnames == ["kade summary", name]
-    assert [[c.value for c in row][3:5] for row in book[name].iter_rows()] == [["tier", "tier.rule"], ["gold", "T1"], ["silver", "T2"]]
+    assert [[c.value for c in row][3:5] for row in book[name].iter_rows()] == [
+        ["tier", "tier.rule"],
+        ["gold", "T1"],
+        ["silver", "T2"],
+    ]
 
 
 def test_formatted_empty_rows_below_the_data_are_kept(tmp_path, small_rules):
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: d.replace(b"</sheetData>", b'<row r="8" ht="30" customHeight="1"/></sheetData>'))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(b"</sheetData>", b'<row r="8" ht="30" customHeight="1"/></sheetData>'),
+    )
     run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
     assert run.layout == "copy"
     xml = sheet_xml(run.out, "客户")
@@ -577,8 +683,10 @@ def test_cells_right_of_an_undeclared_or_wrong_dimension_never_go_out_of_order(t
         ws.write_row(i, 0, row)
     ws.write_blank(1, 7, None, wb.add_format({"bg_color": "#FF0000"}))
     wb.close()
-    for name, edit in (("none", lambda d: re.sub(rb"<dimension [^>]*/>", b"", d)),
-                       ("narrow", lambda d: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:C3"/>', d))):
+    for name, edit in (
+        ("none", lambda d: re.sub(rb"<dimension [^>]*/>", b"", d)),
+        ("narrow", lambda d: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:C3"/>', d)),
+    ):
         workbook = rewrite_part(tmp_path / "x.xlsx", tmp_path / f"in-{name}.xlsx", "xl/worksheets/sheet1.xml", edit)
         run = evaluate_to(workbook, tmp_path / f"out-{name}.xlsx", small_rules)
         assert run.layout == "copy", name
@@ -588,15 +696,25 @@ def test_cells_right_of_an_undeclared_or_wrong_dimension_never_go_out_of_order(t
 
 def test_hidden_columns_right_of_the_data_are_split_around_the_decisions(tmp_path, small_rules):
     # "hide all columns to the right" writes one <col> up to XFD: the decisions must stay visible
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx", extra_sheets=()), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: re.sub(rb"<cols>.*?</cols>", b'<cols><col min="1" max="1" width="18.7" customWidth="1"/>'
-                                             b'<col min="4" max="16384" width="3" hidden="1" customWidth="1"/></cols>', d))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx", extra_sheets=()),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: re.sub(
+            rb"<cols>.*?</cols>",
+            b'<cols><col min="1" max="1" width="18.7" customWidth="1"/>'
+            b'<col min="4" max="16384" width="3" hidden="1" customWidth="1"/></cols>',
+            d,
+        ),
+    )
     run = evaluate_to(workbook, tmp_path / "out.xlsx", small_rules)
     assert run.layout == "copy"
     ws = openpyxl.load_workbook(run.out)["客户"]
     assert [c.value for c in ws[1]][3:7] == ["tier", "tier.rule", "tier.reason", "kade.errors"]
     cols = re.search(rb"<cols>(.*?)</cols>", sheet_xml(run.out, "客户"))[1].decode()
-    spans = [(int(a), int(b), "hidden" in tag) for tag, a, b in re.findall(r'(<col min="(\d+)" max="(\d+)"[^>]*/>)', cols)]
+    spans = [
+        (int(a), int(b), "hidden" in tag) for tag, a, b in re.findall(r'(<col min="(\d+)" max="(\d+)"[^>]*/>)', cols)
+    ]
     assert spans == [(1, 1, False), (4, 4, False), (5, 5, False), (6, 6, False), (7, 7, False), (8, 16384, True)]
 
 
@@ -628,12 +746,21 @@ def test_a_damaged_part_kade_does_not_edit_gets_a_new_workbook(tmp_path, small_r
 
 def test_cdata_in_the_rows_gets_a_new_workbook(tmp_path, small_rules):
     # text in CDATA may hold '</row>': splicing there would write into a cell's text
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: d.replace(b'<row r="5"', b'<row r="4"><c r="D4" t="inlineStr"><is><t><![CDATA[x</row>]]></t></is></c></row><row r="5"', 1))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(
+            b'<row r="5"',
+            b'<row r="4"><c r="D4" t="inlineStr"><is><t><![CDATA[x</row>]]></t></is></c></row><row r="5"',
+            1,
+        ),
+    )
     evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
 
 
 # ------------------------------------------------------------- fallbacks ------
+
 
 def evaluated_as_new_workbook(workbook: Path, out: Path, rules) -> Run:
     run = evaluate_to(workbook, out, rules)
@@ -657,8 +784,12 @@ def test_xlsm_input_gets_a_new_workbook(tmp_path, small_rules):
 
 def test_macro_enabled_content_type_gets_a_new_workbook(tmp_path, small_rules):
     plain = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "[Content_Types].xml",
-                            lambda d: d.replace(plain.encode(), b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "[Content_Types].xml",
+        lambda d: d.replace(plain.encode(), b"application/vnd.ms-excel.sheet.macroEnabled.main+xml"),
+    )
     source = writers.source_for(workbook)
     assert source is not None
     with pytest.raises(xlsxappend.NotAppendable):
@@ -678,15 +809,20 @@ def test_re_evaluating_a_results_copy_gets_a_new_workbook(tmp_path, small_rules)
     for name in ("客户", "订单"):
         header = [c.value for c in book[name][1]]
         assert len(header) == len(set(header)), header  # each decision column once
-        for column in first.frames[name].columns[first.frames[name].attrs["data_columns"]:]:
+        for column in first.frames[name].columns[first.frames[name].attrs["data_columns"] :]:
             col = header.index(column) + 1
-            assert [norm(book[name].cell(r, col).value) for r in range(2, book[name].max_row + 1)] == \
-                   [norm(v) for v in first.frames[name][column]], (name, column)
+            assert [norm(book[name].cell(r, col).value) for r in range(2, book[name].max_row + 1)] == [
+                norm(v) for v in first.frames[name][column]
+            ], (name, column)
 
 
 def test_self_closing_formatted_row_inside_the_data_gets_a_new_workbook(tmp_path, small_rules):
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: d.replace(b'<row r="5"', b'<row r="4" ht="30" customHeight="1"/><row r="5"', 1))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(b'<row r="5"', b'<row r="4" ht="30" customHeight="1"/><row r="5"', 1),
+    )
     assert b'<row r="4" ht="30" customHeight="1"/>' in sheet_xml(workbook, "客户")
     run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
     ws = openpyxl.load_workbook(run.out)["客户"]
@@ -695,8 +831,12 @@ def test_self_closing_formatted_row_inside_the_data_gets_a_new_workbook(tmp_path
 
 
 def test_rows_without_numbers_get_a_new_workbook(tmp_path, small_rules):
-    workbook = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), tmp_path / "in.xlsx", "xl/worksheets/sheet1.xml",
-                            lambda d: re.sub(rb'<row r="\d+"', b"<row", d))
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: re.sub(rb'<row r="\d+"', b"<row", d),
+    )
     assert not re.search(rb"<row r=", sheet_xml(workbook, "客户"))
     run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
     assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
@@ -708,6 +848,7 @@ def test_a_sheet_already_named_kade_summary_gets_a_new_workbook(tmp_path, small_
 
 
 # ------------------------------------------------ input safety, atomicity ----
+
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -729,8 +870,12 @@ def test_input_unchanged_and_no_stray_files(tmp_path, small_rules):
     assert zipfile.is_zipfile(folder / "out.xlsx") and digest(workbook) == before
     assert sorted(p.name for p in folder.iterdir()) == ["key_accounts.xlsx", "out.xlsx"]
     # a fallback (the copy attempt is abandoned) leaves nothing behind either
-    odd = rewrite_part(xlsxwriter_book(tmp_path / "x.xlsx"), folder / "odd.xlsx", "xl/worksheets/sheet1.xml",
-                       lambda d: re.sub(rb'<row r="\d+"', b"<row", d))
+    odd = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        folder / "odd.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: re.sub(rb'<row r="\d+"', b"<row", d),
+    )
     odd_before = digest(odd)
     assert evaluate_to(odd, folder / "odd.out.xlsx", small_rules).layout == "new"
     assert digest(odd) == odd_before
@@ -757,6 +902,7 @@ def test_a_failure_while_writing_leaves_the_previous_output(tmp_path, small_rule
 
 # ------------------------------------------------------------ LibreOffice ----
 
+
 def read_csv(path: Path) -> list[list[str]]:
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.reader(fh))
@@ -775,7 +921,9 @@ def test_copy_opens_in_libreoffice(sample, render_tools, tmp_path):
     frame = run.frames["客户"]
     assert clients[0] == list(frame.columns)
     first = dict(zip(clients[0], clients[1]))
-    assert first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+    assert (
+        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+    )
     assert len(clients) == len(frame) + 1
     for name in SAMPLE_SHEETS[1:]:
         assert read_csv(outdir / f"copy-{name}.csv")[0] == list(run.frames[name].columns)
@@ -797,12 +945,15 @@ def test_libreoffice_written_input_is_copied(render_tools, tmp_path, small_rules
 
 # -------------------------------------------------------------------- CLI ----
 
+
 def test_cli_copies_the_sample(tmp_path):
     workbook = tmp_path / "key_accounts.xlsx"
     shutil.copy(SAMPLE, workbook)
     before = digest(workbook)
     out = tmp_path / "results.xlsx"
-    result = CliRunner().invoke(main, ["evaluate", str(workbook), "--rules", str(ROOT / "rules"), "-o", str(out), "--no-audit"])
+    result = CliRunner().invoke(
+        main, ["evaluate", str(workbook), "--rules", str(ROOT / "rules"), "-o", str(out), "--no-audit"]
+    )
     assert result.exit_code == 1, result.output  # the sample carries three deliberately bad rows
     assert digest(workbook) == before
     book = openpyxl.load_workbook(out, read_only=True)
@@ -816,14 +967,27 @@ def test_cli_copy_keeps_other_sheets_new_workbook_does_not(tmp_path):
     rules = small_model(tmp_path / "rules")
     workbook = xlsxwriter_book(tmp_path / "in.xlsx")
     runner = CliRunner()
-    copied = runner.invoke(main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "copy.xlsx"), "--no-audit"])
+    copied = runner.invoke(
+        main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "copy.xlsx"), "--no-audit"]
+    )
     assert copied.exit_code == 1, copied.output  # order O3's client C9 is missing
     book = openpyxl.load_workbook(tmp_path / "copy.xlsx")
     assert book.sheetnames == ["kade summary", "客户", "订单", "备注"]
     assert book["客户"]["A1"].fill.fgColor.rgb == "FFFFFF00"  # the input's own header look
     assert book["客户"]["D1"].fill.fgColor.rgb == GREEN
-    new = runner.invoke(main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "new.xlsx"),
-                               "--new-workbook", "--no-audit"])
+    new = runner.invoke(
+        main,
+        [
+            "evaluate",
+            str(workbook),
+            "--rules",
+            str(rules),
+            "-o",
+            str(tmp_path / "new.xlsx"),
+            "--new-workbook",
+            "--no-audit",
+        ],
+    )
     assert new.exit_code == 1, new.output
     book = openpyxl.load_workbook(tmp_path / "new.xlsx")
     assert book.sheetnames == ["kade summary", "客户", "订单"]
@@ -837,7 +1001,9 @@ def test_cli_in_place_with_new_workbook_is_a_usage_error(tmp_path):
     rules = small_model(tmp_path / "rules")
     workbook = xlsxwriter_book(tmp_path / "in.xlsx")
     before = digest(workbook)
-    result = CliRunner().invoke(main, ["evaluate", str(workbook), "--rules", str(rules), "--in-place", "--new-workbook", "--no-audit"])
+    result = CliRunner().invoke(
+        main, ["evaluate", str(workbook), "--rules", str(rules), "--in-place", "--new-workbook", "--no-audit"]
+    )
     assert result.exit_code == 2
     assert "--in-place" in result.output and "--new-workbook" in result.output
     assert digest(workbook) == before
@@ -849,10 +1015,22 @@ def test_cli_says_why_the_results_are_a_new_workbook(tmp_path):
     rules = small_model(tmp_path / "rules")
     workbook = xlsxwriter_book(tmp_path / "in.xlsx")
     runner = CliRunner()
-    first = runner.invoke(main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "once.xlsx"), "--no-audit"])
+    first = runner.invoke(
+        main, ["evaluate", str(workbook), "--rules", str(rules), "-o", str(tmp_path / "once.xlsx"), "--no-audit"]
+    )
     assert first.exit_code == 1 and "note:" not in first.output
-    again = runner.invoke(main, ["evaluate", str(tmp_path / "once.xlsx"), "--rules", str(rules), "-o", str(tmp_path / "twice.xlsx"),
-                                 "--no-audit"])
+    again = runner.invoke(
+        main,
+        [
+            "evaluate",
+            str(tmp_path / "once.xlsx"),
+            "--rules",
+            str(rules),
+            "-o",
+            str(tmp_path / "twice.xlsx"),
+            "--no-audit",
+        ],
+    )
     assert again.exit_code == 1, again.output
     assert "is a new workbook of the evaluated sheets, not a copy of" in again.output
     assert "already has columns" in again.output

@@ -1,5 +1,6 @@
 """The fast results writer produces workbooks that openpyxl and calamine read back
 exactly: types, escaping, empty cells, dates, formatting."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,15 +15,22 @@ from engine import xlsxstream
 
 
 def test_values_round_trip(tmp_path):
-    frame = pd.DataFrame({
-        "文本": pd.Series(["金融", "a & b <c>", " lead", "tail ", "ctl\x01char", None], dtype=object),
-        "number": pd.Series([1.0, 2560, -0.5, 1e-7, None, np.nan], dtype=object),
-        "flag": pd.Series([True, False, None, True, False, True], dtype=object),
-        "day": pd.Series([dt.date(2026, 1, 31), None, dt.datetime(2025, 12, 1, 0, 0), dt.date(1999, 12, 31), None, None], dtype=object),
-        "mixed": pd.Series(["x", 3.0, True, None, "y", dt.date(2026, 2, 1)], dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "文本": pd.Series(["金融", "a & b <c>", " lead", "tail ", "ctl\x01char", None], dtype=object),
+            "number": pd.Series([1.0, 2560, -0.5, 1e-7, None, np.nan], dtype=object),
+            "flag": pd.Series([True, False, None, True, False, True], dtype=object),
+            "day": pd.Series(
+                [dt.date(2026, 1, 31), None, dt.datetime(2025, 12, 1, 0, 0), dt.date(1999, 12, 31), None, None],
+                dtype=object,
+            ),
+            "mixed": pd.Series(["x", 3.0, True, None, "y", dt.date(2026, 2, 1)], dtype=object),
+        }
+    )
     path = tmp_path / "out.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("客户's data", frame, ["data", "data", "decision", "decision", "error"], [20] * 5)])
+    xlsxstream.write(
+        path, [xlsxstream.SheetSpec("客户's data", frame, ["data", "data", "decision", "decision", "error"], [20] * 5)]
+    )
     book = openpyxl.load_workbook(path)
     ws = book["客户's data"]
     rows = [[c.value for c in row] for row in ws.iter_rows()]
@@ -41,8 +49,15 @@ def test_values_round_trip(tmp_path):
 
 def test_empty_and_several_sheets(tmp_path):
     path = tmp_path / "two.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("empty", pd.DataFrame({"a": pd.Series([], dtype=object)})),
-                            xlsxstream.SheetSpec("one", pd.DataFrame({"b": pd.Series([1.5], dtype=object)}), freeze=None, autofilter=False)])
+    xlsxstream.write(
+        path,
+        [
+            xlsxstream.SheetSpec("empty", pd.DataFrame({"a": pd.Series([], dtype=object)})),
+            xlsxstream.SheetSpec(
+                "one", pd.DataFrame({"b": pd.Series([1.5], dtype=object)}), freeze=None, autofilter=False
+            ),
+        ],
+    )
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["empty", "one"]
     assert book["empty"].max_row == 1 and book["one"]["A2"].value == 1.5
@@ -77,11 +92,21 @@ def test_text_that_looks_like_an_ooxml_escape_and_non_characters(tmp_path):
     with zipfile.ZipFile(path) as zf:
         xml = zf.read("xl/worksheets/sheet1.xml").decode()
     assert "A_x005F_x0042_C" in xml and "_x005F_x00e9_ &amp; &lt;x&gt;" in xml and "\uffff" not in xml
-    assert [r[0] for r in CalamineWorkbook.from_path(str(path)).get_sheet_by_name("s").to_python()[1:]] == ["A_x0042_C", "ab", "_x00e9_ & <x>"]
+    assert [r[0] for r in CalamineWorkbook.from_path(str(path)).get_sheet_by_name("s").to_python()[1:]] == [
+        "A_x0042_C",
+        "ab",
+        "_x00e9_ & <x>",
+    ]
 
 
 def test_dates_around_excels_1900_leap_year_bug_and_before_1900(tmp_path):
-    days = [dt.date(1900, 1, 15), dt.date(1900, 2, 28), dt.date(1900, 3, 1), dt.date(1850, 6, 1), dt.datetime(1899, 12, 31, 6, 30)]
+    days = [
+        dt.date(1900, 1, 15),
+        dt.date(1900, 2, 28),
+        dt.date(1900, 3, 1),
+        dt.date(1850, 6, 1),
+        dt.datetime(1899, 12, 31, 6, 30),
+    ]
     frame = pd.DataFrame({"d": pd.Series(days, dtype=object), "mixed": pd.Series(days[:4] + ["x"], dtype=object)})
     path = tmp_path / "dates.xlsx"
     xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])

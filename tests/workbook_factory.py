@@ -1,4 +1,5 @@
 """Build small rule and data workbooks for tests, in the shipped layout."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,13 +60,26 @@ ENTITIES = [
     ("clients", "客户", "client_id", "", ""),
     ("orders", "订单", "order_id", "clients", "客户编号"),
 ]
-TIER = ("tier", "clients", "F", [("input", "revenue"), ("input", "industry"), ("output", "tier")],
-        [("T1", ">= 1000", '"金融"', '"gold"', "large finance clients"),
-         ("T2", "-", "-", '"silver"', "everyone else")], None)
-APPROVAL = ("approval", "orders", "U", [("input", "amount"), ("input", "tier"), ("output", "approver")],
-            [("A1", "< 100", "-", '"clerk"', "small orders"),
-             ("A2", ">= 100", '"silver"', '"manager"', ""),
-             ("A3", ">= 100", '"gold"', '"director"', "")], None)
+TIER = (
+    "tier",
+    "clients",
+    "F",
+    [("input", "revenue"), ("input", "industry"), ("output", "tier")],
+    [("T1", ">= 1000", '"金融"', '"gold"', "large finance clients"), ("T2", "-", "-", '"silver"', "everyone else")],
+    None,
+)
+APPROVAL = (
+    "approval",
+    "orders",
+    "U",
+    [("input", "amount"), ("input", "tier"), ("output", "approver")],
+    [
+        ("A1", "< 100", "-", '"clerk"', "small orders"),
+        ("A2", ">= 100", '"silver"', '"manager"', ""),
+        ("A3", ">= 100", '"gold"', '"director"', ""),
+    ],
+    None,
+)
 
 
 def small_model(folder: Path, tables=None) -> Path:
@@ -73,18 +87,26 @@ def small_model(folder: Path, tables=None) -> Path:
 
 
 def small_data(path: Path, clients=None, orders=None) -> Path:
-    clients = clients if clients is not None else [
-        ["客户编号", "年收入", "行业"],
-        ["C1", 2560, "金融"],
-        ["C2", "1,200", "政府"],
-        ["C3", 50, "金融"],
-    ]
-    orders = orders if orders is not None else [
-        ["订单编号", "客户编号", "金额", "加急", "交付日期"],
-        ["O1", "C1", 500, "是", "2026-01-31"],
-        ["O2", "C2", 50, "否", None],
-        ["O3", "C3", "1,2O0", "否", None],
-        ["O4", "C9", 300, "否", None],
-        ["O5", "C3", 150, "否", None],
-    ]
+    clients = (
+        clients
+        if clients is not None
+        else [
+            ["客户编号", "年收入", "行业"],
+            ["C1", 2560, "金融"],
+            ["C2", "1,200", "政府"],
+            ["C3", 50, "金融"],
+        ]
+    )
+    orders = (
+        orders
+        if orders is not None
+        else [
+            ["订单编号", "客户编号", "金额", "加急", "交付日期"],
+            ["O1", "C1", 500, "是", "2026-01-31"],
+            ["O2", "C2", 50, "否", None],
+            ["O3", "C3", "1,2O0", "否", None],
+            ["O4", "C9", 300, "否", None],
+            ["O5", "C3", 150, "否", None],
+        ]
+    )
     return write_data(path, {"客户": clients, "订单": orders})

@@ -33,6 +33,7 @@ Usage::
 
     python workbooks/generate_sample.py [-o workbooks/key_accounts.xlsx] [--clients 320]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,22 +62,66 @@ SHEET_REQUESTS = "方案申请"
 SHEET_SLA = "SLA订单"
 
 CLIENT_COLUMNS = [
-    "客户编号", "客户名称", "行业", "区域", "年收入(百万元)", "利润率(%)", "IT预算(万元)",
-    "员工人数", "IT人员数", "增长率(%)", "欠费率(%)", "回款周期(天)", "投诉次数", "高层关系",
-    "市场领先", "上市公司", "销售渠道", "注册资本(万元)",
+    "客户编号",
+    "客户名称",
+    "行业",
+    "区域",
+    "年收入(百万元)",
+    "利润率(%)",
+    "IT预算(万元)",
+    "员工人数",
+    "IT人员数",
+    "增长率(%)",
+    "欠费率(%)",
+    "回款周期(天)",
+    "投诉次数",
+    "高层关系",
+    "市场领先",
+    "上市公司",
+    "销售渠道",
+    "注册资本(万元)",
 ]
 CONTRACT_COLUMNS = [
-    "合同编号", "客户编号", "项目名称", "业务类型", "合同金额(万元)", "折扣率(%)", "毛利率(%)",
-    "标准合同", "标准方案", "方案变更", "销售阶段", "签约日期",
+    "合同编号",
+    "客户编号",
+    "项目名称",
+    "业务类型",
+    "合同金额(万元)",
+    "折扣率(%)",
+    "毛利率(%)",
+    "标准合同",
+    "标准方案",
+    "方案变更",
+    "销售阶段",
+    "签约日期",
 ]
 REQUEST_COLUMNS = [
-    "申请编号", "客户编号", "需求名称", "业务类型", "带宽(Mbps)", "项目规模", "成熟方案",
-    "违反组网原则", "方案争议", "新业务", "资源已确认", "需要施工", "重大项目", "一站式服务",
+    "申请编号",
+    "客户编号",
+    "需求名称",
+    "业务类型",
+    "带宽(Mbps)",
+    "项目规模",
+    "成熟方案",
+    "违反组网原则",
+    "方案争议",
+    "新业务",
+    "资源已确认",
+    "需要施工",
+    "重大项目",
+    "一站式服务",
     "维护要求高于标准",
 ]
 SLA_COLUMNS = [
-    "订单编号", "客户编号", "电路类型", "需接入层施工", "申请等级", "备用电路", "客户已有A级数量",
-    "标准SLA价格(元/月)", "月收入(元)",
+    "订单编号",
+    "客户编号",
+    "电路类型",
+    "需接入层施工",
+    "申请等级",
+    "备用电路",
+    "客户已有A级数量",
+    "标准SLA价格(元/月)",
+    "月收入(元)",
 ]
 
 # Rows per sheet for the default 320 clients; other client counts scale linearly.
@@ -88,14 +133,14 @@ ROWS_PER_320_CLIENTS = {SHEET_CONTRACTS: 600, SHEET_REQUESTS: 400, SHEET_SLA: 50
 
 
 class Industry(NamedTuple):
-    weight: float          # share of the register
-    size: float            # revenue multiplier against the overall lognormal
-    margin: float          # typical profit margin, %
-    growth: float          # typical growth rate, %
-    it_share: float        # IT budget as a share of revenue
+    weight: float  # share of the register
+    size: float  # revenue multiplier against the overall lognormal
+    margin: float  # typical profit margin, %
+    growth: float  # typical growth rate, %
+    it_share: float  # IT budget as a share of revenue
     revenue_per_staff: float  # 百万元 per employee
     it_staff_share: float  # IT staff / employees
-    listed: float          # base chance of being a listed company (0 for public bodies)
+    listed: float  # base chance of being a listed company (0 for public bodies)
 
 
 # Industries of the key-account division's revenue (domain.md). Figures are rough,
@@ -117,8 +162,18 @@ INDUSTRIES = {
 SLOW_PAYERS = {"党政军", "科教文卫", "公共服务"}
 
 # The department sits in Shanghai, so most of its key accounts are there.
-REGIONS = {"上海": 40, "北京": 10, "江苏": 12, "浙江": 10, "广东": 8,
-           "山东": 4, "安徽": 4, "湖北": 4, "四川": 4, "福建": 4}
+REGIONS = {
+    "上海": 40,
+    "北京": 10,
+    "江苏": 12,
+    "浙江": 10,
+    "广东": 8,
+    "山东": 4,
+    "安徽": 4,
+    "湖北": 4,
+    "四川": 4,
+    "福建": 4,
+}
 # Districts for the two municipalities, cities for the provinces.
 REGION_PLACES = {
     "上海": ["浦东新区", "徐汇区", "静安区", "黄浦区", "闵行区", "长宁区", "杨浦区", "普陀区", "嘉定区", "松江区"],
@@ -135,9 +190,42 @@ REGION_PLACES = {
 MUNICIPALITIES = {"上海", "北京"}
 
 BRAND_WORDS = [
-    "华信", "东方", "申通", "长江", "恒泰", "浦江", "金桥", "宏达", "鼎盛", "瑞安", "海天", "联创",
-    "天诚", "永安", "明德", "博远", "启明", "安达", "嘉禾", "锦程", "东华", "振华", "远景", "星河",
-    "汇通", "新创", "盛世", "和信", "同心", "凯旋", "九州", "天元", "正泰", "宝丰", "中瑞", "润华",
+    "华信",
+    "东方",
+    "申通",
+    "长江",
+    "恒泰",
+    "浦江",
+    "金桥",
+    "宏达",
+    "鼎盛",
+    "瑞安",
+    "海天",
+    "联创",
+    "天诚",
+    "永安",
+    "明德",
+    "博远",
+    "启明",
+    "安达",
+    "嘉禾",
+    "锦程",
+    "东华",
+    "振华",
+    "远景",
+    "星河",
+    "汇通",
+    "新创",
+    "盛世",
+    "和信",
+    "同心",
+    "凯旋",
+    "九州",
+    "天元",
+    "正泰",
+    "宝丰",
+    "中瑞",
+    "润华",
 ]
 # What follows the brand word, by industry.
 TRADE_WORDS = {
@@ -156,35 +244,160 @@ TRADE_WORDS = {
 INSTITUTION_WORDS = {"医院", "大学", "职业技术学院", "外国语学校", "出版社", "文化中心", "妇幼保健院"}
 ORG_FORMS = {"有限公司": 55, "股份有限公司": 25, "集团有限公司": 20}
 GOV_AGENCIES = [
-    "税务局", "公安局", "财政局", "交通委员会", "卫生健康委员会", "市场监督管理局", "人力资源和社会保障局",
-    "统计局", "档案局", "民政局", "生态环境局", "海事局", "气象局", "大数据中心", "应急管理局",
+    "税务局",
+    "公安局",
+    "财政局",
+    "交通委员会",
+    "卫生健康委员会",
+    "市场监督管理局",
+    "人力资源和社会保障局",
+    "统计局",
+    "档案局",
+    "民政局",
+    "生态环境局",
+    "海事局",
+    "气象局",
+    "大数据中心",
+    "应急管理局",
 ]
 
 # The entities that appear in the source documents come first, with plausible figures.
 # C0007 is the documents' warning case: a small, loss-making client in arrears that
 # sales treated as a key account because it placed a big order.
 REAL_CLIENTS = [
-    dict(客户名称="中国银联", 行业="金融", 区域="上海", 年收入=2560, 利润率=18, IT预算=11800, 员工人数=4200,
-         IT人员数=1150, 增长率=12, 欠费率=0.5, 回款周期=30, 投诉次数=2, 高层关系=True, 市场领先=True,
-         上市公司=False, 销售渠道=True, 注册资本=293037),
-    dict(客户名称="上海期货交易所", 行业="金融", 区域="上海", 年收入=1450, 利润率=31, IT预算=9200, 员工人数=620,
-         IT人员数=240, 增长率=9, 欠费率=0.2, 回款周期=25, 投诉次数=1, 高层关系=True, 市场领先=True,
-         上市公司=False, 销售渠道=True, 注册资本=50000),
-    dict(客户名称="海通证券", 行业="金融", 区域="上海", 年收入=4350, 利润率=22, IT预算=14500, 员工人数=9800,
-         IT人员数=820, 增长率=-3, 欠费率=1.1, 回款周期=35, 投诉次数=3, 高层关系=True, 市场领先=True,
-         上市公司=True, 销售渠道=True, 注册资本=1306420),
-    dict(客户名称="工商银行上海分行", 行业="金融", 区域="上海", 年收入=3900, 利润率=26, IT预算=8600, 员工人数=7600,
-         IT人员数=380, 增长率=4, 欠费率=0.3, 回款周期=30, 投诉次数=4, 高层关系=True, 市场领先=True,
-         上市公司=True, 销售渠道=True, 注册资本=500000),
-    dict(客户名称="通用汽车(中国)", 行业="制造", 区域="上海", 年收入=4200, 利润率=6, IT预算=5200, 员工人数=9100,
-         IT人员数=310, 增长率=-6, 欠费率=1.8, 回款周期=60, 投诉次数=2, 高层关系=False, 市场领先=True,
-         上市公司=True, 销售渠道=True, 注册资本=260000),
-    dict(客户名称="某省海关", 行业="党政军", 区域="江苏", 年收入=620, 利润率=2, IT预算=2600, 员工人数=3100,
-         IT人员数=150, 增长率=5, 欠费率=2.5, 回款周期=90, 投诉次数=1, 高层关系=True, 市场领先=False,
-         上市公司=False, 销售渠道=True, 注册资本=5000),
-    dict(客户名称="xyz投资公司", 行业="金融", 区域="上海", 年收入=35, 利润率=-4, IT预算=60, 员工人数=45,
-         IT人员数=3, 增长率=-8, 欠费率=24, 回款周期=150, 投诉次数=5, 高层关系=True, 市场领先=False,
-         上市公司=False, 销售渠道=True, 注册资本=1000),
+    dict(
+        客户名称="中国银联",
+        行业="金融",
+        区域="上海",
+        年收入=2560,
+        利润率=18,
+        IT预算=11800,
+        员工人数=4200,
+        IT人员数=1150,
+        增长率=12,
+        欠费率=0.5,
+        回款周期=30,
+        投诉次数=2,
+        高层关系=True,
+        市场领先=True,
+        上市公司=False,
+        销售渠道=True,
+        注册资本=293037,
+    ),
+    dict(
+        客户名称="上海期货交易所",
+        行业="金融",
+        区域="上海",
+        年收入=1450,
+        利润率=31,
+        IT预算=9200,
+        员工人数=620,
+        IT人员数=240,
+        增长率=9,
+        欠费率=0.2,
+        回款周期=25,
+        投诉次数=1,
+        高层关系=True,
+        市场领先=True,
+        上市公司=False,
+        销售渠道=True,
+        注册资本=50000,
+    ),
+    dict(
+        客户名称="海通证券",
+        行业="金融",
+        区域="上海",
+        年收入=4350,
+        利润率=22,
+        IT预算=14500,
+        员工人数=9800,
+        IT人员数=820,
+        增长率=-3,
+        欠费率=1.1,
+        回款周期=35,
+        投诉次数=3,
+        高层关系=True,
+        市场领先=True,
+        上市公司=True,
+        销售渠道=True,
+        注册资本=1306420,
+    ),
+    dict(
+        客户名称="工商银行上海分行",
+        行业="金融",
+        区域="上海",
+        年收入=3900,
+        利润率=26,
+        IT预算=8600,
+        员工人数=7600,
+        IT人员数=380,
+        增长率=4,
+        欠费率=0.3,
+        回款周期=30,
+        投诉次数=4,
+        高层关系=True,
+        市场领先=True,
+        上市公司=True,
+        销售渠道=True,
+        注册资本=500000,
+    ),
+    dict(
+        客户名称="通用汽车(中国)",
+        行业="制造",
+        区域="上海",
+        年收入=4200,
+        利润率=6,
+        IT预算=5200,
+        员工人数=9100,
+        IT人员数=310,
+        增长率=-6,
+        欠费率=1.8,
+        回款周期=60,
+        投诉次数=2,
+        高层关系=False,
+        市场领先=True,
+        上市公司=True,
+        销售渠道=True,
+        注册资本=260000,
+    ),
+    dict(
+        客户名称="某省海关",
+        行业="党政军",
+        区域="江苏",
+        年收入=620,
+        利润率=2,
+        IT预算=2600,
+        员工人数=3100,
+        IT人员数=150,
+        增长率=5,
+        欠费率=2.5,
+        回款周期=90,
+        投诉次数=1,
+        高层关系=True,
+        市场领先=False,
+        上市公司=False,
+        销售渠道=True,
+        注册资本=5000,
+    ),
+    dict(
+        客户名称="xyz投资公司",
+        行业="金融",
+        区域="上海",
+        年收入=35,
+        利润率=-4,
+        IT预算=60,
+        员工人数=45,
+        IT人员数=3,
+        增长率=-8,
+        欠费率=24,
+        回款周期=150,
+        投诉次数=5,
+        高层关系=True,
+        市场领先=False,
+        上市公司=False,
+        销售渠道=True,
+        注册资本=1000,
+    ),
 ]
 
 BUSINESS_TYPES = {"数字电路": 26, "数据端口": 14, "互联网专线": 28, "语音": 12, "IDC": 10, "系统集成": 10}
@@ -308,8 +521,7 @@ def _company_name(rng: np.random.Generator, industry: str, region: str) -> str:
     return prefix + brand + trade + _draw(rng, ORG_FORMS, 1)[0]
 
 
-def _unique_names(rng: np.random.Generator, industries: list[str], regions: list[str],
-                  taken: set[str]) -> list[str]:
+def _unique_names(rng: np.random.Generator, industries: list[str], regions: list[str], taken: set[str]) -> list[str]:
     names = []
     for industry, region in zip(industries, regions):
         for _ in range(50):
@@ -368,19 +580,39 @@ def build_clients(n_clients: int, rng: np.random.Generator) -> pd.DataFrame:
     capital_ratio = np.where(slow, 0.03, 0.12) * rng.lognormal(0, 0.6, n)
     capital = [_nice_capital(v) for v in revenue * 100 * capital_ratio]
 
-    generated = pd.DataFrame({
-        "客户名称": _unique_names(rng, industry, region, {c["客户名称"] for c in REAL_CLIENTS}),
-        "行业": industry, "区域": region, "年收入": revenue, "利润率": margin, "IT预算": it_budget,
-        "员工人数": employees.astype(int), "IT人员数": it_staff.astype(int), "增长率": growth,
-        "欠费率": arrears, "回款周期": collection.astype(int), "投诉次数": complaints.astype(int),
-        "高层关系": executive, "市场领先": leader, "上市公司": listed, "销售渠道": channel,
-        "注册资本": capital,
-    })
+    generated = pd.DataFrame(
+        {
+            "客户名称": _unique_names(rng, industry, region, {c["客户名称"] for c in REAL_CLIENTS}),
+            "行业": industry,
+            "区域": region,
+            "年收入": revenue,
+            "利润率": margin,
+            "IT预算": it_budget,
+            "员工人数": employees.astype(int),
+            "IT人员数": it_staff.astype(int),
+            "增长率": growth,
+            "欠费率": arrears,
+            "回款周期": collection.astype(int),
+            "投诉次数": complaints.astype(int),
+            "高层关系": executive,
+            "市场领先": leader,
+            "上市公司": listed,
+            "销售渠道": channel,
+            "注册资本": capital,
+        }
+    )
     df = pd.concat([pd.DataFrame(REAL_CLIENTS), generated], ignore_index=True)
-    df = df.rename(columns={
-        "年收入": "年收入(百万元)", "利润率": "利润率(%)", "IT预算": "IT预算(万元)", "增长率": "增长率(%)",
-        "欠费率": "欠费率(%)", "回款周期": "回款周期(天)", "注册资本": "注册资本(万元)",
-    })
+    df = df.rename(
+        columns={
+            "年收入": "年收入(百万元)",
+            "利润率": "利润率(%)",
+            "IT预算": "IT预算(万元)",
+            "增长率": "增长率(%)",
+            "欠费率": "欠费率(%)",
+            "回款周期": "回款周期(天)",
+            "注册资本": "注册资本(万元)",
+        }
+    )
     for col in ("年收入(百万元)", "利润率(%)", "IT预算(万元)", "增长率(%)", "欠费率(%)", "注册资本(万元)"):
         df[col] = df[col].astype(float)
     for col in ("员工人数", "IT人员数", "回款周期(天)", "投诉次数"):
@@ -469,15 +701,23 @@ def build_contracts(clients: pd.DataFrame, n_rows: int, rng: np.random.Generator
     changed = rng.random(n) < 0.10
     stages = _draw(rng, SALES_STAGES, n)
     names = [_short_name(info.at[c, "客户名称"]) for c in client_ids]
-    titles = [PROJECT_TEMPLATES[t][rng.integers(len(PROJECT_TEMPLATES[t]))].format(n=nm)
-              for t, nm in zip(btype, names)]
+    titles = [PROJECT_TEMPLATES[t][rng.integers(len(PROJECT_TEMPLATES[t]))].format(n=nm) for t, nm in zip(btype, names)]
 
-    generated = pd.DataFrame({
-        "客户编号": client_ids, "项目名称": titles, "业务类型": btype, "合同金额(万元)": amount,
-        "折扣率(%)": discount, "毛利率(%)": margin, "标准合同": standard_contract,
-        "标准方案": standard_solution, "方案变更": changed, "销售阶段": stages,
-        "签约日期": _sign_dates(rng, stages),
-    })
+    generated = pd.DataFrame(
+        {
+            "客户编号": client_ids,
+            "项目名称": titles,
+            "业务类型": btype,
+            "合同金额(万元)": amount,
+            "折扣率(%)": discount,
+            "毛利率(%)": margin,
+            "标准合同": standard_contract,
+            "标准方案": standard_solution,
+            "方案变更": changed,
+            "销售阶段": stages,
+            "签约日期": _sign_dates(rng, stages),
+        }
+    )
     df = pd.concat([fixed, generated], ignore_index=True)
     df["签约日期"] = pd.to_datetime(df["签约日期"])
     df.insert(0, "合同编号", _id_list("HT2026-", len(df)))
@@ -506,19 +746,71 @@ def _contract_errors(n_rows: int) -> list[tuple[int, str, str]]:
 # Requests from the documents' entities, one per routing path worth showing.
 REAL_REQUESTS = [
     # 中国银联: major one-stop data-centre interconnect, resources not yet confirmed.
-    dict(客户编号="C0001", 需求名称="中国银联张江-北京数据中心互联", 业务类型="数据端口", 带宽=1000.0, 项目规模="大型",
-         成熟方案=False, 违反组网原则=False, 方案争议=False, 新业务=False, 资源已确认=False, 需要施工=True,
-         重大项目=True, 一站式服务=True, 维护要求高于标准=True),
-    dict(客户编号="C0002", 需求名称="上海期货交易所行情发布2M数字电路", 业务类型="数字电路", 带宽=2.0, 项目规模="常规",
-         成熟方案=True, 违反组网原则=False, 方案争议=False, 新业务=False, 资源已确认=True, 需要施工=False,
-         重大项目=False, 一站式服务=False, 维护要求高于标准=False),
-    dict(客户编号="C0006", 需求名称="某省海关电子口岸新业务专网", 业务类型="其他", 带宽=10.0, 项目规模="综合",
-         成熟方案=False, 违反组网原则=False, 方案争议=False, 新业务=True, 资源已确认=True, 需要施工=True,
-         重大项目=True, 一站式服务=False, 维护要求高于标准=False),
+    dict(
+        客户编号="C0001",
+        需求名称="中国银联张江-北京数据中心互联",
+        业务类型="数据端口",
+        带宽=1000.0,
+        项目规模="大型",
+        成熟方案=False,
+        违反组网原则=False,
+        方案争议=False,
+        新业务=False,
+        资源已确认=False,
+        需要施工=True,
+        重大项目=True,
+        一站式服务=True,
+        维护要求高于标准=True,
+    ),
+    dict(
+        客户编号="C0002",
+        需求名称="上海期货交易所行情发布2M数字电路",
+        业务类型="数字电路",
+        带宽=2.0,
+        项目规模="常规",
+        成熟方案=True,
+        违反组网原则=False,
+        方案争议=False,
+        新业务=False,
+        资源已确认=True,
+        需要施工=False,
+        重大项目=False,
+        一站式服务=False,
+        维护要求高于标准=False,
+    ),
+    dict(
+        客户编号="C0006",
+        需求名称="某省海关电子口岸新业务专网",
+        业务类型="其他",
+        带宽=10.0,
+        项目规模="综合",
+        成熟方案=False,
+        违反组网原则=False,
+        方案争议=False,
+        新业务=True,
+        资源已确认=True,
+        需要施工=True,
+        重大项目=True,
+        一站式服务=False,
+        维护要求高于标准=False,
+    ),
     # A low-speed (64K) circuit requested as one-stop service: goes to the department manager.
-    dict(客户编号="C0007", 需求名称="xyz投资公司64K低速电路", 业务类型="数字电路", 带宽=0.064, 项目规模="常规",
-         成熟方案=True, 违反组网原则=False, 方案争议=False, 新业务=False, 资源已确认=True, 需要施工=False,
-         重大项目=False, 一站式服务=True, 维护要求高于标准=False),
+    dict(
+        客户编号="C0007",
+        需求名称="xyz投资公司64K低速电路",
+        业务类型="数字电路",
+        带宽=0.064,
+        项目规模="常规",
+        成熟方案=True,
+        违反组网原则=False,
+        方案争议=False,
+        新业务=False,
+        资源已确认=True,
+        需要施工=False,
+        重大项目=False,
+        一站式服务=True,
+        维护要求高于标准=False,
+    ),
 ]
 
 
@@ -530,29 +822,38 @@ def build_requests(clients: pd.DataFrame, n_rows: int, rng: np.random.Generator)
     names = clients.set_index("客户编号").loc[client_ids, "客户名称"].map(_short_name).tolist()
     btype = _draw(rng, REQUEST_TYPES, n)
     bandwidth = [float(_draw(rng, BANDWIDTHS[t], 1)[0]) for t in btype]
-    titles = [REQUEST_TEMPLATES[t][rng.integers(len(REQUEST_TEMPLATES[t]))].format(n=nm, bw=_bandwidth_label(bw))
-              for t, nm, bw in zip(btype, names, bandwidth)]
+    titles = [
+        REQUEST_TEMPLATES[t][rng.integers(len(REQUEST_TEMPLATES[t]))].format(n=nm, bw=_bandwidth_label(bw))
+        for t, nm, bw in zip(btype, names, bandwidth)
+    ]
     # Integration is rarely a routine job.
-    scale = [_draw(rng, {"常规": 35, "综合": 40, "大型": 25} if t == "系统集成" else PROJECT_SCALES, 1)[0]
-             for t in btype]
+    scale = [
+        _draw(rng, {"常规": 35, "综合": 40, "大型": 25} if t == "系统集成" else PROJECT_SCALES, 1)[0] for t in btype
+    ]
     scale_arr = np.array(scale)
     routine = scale_arr == "常规"
     new_business = rng.random(n) < np.where(np.array(btype) == "其他", 0.40, 0.06)
     mature = (rng.random(n) < np.where(routine, 0.88, 0.50)) & ~new_business
     major = rng.random(n) < np.select([scale_arr == "大型", scale_arr == "综合"], [0.50, 0.15], 0.04)
 
-    generated = pd.DataFrame({
-        "客户编号": client_ids, "需求名称": titles, "业务类型": btype, "带宽(Mbps)": bandwidth,
-        "项目规模": scale, "成熟方案": mature,
-        "违反组网原则": rng.random(n) < 0.05,
-        "方案争议": rng.random(n) < 0.05,
-        "新业务": new_business,
-        "资源已确认": rng.random(n) < 0.85,
-        "需要施工": rng.random(n) < np.where(routine, 0.13, 0.35),
-        "重大项目": major,
-        "一站式服务": rng.random(n) < np.where(major, 0.40, 0.10),
-        "维护要求高于标准": rng.random(n) < 0.10,
-    })
+    generated = pd.DataFrame(
+        {
+            "客户编号": client_ids,
+            "需求名称": titles,
+            "业务类型": btype,
+            "带宽(Mbps)": bandwidth,
+            "项目规模": scale,
+            "成熟方案": mature,
+            "违反组网原则": rng.random(n) < 0.05,
+            "方案争议": rng.random(n) < 0.05,
+            "新业务": new_business,
+            "资源已确认": rng.random(n) < 0.85,
+            "需要施工": rng.random(n) < np.where(routine, 0.13, 0.35),
+            "重大项目": major,
+            "一站式服务": rng.random(n) < np.where(major, 0.40, 0.10),
+            "维护要求高于标准": rng.random(n) < 0.10,
+        }
+    )
     df = pd.concat([fixed, generated], ignore_index=True)
     df.insert(0, "申请编号", _id_list("FA2026-", len(df)))
     return df[REQUEST_COLUMNS]
@@ -573,8 +874,10 @@ REAL_SLA_ORDERS = [
 
 
 def build_sla_orders(clients: pd.DataFrame, n_rows: int, rng: np.random.Generator) -> pd.DataFrame:
-    fixed = pd.DataFrame(REAL_SLA_ORDERS, columns=["客户编号", "电路类型", "需接入层施工", "申请等级", "备用电路",
-                                                   "标准SLA价格(元/月)", "月收入(元)"])
+    fixed = pd.DataFrame(
+        REAL_SLA_ORDERS,
+        columns=["客户编号", "电路类型", "需接入层施工", "申请等级", "备用电路", "标准SLA价格(元/月)", "月收入(元)"],
+    )
     n = n_rows - len(fixed)
 
     # A-level circuits a client already holds: a property of the client, not of the order.
@@ -599,10 +902,17 @@ def build_sla_orders(clients: pd.DataFrame, n_rows: int, rng: np.random.Generato
     markup = np.where(level == "A", 2.6, 2.0)
     revenue = (price * markup * rng.lognormal(0, 0.35, n) / 10).round() * 10
 
-    generated = pd.DataFrame({
-        "客户编号": client_ids, "电路类型": circuit, "需接入层施工": access_work, "申请等级": level,
-        "备用电路": backup, "标准SLA价格(元/月)": price, "月收入(元)": revenue,
-    })
+    generated = pd.DataFrame(
+        {
+            "客户编号": client_ids,
+            "电路类型": circuit,
+            "需接入层施工": access_work,
+            "申请等级": level,
+            "备用电路": backup,
+            "标准SLA价格(元/月)": price,
+            "月收入(元)": revenue,
+        }
+    )
     df = pd.concat([fixed, generated], ignore_index=True)
     df.insert(0, "订单编号", _id_list("SLA2026-", len(df)))
     df["客户已有A级数量"] = df["客户编号"].map(held_a).astype(int)
@@ -637,8 +947,7 @@ def build_frames(n_clients: int = DEFAULT_CLIENTS, seed: int = SEED) -> dict[str
         dirty_clients[col] = dirty_clients[col].astype(object)
         dirty_clients.loc[row, col] = text
 
-    frames = {SHEET_CLIENTS: dirty_clients, SHEET_CONTRACTS: contracts,
-              SHEET_REQUESTS: requests, SHEET_SLA: sla}
+    frames = {SHEET_CLIENTS: dirty_clients, SHEET_CONTRACTS: contracts, SHEET_REQUESTS: requests, SHEET_SLA: sla}
     recorded, _ = _recorded_plan(frames, seed)
     for sheet, (column, _output) in RECORDED_COLUMNS.items():
         frames[sheet] = frames[sheet].assign(**{column: recorded[sheet]})
@@ -680,13 +989,43 @@ LOWER_SLA_SHARE = 0.03  # SLA orders sold below the decided level (allowed)
 # entities are fixed, so these never move; the generator stops if the rules no longer
 # make a story what it says it is.
 NAMED_CASES = [
-    (SHEET_CONTRACTS, "HT2026-0006", "bu_manager", "violation", "650 万 IDC contract, over the BU limit, signed by the BU manager"),
-    (SHEET_CONTRACTS, "HT2026-0007", "bg_gm", "violation", "2,800 万 customs integration signed by the BG GM instead of the group KA manager"),
-    (SHEET_CONTRACTS, "HT2026-0008", "bu_manager", "violation", "xyz's 1,500 万 order with a 30 % discount signed by a BU manager"),
-    (SHEET_CONTRACTS, "HT2026-0001", "bg_gm", "senior", "UnionPay circuit lease signed by the BG GM: more senior than required, allowed"),
+    (
+        SHEET_CONTRACTS,
+        "HT2026-0006",
+        "bu_manager",
+        "violation",
+        "650 万 IDC contract, over the BU limit, signed by the BU manager",
+    ),
+    (
+        SHEET_CONTRACTS,
+        "HT2026-0007",
+        "bg_gm",
+        "violation",
+        "2,800 万 customs integration signed by the BG GM instead of the group KA manager",
+    ),
+    (
+        SHEET_CONTRACTS,
+        "HT2026-0008",
+        "bu_manager",
+        "violation",
+        "xyz's 1,500 万 order with a 30 % discount signed by a BU manager",
+    ),
+    (
+        SHEET_CONTRACTS,
+        "HT2026-0001",
+        "bg_gm",
+        "senior",
+        "UnionPay circuit lease signed by the BG GM: more senior than required, allowed",
+    ),
     (SHEET_SLA, "SLA2026-0002", "A", "violation", "A-level SLA sold without a backup circuit"),
     (SHEET_SLA, "SLA2026-0001", "A", "violation", "A-level SLA sold although UnionPay is over its A-level cap"),
-    (SHEET_REQUESTS, "FA2026-0003", "technical_office", "violation", "customs new-business request not sent to the chief engineer"),
+    (
+        SHEET_REQUESTS,
+        "FA2026-0003",
+        "technical_office",
+        "violation",
+        "customs new-business request not sent to the chief engineer",
+    ),
     (SHEET_CLIENTS, "C0007", "gold", "violation", "xyz listed as a key account because it placed a big order"),
 ]
 
@@ -729,21 +1068,44 @@ def _decided(frames: dict[str, pd.DataFrame]) -> tuple[dict[str, np.ndarray], di
     return decided, allowed
 
 
-def _story_rows(frames: dict[str, pd.DataFrame], decided: dict[str, np.ndarray]) -> list[tuple[str, int, str, str, str]]:
+def _story_rows(
+    frames: dict[str, pd.DataFrame], decided: dict[str, np.ndarray]
+) -> list[tuple[str, int, str, str, str]]:
     """(sheet, row, recorded value, kind, story) of the named cases, plus two found in
     the generated rows: the first client the rules make silver, listed as platinum,
     and the first new-business request, sent to the support department."""
     keys = {sheet: pd.Index(df.iloc[:, 0]) for sheet, df in frames.items()}
-    rows = [(sheet, int(keys[sheet].get_loc(key)), value, kind, story) for sheet, key, value, kind, story in NAMED_CASES]
+    rows = [
+        (sheet, int(keys[sheet].get_loc(key)), value, kind, story) for sheet, key, value, kind, story in NAMED_CASES
+    ]
     generated = np.arange(len(frames[SHEET_CLIENTS])) >= len(REAL_CLIENTS)
     silver = np.flatnonzero(generated & (decided[SHEET_CLIENTS] == "silver"))
     if len(silver):
-        rows.append((SHEET_CLIENTS, int(silver[0]), "platinum", "violation", "a client the rules make silver, listed as platinum"))
+        rows.append(
+            (
+                SHEET_CLIENTS,
+                int(silver[0]),
+                "platinum",
+                "violation",
+                "a client the rules make silver, listed as platinum",
+            )
+        )
     requests = frames[SHEET_REQUESTS]
-    new_business = np.flatnonzero((np.arange(len(requests)) >= len(REAL_REQUESTS)) & requests["新业务"].to_numpy(dtype=bool)
-                                  & (decided[SHEET_REQUESTS] == "chief_engineer"))
+    new_business = np.flatnonzero(
+        (np.arange(len(requests)) >= len(REAL_REQUESTS))
+        & requests["新业务"].to_numpy(dtype=bool)
+        & (decided[SHEET_REQUESTS] == "chief_engineer")
+    )
     if len(new_business):
-        rows.append((SHEET_REQUESTS, int(new_business[0]), "support_dept", "violation", "a new-business request sent to the support department"))
+        rows.append(
+            (
+                SHEET_REQUESTS,
+                int(new_business[0]),
+                "support_dept",
+                "violation",
+                "a new-business request sent to the support department",
+            )
+        )
     return rows
 
 
@@ -754,8 +1116,12 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
     decided, allowed = _decided(frames)
     stories = _story_rows(frames, decided)
     recorded, cases = {}, []
-    fixed_rows = {SHEET_CLIENTS: len(REAL_CLIENTS), SHEET_CONTRACTS: len(REAL_CONTRACTS),
-                  SHEET_REQUESTS: len(REAL_REQUESTS), SHEET_SLA: len(REAL_SLA_ORDERS)}
+    fixed_rows = {
+        SHEET_CLIENTS: len(REAL_CLIENTS),
+        SHEET_CONTRACTS: len(REAL_CONTRACTS),
+        SHEET_REQUESTS: len(REAL_REQUESTS),
+        SHEET_SLA: len(REAL_SLA_ORDERS),
+    }
     for sheet, (column, _output) in RECORDED_COLUMNS.items():
         values, ranks = decided[sheet], list(allowed[sheet])
         rank = pd.Series(values, dtype=object).map({v: i for i, v in enumerate(ranks)}).fillna(-1).to_numpy(dtype=int)
@@ -775,19 +1141,26 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
             can_violate = rank[order] > 0
         else:
             can_violate = np.ones(len(order), bool)
-        violations = order[can_violate][:round(VIOLATION_SHARE * n)]
+        violations = order[can_violate][: round(VIOLATION_SHARE * n)]
         rest = order[~np.isin(order, violations)]
-        missing, rest = rest[:round(MISSING_SHARE * n)], rest[round(MISSING_SHARE * n):]
+        missing, rest = rest[: round(MISSING_SHARE * n)], rest[round(MISSING_SHARE * n) :]
         if sheet == APPROVERS:  # a lower-ranked approver (a larger index) signed
             wrong = rank[violations] + rng.integers(1, lowest - rank[violations] + 1)
-            senior = rest[rank[rest] > 0][:round(SENIOR_SIGNER_SHARE * n)]
+            senior = rest[rank[rest] > 0][: round(SENIOR_SIGNER_SHARE * n)]
             above = rank[senior] - rng.integers(1, rank[senior] + 1)
-            planted.update({int(r): (ranks[a], "signed by a more senior approver than required (allowed)") for r, a in zip(senior, above)})
+            planted.update(
+                {
+                    int(r): (ranks[a], "signed by a more senior approver than required (allowed)")
+                    for r, a in zip(senior, above)
+                }
+            )
         elif sheet == SLA_SOLD:  # a higher level (a smaller index) sold than the rules allow
             wrong = rank[violations] - rng.integers(1, rank[violations] + 1)
-            lower = rest[rank[rest] < lowest][:round(LOWER_SLA_SHARE * n)]
+            lower = rest[rank[rest] < lowest][: round(LOWER_SLA_SHARE * n)]
             below = rank[lower] + rng.integers(1, lowest - rank[lower] + 1)
-            planted.update({int(r): (ranks[b], "sold below the level the rules allow (allowed)") for r, b in zip(lower, below)})
+            planted.update(
+                {int(r): (ranks[b], "sold below the level the rules allow (allowed)") for r, b in zip(lower, below)}
+            )
         else:  # any other value
             wrong = (rank[violations] + rng.integers(1, len(ranks), len(violations))) % len(ranks)
         planted.update({int(r): (ranks[w], "recorded differently from the rules") for r, w in zip(violations, wrong)})
@@ -805,8 +1178,10 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
             else:
                 kind = "violation"
             if row in named and (named[row][1] != kind or value == values[row]):
-                raise ValueError(f"{sheet} {keys[row]}: the story '{story}' needs a {named[row][1]} case, but the rules "
-                                 f"in {RULES} decide {values[row]!r}; update NAMED_CASES")
+                raise ValueError(
+                    f"{sheet} {keys[row]}: the story '{story}' needs a {named[row][1]} case, but the rules "
+                    f"in {RULES} decide {values[row]!r}; update NAMED_CASES"
+                )
             cases.append(RecordedCase(sheet, keys[row], column, value, values[row], kind, story))
         recorded[sheet] = out
     return recorded, cases
@@ -859,8 +1234,9 @@ def write_workbook(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> 
     os.close(fd)
     try:
         # Text stays text ("1,200", "N/A"): no guessing of numbers, formulas or links.
-        wb = xlsxwriter.Workbook(tmp, {"strings_to_numbers": False, "strings_to_formulas": False,
-                                       "strings_to_urls": False})
+        wb = xlsxwriter.Workbook(
+            tmp, {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+        )
         # A fixed creation time keeps the file byte-for-byte reproducible.
         wb.set_properties({"title": "大客户样例数据", "created": datetime(2026, 11, 25)})
         header_format = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
@@ -902,10 +1278,15 @@ def _file_mode(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate the sample key-account workbook.")
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT,
-                        help=f"output .xlsx (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS,
-                        help=f"number of clients, at least {MIN_CLIENTS} (default: {DEFAULT_CLIENTS})")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=DEFAULT_OUTPUT, help=f"output .xlsx (default: {DEFAULT_OUTPUT})"
+    )
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=DEFAULT_CLIENTS,
+        help=f"number of clients, at least {MIN_CLIENTS} (default: {DEFAULT_CLIENTS})",
+    )
     args = parser.parse_args(argv)
     if args.clients < MIN_CLIENTS:
         parser.error(f"--clients must be at least {MIN_CLIENTS}")
