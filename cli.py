@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,9 +11,6 @@ from pathlib import Path
 import click
 
 import engine
-import contextlib
-import json
-
 from engine import audit, compliance, compliance_report, render, report, ruleset_diff, testsheets, writers
 from engine import check as rule_check
 from engine.durable import availability as durable_availability
@@ -46,7 +45,7 @@ def main():
     SLA tier for every row of a workbook, with the rule that decided and why.
 
     \b
-    Example:
+    Examples:
       kade evaluate workbooks/key_accounts.xlsx
     """
 
@@ -399,8 +398,10 @@ def check(
 def rules():
     """Check, test, compare and show rule tables before publishing a change.
 
+    Before you publish a rule change, run the three below (docs/publishing.md).
+
     \b
-    Before you publish a rule change (docs/publishing.md):
+    Examples:
       kade rules check
       kade rules test --coverage
       kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
@@ -529,7 +530,7 @@ def rules_show(file: Path, as_text: bool):
     """
     try:
         click.echo(render.render_text(file), nl=False)
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
+    except Exception as exc:
         fail(f"cannot read {file}: {exc}")
 
 
@@ -541,7 +542,7 @@ def dmn_group():
     """DMN standard conformance: run the DMN TCK.
 
     \b
-    Example:
+    Examples:
       kade dmn tck tests/data/dmn-tck/compliance-level-2
     """
 
@@ -564,7 +565,7 @@ def dmn_tck(directory: Path, engine_name: str):
     Exit status: 0 all passed · 1 some failed · 2 unreadable input.
 
     \b
-    Example:
+    Examples:
       kade dmn tck tests/data/dmn-tck/compliance-level-2
       kade dmn tck tests/data/dmn-tck/compliance-level-2 --engine durable
     """
@@ -590,7 +591,7 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
     """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN 1.5 model.
 
     \b
-    Example:
+    Examples:
       kade rules export rules -o key_accounts.dmn
     """
     from engine.dmn_export import write_dmn
@@ -622,7 +623,7 @@ def rules_import(model: Path, output: Path):
     workbook to a folder of its own: a single workbook also reads its siblings' glossaries.
 
     \b
-    Example:
+    Examples:
       kade rules import camunda/loan.dmn -o imported/loan.xlsx
     """
     from engine.dmn_workbook import import_dmn
@@ -649,7 +650,7 @@ def excel_group():
     (docs/excel.md).
 
     \b
-    Example:
+    Examples:
       kade excel workbook register-buttons.xlsm --from register.xlsx
     """
 
@@ -878,7 +879,7 @@ def explain(
                 for row in audit.row_table(evaluation, entity).to_pylist()
                 if key in (row["key"], str(row["row"]))
             ]
-            notes = audit.annotations(rules)
+            notes = audit.rule_annotations(rules)
             source = "a fresh evaluation with the current rules"
         else:
             with _store(audit_location) as store:
@@ -925,7 +926,13 @@ _audit_option = click.option(
 @audit_group.command(name="list")
 @_audit_option
 def audit_list(audit_location):
-    """List audited runs, oldest first.  Example: kade audit list"""
+    """List audited runs, oldest first.
+
+    \b
+    Examples:
+      kade audit list
+      kade audit list --audit postgresql://kade@db.example/kade
+    """
     with _store(audit_location) as store:
         runs = store.runs()
     if not runs:
@@ -946,7 +953,10 @@ def audit_list(audit_location):
 def audit_show(run_id, key, audit_location):
     """Show one run: who, when, which rule files (SHA-256), and its rows.
 
-    Example: kade audit show 20261125-150606-01e0db --row C0001
+    \b
+    Examples:
+      kade audit show 20261125-150606-01e0db
+      kade audit show 20261125-150606-01e0db --row C0001
     """
     from engine import explain as explaining
 
@@ -979,7 +989,10 @@ def audit_show(run_id, key, audit_location):
 def audit_export(run_id, output, audit_location):
     """Export one run's rows to xlsx (one sheet per entity) or json.
 
-    Example: kade audit export 20261125-150606-01e0db -o run.xlsx
+    \b
+    Examples:
+      kade audit export 20261125-150606-01e0db -o run.xlsx
+      kade audit export 20261125-150606-01e0db -o run.json
     """
     import json
 
@@ -1026,7 +1039,10 @@ def audit_verify(audit_location):
     Note the printed head hash: comparing it later also detects records
     removed from the end.
 
-    Example: kade audit verify --audit /srv/kade/audit.sqlite
+    \b
+    Examples:
+      kade audit verify
+      kade audit verify --audit /srv/kade/audit.sqlite
     """
     try:
         with _store(audit_location) as store:

@@ -32,9 +32,9 @@ from openpyxl import Workbook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import load_rules  # noqa: E402
-from engine.check import check_ruleset  # noqa: E402
-from engine.rulebook import add_glossary_sheets  # noqa: E402
+from engine import load_rules
+from engine.check import check_ruleset
+from engine.rulebook import add_glossary_sheets
 
 AMOUNTS = [0, 10, 50, 100, 200, 500, 1000, 2000, 5000]
 CATEGORIES = ["硬件", "软件", "服务", "网络", "云", "安全", "咨询", "运维", "培训", "数据", "终端", "其他"]

@@ -75,6 +75,7 @@ def build_register(rows: int, force: bool = False) -> Path:
     if path.exists() and not force:
         return path
     import generate_sample as sample
+
     from engine import xlsxstream
     from engine.writers import atomic_path
 

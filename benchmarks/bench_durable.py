@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.durable import DurableMatcher  # noqa: E402
-from engine.evaluate import evaluate_table, match_matrix  # noqa: E402
-from tests.helpers import env, table  # noqa: E402
+from engine.durable import DurableMatcher
+from engine.evaluate import evaluate_table, match_matrix
+from tests.helpers import env, table
 
 
 def first_table(threshold: int = 0):

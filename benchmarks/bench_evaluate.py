@@ -36,8 +36,8 @@ import os
 import platform
 import pstats
 import resource
-import statistics
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -225,14 +225,13 @@ def time_cli(workbook: Path, rules_path: Path, extra: list[str]) -> float:
 def code_fingerprint() -> str:
     """Hash of the engine sources and cli.py: others edit the engine while
     benchmarks run, and a run that spans an edit mixes two versions."""
+    import contextlib
     import hashlib
 
     h = hashlib.sha256()
     for f in sorted((ROOT / "engine").glob("*.py")) + [ROOT / "cli.py"]:
-        try:
+        with contextlib.suppress(OSError):
             h.update(f.name.encode() + f.read_bytes())
-        except OSError:
-            pass
     return h.hexdigest()[:12]
 
 
@@ -340,7 +339,7 @@ def profile_e2e(n: int, top: int = 18) -> list[tuple]:
     stats = pstats.Stats(prof, stream=io.StringIO())
     total = sum(v[2] for v in stats.stats.values())  # sum of tottime = profiled wall
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():
+    for (file, line, func), (_cc, nc, tt, ct, _callers) in stats.stats.items():
         rows.append((tt, ct, nc, _where(file, line, func)))
     rows.sort(reverse=True)
     own = [(tt, ct, nc, where, tt / total) for tt, ct, nc, where in rows[:top]]
@@ -627,7 +626,7 @@ def main(argv=None):
         print(f"profiling end to end {e2e_size:,} rows ...", file=sys.stderr, flush=True)
         try:
             prof = profile_e2e(e2e_size)
-        except Exception as exc:  # noqa: BLE001  keep the measured results
+        except Exception as exc:
             print(f"profile failed: {exc!r}", file=sys.stderr)
     section = render(evals, e2e, large, prof, args)
     print(section)

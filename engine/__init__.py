@@ -40,10 +40,10 @@ from .evaluate import DecisionResult, Evaluation, evaluate, evaluate_table
 from .model import DecisionTable, RuleSet
 from .report import result_frame, summarize
 from .rulebook import load_rules
-
 from .version import __version__
 
 __all__ = [
+    "__version__",
     "load_rules",
     "read_workbook",
     "evaluate_workbook",

@@ -73,6 +73,12 @@ class Entry:
     prev_hash: str
     hash: str
 
+    @classmethod
+    def from_row(cls, row) -> Entry:
+        """From a (seq, run_id, kind, entity, row_key, payload, prev_hash, hash) database row."""
+        seq, run_id, kind, entity, row_key, payload, prev_hash, digest = row
+        return cls(seq, run_id, kind, entity, row_key, bytes(payload), prev_hash, digest)
+
     def data(self) -> dict:
         return json.loads(bytes(self.payload).decode("utf-8"))
 
@@ -173,7 +179,7 @@ class AuditStore:
             ),
             params,
         )
-        return [Entry(*row[:5], bytes(row[5]), *row[6:]) for row in cur.fetchall()]
+        return [Entry.from_row(row) for row in cur.fetchall()]
 
     def runs(self) -> list[dict]:
         headers = {e.run_id: e.data() for e in self._entries("WHERE kind = ?", ("run",))}
@@ -198,7 +204,7 @@ class AuditStore:
         """(entity, row) for every row of the run, or the rows whose key (or sheet row number) is ``key``."""
         import pyarrow.compute as pc
 
-        out = []
+        out: list[tuple[str, dict]] = []
         for chunk in self.chunks(run_id):
             table = chunk.table()
             if key is not None:
@@ -218,7 +224,7 @@ class AuditStore:
         prev, expected_seq, count = GENESIS, 1, 0
         open_run = None
         for row in cur:
-            e = Entry(*row[:5], bytes(row[5]), *row[6:])
+            e = Entry.from_row(row)
             count += 1
             if e.seq != expected_seq:
                 return Verification(
@@ -365,7 +371,7 @@ def run_header(
 ) -> dict:
     return {
         "run_id": new_run_id(),
-        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "user": _user(),
         "host": socket.gethostname(),
         "kade_version": version,
@@ -381,7 +387,7 @@ def run_header(
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:
         return str(os.getuid())
 
 
@@ -464,7 +470,7 @@ def row_chunks(evaluation) -> list[tuple[str, str, bytes]]:
     return out
 
 
-def annotations(rules) -> dict:
+def rule_annotations(rules) -> dict:
     """decision -> rule id -> annotation: kept once per run, not per row."""
     return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
 
@@ -483,5 +489,5 @@ def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook
         row_counts=counts,
         version=version,
     )
-    header["annotations"] = annotations(evaluation.rules)
+    header["annotations"] = rule_annotations(evaluation.rules)
     return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})

@@ -187,7 +187,7 @@ class _Domain:
     """The values one input column can take, cut into classes on which every
     cell of the column is constant."""
 
-    def __init__(self, label: str, type_: str, classes: list[_Class]):
+    def __init__(self, label: str, type_: str | None, classes: list[_Class]):
         self.label, self.type, self.classes = label, type_, classes
         # example rows prefer a written endpoint, then a value between two endpoints,
         # then one beyond the last, then any other text, then empty
@@ -271,7 +271,7 @@ class _Domain:
                 )
         return parts
 
-    def _literal(self, stored: float) -> str:
+    def _literal(self, stored) -> str:
         return feel_literal(self._python(stored))
 
     def _python(self, stored):
@@ -295,10 +295,8 @@ class _Domain:
 def _between(low: float | None, high: float | None, whole: bool) -> float | None:
     """A readable value strictly between two endpoints (None = unbounded);
     ``whole``: only whole numbers exist (dates as days). None if there is none."""
-    if low is None and high is None:
-        return 0.0
     if low is None:
-        return float(math.ceil(high) - 1)
+        return 0.0 if high is None else float(math.ceil(high) - 1)
     if high is None:
         return float(math.floor(low) + 1)
     first, last = math.floor(low) + 1, math.ceil(high) - 1  # whole numbers strictly inside
@@ -435,7 +433,7 @@ def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict
             list(values)
             if values is not None
             else list(variable.allowed_values)
-            if closed
+            if closed and variable is not None
             else list(dict.fromkeys(lit.value for lit in literals))
         )
         classes = [_Class("point", w) for w in words]
@@ -484,8 +482,9 @@ class _TableCheck:
         self.ends = self.starts + np.array(sizes, dtype=int)
         self.boxes = np.concatenate(blocks, axis=1) if blocks else np.ones((len(table.rules), 0), bool)
         self.full = np.ones(self.boxes.shape[1], bool)
-        self.empty = ~self._any_per_column(self.boxes).all(axis=1)  # a column where the rule allows no class
-        self.live = np.array([r not in self.opaque and not self.empty[r] for r in range(len(table.rules))], bool)
+        # a column where the rule allows no class
+        self.empty = ~np.asarray(self._any_per_column(self.boxes).all(axis=1))
+        self.live = np.array([r not in self.opaque and not self.empty[r] for r in range(len(table.rules))], dtype=bool)
         # split on the most constrained columns first: rules drop out soonest
         constrained = [sum(not isinstance(r.inputs[j], sfeel.AnyTest) for r in table.rules) for j in range(len(sizes))]
         self.order = sorted(range(len(sizes)), key=lambda j: -constrained[j])
@@ -518,7 +517,7 @@ class _TableCheck:
     def run(self) -> list[Finding]:
         table = self.table
         findings = self._outside_allowed()
-        for r in np.flatnonzero(self.empty):
+        for r in np.flatnonzero(self.empty).tolist():
             if r not in self.opaque:
                 findings.append(self._never_matches(r))
         if self.opaque:
@@ -625,10 +624,10 @@ class _TableCheck:
         table, policy = self.table, self.table.hit_policy
         ranks = priority_ranks(table) if policy == "P" else None
         out = []
-        for j in np.flatnonzero(self.live):
+        for j in np.flatnonzero(self.live).tolist():
             if table.rules[j].id in skip:
                 continue
-            for i in np.flatnonzero(self.within[j]):
+            for i in np.flatnonzero(self.within[j]).tolist():
                 if i == j or not self._same_result(i, j) or (self.within[i, j] and i > j):
                     continue  # of two identical rules, the later one is reported
                 if policy == "F":
@@ -637,7 +636,7 @@ class _TableCheck:
                     between = [k for k in range(j + 1, i) if self.overlap[j, k] or k in self.opaque]
                     if any(k in self.opaque or not self._same_result(j, k) for k in between):
                         continue  # without j, a rule in between would decide some of its rows differently
-                if policy == "P" and any(
+                if ranks is not None and any(
                     self.overlap[j, k] and ranks[k] == ranks[j] and not self._same_result(j, k)
                     for k in range(len(table.rules))
                     if k != j
@@ -667,8 +666,8 @@ class _TableCheck:
             "C>": "it changes nothing",
         }.get(table.hit_policy, "the result is listed twice")
         out = []
-        for j in np.flatnonzero(self.live):
-            for i in np.flatnonzero(self.within[j]):
+        for j in np.flatnonzero(self.live).tolist():
+            for i in np.flatnonzero(self.within[j]).tolist():
                 if i == j or not self._same_result(i, j) or (self.within[i, j] and i > j):
                     continue
                 a, b = table.rules[j], table.rules[i]
@@ -693,7 +692,7 @@ class _TableCheck:
         n = len(table.rules)
         key = np.arange(n) if table.hit_policy == "F" else priority_ranks(table) * n + np.arange(n)
         out = []
-        for j in np.flatnonzero(self.live):
+        for j in np.flatnonzero(self.live).tolist():
             before = np.flatnonzero(self.live & self.overlap[j] & (key < key[j]))
             if len(before) == 0:
                 continue

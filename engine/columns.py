@@ -15,15 +15,21 @@ import pandas as pd
 
 EPOCH = dt.date(1970, 1, 1)
 FLOAT_TYPES = ("number", "boolean", "date")
+NULL = np.array(None, dtype=object)  # None as a 0-d array: numpy's type stubs refuse a bare None in array calls
+
+
+def is_none(values: np.ndarray) -> np.ndarray:
+    """Element-wise ``value is None`` over an object array (messages, string columns)."""
+    return np.equal(values, NULL)
 
 
 class Column:
     __slots__ = ("type", "values", "_factorized")
 
-    def __init__(self, type_: str, values: np.ndarray):
+    def __init__(self, type_: str | None, values: np.ndarray):
         self.type = type_
         self.values = values
-        self._factorized = None
+        self._factorized: tuple[np.ndarray, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -44,12 +50,12 @@ class Column:
             self._factorized = (codes, np.asarray(uniques, dtype=object))
         return self._factorized
 
-    def take(self, index: np.ndarray) -> "Column":
+    def take(self, index: np.ndarray) -> Column:
         """Rows by position; -1 gives null (a child row whose parent is missing)."""
         if self.is_float:
             vals = np.append(self.values, np.nan)[index]
         else:
-            vals = np.append(self.values, None)[index]
+            vals = np.append(self.values, NULL)[index]
         return Column(self.type, vals)
 
     def python_values(self, index: np.ndarray | None = None) -> np.ndarray:

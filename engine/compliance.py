@@ -32,14 +32,14 @@ evaluated a second time with reasons, which keeps a million-row check small.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .columns import Column, to_python
+from .columns import Column, is_none, to_python
 from .data import EntityRows, Sheet, _norm, bind, coerce, read_workbook
 from .errors import RuleStructureError
 from .evaluate import Evaluation, evaluate
@@ -325,6 +325,7 @@ def _compare(evaluation: Evaluation, variable: Variable) -> tuple[ColumnCheck, p
     """One recorded column against its decision: the check's counts, the finding
     rows (without the decision's reason yet) and the rows not checked."""
     rules = evaluation.rules
+    assert variable.records is not None and variable.entity is not None  # recorded_variables() picks these
     table = rules.producer(variable.records)
     if table is None:  # one rule workbook loaded on its own: the decision is in another one
         check = ColumnCheck(variable, "", variable.records, variable.entity, EQUAL)
@@ -361,7 +362,7 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
     required = result.outputs[check.output]
     recorded_code, required_code, vocabulary = _codes(_python(recorded), _python(required), check.ranks)
     decided = result.ok
-    bad_cell = np.zeros(len(decided), bool) if unreadable is None else ~np.equal(unreadable, None)
+    bad_cell = np.zeros(len(decided), bool) if unreadable is None else ~is_none(unreadable)
     missing = decided & (recorded_code == _NULL) & ~bad_cell
     unrecognised = decided & ((recorded_code == _UNKNOWN) | bad_cell)
     comparable = decided & (recorded_code >= 0)
@@ -387,11 +388,12 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
         severity = np.where(kind == VIOLATION, MEDIUM, LOW).astype(object)
     recorded_text = _shown(check.variable.type, recorded.values[found], raw[found])
     required_text = format_values(required.type, required.values[found])
+    assert check.column is not None  # _compare() judges only columns it found
     what = _finding_text(
         kind,
         check.mode,
         check.column,
-        np.where(np.equal(recorded_text, None), "", recorded_text),
+        np.where(is_none(recorded_text), "", recorded_text),
         required_text,
         check.ranks,
         None if unreadable is None else unreadable[found],
@@ -486,7 +488,7 @@ def _label(value) -> str:
     return format_values(None, np.array([value], dtype=object))[0]
 
 
-def _shown(type_: str, values: np.ndarray, raw: np.ndarray) -> np.ndarray:
+def _shown(type_: str | None, values: np.ndarray, raw: np.ndarray) -> np.ndarray:
     """Recorded values as text, None for an empty cell; a cell that could not be
     read shows what was typed."""
     shown = format_values(type_, values).astype(object)
@@ -523,7 +525,7 @@ def _finding_text(
     allowed = ", ".join(_label(v) for v in ranks)
     unknown = f"{header} " + recorded + f" is not one of {allowed}"
     if unreadable is not None:  # a cell of the wrong type says so in coerce's words
-        unknown = np.where(np.equal(unreadable, None), unknown, unreadable)
+        unknown = np.where(is_none(unreadable), unknown, unreadable)
     unknown = unknown + rules_say + required
     return np.where(kind == VIOLATION, wrong, np.where(kind == MISSING, empty, unknown)).astype(object)
 
@@ -569,11 +571,13 @@ def _copy_near_misses(explained: Evaluation, evaluation: Evaluation, subset_posi
     """Give the full evaluation the explained rows' near misses (None elsewhere),
     so its audit record keeps them where they matter."""
     for name, result in evaluation.results.items():
+        assert result.decision.entity is not None  # only tables over an entity are evaluated
         position = subset_position[result.decision.entity]
         misses = np.full(len(position), None, dtype=object)
         kept = position >= 0
-        if name in explained.results and explained.results[name].near_misses is not None:
-            misses[kept] = explained.results[name].near_misses[position[kept]]
+        near = explained.results[name].near_misses if name in explained.results else None
+        if near is not None:
+            misses[kept] = near[position[kept]]
         result.near_misses = misses
 
 
@@ -594,7 +598,7 @@ def _with_reasons(
 ) -> pd.DataFrame:
     """Join each finding with the reason its decision gave (from the explained
     rows) and order them: severity, then glossary order, then sheet row."""
-    frames = []
+    frames: list[pd.DataFrame] = []
     for part in parts:
         if not len(part):
             continue

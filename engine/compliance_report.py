@@ -373,6 +373,7 @@ def _write_decision_sheet(ws, check: ColumnCheck, compliance: Compliance, styles
 
 def _allowed(check: ColumnCheck, recorded: str, decided: str) -> bool:
     """Whether a recorded x decided cell is compliant, for its colour."""
+    assert check.matrix is not None  # only checks with a matrix get a decision sheet
     labels = [str(v) for v in check.matrix.columns if v != "(empty)"]
     if recorded not in labels or decided not in labels:
         return False

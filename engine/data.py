@@ -69,7 +69,8 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         for name in book.sheet_names:
             sheet = book.get_sheet_by_name(name)
             rows = sheet.to_python(skip_empty_area=True)  # starts at sheet.start, the first non-empty cell
-            sheets.append(Sheet(name, frame_from_rows(rows), tuple(sheet.start or (0, 0))))
+            start = sheet.start or (0, 0)
+            sheets.append(Sheet(name, frame_from_rows(rows), (start[0], start[1])))
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own types for broken files
@@ -116,7 +117,9 @@ def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | No
         messages = np.full(len(series), None, dtype=object)
         shown = series[bad].map(lambda v: str(v))  # only the bad cells, for the message
         header = variable.headers[0] if variable.headers else variable.name
-        messages[bad] = (f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME[variable.type]}").to_numpy()
+        messages[bad] = (
+            f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(variable.type or '', 'a value')}"
+        ).to_numpy()
         column.values[bad] = np.nan if column.is_float else None
     if variable.allowed is not None:
         messages = _check_allowed(column, variable, present & ~bad, messages)
@@ -286,16 +289,16 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
     found: dict[str, EntityRows] = {}
     missing: list[str] = []
     for name in [e for e in rules.entities if e in wanted]:
-        entity = rules.entities[name]
-        sheet = find_sheet(sheets, entity.sheets + (name,))
+        entity_def = rules.entities[name]
+        sheet = find_sheet(sheets, entity_def.sheets + (name,))
         if sheet is None:
             continue
         headers = {_norm(h): h for h in sheet.frame.columns}
         columns, errors = {}, {}
         variables = dict(need.get(name, {}))
-        key_var = rules.variables.get(entity.key)
+        key_var = rules.variables.get(entity_def.key)
         if key_var is not None:
-            variables.setdefault(entity.key, [])
+            variables.setdefault(entity_def.key, [])
         for var_name, users in variables.items():
             var = rules.variables[var_name]
             header = next(
@@ -311,13 +314,13 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             if messages is not None:
                 errors[var_name] = messages
         keys = None
-        if entity.key in columns:
-            keys = columns[entity.key].python_values()
-            _flag_duplicate_keys(keys, entity.key, rules.variables[entity.key], errors)
+        if entity_def.key in columns:
+            keys = columns[entity_def.key].python_values()
+            _flag_duplicate_keys(keys, entity_def.key, rules.variables[entity_def.key], errors)
         found[name] = EntityRows(name, sheet.name, sheet.frame, columns, errors, keys)
     if missing:
         raise MissingColumnError("; ".join(missing), Position(source or None))
-    for name, rows in found.items():
+    for rows in found.values():
         _link_parent(rules, rows, found, missing)
     if missing:
         raise MissingColumnError("; ".join(missing), Position(source or None))
@@ -363,10 +366,11 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
         return
     parent = found[entity.parent]
     headers = {_norm(h): h for h in rows.frame.columns}
-    header = next((headers[_norm(h)] for h in entity.link if _norm(h) in headers), None)
+    links = entity.link or ()
+    header = next((headers[_norm(h)] for h in links if _norm(h) in headers), None)
     if header is None:
         missing.append(
-            f"sheet {rows.sheet!r} has no column {' / '.join(entity.link)} (links each row to its {entity.parent} row)"
+            f"sheet {rows.sheet!r} has no column {' / '.join(links)} (links each row to its {entity.parent} row)"
         )
         return
     if parent.keys is None:

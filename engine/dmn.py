@@ -397,7 +397,7 @@ class _Loader:
     # ---------------------------------------------------------- functions ----
     def _functions(self, elements) -> dict[str, BusinessKnowledgeModel]:
         functions: dict[str, BusinessKnowledgeModel] = {}
-        logic: dict[str, object] = {}
+        logic: dict[str, tuple] = {}  # name -> (element, encapsulatedLogic)
         for element in elements:
             name, ident = " ".join(element.get("name").split()), element.get("id")
             body = self.child(element, "encapsulatedLogic")
@@ -608,7 +608,7 @@ class _Loader:
         """decision -> (((component, kade output), ...), kade output of a single value)."""
         taken = {v for i in inputs.values() for _, v, _ in i.paths} | set(functions) | set(shapes)
         claimed: set[str] = set()
-        names = {}
+        names: dict[str, tuple[tuple[tuple[str, str], ...], str | None]] = {}
         for name, (element, _, outputs) in shapes.items():
             if len(outputs) <= 1:
                 own = outputs[0].get("name") if outputs and self.kade else None
@@ -692,14 +692,14 @@ class _Loader:
         return found
 
     # ------------------------------------------------------- expressions -----
-    def _dialect(self, scope: dict) -> sfeel.Dialect:
+    def _dialect(self, scope: _Scope) -> sfeel.Dialect:
         names = set(scope)
         for kind, target in scope.values():
             if kind == "function":
                 names.update(p for p, _ in target.parameters)
         return sfeel.Dialect.feel(names)
 
-    def expression(self, text: str, scope: dict, where: str | None):
+    def expression(self, text: str, scope: _Scope, where: str | None):
         """Parse and resolve a FEEL expression; None after recording a problem."""
         if not self._refuse_temporal(text, scope, where):
             return None
@@ -710,7 +710,7 @@ class _Loader:
             return None
         return self.resolve(node, scope, where)
 
-    def unary_tests(self, text: str, scope: dict, where: str | None):
+    def unary_tests(self, text: str, scope: _Scope, where: str | None):
         if not self._refuse_temporal(text, scope, where):
             return None
         try:
@@ -720,7 +720,7 @@ class _Loader:
             return None
         return self.resolve(node, scope, where)
 
-    def _refuse_temporal(self, text: str, scope: dict, where) -> bool:
+    def _refuse_temporal(self, text: str, scope: _Scope, where) -> bool:
         """False (after recording why) when the text builds time, date-and-time or duration values."""
         bare = _STRINGS.sub('""', text)
         temporal = _TEMPORAL.search(bare)
@@ -754,7 +754,7 @@ class _Loader:
                 return
         self.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
 
-    def resolve(self, node, scope: dict, where: str | None):
+    def resolve(self, node, scope: _Scope, where: str | None):
         """Rename DMN names to kade names; check calls. None after recording a problem."""
         problems: list[str] = []
 
@@ -938,6 +938,7 @@ class _Loader:
         for out in output_elements:
             where = out.get("id") or here
             if len(output_elements) == 1:
+                assert single_output is not None  # _output_names() names every one-output table's output
                 kade_name, declared = single_output, _element_type(type_)
             else:
                 component = " ".join((out.get("name") or "").split())

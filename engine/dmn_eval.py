@@ -104,7 +104,7 @@ def nonconformance(decision: DmnDecision, result: DecisionResult, value) -> str 
     """Why the decision's value does not conform to its declared types and
     output values (the decision's variable, each output clause), or None."""
     if not conforms(value, decision.type):
-        return f"result {format_value(value)} does not conform to type {decision.type.name}"
+        return f"result {format_value(value)} does not conform to type {decision.type.name if decision.type else 'Any'}"
     checks = zip(
         decision.table.outputs,
         decision.output_types or [None] * len(decision.table.outputs),

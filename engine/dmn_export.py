@@ -227,6 +227,7 @@ class _Exporter:
         if table.entity:
             ext = _sub(element, "extensionElements")
             ET.SubElement(ext, _k("decision"), {"entity": table.entity})
+        type_ref: str | None
         if f"decision {table.name}" in self.type_names:
             type_ref = self.type_names[f"decision {table.name}"]
         else:
@@ -260,32 +261,32 @@ class _Exporter:
         for clause in table.inputs:
             inp = _sub(dt_element, "input", id=self.ids("in", f"{table.name}_{clause.label}"), label=clause.label)
             _text(inp, "inputExpression", self.expression(clause.expr), typeRef=clause.type)
-        for k, clause in enumerate(table.outputs):
-            variable = self.rules.variables.get(clause.name)
+        for k, output in enumerate(table.outputs):
+            variable = self.rules.variables.get(output.name)
             out = _sub(
                 dt_element,
                 "output",
-                id=self.ids("out", f"{table.name}_{clause.name}"),
+                id=self.ids("out", f"{table.name}_{output.name}"),
                 label=variable.label if variable is not None else None,
-                name=clause.name,
-                typeRef=self.type_ref(clause.name, self._declared_type(table, k)),
+                name=output.name,
+                typeRef=self.type_ref(output.name, self._declared_type(table, k)),
             )
             if variable is not None:  # the output is a glossary entry: keep it whole
                 if variable.description:
                     out.insert(0, ET.Element(_q("description")))
                     out[0].text = variable.description
                 self._variable_metadata(out, variable)
-            if clause.allowed_values:
+            if output.allowed_values:
                 text = (
                     sfeel.unary_tests_text(variable.allowed)
                     if variable is not None and variable.allowed is not None
                     else ", ".join(
-                        sfeel.literal_text(sfeel.Literal(v, _literal_type(v))) for v in clause.allowed_values
+                        sfeel.literal_text(sfeel.Literal(v, _literal_type(v))) for v in output.allowed_values
                     )
                 )
                 _text(out, "outputValues", text)
-            if clause.default is not None:
-                _text(out, "defaultOutputEntry", self.expression(clause.default))
+            if output.default is not None:
+                _text(out, "defaultOutputEntry", self.expression(output.default))
         _sub(dt_element, "annotation", name="annotation")
         for rule in table.rules:
             element = _sub(dt_element, "rule", id=self.ids("r", f"{table.name}_{rule.id}"), label=rule.id)

@@ -26,7 +26,7 @@ class BusinessKnowledgeModel:
     result_type: FeelType | None = None
     functions: dict = field(default_factory=dict, repr=False)  # the BKMs this one requires, by name
 
-    def take(self, rows) -> "BusinessKnowledgeModel":
+    def take(self, rows) -> BusinessKnowledgeModel:
         """Environments are sliced per rule by the table evaluator; a function is the same on every row."""
         return self
 

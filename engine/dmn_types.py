@@ -64,7 +64,7 @@ class FeelType:
     def structured(self) -> bool:
         return bool(self.components)
 
-    def element(self) -> "FeelType":
+    def element(self) -> FeelType:
         """The type of one item of a collection."""
         return dataclasses.replace(self, collection=False)
 
@@ -113,7 +113,7 @@ def conforms(value, type_: FeelType | None) -> bool:
     kind = kind_of(value)
     if type_.base is not None and kind != type_.base:
         return False
-    if type_.allowed is not None:
+    if type_.allowed is not None and kind is not None:
         return _allowed(value, kind, type_.allowed)
     return True
 
@@ -152,7 +152,7 @@ def conforming_column(value, type_: FeelType | None) -> tuple[Column, str | None
         return null_column(base), f"{format_value(value)} is a {kind} value, which kade does not evaluate"
     if conforms(value, type_):
         return column_of(value, base or kind), None
-    return null_column(base), f"{format_value(value)} does not conform to type {type_.name}"
+    return null_column(base), f"{format_value(value)} does not conform to type {type_.name if type_ else 'Any'}"
 
 
 def python_value(column: Column, row: int = 0):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
     path = Path(path)
     rules = _inline_functions(model)
     names = _workbook_names(model, rules)
-    rename = lambda n: names.get(n, n)  # noqa: E731
+    rename: Callable[[str], str] = lambda n: names.get(n, n)
     variables = _glossary(model, rules, names)
     wb = Workbook()
     wb.remove(wb.active)

@@ -30,9 +30,10 @@ import os
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class CompiledTable:
     kinds: tuple[str, ...]  # per input: 'float' or 'str'
 
 
-def _refuse(table, rule, why: str):
+def _refuse(table, rule, why: str) -> NoReturn:
     raise RuleStructureError(
         f"durable-rules cannot evaluate decision {table.name}, rule {rule.id}: {why}", rule.position
     )
@@ -195,7 +196,7 @@ def compile_table(table) -> CompiledTable:
             f"durable-rules cannot evaluate decision {table.name}: more than {MAX_INPUTS} inputs", table.position
         )
     kinds = tuple("str" if c.type == "string" else "float" for c in table.inputs)
-    for j, clause in enumerate(table.inputs):
+    for clause in table.inputs:
         if not isinstance(clause.expr, sfeel.Name):
             raise RuleStructureError(
                 f"durable-rules cannot evaluate decision {table.name}: input {clause.label!r} is an expression",
@@ -213,7 +214,9 @@ def compile_table(table) -> CompiledTable:
         if _atoms(cond) > CONDITIONS_PER_RULESET:
             _refuse(table, rule, f"more than {CONDITIONS_PER_RULESET} conditions in one rule")
         conditions.append((r, cond))
-    chunks, current, size = [], [], 0
+    chunks: list[tuple] = []
+    current: list = []
+    size = 0
     for r, cond in conditions:
         n = _atoms(cond)
         if current and size + n > CONDITIONS_PER_RULESET:
@@ -269,7 +272,7 @@ def _worker_main(conn):  # runs in the worker process
         def run(c):
             try:
                 hits.append((int(c.m["r"]), rule_index))
-            except Exception:  # noqa: BLE001 - never raise inside durable-rules
+            except Exception:
                 hits.append((-1, rule_index))
 
         return run
@@ -313,7 +316,7 @@ def _worker_main(conn):  # runs in the worker process
                                 state = host.assert_fact(name, fact)
                             except de.MessageNotHandledException:
                                 break  # no rule of this ruleset matches: nothing stored
-                            except Exception as exc:  # noqa: BLE001
+                            except Exception as exc:
                                 if type(exc).__name__ == "MessageObservedException":
                                     retries += 1  # a 32-bit id collision: retry with a fresh id, never drop
                                     continue
@@ -328,7 +331,7 @@ def _worker_main(conn):  # runs in the worker process
             elif kind == "stop":
                 conn.send(("ok", None))
                 return
-        except Exception as exc:  # noqa: BLE001 - report, keep serving
+        except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
@@ -343,8 +346,8 @@ class DurableMatcher:
             raise DurableUnavailable(why)
         self.worker_loads = worker_loads
         self._lock = threading.Lock()
-        self._process = None
-        self._conn = None
+        self._process: subprocess.Popen | None = None
+        self._conn: _Duplex | None = None
         self._loaded: set[str] = set()
         self.id_retries = 0  # id collisions detected and retried (for tests and the audit)
         self.restarts = 0
@@ -370,7 +373,7 @@ class DurableMatcher:
             self._stop()
 
     def _stop(self):
-        if self._process is not None:
+        if self._process is not None and self._conn is not None:  # both set by _start, both cleared here
             try:
                 self._conn.send(("stop",))
                 self._conn.recv()
@@ -388,6 +391,7 @@ class DurableMatcher:
         return self._process.pid if self._process is not None else None
 
     def _call(self, message):
+        assert self._conn is not None  # the callers start the worker first
         try:
             self._conn.send(message)
             status, payload = self._conn.recv()

@@ -29,7 +29,7 @@ class Position:
             parts.append(self.cell)
         return "!".join(parts)
 
-    def at(self, **changes) -> "Position":
+    def at(self, **changes) -> Position:
         values = {**self.__dict__, **changes}
         return Position(**values)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import sfeel
-from .columns import Column, literal_value, to_python
+from .columns import NULL, Column, is_none, literal_value, to_python
 from .data import EntityRows
 from .graph import referenced_names
 from .hitpolicy import decide, ids_text, rule_lists, validate
@@ -28,17 +28,13 @@ class DecisionResult:
     rules: np.ndarray
     reasons: np.ndarray
     errors: np.ndarray
-    matches: np.ndarray = field(repr=False, default=None)  # (R, n) rules that matched
+    matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
 
     @property
     def ok(self) -> np.ndarray:
         """Rows that were decided."""
-        return _is_none(self.errors)
-
-
-def _is_none(values: np.ndarray) -> np.ndarray:
-    return np.equal(values, None)
+        return is_none(self.errors)
 
 
 def _first_message(*messages) -> np.ndarray | None:
@@ -47,7 +43,7 @@ def _first_message(*messages) -> np.ndarray | None:
     for m in messages:
         if m is None:
             continue
-        acc = m.copy() if acc is None else np.where(_is_none(acc), m, acc)
+        acc = m.copy() if acc is None else np.where(is_none(acc), m, acc)
     return acc
 
 
@@ -118,7 +114,7 @@ def evaluate_table(
     inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
     matrix = matcher(table, inputs, env, n)
     if blocked is not None:
-        matrix[:, ~_is_none(blocked)] = False
+        matrix[:, ~is_none(blocked)] = False
 
     def output_values(rule_index: int, rows: np.ndarray) -> dict[str, Column]:
         rule = table.rules[rule_index]
@@ -131,7 +127,7 @@ def evaluate_table(
     errors = _first_message(blocked, hits.errors)
     if errors is None:
         errors = np.full(n, None, dtype=object)
-    free = _is_none(errors)
+    free = is_none(errors)
     no_match = hits.unmatched & free
     if table.hit_policy in SINGLE_HIT:
         result = _single(table, hits.winner, inputs, env, n, output_values, reasons, variables)
@@ -171,9 +167,9 @@ def evaluate_table(
                     _listify(Column(c.type, np.full(len(rows), None, dtype=object)), empty=True),
                     n,
                 )
-    failed = ~_is_none(errors)
+    failed = ~is_none(errors)
     if failed.any():
-        for name, col in outputs.items():
+        for col in outputs.values():
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
         reason[failed] = None
@@ -255,6 +251,7 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
                 _put(outputs, clause.name, rows, value, n)
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
+            assert texts is not None  # built above whenever reasons are asked for
             reason[rows] = rule_reasons(
                 table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables
             )
@@ -399,6 +396,7 @@ def _environment(
     """Columns the table refers to, aligned to its rows, and the per-row messages
     of unusable inputs (bad cells, failed upstream decisions, missing parent)."""
     entity = table.entity
+    assert entity is not None  # evaluate() skips tables over no entity
     own = rows[entity]
     env: dict[str, Column] = {}
     messages = []
@@ -418,7 +416,7 @@ def _environment(
                 return None, f"it needs {name} from {owner} rows, which are not in the workbook"
             parent_col, parent_msg = _own(name, producer, rows[owner], results)
             col = parent_col.take(index)
-            msg = None if parent_msg is None else np.append(parent_msg, None)[index]
+            msg = None if parent_msg is None else np.append(parent_msg, NULL)[index]
             missing = _missing_parent_messages(rules, rows, entity, owner)
             messages.append(missing)
         env[name] = col
@@ -429,7 +427,7 @@ def _environment(
 def _own(name, producer, entity_rows: EntityRows, results):
     if producer is not None:
         res = results[producer.name]
-        return res.outputs[name], res.errors if (~_is_none(res.errors)).any() else None
+        return res.outputs[name], res.errors if (~is_none(res.errors)).any() else None
     return entity_rows.columns[name], entity_rows.cell_errors.get(name)
 
 
@@ -453,7 +451,7 @@ def _missing_parent_messages(rules, rows, entity: str, ancestor: str):
     while current != ancestor:
         rel = rows[current]
         if rel.parent_missing is not None:
-            here = rel.parent_missing if index is None else np.append(rel.parent_missing, None)[index]
+            here = rel.parent_missing if index is None else np.append(rel.parent_missing, NULL)[index]
             msgs = _first_message(msgs, here)
         index = rel.parent_index if index is None else np.where(index >= 0, np.append(rel.parent_index, -1)[index], -1)
         current = rules.entities[current].parent
@@ -472,7 +470,7 @@ def input_values(evaluation: Evaluation, entity: str) -> dict[str, Column]:
                 continue
             if var.entity == entity:
                 out[name] = rows[entity].columns[name]
-            else:
+            elif var.entity is not None:
                 index = _ancestor_index(rules, rows, entity, var.entity)
                 if index is not None and name in rows[var.entity].columns:
                     out[name] = rows[var.entity].columns[name].take(index)

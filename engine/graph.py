@@ -15,9 +15,9 @@ def referenced_names(table: DecisionTable) -> set[str]:
     for rule in table.rules:
         for node in rule.inputs + rule.outputs:
             names |= names_in(node)
-    for clause in table.outputs:
-        if clause.default is not None:
-            names |= names_in(clause.default)
+    for output in table.outputs:
+        if output.default is not None:
+            names |= names_in(output.default)
     return names
 
 
@@ -56,7 +56,8 @@ def order_decisions(tables: list[DecisionTable]) -> list[DecisionTable]:
 
 def ancestors(entity: str, entities: dict[str, Entity]) -> list[str]:
     """The entity itself, then its parent, grandparent..."""
-    chain, seen = [], set()
+    chain: list[str] = []
+    seen: set[str] = set()
     current: str | None = entity
     while current is not None:
         if current in seen:

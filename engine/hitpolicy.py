@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import sfeel
 from .errors import RuleStructureError
 from .model import AGGREGATING, HIT_POLICIES, SINGLE_HIT, DecisionTable
-from . import sfeel
 
 
 @dataclass

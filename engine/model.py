@@ -4,6 +4,7 @@ where it came from. Built by ``engine.rulebook``; read by the evaluators."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import Position
 
@@ -32,8 +33,8 @@ class Variable:
     name: str
     entity: str | None
     headers: tuple[str, ...]  # column headers that hold it in a data sheet
-    type: str  # number | string | boolean | date
-    allowed: object = None  # S-FEEL unary test, or None
+    type: str | None  # number | string | boolean | date; None: untyped (an implicit input of a DMN model)
+    allowed: Any = None  # S-FEEL unary test, or None
     allowed_values: tuple = ()  # the literal values of `allowed`, in order (priority order)
     label: str = ""
     description: str = ""
@@ -57,14 +58,14 @@ class Entity:
     sheets: tuple[str, ...]
     key: str
     parent: str | None = None
-    link: str | None = None
+    link: tuple[str, ...] | None = None  # headers, any one of which holds the parent's key
     position: Position = field(default_factory=Position, compare=False)
 
 
 @dataclass(frozen=True)
 class InputClause:
     label: str  # the header as written
-    expr: object  # S-FEEL expression AST; usually a Name
+    expr: Any  # S-FEEL expression AST; usually a Name
     type: str | None
     position: Position = field(default_factory=Position, compare=False)
 
@@ -74,7 +75,7 @@ class OutputClause:
     name: str
     type: str | None
     allowed_values: tuple = ()  # priority order for P / O
-    default: object = None  # expression AST used when no rule matches
+    default: Any = None  # expression AST used when no rule matches
     position: Position = field(default_factory=Position, compare=False)
 
 

@@ -106,11 +106,13 @@ def condition_text(test, label: str, shown: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(f"{label} ", shown, " " + sfeel.describe_test(test), "")
 
 
-def input_texts(table, inputs: list[Column], rule_rows: dict[int, np.ndarray], n: int) -> list[pa.Array | None]:
+def input_texts(
+    table, inputs: list[Column], rule_rows: dict[int, np.ndarray], n: int
+) -> list[tuple[pa.Array, np.ndarray] | None]:
     """Each input column's values as text, formatted once on the rows whose
     rules test that input (``rule_rows``: rule index -> rows it decided/matched)
     instead of once per rule: formatting has a fixed cost per call."""
-    out = []
+    out: list[tuple[pa.Array, np.ndarray] | None] = []
     for k, column in enumerate(inputs):
         needed = np.zeros(n, dtype=bool)
         for i, rows in rule_rows.items():

@@ -296,7 +296,7 @@ def render_ruleset(rules: RuleSet) -> str:
             ", ".join(feel_literal(v) for v in var.allowed_values) if var.allowed_values else feel_text(var.allowed)
         )
         glossary.append(
-            [var.name, var.entity or "", " | ".join(var.headers), var.type, allowed, var.label, var.description]
+            [var.name, var.entity or "", " | ".join(var.headers), var.type or "", allowed, var.label, var.description]
         )
     sections.append("\n".join(["== glossary ==", *grid(glossary)]))
     entities = [["entity", "sheet", "key", "parent", "link"]]

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import to_python
-from .evaluate import Evaluation, _is_none
+from .columns import NULL, is_none, to_python
+from .evaluate import Evaluation
 
 ERRORS_COLUMN = "kade.errors"
 MAX_OUTCOMES = 12  # beyond this many distinct values a summary shows a range instead
@@ -26,12 +26,12 @@ def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
     for messages in [*rows.cell_errors.values(), rows.parent_missing]:
         if messages is None:
             continue
-        bad = ~_is_none(messages)
+        bad = ~is_none(messages)
         acc[bad] = acc[bad] + sep[bad] + messages[bad]
         sep[bad] = "; "
-    errors = np.where(acc == "", None, acc)
+    errors = np.where(acc == "", NULL, acc)
     for result in evaluation.for_entity(entity):
-        own = ~result.ok & _is_none(errors)
+        own = ~result.ok & is_none(errors)
         if own.any():
             errors[own] = f"{result.decision.name}: " + result.errors[own]
     return errors
@@ -72,7 +72,7 @@ def result_frame(evaluation: Evaluation, entity: str) -> pd.DataFrame:
 @dataclass
 class DecisionSummary:
     decision: str
-    entity: str
+    entity: str | None
     rows: int
     errors: int
     outcomes: list[tuple[str, int]]  # (value, count), most common first
@@ -106,7 +106,7 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
 
 def summary_rows(summary: list[DecisionSummary]) -> list[list]:
     """The summary as a table (header first): the 'kade summary' sheet."""
-    rows = [["decision", "rows over", "rows", "in error", "outcomes"]]
+    rows: list[list] = [["decision", "rows over", "rows", "in error", "outcomes"]]
     for s in summary:
         outcomes = (
             f"{s.range[0]:,.6g} … {s.range[1]:,.6g}"
@@ -129,4 +129,4 @@ def _outcome_text(value) -> str:
 
 def error_rows(evaluation: Evaluation) -> int:
     """Rows (over all evaluated entities) with at least one error."""
-    return sum(int((~_is_none(row_errors(evaluation, e))).sum()) for e in evaluation.rows if evaluation.for_entity(e))
+    return sum(int((~is_none(row_errors(evaluation, e))).sum()) for e in evaluation.rows if evaluation.for_entity(e))

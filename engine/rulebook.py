@@ -27,10 +27,10 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from . import sfeel
-from .errors import FeelSyntaxError, FeelTypeError, RuleError, RuleErrors, RuleStructureError, Position
+from .errors import FeelSyntaxError, FeelTypeError, Position, RuleError, RuleErrors, RuleStructureError
 from .graph import ancestors, order_decisions
 from .hitpolicy import validate as validate_hit_policy
-from .model import HIT_POLICIES, AGGREGATING, DecisionTable, Entity, InputClause, OutputClause, Rule, RuleSet, Variable
+from .model import AGGREGATING, HIT_POLICIES, DecisionTable, Entity, InputClause, OutputClause, Rule, RuleSet, Variable
 
 GLOSSARY_SHEETS = {"glossary", "术语表", "词汇表"}
 ENTITY_SHEETS = {"entities", "数据表", "实体"}
@@ -296,7 +296,7 @@ def rule_files(path: Path) -> list[Path]:
 
 
 def _read_sheets(files: list[Path]) -> list[_Sheet]:
-    sheets = []
+    sheets: list[_Sheet] = []
     for file in files:
         try:
             wb = load_workbook(file, read_only=True, data_only=True)
@@ -436,7 +436,7 @@ def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity
         if header is None:
             continue
         for r in range(1, len(sheet.rows)):
-            get = lambda f: cell_text(sheet.value(r, header[f])) if f in header else ""  # noqa: E731
+            get = lambda f: cell_text(sheet.value(r, header[f])) if f in header else ""  # noqa: B023 - used in this iteration
             name = get("entity")
             if not name:
                 continue
@@ -473,7 +473,7 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
         if header is None:
             continue
         for r in range(1, len(sheet.rows)):
-            get = lambda f: cell_text(sheet.value(r, header[f])) if f in header else ""  # noqa: E731
+            get = lambda f: cell_text(sheet.value(r, header[f])) if f in header else ""  # noqa: B023 - used in this iteration
             name = get("variable")
             if not name:
                 continue
@@ -606,8 +606,10 @@ class _DecisionReader:
             return None
         entity = meta.get("rows") or None
         if entity is not None and self.entities and entity not in self.entities:
-            row = next(r for r, row in enumerate(sheet.rows) if _META_KEYS.get(_key(row[0] if row else None)) == "rows")
-            self.fail(f"rows must name an entity ({', '.join(self.entities)}), got {entity!r}", row, 1)
+            at = next(
+                r for r, cells in enumerate(sheet.rows) if _META_KEYS.get(_key(cells[0] if cells else None)) == "rows"
+            )
+            self.fail(f"rows must name an entity ({', '.join(self.entities)}), got {entity!r}", at, 1)
         header_row = kind_row + 1
         kinds = [_KINDS.get(_key(v)) for v in sheet.rows[kind_row]]
         header = sheet.rows[header_row]
@@ -648,11 +650,15 @@ class _DecisionReader:
         if len(self.errors.errors) > before:
             return None
 
-        inputs = tuple(self._input_clause(header_row, c) for c in input_cols)
-        outputs = [self._output_clause(header_row, c, entity) for c in output_cols]
-        if any(i is None for i in inputs) or any(o is None for o in outputs):
+        maybe_inputs = [self._input_clause(header_row, c) for c in input_cols]
+        maybe_outputs = [self._output_clause(header_row, c, entity) for c in output_cols]
+        inputs = tuple(i for i in maybe_inputs if i is not None)
+        outputs = [o for o in maybe_outputs if o is not None]
+        if len(inputs) < len(maybe_inputs) or len(outputs) < len(maybe_outputs):
             return None
-        rules, defaults, ids = [], None, {}
+        rules: list[Rule] = []
+        defaults: list | None = None
+        ids: dict[str, int] = {}
         r = header_row + 1
         while r < len(sheet.rows) and any(cell_text(v) for v in sheet.rows[r]):
             rule_id = cell_text(sheet.value(r, 0))

@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from . import sfeel
-from .columns import to_python
+from .columns import is_none, to_python
 from .data import bind, read_workbook
 from .errors import Position, RuleError
 from .evaluate import Evaluation, evaluate
 from .model import DecisionTable, RuleSet
 from .render import feel_literal, feel_text, json_value, shown_value
 from .rulebook import _display_path, load_rules
-
 
 # ------------------------------------------------------------- rule changes ----
 
@@ -183,12 +182,12 @@ def _diff_rules(old: DecisionTable, new: DecisionTable) -> list[Change]:
             previous = before.inputs[old_in[key]] if key in old_in else None
             if previous != rule.inputs[j] and not (previous is None and isinstance(rule.inputs[j], sfeel.AnyTest)):
                 out.append(_entry_change(name, rule.id, clause.label, previous, rule.inputs[j], _cell(rule, j)))
-        for k, clause in enumerate(new.outputs):
-            previous = before.outputs[old.output_names.index(clause.name)] if clause.name in old.output_names else None
+        for k, output in enumerate(new.outputs):
+            previous = before.outputs[old.output_names.index(output.name)] if output.name in old.output_names else None
             if previous != rule.outputs[k]:
                 out.append(
                     _entry_change(
-                        name, rule.id, clause.name, previous, rule.outputs[k], _cell(rule, len(new.inputs) + k)
+                        name, rule.id, output.name, previous, rule.outputs[k], _cell(rule, len(new.inputs) + k)
                     )
                 )
         if before.annotation != rule.annotation:
@@ -298,7 +297,9 @@ def _longest_increasing(values: list[int]) -> list[int]:
     """Indexes of one longest strictly increasing subsequence (patience sorting)."""
     import bisect
 
-    tails, tail_index, parent = [], [], [-1] * len(values)
+    tails: list[int] = []
+    tail_index: list[int] = []
+    parent = [-1] * len(values)
     for i, v in enumerate(values):
         k = bisect.bisect_left(tails, v)
         if k == len(tails):
@@ -415,7 +416,7 @@ def decision_changes(old: RuleSet, new: RuleSet, workbook: str | Path) -> list[D
     before = evaluate(old, bind(old, sheets, str(workbook)), reasons=False)
     after = evaluate(new, bind(new, sheets, str(workbook)), reasons=False)
     impacts = []
-    for name, result in after.results.items():
+    for name in after.results:
         if name not in before.results:
             continue
         impacts.append(_impact(before, after, name))
@@ -425,9 +426,10 @@ def decision_changes(old: RuleSet, new: RuleSet, workbook: str | Path) -> list[D
 def _impact(before: Evaluation, after: Evaluation, name: str) -> DecisionImpact:
     a, b = before.results[name], after.results[name]
     entity = b.decision.entity
+    assert entity is not None  # only tables over an entity are evaluated
     rows = after.rows[entity]
     outputs = [o for o in b.decision.output_names if o in a.outputs]
-    failed_a, failed_b = ~np.equal(a.errors, None), ~np.equal(b.errors, None)
+    failed_a, failed_b = ~is_none(a.errors), ~is_none(b.errors)
     differs = failed_a != failed_b
     for out in outputs:
         differs |= ~_same_values(a.outputs[out], b.outputs[out])

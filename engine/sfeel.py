@@ -26,6 +26,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from .errors import FeelSyntaxError, FeelTypeError, Position
 
@@ -37,7 +38,7 @@ TYPES = (NUMBER, STRING, BOOLEAN, DATE)
 
 @dataclass(frozen=True)
 class Literal:
-    value: object  # float | str | bool | datetime.date | None (null)
+    value: Any  # float | str | bool | datetime.date | None (null)
     type: str | None  # one of TYPES, None for null
     text: str = field(compare=False, default="")
 
@@ -51,14 +52,14 @@ class Name:
 @dataclass(frozen=True)
 class Unary:
     op: str  # '-' | 'not'
-    operand: object
+    operand: Any
 
 
 @dataclass(frozen=True)
 class Binary:
     op: str  # + - * / ** = != < <= > >= and or
-    left: object
-    right: object
+    left: Any
+    right: Any
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,13 @@ class NullTest:
 @dataclass(frozen=True)
 class Compare:
     op: str  # '=', '!=', '<', '<=', '>', '>='
-    endpoint: object  # an expression (Literal or Name in S-FEEL)
+    endpoint: Any  # an expression (Literal or Name in S-FEEL)
 
 
 @dataclass(frozen=True)
 class Range:
-    low: object
-    high: object
+    low: Any
+    high: Any
     low_closed: bool
     high_closed: bool
 
@@ -126,7 +127,7 @@ class Token:
     kind: str  # 'number' 'string' 'name' 'op' 'bad' 'end'
     text: str
     offset: int
-    value: object = None
+    value: Any = None  # the number (Decimal) or string a number/string token stands for
 
 
 def _is_name_char(ch: str) -> bool:
@@ -141,6 +142,7 @@ class KnownNames:
 
     def __init__(self, names):
         special = sorted({" ".join(n.split()) for n in names if n and not _is_plain_name(n)}, key=len, reverse=True)
+        self._regex: re.Pattern[str] | None
         if special:
             alternatives = "|".join(r"\s+".join(re.escape(word) for word in n.split(" ")) for n in special)
             self._regex = re.compile(f"(?:{alternatives})(?![\\w?])")
@@ -179,7 +181,7 @@ class Dialect:
     feel_escapes: bool = False  # FEEL's \uXXXX and \r inside strings
 
     @staticmethod
-    def feel(names=()) -> "Dialect":
+    def feel(names=()) -> Dialect:
         known = names if isinstance(names, KnownNames) else KnownNames(names)
         return Dialect(fold_punctuation=False, calls=True, names=known, feel_escapes=True)
 
@@ -510,7 +512,8 @@ class _Parser:
     def call(self) -> Call:
         name = self.advance()
         self.advance()  # '('
-        args, names = [], []
+        args: list = []
+        names: list[str] = []
         while not self.at_op(")"):
             if args:
                 self.expect_op(",", f"between the arguments of {name.text}(")
@@ -815,4 +818,4 @@ def map_names(node, rename):
             changes[f.name] = tuple(map_names(v, rename) for v in value)
         elif dataclasses.is_dataclass(value):
             changes[f.name] = map_names(value, rename)
-    return dataclasses.replace(node, **changes) if changes else node
+    return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]  # an AST dataclass

@@ -38,13 +38,14 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from . import sfeel
-from .columns import Column, to_python
+from .columns import NULL, Column, to_python
 from .data import coerce
 from .errors import Position
 from .evaluate import DecisionResult, _first_message, evaluate_table
@@ -265,14 +266,14 @@ def _read_test_sheet(file: Path, rules: RuleSet, problems: list[str]) -> _TestSh
     columns = _column_roles([cell_text(v) for v in grid[0]], rules, lambda c: where(0, c), problems)
     n = len(body)
     sheet = _TestSheet(shown, title, [r + 1 for r, _ in body], [], {}, {}, [])
-    cells = lambda c: [row[c] if c < len(row) else None for _, row in body]  # noqa: E731
+    cells = lambda c: [row[c] if c < len(row) else None for _, row in body]
     for c, (role, detail) in enumerate(columns):
         if role == "expected" and detail[0] is not None:
             sheet.expected.setdefault(detail[0], {})[detail[1]] = cells(c)
     decisions = {t.name for t in rules.decisions}
     case_cols = [c for c, (role, _) in enumerate(columns) if role == "case"]
     decision_cols = [c for c, (role, _) in enumerate(columns) if role == "decision"]
-    for i, (r, row) in enumerate(body):
+    for r, row in body:
         names = [cell_text(row[c]) for c in case_cols if c < len(row) and cell_text(row[c])]
         sheet.names.append(names[0] if names else f"row {r + 1}")
         wanted = None
@@ -294,7 +295,7 @@ def _read_test_sheet(file: Path, rules: RuleSet, problems: list[str]) -> _TestSh
     return sheet
 
 
-def _column_roles(header: list[str], rules: RuleSet, where, problems: list[str]) -> list[tuple[str, object]]:
+def _column_roles(header: list[str], rules: RuleSet, where, problems: list[str]) -> list[tuple[str, Any]]:
     """Per column: ('case' | 'decision' | 'ignore', None), ('expected', (decision, output or 'rule'))
     or ('input', variable name). Expected columns are read first: the decisions
     they check settle which variable a register header means."""
@@ -365,7 +366,8 @@ def _upstream(decisions: set[str], rules: RuleSet) -> set[str]:
     found = set(decisions)
     for table in reversed(rules.decisions):  # dependencies come first in the list
         if table.name in found:
-            found |= {rules.producer(x).name for x in referenced_names(table) if rules.producer(x) is not None}
+            producers = (rules.producer(x) for x in referenced_names(table))
+            found |= {p.name for p in producers if p is not None}
     return found
 
 
@@ -542,7 +544,7 @@ def _evaluate(sheet: _TestSheet, rules: RuleSet, evaluate: TableEngine, checked:
                 env[clause.name] = _override(computed, env[clause.name], mask)
                 # a given value replaces the decision's error too; a bad given cell is the row's error
                 messages[clause.name] = _first_message(
-                    np.where(mask, None, errors) if errors is not None else None, messages[clause.name]
+                    np.where(mask, NULL, errors) if errors is not None else None, messages[clause.name]
                 )
             else:
                 env[clause.name], messages[clause.name] = computed, errors

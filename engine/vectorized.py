@@ -10,11 +10,12 @@ a test is true, false or null (unknown), and only a true test matches.
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 import numpy as np
 
 from . import sfeel
-from .columns import Column, literal_value
+from .columns import NULL, Column, literal_value
 
 _CMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne}
 
@@ -38,7 +39,7 @@ def eval_expr(node, env: dict[str, Column], n: int) -> Column:
     if isinstance(node, sfeel.Call):
         # the env holds an invocable under the function's name (a DMN business
         # knowledge model, see engine.dmn_functions); arguments are evaluated here
-        function = env[node.function.name]
+        function: Any = env[node.function.name]  # not a Column: an object with invoke()
         return function.invoke([eval_expr(a, env, n) for a in node.args], n)
     if isinstance(node, sfeel.Binary):
         if node.op in ("and", "or"):
@@ -91,7 +92,7 @@ def _arithmetic(op: str, a: Column, b: Column, n: int) -> Column:
         return Column("number", out)
     if op == "+" and a.type == "string" and b.type == "string":
         null = a.isnull() | b.isnull()
-        out = np.where(null, None, np.where(null, "", a.values) + np.where(null, "", b.values))
+        out = np.where(null, NULL, np.where(null, "", a.values) + np.where(null, "", b.values))
         return Column("string", out.astype(object))
     if a.type == "date" and b.type == "date" and op == "-":
         return Column("number", a.values - b.values)  # days between
@@ -142,7 +143,7 @@ def test_mask(test, column: Column, env: dict[str, Column]) -> np.ndarray:
     if not column.is_float and not sfeel.names_in(test):
         # Strings: decide each distinct value once, then gather by code (null -> last slot).
         codes, uniques = column.factorized()
-        t, _ = _test(test, Column(column.type, np.append(uniques, None).astype(object)), {})
+        t, _ = _test(test, Column(column.type, np.append(uniques, NULL)), {})
         return t[codes]
     return _test(test, column, env)[0]
 

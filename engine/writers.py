@@ -107,7 +107,7 @@ def write_xlsx(
         summary = SheetSpec(
             xlsxappend.SUMMARY_SHEET,
             frame,
-            widths=[28] + [16] * (len(frame.columns) - 1),
+            widths=[28.0] + [16.0] * (len(frame.columns) - 1),
             freeze=(1, 0),
             autofilter=False,
         )
@@ -190,9 +190,8 @@ def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | No
             for name, frame in sheets.items()
         },
     }
-    with atomic_path(target) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=1, default=_json_default)
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=1, default=_json_default)
 
 
 def _json_default(value):

@@ -154,7 +154,7 @@ class Source:
                         xlsxstream.write_entry(out, info.filename, iter(lambda: data.read(1 << 22), b""))
                 else:
                     out.writestr(_info_like(info), src.read(info))
-            if summary_part is not None:
+            if summary is not None and summary_part is not None:
                 xlsxstream.write_entry(out, summary_part, xlsxstream.sheet_xml(summary, styles))
 
 

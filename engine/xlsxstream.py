@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
+from typing import Any
 from xml.sax.saxutils import escape
 
 import numpy as np
@@ -248,7 +250,7 @@ def header_cells(names, letters: list[str], row: int, kinds: list[str], styles: 
     )
 
 
-def _rows_xml(frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int) -> bytes:
+def _rows_xml(frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int) -> memoryview:
     rows = pc.cast(pa.array(np.arange(start + 2, stop + 2)), pa.string())
     body = pc.binary_join_element_wise(
         '<row r="', rows, '">', row_cells(frame, letters, rows, start, stop, date_style), "</row>", ""
@@ -329,7 +331,8 @@ def write_entry(zf: zipfile.ZipFile, name: str, pieces):
     zip64 right; only its compressor object is swapped."""
     entry = zf.open(name, "w", force_zip64=True)
     if _fast_deflate is not None and getattr(entry, "_compressor", None) is not None:
-        entry._compressor = _fast_deflate.compressobj(1, zipfile.zlib.DEFLATED, -15)
+        # zipfile has no public hook for the compressor object
+        entry._compressor = _fast_deflate.compressobj(1, zlib.DEFLATED, -15)  # type: ignore[attr-defined]
     queue: Queue = Queue(maxsize=2)  # bounds the pieces held in memory
     failed: list[BaseException] = []
 
@@ -338,7 +341,7 @@ def write_entry(zf: zipfile.ZipFile, name: str, pieces):
             if not failed:
                 try:
                     entry.write(piece)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                except BaseException as exc:
                     failed.append(exc)
 
     worker = threading.Thread(target=drain, name="kade-deflate", daemon=True)
@@ -356,6 +359,7 @@ def write_entry(zf: zipfile.ZipFile, name: str, pieces):
         raise failed[0]
 
 
+_fast_deflate: Any
 try:  # python-isal: a dependency, but only wheels for x86-64/arm64 exist; zlib elsewhere
     from isal import isal_zlib as _fast_deflate
 except ImportError:  # pragma: no cover

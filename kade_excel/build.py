@@ -174,7 +174,7 @@ def _empty_sheets(rules: RuleSet) -> list[_SourceSheet]:
             if var.entity == entity.name and header not in headers:
                 headers.append(header)
         cells = [[(h, None) for h in headers]]
-        out.append(_SourceSheet(entity.sheets[0], cells, len(headers), {c: 14 for c in range(len(headers))}, (1, 0)))
+        out.append(_SourceSheet(entity.sheets[0], cells, len(headers), dict.fromkeys(range(len(headers)), 14), (1, 0)))
     return out
 
 
@@ -188,7 +188,7 @@ def _source_sheets(source: Path, rules: RuleSet) -> tuple[list[_SourceSheet], li
         cached = openpyxl.load_workbook(source, data_only=True)
     except FileNotFoundError:
         raise BuildError(f"workbook not found: {source}") from None
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a file that is not a workbook
+    except Exception as exc:
         raise BuildError(f"cannot read {source}: {exc}") from exc
     notes = [f"not copied: {what}" for what in parts_openpyxl_drops(source)]
     names = result_names(rules)

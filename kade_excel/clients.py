@@ -44,7 +44,8 @@ def payload_from_xlsx(
     skipped = set(exclude or ())
     if include is not None:
         skipped |= {n for n in names if n not in include}
-    sheets, previous = [], [[]]
+    sheets: list[dict] = []
+    previous: list[list] = [[]]
     for ws in book.worksheets:
         if ws.title in skipped:
             values = [[]] if client == VBA else previous

@@ -51,7 +51,7 @@ class XwBook:
     def selection(self) -> tuple[int, int] | None:
         try:
             selected = self.book.selection
-        except Exception:  # noqa: BLE001 - Excel raises when a shape or chart is selected
+        except Exception:
             return None
         return None if selected is None else (selected.row - 1, selected.column - 1)
 

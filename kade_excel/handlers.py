@@ -180,7 +180,7 @@ def why(book: WorkbookPort, rules: RuleSet) -> str:
     if row > count:
         raise SelectionError(f"row {row + 1} is below the data of {sheet!r} (rows 2–{count + 1})")
     audited = audit.row_table(evaluation, entity).slice(row - 1, 1).to_pylist()[0]  # what the audit trail keeps
-    text = _with_reasons(explain_row(entity, audited, audit.annotations(rules)), evaluation, entity, row - 1)
+    text = _with_reasons(explain_row(entity, audited, audit.rule_annotations(rules)), evaluation, entity, row - 1)
     head = f"Why? {sheet} row {row + 1} ({_book_name(book)})"
     _show_text(book, WHY_SHEET, [head, ""] + text.splitlines())
     book.message(

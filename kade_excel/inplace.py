@@ -142,7 +142,7 @@ class WorkbookLock:
         self.path = workbook.with_name(workbook.name + ".kade-lock")
         self._held = False
 
-    def __enter__(self) -> "WorkbookLock":
+    def __enter__(self) -> WorkbookLock:
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -170,7 +170,7 @@ class WorkbookLock:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:
         return str(os.getuid())
 
 
@@ -312,7 +312,7 @@ def _load(path: Path) -> tuple[openpyxl.Workbook, openpyxl.Workbook]:
         try:
             book = openpyxl.load_workbook(path)
             values = openpyxl.load_workbook(path, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged file
+        except Exception as exc:
             raise InPlaceRefused(f"cannot read {path.name}: {exc}") from exc
     lost = sorted({str(w.message) for w in caught})
     if lost:  # openpyxl says it will drop or change something
@@ -336,7 +336,7 @@ def _check_readable(path: Path, sheets: list[str]):
         written = openpyxl.load_workbook(path, read_only=True)
         names = written.sheetnames
         written.close()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise InPlaceRefused(f"the written copy did not read back ({exc}); the workbook was not replaced") from exc
     if names != sheets:
         raise InPlaceRefused("the written copy lost sheets; the workbook was not replaced")

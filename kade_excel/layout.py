@@ -42,7 +42,7 @@ class SheetLayout:
     grid_rows: int  # rows in the sheet's grid, header included
 
     @classmethod
-    def of(cls, sheet: str, grid: list[list], names: frozenset[str]) -> "SheetLayout":
+    def of(cls, sheet: str, grid: list[list], names: frozenset[str]) -> SheetLayout:
         header = [("" if h is None else str(h).strip()) for h in (grid[0] if grid else [])]
         width = max((len(r) for r in grid), default=0)
         if GUTTER_HEADER in header:

@@ -7,13 +7,14 @@ import itertools
 import json
 from pathlib import Path
 
-from hypothesis import given, settings, strategies as st
+from helpers import env, run, table
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine.check import ANY, check_path, check_ruleset, check_table
 from engine.evaluate import match_matrix
-from helpers import env, run, table
-from tests.workbook_factory import GLOSSARY, ENTITIES, small_model, write_rules
+from tests.workbook_factory import ENTITIES, GLOSSARY, small_model, write_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import pytest
+from helpers import column, env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from engine.columns import Column
 from engine.errors import FeelSyntaxError
 from engine.vectorized import eval_expr
 from engine.vectorized import test_mask as mask_of
-from helpers import column, env
 
 FEEL = sfeel.Dialect.feel
 

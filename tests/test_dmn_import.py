@@ -225,7 +225,7 @@ def test_input_and_output_values_constrain_the_table():
       </decisionTable></decision>"""
     )
     model = load_dmn(dmn(body))
-    run = lambda x: evaluate_dmn(model, {"x": x}).decisions["D"]  # noqa: E731
+    run = lambda x: evaluate_dmn(model, {"x": x}).decisions["D"]
     assert run(3).value == "low"
     assert run(None).value == "mid"  # null is not outside the input values
     assert run(20).value is None and "not among its input values" in run(20).error
@@ -248,8 +248,8 @@ def test_undeclared_variables_are_implicit_inputs_as_in_camunda_models(tmp_path)
     ]
     assert value(model, {"season": "Winter", "guestCount": 4}) == "Roastbeef"
     assert value(model, {"season": "Winter", "guestCount": "four"}) == "Stew"  # not a number: null
-    from engine.dmn_workbook import write_rule_workbook
     import engine
+    from engine.dmn_workbook import write_rule_workbook
 
     rules = engine.load_rules(write_rule_workbook(model, tmp_path / "dish.xlsx").path)
     assert rules.variables["season"].type == "string" and rules.decision("Dish").hit_policy == "F"

@@ -189,7 +189,7 @@ def test_thread_safe(durable):
             if not np.array_equal(got, match_matrix(tbl, [columns["x"]], columns, 500)):
                 errors.append(k)
             expected[k] = True
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]

@@ -74,7 +74,7 @@ def buttons(path: Path) -> list[tuple[str, str, str]]:
             for rel in ElementTree.fromstring(package.read(rels)):
                 if rel.get("Target", "").endswith(".vml"):
                     vml = ElementTree.fromstring(package.read("xl/" + rel.get("Target").replace("../", "")))
-                    for shape in vml.iter("{%s}shape" % VML["v"]):
+                    for shape in vml.iter(f"{{{VML['v']}}}shape"):
                         data = shape.find("x:ClientData", VML)
                         if data is not None and data.get("ObjectType") == "Button":
                             caption = "".join(shape.find("v:textbox", VML).itertext()).strip()
@@ -130,7 +130,7 @@ def test_the_button_commands_reach_the_handlers(built, monkeypatch, tmp_path):
     reached = []
     for name in ("evaluate", "why", "check"):
         monkeypatch.setattr(handlers, name, lambda port, rules, name=name: reached.append((name, port.book is caller)))
-    for _sheet, caption, macro in buttons(built.path)[:3]:
+    for _sheet, _caption, macro in buttons(built.path)[:3]:
         exec(MACRO_CALL.fullmatch(macro).group(2), {})
     assert reached == [("evaluate", True), ("why", True), ("check", True)]
     assert caller.app.screen_updating is True  # restored

@@ -23,11 +23,11 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kade_excel before it is an installed package
 
-import engine  # noqa: E402
-from kade_excel import handlers, inplace  # noqa: E402
-from kade_excel.errors import InPlaceRefused, WorkbookLocked  # noqa: E402
-from kade_excel.inplace import evaluate_in_place, parts_openpyxl_drops  # noqa: E402
-from tests.workbook_factory import small_data, small_model  # noqa: E402
+import engine
+from kade_excel import handlers, inplace
+from kade_excel.errors import InPlaceRefused, WorkbookLocked
+from kade_excel.inplace import evaluate_in_place, parts_openpyxl_drops
+from tests.workbook_factory import small_data, small_model
 
 NOW = dt.datetime(2026, 11, 25, 9, 30, 0)
 
@@ -239,7 +239,7 @@ def _png() -> io.BytesIO:
     import zlib
 
     raw = b"\x00\xff\x00\x00"
-    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))  # noqa: E731
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     return io.BytesIO(
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
@@ -318,7 +318,7 @@ def test_openpyxl_warnings_refuse(tmp_path, rules, monkeypatch):
     load = openpyxl.load_workbook
 
     def warning_load(*args, **kwargs):
-        warnings.warn("Data Validation extension is not supported and will be removed", UserWarning)
+        warnings.warn("Data Validation extension is not supported and will be removed", UserWarning, stacklevel=2)
         return load(*args, **kwargs)
 
     monkeypatch.setattr(openpyxl, "load_workbook", warning_load)

@@ -14,13 +14,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kade_excel before it is an installed package
 
-import engine  # noqa: E402
-from engine.report import result_frame  # noqa: E402
-from kade_excel import handlers  # noqa: E402
-from kade_excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
-from kade_excel.errors import PayloadError, SelectionError  # noqa: E402
-from kade_excel.protocol import PayloadBook  # noqa: E402
-from tests.workbook_factory import small_data, small_model  # noqa: E402
+import engine
+from engine.report import result_frame
+from kade_excel import handlers
+from kade_excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx
+from kade_excel.errors import PayloadError, SelectionError
+from kade_excel.protocol import PayloadBook
+from tests.workbook_factory import small_data, small_model
 
 
 @pytest.fixture

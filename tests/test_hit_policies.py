@@ -4,10 +4,11 @@ and a property test against a pure-Python reference for FIRST tables."""
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from helpers import column, run, table, values
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
-from helpers import column, run, table, values
 
 X = [1, 5, 12, 30]  # row 0: R3 | row 1: R2 | row 2: R1 and R2 | row 3: R1
 SIZE_RULES = [

@@ -4,12 +4,12 @@ three-valued logic for null), error messages, arithmetic."""
 import math
 
 import pytest
+from helpers import column, env
 
 from engine import sfeel
 from engine.errors import FeelSyntaxError, FeelTypeError
 from engine.vectorized import eval_expr
 from engine.vectorized import test_mask as mask_of
-from helpers import column, env
 
 T, F = True, False
 

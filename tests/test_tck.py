@@ -42,7 +42,7 @@ def test_compliance_level_2_all_pass_through_a_rule_workbook(suite, tmp_path):
         folder.mkdir()
         summary = write_rule_workbook(model, folder / "rules.xlsx")
         rules = engine.load_rules(summary.path)
-        rename = lambda name: summary.renamed.get(name, name)  # noqa: E731
+        rename = lambda name: summary.renamed.get(name, name)
         inputs = {
             k: dataclasses.replace(i, paths=tuple((p, rename(n), t) for p, n, t in i.paths))
             for k, i in model.inputs.items()
