@@ -340,16 +340,12 @@ def _write_decision_sheet(ws, check: ColumnCheck, compliance: Compliance, styles
         row += 1
         ws.write(row, 0, "recorded \\ decided", styles.header)
         ws.write_row(row, 1, list(matrix.columns), styles.header)
-        for i, recorded in enumerate(matrix.index, start=row + 1):
-            ws.write(i, 0, recorded, styles.header)
-            for j, decided in enumerate(matrix.columns, start=1):
-                count = int(matrix.iat[i - row - 1, j - 1])
-                ws.write(
-                    i,
-                    j,
-                    count,
-                    (styles.ok if _allowed(check, recorded, decided) else styles.bad) if count else styles.number,
-                )
+        for i, recorded_label in enumerate(matrix.index, start=row + 1):
+            ws.write(i, 0, recorded_label, styles.header)
+            for j, decided_label in enumerate(matrix.columns, start=1):
+                count = int(matrix.to_numpy()[i - row - 1, j - 1])
+                allowed = _allowed(check, str(recorded_label), str(decided_label))
+                ws.write(i, j, count, (styles.ok if allowed else styles.bad) if count else styles.number)
         row += len(matrix.index) + 2
     findings = compliance.findings[compliance.findings["decision"] == check.decision]
     ws.write(row, 0, f"findings ({len(findings):,})", styles.bold)

@@ -24,6 +24,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import openpyxl
+import pandas as pd
 import xlsxwriter
 from openpyxl.utils import get_column_letter
 
@@ -154,7 +155,7 @@ class _Formula:
 
 def _entity_of(sheet: str, rules: RuleSet):
     for entity in rules.entities.values():
-        if find_sheet([Sheet(sheet, None)], entity.sheets + (entity.name,)):
+        if find_sheet([Sheet(sheet, pd.DataFrame())], entity.sheets + (entity.name,)):
             return entity
     return None
 
