@@ -11,11 +11,15 @@ from pathlib import Path
 import click
 
 import engine
-from engine import audit, compliance, compliance_report, render, report, ruleset_diff, testsheets, writers
-from engine import check as rule_check
-from engine.durable import availability as durable_availability
+from engine import audit
+from engine.analysis import compliance, compliance_report, rules_diff, testsheets
+from engine.analysis import rules_check as rule_check
 from engine.errors import KadeError, RuleError
-from engine.evaluate import ENGINES
+from engine.evaluation import results
+from engine.evaluation.decisions import ENGINES
+from engine.evaluation.durable import availability as durable_availability
+from engine.io import writers
+from engine.model import show
 
 HERE = Path(__file__).resolve().parent
 PROGRESS_ROWS = 50_000  # show a progress bar from this many rows on
@@ -171,7 +175,7 @@ def evaluate(
         # the copy's source sheets are indexed in the background while the workbook is read and evaluated
         source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
         sheets = engine.read_workbook(workbook)
-        rows = engine.data.bind(rules, sheets, str(workbook))
+        rows = engine.io.registers.bind(rules, sheets, str(workbook))
         store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
     except KadeError as exc:
         fail(exc)
@@ -191,11 +195,11 @@ def evaluate(
         except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
             fail(exc)
         frames = {
-            evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+            evaluation.rows[e].sheet: results.result_frame(evaluation, e)
             for e in evaluation.rows
             if evaluation.for_entity(e)
         }
-        summary = report.summarize(evaluation)
+        summary = results.summarize(evaluation)
         bar.label = f"writing {output}"
         _write(frames, output, fmt, summary, source, {s.name: s.origin for s in sheets})
         bar.update(1)
@@ -219,7 +223,7 @@ def evaluate(
             fail(exc)
         finally:
             store.close()
-    errors = report.error_rows(evaluation)
+    errors = results.error_rows(evaluation)
     if not quiet:
         _print_summary(summary, evaluation.skipped, output, errors)
         if run_id:
@@ -240,7 +244,7 @@ def _default_output(workbook: Path, fmt: str) -> Path:
 
 def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, report.summary_rows(summary), source, origins)
+        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
     elif fmt == "csv":
         writers.write_csv(frames, output)
     else:
@@ -489,7 +493,7 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
     help="Also decide this workbook with both versions and list the rows whose decision changes.",
 )
 @click.option("--rows", "limit", type=int, default=20, show_default=True, help="Changed rows shown per decision.")
-def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
+def rules_diff_command(old: str, new: str, workbook: Path | None, limit: int):
     """What changed from OLD to NEW: rules added, removed, moved, changed
     entries and thresholds, hit policies, glossary. OLD and NEW are folders,
     workbooks, or git revisions (REVISION:PATH).
@@ -501,17 +505,17 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
       kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
     """
     try:
-        before, after = ruleset_diff.load_rules_spec(old), ruleset_diff.load_rules_spec(new)
+        before, after = rules_diff.load_rules_spec(old), rules_diff.load_rules_spec(new)
     except KadeError as exc:
         fail(exc)
-    click.echo(ruleset_diff.diff_rulesets(before, after).render_text(), nl=False)
+    click.echo(rules_diff.diff_rulesets(before, after).render_text(), nl=False)
     if workbook is not None:
         try:
-            impacts = ruleset_diff.decision_changes(before, after, workbook)
+            impacts = rules_diff.decision_changes(before, after, workbook)
         except KadeError as exc:
             fail(exc)
         click.echo(f"\nrows of {workbook} whose decision changes:")
-        click.echo(ruleset_diff.render_impact(impacts, limit), nl=False)
+        click.echo(rules_diff.render_impact(impacts, limit), nl=False)
 
 
 @rules.command("show")
@@ -529,7 +533,7 @@ def rules_show(file: Path, as_text: bool):
       git config diff.kade-rules.textconv "kade rules show --text"   # with .gitattributes: rules/*.xlsx diff=kade-rules
     """
     try:
-        click.echo(render.render_text(file), nl=False)
+        click.echo(show.render_text(file), nl=False)
     except Exception as exc:
         fail(f"cannot read {file}: {exc}")
 
@@ -569,8 +573,8 @@ def dmn_tck(directory: Path, engine_name: str):
       kade dmn tck tests/data/dmn-tck/compliance-level-2
       kade dmn tck tests/data/dmn-tck/compliance-level-2 --engine durable
     """
-    from engine.evaluate import matcher_for
-    from engine.tck import TckInputError, run_tck
+    from engine.dmn.tck import TckInputError, run_tck
+    from engine.evaluation.decisions import matcher_for
 
     try:
         report = run_tck(directory, matcher=matcher_for(engine_name))
@@ -594,7 +598,7 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
     Examples:
       kade rules export rules -o key_accounts.dmn
     """
-    from engine.dmn_export import write_dmn
+    from engine.dmn.export import write_dmn
 
     try:
         loaded = engine.load_rules(rules_path)
@@ -626,7 +630,7 @@ def rules_import(model: Path, output: Path):
     Examples:
       kade rules import camunda/loan.dmn -o imported/loan.xlsx
     """
-    from engine.dmn_workbook import import_dmn
+    from engine.dmn.workbook import import_dmn
 
     try:
         summary = import_dmn(model, output)
@@ -691,7 +695,7 @@ def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, pyth
       kade excel workbook blank.xlsm
       kade excel workbook team.xlsm --from register.xlsx --python "C:\\kade\\.venv\\Scripts\\pythonw.exe"
     """
-    from kade_excel.build import build_workbook
+    from engine.excel.build import build_workbook
 
     try:
         rules = engine.load_rules(rules_path or default_rules())
@@ -757,7 +761,7 @@ def serve_command(
       kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --rules /srv/kade/rules
       kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --cors-origin 'https://*.officescripts.microsoftusercontent.com'
     """
-    from kade_excel.server import serve
+    from engine.excel.server import serve
 
     try:
         serve(
@@ -775,8 +779,8 @@ def serve_command(
 def _evaluate_in_place(
     workbook: Path, rules_path: Path | None, engine_name: str, audit_location: str | None, no_audit: bool, quiet: bool
 ):
-    """kade evaluate --in-place: the decision columns into WORKBOOK itself (kade_excel.inplace)."""
-    from kade_excel.inplace import evaluate_in_place
+    """kade evaluate --in-place: the decision columns into WORKBOOK itself (engine.excel.inplace)."""
+    from engine.excel.inplace import evaluate_in_place
 
     store = None
     try:
@@ -802,7 +806,7 @@ def _evaluate_in_place(
         if store is not None:
             store.close()
     if not quiet:
-        _print_summary(report.summarize(evaluation), evaluation.skipped, workbook, result.outcome.error_rows)
+        _print_summary(results.summarize(evaluation), evaluation.skipped, workbook, result.outcome.error_rows)
         click.echo(f"the original is kept as {result.backup}")
         for note in result.notes:
             click.echo(f"note: {note}")
@@ -866,7 +870,7 @@ def explain(
       kade explain workbooks/key_accounts.xlsx --row HT2026-0008 --decision required_approver
       kade explain workbooks/key_accounts.xlsx --row C0001 --fresh
     """
-    from engine import explain as explaining
+    from engine.audit import explain as explaining
 
     try:
         if fresh:
@@ -958,7 +962,7 @@ def audit_show(run_id, key, audit_location):
       kade audit show 20261125-150606-01e0db
       kade audit show 20261125-150606-01e0db --row C0001
     """
-    from engine import explain as explaining
+    from engine.audit import explain as explaining
 
     try:
         with _store(audit_location) as store:

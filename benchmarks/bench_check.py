@@ -1,11 +1,11 @@
-"""Benchmark `engine.check`: a generated 200-rule, 6-input decision table.
+"""Benchmark `engine.analysis.rules_check`: a generated 200-rule, 6-input decision table.
 
     python benchmarks/bench_check.py            # best of 3 per hit policy
     python benchmarks/bench_check.py --rules 400 --repeat 5
 
 The table is written as a real rule workbook (the layout of tools/build_rules.py)
 in a temporary folder and loaded with `engine.load_rules`; only
-`engine.check.check_ruleset` is timed. Inputs: amount (number ranges), category
+`engine.analysis.rules_check.check_ruleset` is timed. Inputs: amount (number ranges), category
 (text lists and not(...), no fixed list), region (text with allowed values),
 express (boolean), order_date (date ranges), score (comparisons, allowed
 [0..100]). No default row, so the gap search runs over the whole table.
@@ -33,8 +33,8 @@ from openpyxl import Workbook
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import load_rules
-from engine.check import check_ruleset
-from engine.rulebook import add_glossary_sheets
+from engine.analysis.rules_check import check_ruleset
+from engine.model.rulebook import add_glossary_sheets
 
 AMOUNTS = [0, 10, 50, 100, 200, 500, 1000, 2000, 5000]
 CATEGORIES = ["硬件", "软件", "服务", "网络", "云", "安全", "咨询", "运维", "培训", "数据", "终端", "其他"]

@@ -9,7 +9,7 @@ Registers: ``workbooks/generate_sample.build_frames`` scaled up (the shipped
 sample's four sheets in its proportions - clients : contracts : requests : SLA
 orders = 320 : 600 : 400 : 500 - with its recorded columns and their planted
 violations, about 5.5 % of rows), cut to exactly N rows in total and written
-with ``engine.xlsxstream`` to ``benchmarks/data/check_register_<N>.xlsx``
+with ``engine.io.xlsx_stream`` to ``benchmarks/data/check_register_<N>.xlsx``
 (gitignored; kept between runs, ``--force`` rebuilds). Deterministic.
 
 Each size is checked in a fresh child process doing what the `kade check`
@@ -76,8 +76,8 @@ def build_register(rows: int, force: bool = False) -> Path:
         return path
     import generate_sample as sample
 
-    from engine import xlsxstream
-    from engine.writers import atomic_path
+    from engine.io import xlsx_stream
+    from engine.io.writers import atomic_path
 
     start = time.perf_counter()
     clients = max(sample.MIN_CLIENTS, int(rows / SAMPLE_ROWS_PER_CLIENT) + 1)  # a few rows too many, cut below
@@ -88,10 +88,10 @@ def build_register(rows: int, force: bool = False) -> Path:
         frames[last] = frames[last].iloc[: len(frames[last]) - excess]
     elif excess < 0:
         raise SystemExit(f"the generator made {rows + excess:,} rows, fewer than {rows:,}")
-    specs = [xlsxstream.SheetSpec(name, _cells(frame), freeze=(1, 0)) for name, frame in frames.items()]
+    specs = [xlsx_stream.SheetSpec(name, _cells(frame), freeze=(1, 0)) for name, frame in frames.items()]
     DATA.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        xlsxstream.write(tmp, specs)
+        xlsx_stream.write(tmp, specs)
     sizes = ", ".join(f"{name} {len(f):,}" for name, f in frames.items())
     print(f"built {path.name} ({sizes}) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return path
@@ -113,7 +113,8 @@ def _cells(frame):
 def child(workbook: Path) -> dict:
     """What `kade check WORKBOOK --report OUT` does, stage by stage."""
     import engine
-    from engine import audit, compliance, compliance_report
+    from engine import audit
+    from engine.analysis import compliance, compliance_report
 
     stages: dict[str, float] = {}
     memory: dict[str, float] = {}

@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.durable import DurableMatcher
-from engine.evaluate import evaluate_table, match_matrix
+from engine.evaluation.decisions import evaluate_table, match_matrix
+from engine.evaluation.durable import DurableMatcher
 from tests.helpers import env, table
 
 

@@ -5,7 +5,7 @@
     python benchmarks/bench_evaluate.py --quick                  # 10k rows, one repeat
     python benchmarks/bench_evaluate.py --sizes 10k,100k         # skip the 1M-row run
 
-(a) Evaluation alone: the typed columns are built once (``engine.data.bind``),
+(a) Evaluation alone: the typed columns are built once (``engine.io.registers.bind``),
     then ``engine.evaluate(rules, rows, reasons=False/True)`` is timed, best of
     3. The per-column factorisation cache (``Column._factorized``) is cleared
     before every run, so each run pays what one ``kade evaluate`` pays.
@@ -15,7 +15,7 @@
     write_xlsx with the summary sheet, error_rows; results as a copy of the
     input, and again with --new-workbook) versus reading the same workbook
     (engine.read_workbook) and writing it back unchanged
-    (engine.writers.write_xlsx). Five runs of each, interleaved; each run is a
+    (engine.io.writers.write_xlsx). Five runs of each, interleaved; each run is a
     fresh child process, so its peak RSS (/proc VmHWM, and getrusage ru_maxrss)
     is its own; these children run before (a), while this process is small.
     Target: ratio <= 1.25 (best totals; the median ratio is reported too). The `kade evaluate` command itself is also timed
@@ -82,7 +82,8 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     """What `kade evaluate WORKBOOK --rules RULES -o OUT` does, stage by stage
     (``copy=False``: with --new-workbook)."""
     import engine
-    from engine import report, writers
+    from engine.evaluation import results
+    from engine.io import writers
 
     times = {}
     t = time.perf_counter()
@@ -92,23 +93,23 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     source = writers.source_for(workbook) if copy else None  # indexes the input's sheet XML in a background thread
     sheets = engine.read_workbook(workbook)
     t1 = time.perf_counter()
-    rows = engine.data.bind(rules, sheets, str(workbook))
+    rows = engine.io.registers.bind(rules, sheets, str(workbook))
     t2 = time.perf_counter()
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
     frames = {
-        evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e)
         for e in evaluation.rows
         if evaluation.for_entity(e)
     }
     t4 = time.perf_counter()
-    summary = report.summarize(evaluation)
+    summary = results.summarize(evaluation)
     t5 = time.perf_counter()
     layout = writers.write_xlsx(
-        frames, out, report.summary_rows(summary), source=source, origins={s.name: s.origin for s in sheets}
+        frames, out, results.summary_rows(summary), source=source, origins={s.name: s.origin for s in sheets}
     )
     t6 = time.perf_counter()
-    errors = report.error_rows(evaluation)
+    errors = results.error_rows(evaluation)
     t7 = time.perf_counter()
     times.update(
         read=t1 - t0,
@@ -128,7 +129,7 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
 def run_baseline(workbook: Path, out: Path) -> dict:
     """Read the workbook and write it back unchanged."""
     import engine
-    from engine import writers
+    from engine.io import writers
 
     t0 = time.perf_counter()
     sheets = engine.read_workbook(workbook)
@@ -273,7 +274,7 @@ def bench_eval(n: int, repeats: int) -> dict:
     t0 = time.perf_counter()
     sheets = engine.read_workbook(path)
     t1 = time.perf_counter()
-    rows = engine.data.bind(rules, sheets, str(path))
+    rows = engine.io.registers.bind(rules, sheets, str(path))
     t2 = time.perf_counter()
     assert len(rows["orders"]) == n, (len(rows["orders"]), n)
     result = {"rows": n, "read": t1 - t0, "bind": t2 - t1}

@@ -35,7 +35,7 @@ import openpyxl
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kade_excel.clients import payload_from_xlsx  # noqa: E402
+from engine.excel.clients import payload_from_xlsx  # noqa: E402
 
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
 DOCS = ROOT / "docs" / "excel.md"
@@ -67,7 +67,7 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    script = f"from kade_excel.server import serve; serve('127.0.0.1', {port}, rules_path={str(ROOT / 'rules')!r}, log_level='warning')"
+    script = f"from engine.excel.server import serve; serve('127.0.0.1', {port}, rules_path={str(ROOT / 'rules')!r}, log_level='warning')"
     process = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

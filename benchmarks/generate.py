@@ -114,7 +114,7 @@ def write_rules(folder: Path = RULES) -> list[Path]:
     """The benchmark rules folder (openpyxl, the layout of tools/build_rules.py)."""
     from openpyxl import Workbook
 
-    from engine.rulebook import add_decision_sheet, add_glossary_sheets
+    from engine.model.rulebook import add_decision_sheet, add_glossary_sheets
 
     folder.mkdir(parents=True, exist_ok=True)
     glossary = folder / "glossary.xlsx"

@@ -9,12 +9,12 @@
     out = engine.evaluate_frame(rules, clients_df, entity="clients")
 
 The tools behind the other commands are functions of their modules, imported on
-use (they pull in more dependencies): ``engine.check.check_path`` (kade rules
-check), ``engine.testsheets.run_tests`` (rules test), ``engine.ruleset_diff``
-(rules diff), ``engine.render.render_text`` (rules show), ``engine.compliance.
+use (they pull in more dependencies): ``engine.analysis.rules_check.check_path`` (kade rules
+check), ``engine.analysis.testsheets.run_tests`` (rules test), ``engine.analysis.rules_diff``
+(rules diff), ``engine.model.show.render_text`` (rules show), ``engine.analysis.compliance.
 check_workbook`` (kade check), ``engine.audit`` (the audit trail),
-``engine.dmn.load_dmn`` / ``engine.dmn_export.write_dmn`` /
-``engine.dmn_workbook.import_dmn`` / ``engine.tck.run_tck`` (DMN).
+``engine.dmn.loader.load_dmn`` / ``engine.dmn.export.write_dmn`` /
+``engine.dmn.workbook.import_dmn`` / ``engine.dmn.tck.run_tck`` (DMN).
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data import Sheet, bind, read_workbook
-from .errors import (
+from engine.errors import (
     DataError,
     DecisionCycleError,
     FeelSyntaxError,
@@ -36,11 +35,12 @@ from .errors import (
     RuleErrors,
     RuleStructureError,
 )
-from .evaluate import DecisionResult, Evaluation, evaluate, evaluate_table
-from .model import DecisionTable, RuleSet
-from .report import result_frame, summarize
-from .rulebook import load_rules
-from .version import __version__
+from engine.evaluation.decisions import DecisionResult, Evaluation, evaluate, evaluate_table
+from engine.evaluation.results import result_frame, summarize
+from engine.io.registers import Sheet, bind, read_workbook
+from engine.model import DecisionTable, RuleSet
+from engine.model.rulebook import load_rules
+from engine.version import __version__
 
 __all__ = [
     "__version__",

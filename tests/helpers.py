@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 
-from engine import sfeel
-from engine.columns import Column, date_to_days
-from engine.evaluate import evaluate_table
+from engine.evaluation.columns import Column, date_to_days
+from engine.evaluation.decisions import evaluate_table
+from engine.feel import sfeel
 from engine.model import DecisionTable, InputClause, OutputClause, Rule
 
 _FLOAT_TYPES = ("number", "boolean", "date")

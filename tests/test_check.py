@@ -1,4 +1,4 @@
-"""engine.check: every finding kind, per hit policy, with witnesses that the real
+"""engine.analysis.rules_check: every finding kind, per hit policy, with witnesses that the real
 evaluator confirms; the shipped rules; and a property test against brute force."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.check import ANY, check_path, check_ruleset, check_table
-from engine.evaluate import match_matrix
+from engine.analysis.rules_check import ANY, check_path, check_ruleset, check_table
+from engine.evaluation.decisions import match_matrix
 from tests.workbook_factory import ENTITIES, GLOSSARY, small_model, write_rules
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 import engine
-from engine import compliance, compliance_report
+from engine.analysis import compliance, compliance_report
 from engine.errors import RuleStructureError
-from engine.rulebook import add_glossary_sheets
+from engine.model.rulebook import add_glossary_sheets
 from tests.workbook_factory import write_data, write_decision_sheets
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,12 +10,12 @@ import pytest
 import xmlschema
 
 import engine
-from engine import sfeel
-from engine.dmn import load_dmn
-from engine.dmn_errors import UnsupportedDmnError
-from engine.dmn_export import export_dmn, write_dmn
-from engine.dmn_workbook import import_dmn, write_rule_workbook
-from engine.dmn_xml import DMN15, KADE_NS
+from engine.dmn.errors import UnsupportedDmnError
+from engine.dmn.export import export_dmn, write_dmn
+from engine.dmn.loader import load_dmn
+from engine.dmn.workbook import import_dmn, write_rule_workbook
+from engine.dmn.xml import DMN15, KADE_NS
+from engine.feel import sfeel
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).resolve().parent / "dmn_schema" / "DMN15.xsd"

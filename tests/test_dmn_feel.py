@@ -10,11 +10,11 @@ from helpers import column, env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import sfeel
-from engine.columns import Column
 from engine.errors import FeelSyntaxError
-from engine.vectorized import eval_expr
-from engine.vectorized import test_mask as mask_of
+from engine.evaluation.columns import Column
+from engine.evaluation.vectorized import eval_expr
+from engine.evaluation.vectorized import test_mask as mask_of
+from engine.feel import sfeel
 
 FEEL = sfeel.Dialect.feel
 

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from engine.dmn import load_dmn
-from engine.dmn_errors import DmnError, DmnXmlError, UnsupportedDmnError
-from engine.dmn_eval import evaluate_dmn
+from engine.dmn.errors import DmnError, DmnXmlError, UnsupportedDmnError
+from engine.dmn.evaluate import evaluate_dmn
+from engine.dmn.loader import load_dmn
 from engine.errors import RuleErrors
 
 NS = {
@@ -249,7 +249,7 @@ def test_undeclared_variables_are_implicit_inputs_as_in_camunda_models(tmp_path)
     assert value(model, {"season": "Winter", "guestCount": 4}) == "Roastbeef"
     assert value(model, {"season": "Winter", "guestCount": "four"}) == "Stew"  # not a number: null
     import engine
-    from engine.dmn_workbook import write_rule_workbook
+    from engine.dmn.workbook import write_rule_workbook
 
     rules = engine.load_rules(write_rule_workbook(model, tmp_path / "dish.xlsx").path)
     assert rules.variables["season"].type == "string" and rules.decision("Dish").hit_policy == "F"

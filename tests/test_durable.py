@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.durable import DurableMatcher, compile_table
 from engine.errors import RuleStructureError
-from engine.evaluate import evaluate_table, match_matrix
+from engine.evaluation.decisions import evaluate_table, match_matrix
+from engine.evaluation.durable import DurableMatcher, compile_table
 from tests.helpers import env, table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def same_results(tbl, columns, durable, strict=True):
 
 def test_every_shipped_table_on_the_sample(durable):
     rules = engine.load_rules(ROOT / "rules")
-    rows = engine.data.bind(rules, engine.read_workbook(ROOT / "workbooks" / "key_accounts.xlsx"))
+    rows = engine.io.registers.bind(rules, engine.read_workbook(ROOT / "workbooks" / "key_accounts.xlsx"))
     a = engine.evaluate(rules, rows)
     b = engine.evaluate(rules, rows, engine="durable")
     assert a.results.keys() == b.results.keys() and len(a.results) == 15
@@ -284,7 +284,7 @@ def test_random_tables_agree(durable, case, strict):
 
 
 def test_dmn_tck_cases_both_engines_can_run(durable):
-    from engine.tck import run_tck
+    from engine.dmn.tck import run_tck
 
     tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     report = run_tck(tck, matcher=durable)

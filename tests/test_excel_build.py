@@ -23,15 +23,14 @@ with warnings.catch_warnings():  # oletools uses pyparsing's old names
     from oletools.olevba import VBA_Parser
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # kade_excel before it is an installed package
 
 import engine  # noqa: E402
-from kade_excel import desktop, handlers  # noqa: E402
-from kade_excel.build import build_workbook, xlwings_template  # noqa: E402
-from kade_excel.clients import apply_actions, payload_from_xlsx  # noqa: E402
-from kade_excel.errors import BuildError  # noqa: E402
-from kade_excel.layout import GUTTER_HEADER  # noqa: E402
-from kade_excel.protocol import PayloadBook  # noqa: E402
+from engine.excel import desktop, handlers  # noqa: E402
+from engine.excel.build import build_workbook, xlwings_template  # noqa: E402
+from engine.excel.clients import apply_actions, payload_from_xlsx  # noqa: E402
+from engine.excel.errors import BuildError  # noqa: E402
+from engine.excel.layout import GUTTER_HEADER  # noqa: E402
+from engine.excel.protocol import PayloadBook  # noqa: E402
 
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
 VML = {"v": "urn:schemas-microsoft-com:vml", "x": "urn:schemas-microsoft-com:office:excel"}
@@ -108,7 +107,7 @@ def test_each_button_calls_a_macro_of_the_vba_project_naming_its_kade_entry_poin
         assert name == "RunPython" and procedures[name] == "Public Function RunPython(PythonCommand As String)"
         tree = ast.parse(command)
         imported, called = tree.body[0], tree.body[1].value
-        assert isinstance(imported, ast.Import) and imported.names[0].name == "kade_excel.desktop"
+        assert isinstance(imported, ast.Import) and imported.names[0].name == "engine.excel.desktop"
         assert called.func.value.id == imported.names[0].asname and called.func.attr == intended[caption]
         assert getattr(desktop, called.func.attr) is desktop.ENTRY_POINTS[intended[caption]]
 
@@ -226,3 +225,11 @@ def test_what_cannot_be_copied_is_listed(tmp_path, rules):
     wb.save(source)
     notes = build_workbook(tmp_path / "out.xlsm", rules, source).notes
     assert any("merged cells" in n for n in notes)
+
+
+def test_workbooks_built_before_the_move_still_find_their_entry_points():
+    """Button workbooks built by kade 0.1 call 'import kade_excel.desktop as kade; kade.evaluate()'."""
+    import kade_excel.desktop as old
+    from engine.excel import desktop
+
+    assert (old.evaluate, old.why, old.check) == (desktop.evaluate, desktop.why, desktop.check)

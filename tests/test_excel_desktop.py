@@ -1,4 +1,4 @@
-"""The thin desktop adapter over xw.Book (kade_excel.desktop.XwBook) and the
+"""The thin desktop adapter over xw.Book (engine.excel.desktop.XwBook) and the
 RunPython entry points, run on a real xw.Book.
 
 On Linux the only xw.Book there is comes from xlwings PRO's remote engine
@@ -20,11 +20,10 @@ import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # kade_excel before it is an installed package
 
 import engine  # noqa: E402
-from engine.report import result_frame  # noqa: E402
-from kade_excel.clients import apply_actions  # noqa: E402
+from engine.evaluation.results import result_frame  # noqa: E402
+from engine.excel.clients import apply_actions  # noqa: E402
 from tests.workbook_factory import small_data, small_model  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -36,9 +35,9 @@ pytestmark = pytest.mark.skipif(
 SCRIPT = textwrap.dedent("""
     import json, sys
     import xlwings as xw
-    from kade_excel import desktop, handlers
-    from kade_excel.clients import payload_from_xlsx
-    from kade_excel.rules_source import RulesSource
+    from engine.excel import desktop, handlers
+    from engine.excel.clients import payload_from_xlsx
+    from engine.excel.rules_source import RulesSource
 
     path, rules, button = sys.argv[1], sys.argv[2], sys.argv[3]
     book = xw.Book(json=payload_from_xlsx(path, active_sheet="订单", selection="B6"))

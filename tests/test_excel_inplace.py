@@ -8,7 +8,6 @@ import datetime as dt
 import io
 import os
 import shutil
-import sys
 import zipfile
 from pathlib import Path
 
@@ -21,12 +20,10 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kade_excel before it is an installed package
-
 import engine
-from kade_excel import handlers, inplace
-from kade_excel.errors import InPlaceRefused, WorkbookLocked
-from kade_excel.inplace import evaluate_in_place, parts_openpyxl_drops
+from engine.excel import handlers, inplace
+from engine.excel.errors import InPlaceRefused, WorkbookLocked
+from engine.excel.inplace import evaluate_in_place, parts_openpyxl_drops
 from tests.workbook_factory import small_data, small_model
 
 NOW = dt.datetime(2026, 11, 25, 9, 30, 0)

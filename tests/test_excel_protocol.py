@@ -12,14 +12,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # kade_excel before it is an installed package
-
 import engine
-from engine.report import result_frame
-from kade_excel import handlers
-from kade_excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx
-from kade_excel.errors import PayloadError, SelectionError
-from kade_excel.protocol import PayloadBook
+from engine.evaluation.results import result_frame
+from engine.excel import handlers
+from engine.excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx
+from engine.excel.errors import PayloadError, SelectionError
+from engine.excel.protocol import PayloadBook
 from tests.workbook_factory import small_data, small_model
 
 
@@ -290,7 +288,7 @@ def test_only_the_desktop_adapter_loads_xlwings(tmp_path, data, model):
 
     script = f"""
 import sys, json
-from kade_excel import build, clients, desktop, handlers, inplace, protocol, server
+from engine.excel import build, clients, desktop, handlers, inplace, protocol, server
 import engine
 rules = engine.load_rules({str(model.sources[0].rsplit("/", 1)[0])!r})
 book = protocol.PayloadBook(json.loads(json.dumps(clients.payload_from_xlsx({str(data)!r}))))

@@ -18,13 +18,12 @@ import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # kade_excel before it is an installed package
 
 import engine  # noqa: E402
-from engine.report import result_frame  # noqa: E402
-from kade_excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
-from kade_excel.errors import ServeError  # noqa: E402
-from kade_excel.server import check_binding, is_loopback  # noqa: E402
+from engine.evaluation.results import result_frame  # noqa: E402
+from engine.excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
+from engine.excel.errors import ServeError  # noqa: E402
+from engine.excel.server import check_binding, is_loopback  # noqa: E402
 
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
 RULES = ROOT / "rules"
@@ -50,7 +49,7 @@ class Server:
             "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
             f"atexit.register(lambda: open({str(self.modules_file)!r}, 'w').write("
             "json.dumps(sorted(m for m in sys.modules if m.startswith('xlwings')))))\n"
-            "from kade_excel.server import serve\n"
+            "from engine.excel.server import serve\n"
             f"serve(**{options!r})\n"
         )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}

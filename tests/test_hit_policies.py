@@ -1,4 +1,4 @@
-"""DMN 1.5 hit policies (8.2.11) through engine.evaluate.evaluate_table: exact
+"""DMN 1.5 hit policies (8.2.11) through engine.evaluation.decisions.evaluate_table: exact
 outputs and rule ids per row, the error cases, defaults, blocked rows, reasons,
 and a property test against a pure-Python reference for FIRST tables."""
 

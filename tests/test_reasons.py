@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.reasons import format_numbers
-from engine.sfeel import format_value
+from engine.evaluation.reasons import format_numbers
+from engine.feel.sfeel import format_value
 
 
 @settings(max_examples=300, deadline=None)

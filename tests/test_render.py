@@ -1,4 +1,4 @@
-"""engine.render: S-FEEL text from parsed cells, workbooks as aligned text, and
+"""engine.model.show: S-FEEL text from parsed cells, workbooks as aligned text, and
 the text as a git textconv driver."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 from openpyxl import load_workbook
 
 import engine
-from engine import sfeel
-from engine.render import display_width, feel_text, render_text
+from engine.feel import sfeel
+from engine.model.show import display_width, feel_text, render_text
 from tests.workbook_factory import small_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +142,7 @@ def test_git_diff_shows_the_changed_rule_through_textconv(tmp_path):
     book = load_workbook(repo / "rules" / "rules.xlsx")
     book["tier"]["B6"] = ">= 1500"
     book.save(repo / "rules" / "rules.xlsx")
-    show = f'{sys.executable} -c "import sys; from engine.render import render_text; sys.stdout.write(render_text(sys.argv[1]))"'
+    show = f'{sys.executable} -c "import sys; from engine.model.show import render_text; sys.stdout.write(render_text(sys.argv[1]))"'
     diff = git(repo, "-c", f"diff.kade-rules.textconv={show}", "diff")
     changed = [line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))]
     assert changed == [

@@ -1,4 +1,4 @@
-"""engine.ruleset_diff: rule-level changes, rows whose decision changes, and rule
+"""engine.analysis.rules_diff: rule-level changes, rows whose decision changes, and rule
 sets read from git revisions."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from openpyxl import load_workbook
 
 import engine
+from engine.analysis.rules_diff import decision_changes, diff_rulesets, load_rules_spec, render_impact
 from engine.errors import RuleError
-from engine.ruleset_diff import decision_changes, diff_rulesets, load_rules_spec, render_impact
 from tests.workbook_factory import APPROVAL, ENTITIES, GLOSSARY, TIER, small_data, small_model, write_rules
 
 

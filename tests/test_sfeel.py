@@ -6,10 +6,10 @@ import math
 import pytest
 from helpers import column, env
 
-from engine import sfeel
 from engine.errors import FeelSyntaxError, FeelTypeError
-from engine.vectorized import eval_expr
-from engine.vectorized import test_mask as mask_of
+from engine.evaluation.vectorized import eval_expr
+from engine.evaluation.vectorized import test_mask as mask_of
+from engine.feel import sfeel
 
 T, F = True, False
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.dmn import load_dmn
-from engine.dmn_workbook import write_rule_workbook
-from engine.tck import TckInputError, run_tck, same
+from engine.dmn.loader import load_dmn
+from engine.dmn.tck import TckInputError, run_tck, same
+from engine.dmn.workbook import write_rule_workbook
 
 ROOT = Path(__file__).resolve().parent.parent
 TCK = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"

@@ -1,4 +1,4 @@
-"""engine.testsheets: Tests sheets in rule workbooks, run through the library's
+"""engine.analysis.testsheets: Tests sheets in rule workbooks, run through the library's
 evaluators; failures, given vs computed decision outputs, coverage, engines."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from engine import testsheets
-from engine.evaluate import evaluate_table
-from engine.testsheets import register_engine, resolve_engines, run_tests
+from engine.analysis import testsheets
+from engine.analysis.testsheets import register_engine, resolve_engines, run_tests
+from engine.evaluation.decisions import evaluate_table
 from tests.workbook_factory import APPROVAL, TIER, small_model
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
-"""Results as a copy of the input .xlsx (engine.xlsxappend through
-engine.writers.write_xlsx): every part of the input carried over, the decision
+"""Results as a copy of the input .xlsx (engine.io.xlsx_copy through
+engine.io.writers.write_xlsx): every part of the input carried over, the decision
 columns spliced in right of each evaluated sheet's data, a 'kade summary' sheet
 first, and a fresh workbook ('new' layout) whenever the input cannot be edited
 safely. Read back with openpyxl, python-calamine, the raw XML and LibreOffice."""
@@ -33,7 +33,8 @@ from python_calamine import CalamineWorkbook
 
 import engine
 from cli import main
-from engine import report, writers, xlsxappend
+from engine.evaluation import results
+from engine.io import writers, xlsx_copy
 from engine.model import RuleSet
 from tests.workbook_factory import ENTITIES, GLOSSARY, small_data, small_model, write_rules
 
@@ -53,7 +54,7 @@ PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
 class Run:
     layout: str
     frames: dict[str, pd.DataFrame]
-    sheets: list  # engine.data.Sheet, as read
+    sheets: list  # engine.io.registers.Sheet, as read
     summary: list[list]
     out: Path
 
@@ -63,14 +64,14 @@ def evaluate_to(workbook: Path, out: Path, rules, copy: bool = True) -> Run:
     rules = rules if isinstance(rules, RuleSet) else engine.load_rules(rules)
     source = writers.source_for(workbook) if copy else None
     sheets = engine.read_workbook(workbook)
-    rows = engine.data.bind(rules, sheets, str(workbook))
+    rows = engine.io.registers.bind(rules, sheets, str(workbook))
     evaluation = engine.evaluate(rules, rows)
     frames = {
-        evaluation.rows[e].sheet: report.result_frame(evaluation, e)
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e)
         for e in evaluation.rows
         if evaluation.for_entity(e)
     }
-    summary = report.summary_rows(report.summarize(evaluation))
+    summary = results.summary_rows(results.summarize(evaluation))
     layout = writers.write_xlsx(frames, out, summary, source=source, origins={s.name: s.origin for s in sheets})
     return Run(layout, frames, sheets, summary, out)
 
@@ -792,7 +793,7 @@ def test_macro_enabled_content_type_gets_a_new_workbook(tmp_path, small_rules):
     )
     source = writers.source_for(workbook)
     assert source is not None
-    with pytest.raises(xlsxappend.NotAppendable):
+    with pytest.raises(xlsx_copy.NotAppendable):
         source.write(tmp_path / "never.xlsx", [], None)
     assert not (tmp_path / "never.xlsx").exists()
     evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
@@ -886,14 +887,14 @@ def test_a_failure_while_writing_leaves_the_previous_output(tmp_path, small_rule
     workbook = xlsxwriter_book(tmp_path / "in.xlsx")
     out = tmp_path / "out.xlsx"
     out.write_bytes(b"previous results")
-    real = xlsxappend._SheetXml.pieces
+    real = xlsx_copy._SheetXml.pieces
 
     def failing(self, *args):
         pieces = real(self, *args)
         yield next(pieces)
         raise OSError("disk full")
 
-    monkeypatch.setattr(xlsxappend._SheetXml, "pieces", failing)
+    monkeypatch.setattr(xlsx_copy._SheetXml, "pieces", failing)
     with pytest.raises(OSError, match="disk full"):
         evaluate_to(workbook, out, small_rules)
     assert out.read_bytes() == b"previous results"

@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 from python_calamine import CalamineWorkbook
 
-from engine import xlsxstream
+from engine.io import xlsx_stream
 
 
 def test_values_round_trip(tmp_path):
@@ -28,8 +28,8 @@ def test_values_round_trip(tmp_path):
         }
     )
     path = tmp_path / "out.xlsx"
-    xlsxstream.write(
-        path, [xlsxstream.SheetSpec("客户's data", frame, ["data", "data", "decision", "decision", "error"], [20] * 5)]
+    xlsx_stream.write(
+        path, [xlsx_stream.SheetSpec("客户's data", frame, ["data", "data", "decision", "decision", "error"], [20] * 5)]
     )
     book = openpyxl.load_workbook(path)
     ws = book["客户's data"]
@@ -49,11 +49,11 @@ def test_values_round_trip(tmp_path):
 
 def test_empty_and_several_sheets(tmp_path):
     path = tmp_path / "two.xlsx"
-    xlsxstream.write(
+    xlsx_stream.write(
         path,
         [
-            xlsxstream.SheetSpec("empty", pd.DataFrame({"a": pd.Series([], dtype=object)})),
-            xlsxstream.SheetSpec(
+            xlsx_stream.SheetSpec("empty", pd.DataFrame({"a": pd.Series([], dtype=object)})),
+            xlsx_stream.SheetSpec(
                 "one", pd.DataFrame({"b": pd.Series([1.5], dtype=object)}), freeze=None, autofilter=False
             ),
         ],
@@ -66,7 +66,7 @@ def test_empty_and_several_sheets(tmp_path):
 def test_duplicate_sheet_names_refused(tmp_path):
     frame = pd.DataFrame({"a": pd.Series([1], dtype=object)})
     try:
-        xlsxstream.write(tmp_path / "x.xlsx", [xlsxstream.SheetSpec("s", frame), xlsxstream.SheetSpec("s", frame)])
+        xlsx_stream.write(tmp_path / "x.xlsx", [xlsx_stream.SheetSpec("s", frame), xlsx_stream.SheetSpec("s", frame)])
     except ValueError as exc:
         assert "duplicate sheet names" in str(exc)
     else:
@@ -77,9 +77,9 @@ def test_text_longer_than_excel_holds_is_cut_with_a_mark(tmp_path):
     long = "理由" * 20_000  # 40,000 characters; Excel keeps at most 32,767 in a cell
     frame = pd.DataFrame({"reason": pd.Series([long, "short"], dtype=object)})
     path = tmp_path / "long.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    xlsx_stream.write(path, [xlsx_stream.SheetSpec("s", frame)])
     values = [c.value for c in openpyxl.load_workbook(path)["s"]["A"]]
-    assert len(values[1]) == xlsxstream.MAX_CELL_TEXT and values[1].endswith("…") and values[1][:-1] == long[:32_766]
+    assert len(values[1]) == xlsx_stream.MAX_CELL_TEXT and values[1].endswith("…") and values[1][:-1] == long[:32_766]
     assert values[2] == "short"
 
 
@@ -87,7 +87,7 @@ def test_text_that_looks_like_an_ooxml_escape_and_non_characters(tmp_path):
     # readers decode '_x0042_' to 'B': kade's text must come back as written; U+FFFF is not XML
     frame = pd.DataFrame({"t": pd.Series(["A_x0042_C", "a\uffffb", "_x00e9_ & <x>"], dtype=object)})
     path = tmp_path / "esc.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    xlsx_stream.write(path, [xlsx_stream.SheetSpec("s", frame)])
     # Excel and calamine decode _xHHHH_ (the spec's escape, as XlsxWriter writes it); openpyxl shows it raw
     with zipfile.ZipFile(path) as zf:
         xml = zf.read("xl/worksheets/sheet1.xml").decode()
@@ -109,7 +109,7 @@ def test_dates_around_excels_1900_leap_year_bug_and_before_1900(tmp_path):
     ]
     frame = pd.DataFrame({"d": pd.Series(days, dtype=object), "mixed": pd.Series(days[:4] + ["x"], dtype=object)})
     path = tmp_path / "dates.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    xlsx_stream.write(path, [xlsx_stream.SheetSpec("s", frame)])
     ws = openpyxl.load_workbook(path)["s"]
     for column in ("A", "B"):
         got = [c.value for c in ws[column]][1:5]
@@ -122,6 +122,6 @@ def test_long_text_with_characters_beyond_the_basic_plane_is_cut_by_excels_count
     long = "\U00020000" * 20_000  # 20,000 characters, 40,000 UTF-16 units: over Excel's 32,767
     frame = pd.DataFrame({"t": pd.Series([long], dtype=object)})
     path = tmp_path / "astral.xlsx"
-    xlsxstream.write(path, [xlsxstream.SheetSpec("s", frame)])
+    xlsx_stream.write(path, [xlsx_stream.SheetSpec("s", frame)])
     value = openpyxl.load_workbook(path)["s"]["A2"].value
-    assert value.endswith("…") and len(value.encode("utf-16-le")) // 2 <= xlsxstream.MAX_CELL_TEXT
+    assert value.endswith("…") and len(value.encode("utf-16-le")) // 2 <= xlsx_stream.MAX_CELL_TEXT

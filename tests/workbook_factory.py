@@ -6,7 +6,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from engine.rulebook import add_decision_sheet, add_glossary_sheets
+from engine.model.rulebook import add_decision_sheet, add_glossary_sheets
 
 
 def write_rules(folder: Path, glossary: list[tuple], entities: list[tuple], tables: dict[str, list[tuple]]) -> Path:

@@ -19,7 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from engine.rulebook import add_decision_sheet, add_glossary_sheets
+from engine.model.rulebook import add_decision_sheet, add_glossary_sheets
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 DEFAULT = "default - edit"

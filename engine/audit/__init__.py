@@ -1,0 +1,28 @@
+"""The audit trail: every run and every decided row, hash-chained, in SQLite or
+PostgreSQL; and the plain-words explanation of an audited row."""
+
+from engine.audit.trail import (
+    AuditError,
+    AuditStore,
+    Verification,
+    default_location,
+    entry_hash,
+    open_store,
+    record,
+    row_table,
+    rule_annotations,
+    sha256_file,
+)
+
+__all__ = [
+    "AuditError",
+    "AuditStore",
+    "Verification",
+    "default_location",
+    "entry_hash",
+    "open_store",
+    "record",
+    "row_table",
+    "rule_annotations",
+    "sha256_file",
+]

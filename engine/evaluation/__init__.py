@@ -1,0 +1,2 @@
+"""Evaluation: typed columns in, decisions, rule ids, reasons and near misses out.
+Pure - no I/O. The vectorized matcher and durable-rules share the hit policies."""

@@ -1,0 +1,477 @@
+"""Evaluate decisions: one table over typed columns, and the whole decision
+graph over a workbook's entities. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
+from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
+from engine.evaluation.reasons import format_values, input_texts, outputs_text, rule_reasons
+from engine.evaluation.trace import near_misses
+from engine.evaluation.vectorized import eval_expr, test_mask
+from engine.feel import sfeel
+from engine.io.registers import EntityRows
+from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
+from engine.model.graph import referenced_names
+
+
+@dataclass
+class DecisionResult:
+    """Per row: outputs, deciding rule id(s), reason, error (None when decided)."""
+
+    decision: DecisionTable
+    outputs: dict[str, Column]
+    rules: np.ndarray
+    reasons: np.ndarray
+    errors: np.ndarray
+    matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
+    near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Rows that were decided."""
+        return is_none(self.errors)
+
+
+def _first_message(*messages) -> np.ndarray | None:
+    """Row-wise first non-None message of several object arrays."""
+    acc = None
+    for m in messages:
+        if m is None:
+            continue
+        acc = m.copy() if acc is None else np.where(is_none(acc), m, acc)
+    return acc
+
+
+def match_matrix(table: DecisionTable, inputs: list[Column], env: dict[str, Column], n: int) -> np.ndarray:
+    """(R, n) booleans: rule r matches row i. Identical tests on a column are computed once."""
+    matrix = np.ones((len(table.rules), n), dtype=bool)
+    cache: dict = {}
+    for r, rule in enumerate(table.rules):
+        row = matrix[r]
+        for j, test in enumerate(rule.inputs):
+            if isinstance(test, sfeel.AnyTest):
+                continue
+            key = (j, test)
+            mask = cache.get(key)
+            if mask is None:
+                mask = cache[key] = test_mask(test, inputs[j], env)
+            np.logical_and(row, mask, out=row)
+    return matrix
+
+
+def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray) -> dict[str, Column]:
+    return {name: env[name].take(rows) for name in names if name in env}
+
+
+ENGINES = ("vectorized", "durable")
+_durable_matcher = None
+
+
+def matcher_for(engine: str):
+    """The matching function of an evaluator; hit policies and reasons are shared."""
+    global _durable_matcher
+    if engine == "vectorized":
+        return match_matrix
+    if engine == "durable":
+        if _durable_matcher is None:
+            import atexit
+
+            from engine.evaluation.durable import DurableMatcher
+
+            _durable_matcher = DurableMatcher()
+            atexit.register(_durable_matcher.close)  # stop its worker process with the interpreter
+        return _durable_matcher
+    raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def evaluate_table(
+    table: DecisionTable,
+    env: dict[str, Column],
+    n: int,
+    *,
+    blocked: np.ndarray | None = None,
+    strict: bool = True,
+    reasons: bool = True,
+    variables=None,
+    matcher=match_matrix,
+    trace: bool = False,
+) -> DecisionResult:
+    """Evaluate one decision table on n rows.
+
+    ``env`` holds every column the table refers to. ``blocked`` (object array,
+    message or None) marks rows whose inputs are unusable: they get that error.
+    ``strict``: no match without a default output is an error (kade's rule);
+    with ``strict=False`` it is null, as the DMN standard says. ``matcher``
+    builds the match matrix (vectorized by default; see ``matcher_for``).
+    ``trace`` adds the near misses of each decided row (for the audit trail)."""
+    variables = variables or {}
+    validate(table)
+    inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
+    matrix = matcher(table, inputs, env, n)
+    if blocked is not None:
+        matrix[:, ~is_none(blocked)] = False
+
+    def output_values(rule_index: int, rows: np.ndarray) -> dict[str, Column]:
+        rule = table.rules[rule_index]
+        out = {}
+        for clause, expr in zip(table.outputs, rule.outputs):
+            out[clause.name] = eval_expr(expr, _subset(env, sfeel.names_in(expr), rows), len(rows))
+        return out
+
+    hits = decide(table, matrix, output_values)
+    errors = _first_message(blocked, hits.errors)
+    if errors is None:
+        errors = np.full(n, None, dtype=object)
+    free = is_none(errors)
+    no_match = hits.unmatched & free
+    if table.hit_policy in SINGLE_HIT:
+        result = _single(table, hits.winner, inputs, env, n, output_values, reasons, variables)
+    else:
+        result = _multi(table, hits, inputs, env, n, output_values, reasons, variables)
+    outputs, rule_ids, reason = result
+    if no_match.any():
+        rows = np.flatnonzero(no_match)
+        if table.has_default:
+            defaults = {
+                c.name: (
+                    eval_expr(c.default, _subset(env, sfeel.names_in(c.default), rows), len(rows))
+                    if c.default is not None
+                    else Column(c.type or "number", np.full(len(rows), np.nan))
+                )
+                for c in table.outputs
+            }
+            if table.hit_policy in ("C", "R", "O"):
+                defaults = {k: _listify(v) for k, v in defaults.items()}
+            for name, col in defaults.items():
+                _put(outputs, name, rows, col, n)
+            rule_ids[rows] = "default"
+            if reasons:
+                reason[rows] = "no rule matched → default " + outputs_text(
+                    table, defaults, np.arange(len(rows))
+                ).to_numpy(zero_copy_only=False)
+        elif strict:
+            errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
+        elif table.hit_policy == "C#":
+            _put(outputs, table.outputs[0].name, rows, Column("number", np.zeros(len(rows))), n)
+        elif table.hit_policy in ("C", "R", "O"):
+            for c in table.outputs:
+                _put(
+                    outputs,
+                    c.name,
+                    rows,
+                    _listify(Column(c.type, np.full(len(rows), None, dtype=object)), empty=True),
+                    n,
+                )
+    failed = ~is_none(errors)
+    if failed.any():
+        for col in outputs.values():
+            col.values[failed] = np.nan if col.is_float else None
+        rule_ids[failed] = None
+        reason[failed] = None
+    misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
+    return DecisionResult(table, outputs, rule_ids, reason, errors, matrix, misses)
+
+
+def _empty_output(clause, n: int) -> Column:
+    if clause.type in ("number", "boolean", "date"):
+        return Column(clause.type, np.full(n, np.nan))
+    return Column(clause.type, np.full(n, None, dtype=object))
+
+
+def _put(outputs: dict[str, Column], name: str, rows: np.ndarray, col: Column, n: int):
+    """Write values for some rows; a float column becomes objects if the values are not floats."""
+    target = outputs[name]
+    if target.is_float and col.is_float:
+        target.values[rows] = col.values
+    else:
+        if target.is_float:
+            target.values = to_python(target.type, target.values)
+        target.values[rows] = to_python(col.type, col.values) if col.is_float else col.values
+    if target.type is None:
+        target.type = col.type
+
+
+def _listify(col: Column, empty: bool = False) -> Column:
+    """One-element lists (the default of a collect table), or empty lists. Rows with
+    the same value share one list object: results are read, never mutated."""
+    vals = np.empty(len(col), dtype=object)
+    if empty:
+        vals.fill([])
+        return Column("list", vals)
+    py = to_python(col.type, col.values) if col.is_float else col.values
+    codes, uniques = pd.factorize(py, use_na_sentinel=False)
+    lists = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):  # one list per distinct value, not per row
+        lists[i] = [value]
+    return Column("list", lists[codes])
+
+
+def _single(table, winner, inputs, env, n, output_values, reasons, variables):
+    outputs = {c.name: _empty_output(c, n) for c in table.outputs}
+    rule_ids = np.full(n, None, dtype=object)
+    reason = np.full(n, None, dtype=object)
+    decided = winner >= 0
+    if not decided.any():
+        return outputs, rule_ids, reason
+    ids = np.array([r.id for r in table.rules] + [None], dtype=object)
+    rule_ids[:] = ids[winner]
+    # plain values: one gather through a per-rule lookup table (computed entries are filled below)
+    for k, clause in enumerate(table.outputs):
+        entries = [r.outputs[k] for r in table.rules]
+        literals = [e if isinstance(e, sfeel.Literal) else sfeel.Literal(None, None) for e in entries]
+        col = outputs[clause.name]
+        types = {e.type for e in literals} - {None}
+        if col.type is None and len(types) == 1:
+            col.type = types.pop()
+        if col.type in ("number", "boolean", "date") and types <= {col.type}:
+            lookup = np.array(
+                [np.nan if e.value is None else literal_value(e.type, e.value) for e in literals] + [np.nan]
+            )
+        else:
+            lookup = np.array([e.value for e in literals] + [None], dtype=object)
+        col.values = lookup[winner]
+    # computed outputs and reasons: per rule, on the rows that rule decided
+    order = np.argsort(winner, kind="stable")
+    bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
+    rule_rows = {
+        i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
+    }
+    texts = input_texts(table, inputs, rule_rows, n) if reasons else None
+    for i, rows in rule_rows.items():
+        rule = table.rules[i]
+        for k, clause in enumerate(table.outputs):
+            expr = rule.outputs[k]
+            if not isinstance(expr, sfeel.Literal):
+                value = eval_expr(expr, _subset(env, sfeel.names_in(expr), rows), len(rows))
+                _put(outputs, clause.name, rows, value, n)
+        if reasons:
+            shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
+            assert texts is not None  # built above whenever reasons are asked for
+            reason[rows] = rule_reasons(
+                table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables
+            )
+    return outputs, rule_ids, reason
+
+
+def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
+    """R, O, C and the C aggregations: every matching rule counts."""
+    matrix, order = hits.chosen, hits.order
+    policy = table.hit_policy
+    rule_ids = np.full(n, None, dtype=object)
+    reason = np.full(n, None, dtype=object)
+    matched_rows = np.flatnonzero(matrix.any(axis=0))
+    clause = table.outputs[0]
+    outputs = {c.name: _empty_output(c, n) for c in table.outputs}
+    if len(matched_rows) == 0:
+        return outputs, rule_ids, reason
+    rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order)
+    # per rule: its outputs on the rows it matched (constants are broadcast)
+    per_rule = {}
+    for i in range(len(table.rules)):
+        rows = np.flatnonzero(matrix[i])
+        if len(rows):
+            per_rule[i] = (rows, output_values(i, rows))
+    if policy in AGGREGATING:
+        out = outputs[clause.name]
+        if policy == "C#":
+            out.values = np.where(matrix.any(axis=0), matrix.sum(axis=0).astype(float), np.nan)
+            out.type = "number"
+        else:
+            stack = np.full((len(table.rules), n), np.nan)
+            for i, (rows, vals) in per_rule.items():
+                stack[i, rows] = vals[clause.name].values if vals[clause.name].is_float else np.nan
+            with np.errstate(invalid="ignore"):
+                if policy == "C+":
+                    agg = np.where(matrix, stack, 0.0).sum(axis=0)
+                elif policy == "C<":
+                    agg = np.where(matrix, stack, np.inf).min(axis=0)
+                else:
+                    agg = np.where(matrix, stack, -np.inf).max(axis=0)
+            out.values = np.where(matrix.any(axis=0), agg, np.nan)
+            out.type = "number"
+    else:
+        pattern, lists = rule_lists(matrix, matched_rows, order)
+        for c in table.outputs:
+            stack = np.full((len(table.rules), n), None, dtype=object)
+            for i, (rows, vals) in per_rule.items():
+                col = vals[c.name]
+                stack[i, rows] = to_python(col.type, col.values) if col.is_float else col.values
+            values = np.empty(n, dtype=object)
+            for p, idx in enumerate(lists):  # one step per distinct pattern of matches
+                sel = matched_rows[pattern == p]
+                rows_lists = stack[idx][:, sel].T.tolist()
+                values[sel] = rows_lists
+            outputs[c.name] = Column("list", values)
+    if reasons:
+        sep = np.full(n, "", dtype=object)
+        acc = np.full(n, "", dtype=object)
+        texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
+        for i in order:
+            if i not in per_rule:
+                continue
+            rows, vals = per_rule[i]
+            text = rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables)
+            acc[rows] = acc[rows] + sep[rows] + text
+            sep[rows] = "; "
+        if policy in AGGREGATING:
+            name = {"C+": "sum", "C<": "minimum", "C>": "maximum", "C#": "count"}[policy]
+            total = format_values("number", outputs[clause.name].values[matched_rows])
+            acc[matched_rows] = f"{name} " + total + " of: " + acc[matched_rows]
+        reason[matched_rows] = acc[matched_rows]
+    return outputs, rule_ids, reason
+
+
+# ------------------------------------------------------------- the graph -------
+
+
+@dataclass
+class Evaluation:
+    """Results of every decision over every entity present."""
+
+    rules: RuleSet
+    rows: dict[str, EntityRows]
+    results: dict[str, DecisionResult]  # decision name -> result (over its entity's rows)
+    skipped: dict[str, str]  # decision name -> why it did not run
+
+    def for_entity(self, entity: str) -> list[DecisionResult]:
+        return [r for r in self.results.values() if r.decision.entity == entity]
+
+
+def evaluate(
+    rules: RuleSet,
+    rows: dict[str, EntityRows],
+    *,
+    strict: bool = True,
+    reasons: bool = True,
+    progress=None,
+    engine: str = "vectorized",
+    trace: bool = False,
+    functions: dict | None = None,
+) -> Evaluation:
+    """Evaluate every decision whose entity has rows, dependencies first.
+    ``progress(decision_name)`` is called after each decision (for a progress bar).
+    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows).
+    ``functions``: business knowledge models a DMN model's expressions call."""
+    matcher = matcher_for(engine)
+    results: dict[str, DecisionResult] = {}
+    skipped: dict[str, str] = {}
+    for table in rules.decisions:
+        if table.entity not in rows:
+            sheets = " / ".join(rules.entities[table.entity].sheets) if table.entity in rules.entities else table.entity
+            skipped[table.name] = f"the workbook has no sheet {sheets}"
+            continue
+        env, blocked = _environment(rules, rows, results, table, functions or {})
+        if env is None:
+            skipped[table.name] = blocked
+            continue
+        n = len(rows[table.entity])
+        results[table.name] = evaluate_table(
+            table,
+            env,
+            n,
+            blocked=blocked,
+            strict=strict,
+            reasons=reasons,
+            variables=rules.variables,
+            matcher=matcher,
+            trace=trace,
+        )
+        if progress is not None:
+            progress(table.name)
+    return Evaluation(rules, rows, results, skipped)
+
+
+def _environment(
+    rules: RuleSet,
+    rows: dict[str, EntityRows],
+    results: dict[str, DecisionResult],
+    table: DecisionTable,
+    functions: dict,
+):
+    """Columns the table refers to, aligned to its rows, and the per-row messages
+    of unusable inputs (bad cells, failed upstream decisions, missing parent)."""
+    entity = table.entity
+    assert entity is not None  # evaluate() skips tables over no entity
+    own = rows[entity]
+    env: dict[str, Column] = {}
+    messages = []
+    for name in sorted(referenced_names(table)):
+        if name in functions:  # a business knowledge model, called by name
+            env[name] = functions[name]
+            continue
+        producer = rules.producer(name)
+        owner = producer.entity if producer is not None else rules.variables[name].entity
+        if producer is not None and producer.name not in results:
+            return None, f"it needs {name} from decision {producer.name}, which did not run"
+        if owner == entity or owner is None:
+            col, msg = _own(name, producer, own, results)
+        else:
+            index = _ancestor_index(rules, rows, entity, owner)
+            if index is None:
+                return None, f"it needs {name} from {owner} rows, which are not in the workbook"
+            parent_col, parent_msg = _own(name, producer, rows[owner], results)
+            col = parent_col.take(index)
+            msg = None if parent_msg is None else np.append(parent_msg, NULL)[index]
+            missing = _missing_parent_messages(rules, rows, entity, owner)
+            messages.append(missing)
+        env[name] = col
+        messages.append(msg)
+    return env, _first_message(*messages)
+
+
+def _own(name, producer, entity_rows: EntityRows, results):
+    if producer is not None:
+        res = results[producer.name]
+        return res.outputs[name], res.errors if (~is_none(res.errors)).any() else None
+    return entity_rows.columns[name], entity_rows.cell_errors.get(name)
+
+
+def _ancestor_index(rules, rows, entity: str, ancestor: str) -> np.ndarray | None:
+    index = None
+    current = entity
+    while current != ancestor:
+        rel = rows[current]
+        parent = rules.entities[current].parent
+        if rel.parent_index is None or parent not in rows:
+            return None
+        index = rel.parent_index if index is None else np.where(index >= 0, np.append(rel.parent_index, -1)[index], -1)
+        current = parent
+    return index
+
+
+def _missing_parent_messages(rules, rows, entity: str, ancestor: str):
+    msgs = None
+    current = entity
+    index = None
+    while current != ancestor:
+        rel = rows[current]
+        if rel.parent_missing is not None:
+            here = rel.parent_missing if index is None else np.append(rel.parent_missing, NULL)[index]
+            msgs = _first_message(msgs, here)
+        index = rel.parent_index if index is None else np.where(index >= 0, np.append(rel.parent_index, -1)[index], -1)
+        current = rules.entities[current].parent
+    return msgs
+
+
+def input_values(evaluation: Evaluation, entity: str) -> dict[str, Column]:
+    """The glossary values the decisions over ``entity`` used, aligned to its rows
+    (a contract's client values come from its client row)."""
+    rules, rows = evaluation.rules, evaluation.rows
+    out: dict[str, Column] = {}
+    for result in evaluation.for_entity(entity):
+        for name in sorted(referenced_names(result.decision)):
+            var = rules.variables.get(name)
+            if name in out or var is None or rules.producer(name) is not None:
+                continue
+            if var.entity == entity:
+                out[name] = rows[entity].columns[name]
+            elif var.entity is not None:
+                index = _ancestor_index(rules, rows, entity, var.entity)
+                if index is not None and name in rows[var.entity].columns:
+                    out[name] = rows[var.entity].columns[name].take(index)
+    return out

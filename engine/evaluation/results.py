@@ -1,0 +1,132 @@
+"""Results as tables: the data rows with three columns per decision (value,
+rule, reason), an error column, and the per-decision summary. Pure."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from engine.evaluation.columns import NULL, is_none, to_python
+from engine.evaluation.decisions import Evaluation
+
+ERRORS_COLUMN = "kade.errors"
+MAX_OUTCOMES = 12  # beyond this many distinct values a summary shows a range instead
+
+
+def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
+    """Per row: every problem found ('; '-joined), or None. Bad cells and missing
+    parents first; a decision's own error only where no such cause is listed."""
+    rows = evaluation.rows[entity]
+    n = len(rows)
+    acc = np.full(n, "", dtype=object)
+    sep = np.full(n, "", dtype=object)
+    for messages in [*rows.cell_errors.values(), rows.parent_missing]:
+        if messages is None:
+            continue
+        bad = ~is_none(messages)
+        acc[bad] = acc[bad] + sep[bad] + messages[bad]
+        sep[bad] = "; "
+    errors = np.where(acc == "", NULL, acc)
+    for result in evaluation.for_entity(entity):
+        own = ~result.ok & is_none(errors)
+        if own.any():
+            errors[own] = f"{result.decision.name}: " + result.errors[own]
+    return errors
+
+
+def result_columns(evaluation: Evaluation, entity: str) -> pd.DataFrame:
+    """Decision columns for one entity's rows (without the input data)."""
+    data: dict[str, np.ndarray] = {}
+    for result in evaluation.for_entity(entity):
+        name = result.decision.name
+        for clause in result.decision.outputs:
+            col = result.outputs[clause.name]
+            data[clause.name] = to_python(col.type, col.values) if col.is_float else col.values
+        data[f"{name}.rule"] = result.rules
+        reason = result.reasons.copy()
+        failed = ~result.ok
+        reason[failed] = "error: " + result.errors[failed]
+        data[f"{name}.reason"] = reason
+    data[ERRORS_COLUMN] = row_errors(evaluation, entity)
+    # object dtype keeps None as None (pandas would infer a string dtype with NaN)
+    return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+
+
+def result_frame(evaluation: Evaluation, entity: str) -> pd.DataFrame:
+    """The sheet as read, followed by the decision columns."""
+    rows = evaluation.rows[entity]
+    left = rows.frame.reset_index(drop=True)
+    right = result_columns(evaluation, entity)
+    clash = [c for c in right.columns if c in left.columns]
+    if clash:  # re-evaluating a results workbook: the new decisions replace the old
+        left = left.drop(columns=clash)
+    frame = pd.concat([left, right], axis=1)
+    frame.attrs["data_columns"] = len(left.columns)
+    frame.attrs["replaced_columns"] = clash
+    return frame
+
+
+@dataclass
+class DecisionSummary:
+    decision: str
+    entity: str | None
+    rows: int
+    errors: int
+    outcomes: list[tuple[str, int]]  # (value, count), most common first
+    range: tuple[float, float] | None = None  # numeric outputs with many values
+
+
+def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
+    out = []
+    for name, result in evaluation.results.items():
+        table = result.decision
+        ok = result.ok
+        col = result.outputs[table.outputs[0].name]
+        values = col.values[ok]
+        if col.type == "list":  # lists are not hashable: count their text
+            values = pd.Series(values, dtype=object).map(_outcome_text).to_numpy(dtype=object)
+        # count raw values first, format each distinct value once
+        counts = pd.Series(values, dtype=object if values.dtype == object else None).value_counts(dropna=False)
+        shown: Counter = Counter()
+        for value, count in counts.items():
+            python = (
+                to_python(col.type, np.array([value], dtype=float))[0] if col.is_float and col.type != "list" else value
+            )
+            shown[_outcome_text(python)] += int(count)
+        numeric_range = None
+        if len(shown) > MAX_OUTCOMES and col.is_float and ok.any():
+            finite = col.values[ok][~np.isnan(col.values[ok])]
+            numeric_range = (float(finite.min()), float(finite.max())) if len(finite) else None
+        out.append(DecisionSummary(name, table.entity, len(ok), int((~ok).sum()), shown.most_common(), numeric_range))
+    return out
+
+
+def summary_rows(summary: list[DecisionSummary]) -> list[list]:
+    """The summary as a table (header first): the 'kade summary' sheet."""
+    rows: list[list] = [["decision", "rows over", "rows", "in error", "outcomes"]]
+    for s in summary:
+        outcomes = (
+            f"{s.range[0]:,.6g} … {s.range[1]:,.6g}"
+            if s.range
+            else ", ".join(f"{value}: {count}" for value, count in s.outcomes)
+        )
+        rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
+    return rows
+
+
+def _outcome_text(value) -> str:
+    from engine.feel.sfeel import format_value
+
+    if isinstance(value, list):
+        return "; ".join(_outcome_text(v) for v in value) or "(none)"
+    if value is None:
+        return "(empty)"
+    return format_value(value)
+
+
+def error_rows(evaluation: Evaluation) -> int:
+    """Rows (over all evaluated entities) with at least one error."""
+    return sum(int((~is_none(row_errors(evaluation, e))).sum()) for e in evaluation.rows if evaluation.for_entity(e))

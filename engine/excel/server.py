@@ -1,0 +1,189 @@
+"""`kade serve`: the three buttons over HTTP for xlwings' BSD clients.
+
+    POST /xlwings/evaluate | /xlwings/why | /xlwings/check   (xlwings payload in, actions out)
+    GET  /health                                              ("ok", for monitoring)
+
+Starlette + uvicorn; no xlwings is imported here (the Python side of xlwings'
+own server is xlwings PRO). Every failure answers with plain text, which the
+VBA client shows in a message box and Office Scripts shows as the script error.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+import re
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from engine.errors import KadeError
+from engine.excel import handlers
+from engine.excel.errors import ServeError
+from engine.excel.protocol import PayloadBook
+from engine.excel.rules_source import RulesSource
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_MAX_REQUEST_MB = 64  # a 100,000-row sheet is about 30 MB of JSON
+
+log = logging.getLogger("kade.serve")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
+
+
+def create_app(
+    rules: RulesSource,
+    *,
+    token: str | None = None,
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_MB << 20,
+    cors_origins: tuple[str, ...] = (),
+) -> Starlette:
+    """The ASGI app. ``token``: required in the Authorization header (as sent by
+    the clients' ``auth`` option, bare or as 'Bearer <token>'). ``cors_origins``:
+    web origins allowed to call (Office Scripts runs in the browser and needs
+    one, e.g. 'https://*.officescripts.microsoftusercontent.com'); VBA needs none."""
+
+    def run(button):
+        async def endpoint(request: Request) -> Response:
+            if token is not None and not _authorized(request.headers.get("authorization", ""), token):
+                return PlainTextResponse('kade: missing or wrong token (set auth:="<token>" in RunRemotePython)', 401)
+            try:
+                payload = json.loads(await _body(request, max_request_bytes))
+            except _TooLarge:
+                return PlainTextResponse(
+                    f"kade: the workbook is larger than the server's limit of {max_request_bytes >> 20} MB; "
+                    "send only the data sheets (include:=...)",
+                    413,
+                )
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return PlainTextResponse(f"kade: the request is not JSON ({exc})", 400)
+            try:
+                body = await run_in_threadpool(button, payload)
+            except KadeError as exc:  # the user's data or rules: say what to fix
+                return PlainTextResponse(f"kade: {exc}", 400)
+            except Exception as exc:
+                log.exception("kade serve failed on %s", request.url.path)
+                return PlainTextResponse(
+                    f"kade failed ({type(exc).__name__}: {exc}); the server log has the details", 500
+                )
+            return Response(
+                json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                media_type="application/json",
+            )
+
+        return endpoint
+
+    def evaluate(payload):
+        book = PayloadBook(payload)
+        handlers.evaluate(book, rules.load())
+        return book.response()
+
+    def why(payload):
+        book = PayloadBook(payload)
+        handlers.why(book, rules.load())
+        return book.response()
+
+    def check(payload):
+        book = PayloadBook(payload)
+        handlers.check(book, rules.path)
+        return book.response()
+
+    async def health(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def not_found(request: Request, exc) -> Response:
+        return PlainTextResponse(
+            f"kade: no such endpoint {request.url.path} (POST to /xlwings/evaluate, /xlwings/why or /xlwings/check)",
+            404,
+        )
+
+    async def wrong_method(request: Request, exc) -> Response:
+        return PlainTextResponse(
+            f"kade: {request.url.path} takes POST (the xlwings clients send the workbook that way)", 405
+        )
+
+    routes = [
+        Route("/xlwings/evaluate", run(evaluate), methods=["POST"]),
+        Route("/xlwings/why", run(why), methods=["POST"]),
+        Route("/xlwings/check", run(check), methods=["POST"]),
+        Route("/health", health, methods=["GET"]),
+    ]
+    middleware = []
+    if cors_origins:
+        from starlette.middleware import Middleware
+        from starlette.middleware.cors import CORSMiddleware
+
+        patterns = "|".join(re.escape(o).replace(r"\*", "[^/]*") for o in cors_origins)
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origin_regex=f"^({patterns})$",
+                allow_methods=["POST"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: wrong_method})
+
+
+def _authorized(header: str, token: str) -> bool:
+    sent = header[len("Bearer ") :] if header.startswith("Bearer ") else header
+    return hmac.compare_digest(sent.encode("utf-8"), token.encode("utf-8"))
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = bytearray()
+    async for chunk in request.stream():  # chunked uploads have no length: count as they come
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
+
+
+def check_binding(host: str, token: str | None):
+    """A server reachable from other machines decides with the company's rules on
+    anyone's request: it must have a token."""
+    if not is_loopback(host) and not token:
+        raise ServeError(
+            f"--host {host} is reachable from other machines: give --token (and tell users to send it with auth:=)"
+        )
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    token: str | None = None,
+    rules_path: str | Path | None = None,
+    max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
+    cors_origins: tuple[str, ...] = (),
+    log_level: str = "info",
+) -> None:
+    """Run until interrupted. Raises ServeError / RuleError before listening."""
+    import uvicorn
+
+    check_binding(host, token)
+    source = RulesSource(rules_path)
+    source.load()  # bad rules stop the start, not the first button press
+    app = create_app(source, token=token, max_request_bytes=max_request_mb << 20, cors_origins=tuple(cors_origins))
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,1 @@
+"""Files: reading registers (xlsx, xls, ods) and writing results (xlsx, csv, json)."""

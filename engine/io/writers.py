@@ -1,0 +1,206 @@
+"""Write results: .xlsx, one .csv per sheet, or .json.
+
+An .xlsx input is copied with the decision columns appended to its sheets
+(engine.io.xlsx_copy); other inputs, or an .xlsx kade cannot edit safely, get a
+new workbook with the evaluated sheets (engine.io.xlsx_stream). Every write goes
+to a temporary file beside the target and is renamed into place, so a crash
+never leaves a half-written file under the real name."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.evaluation.results import ERRORS_COLUMN
+from engine.io import xlsx_copy, xlsx_stream
+from engine.io.xlsx_stream import SheetSpec
+
+log = logging.getLogger("kade")
+
+FORMATS = ("xlsx", "csv", "json")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, suffix: str = ""):
+    """Yield a temporary path in the target's folder; rename over the target on
+    success. The file gets the target's permissions if it exists, else the
+    usual ones for a new file (mkstemp would leave it readable by its owner only)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask sets it, which races with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _cell_values(series: pd.Series) -> list:
+    """A column as Python values a spreadsheet accepts (NaN -> blank, lists -> 'a; b')."""
+    values = series.to_numpy(dtype=object)
+    if values.dtype == object:
+        kinds = pd.Series(values, dtype=object).map(type)
+        is_list = (kinds == list).to_numpy()
+        if is_list.any():
+            values = values.copy()
+            values[is_list] = (
+                pd.Series(values[is_list]).map(lambda v: "; ".join("" if x is None else str(x) for x in v)).to_numpy()
+            )
+        is_float = (kinds == float).to_numpy()
+        if is_float.any():
+            values = values.copy()
+            nan = is_float & pd.isna(values)
+            values[nan] = None
+        is_np_dt = (kinds == np.datetime64).to_numpy() | (kinds == pd.Timestamp).to_numpy()
+        if is_np_dt.any():
+            values = values.copy()
+            values[is_np_dt] = pd.to_datetime(pd.Series(values[is_np_dt])).dt.to_pydatetime()
+    return values.tolist()
+
+
+def source_for(workbook: Path) -> xlsx_copy.Source | None:
+    """The input prepared for a results copy (its sheets are indexed in the
+    background from now on), or None when it is not an .xlsx file."""
+    return xlsx_copy.Source(workbook) if Path(workbook).suffix.lower() == ".xlsx" else None
+
+
+def write_xlsx(
+    sheets: dict[str, pd.DataFrame],
+    target: Path,
+    summary_rows: list[list] | None = None,
+    source: xlsx_copy.Source | None = None,
+    origins: dict[str, tuple[int, int]] | None = None,
+) -> str:
+    """Results workbook with a 'kade summary' sheet first. With ``source`` (and
+    the ``origins`` of its sheets as read): a copy of it with the decision
+    columns (green headers) and kade.errors (orange) appended to each evaluated
+    sheet. Otherwise, or when the source cannot be edited safely: a new
+    workbook of the evaluated sheets, data columns with blue headers.
+    Returns 'copy' or 'new', the layout written."""
+    summary = None
+    if summary_rows:
+        frame = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
+        summary = SheetSpec(
+            xlsx_copy.SUMMARY_SHEET,
+            frame,
+            widths=[28.0] + [16.0] * (len(frame.columns) - 1),
+            freeze=(1, 0),
+            autofilter=False,
+        )
+    if source is not None:
+        try:
+            appended = [_appended(name, frame, (origins or {}).get(name)) for name, frame in sheets.items()]
+            with atomic_path(target) as tmp:
+                source.write(tmp, appended, summary)
+            return "copy"
+        except xlsx_copy.NotAppendable as exc:
+            source.why_not = str(exc)
+            log.info("writing a new workbook instead of a copy of %s: %s", source.path, exc)
+    specs = [summary] if summary is not None else []
+    for name, frame in sheets.items():
+        first_decision = frame.attrs.get("data_columns", len(frame.columns))
+        kinds = [_kind(c, i >= first_decision) for i, c in enumerate(frame.columns)]
+        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, [_width(c) for c in frame.columns]))
+    with atomic_path(target) as tmp:
+        xlsx_stream.write(tmp, specs)
+    return "new"
+
+
+def _appended(name: str, frame: pd.DataFrame, origin: tuple[int, int] | None) -> xlsx_copy.Appended:
+    if origin is None:
+        raise xlsx_copy.NotAppendable(f"sheet {name!r} was not read from the source")
+    if frame.attrs.get("replaced_columns"):
+        raise xlsx_copy.NotAppendable(
+            f"sheet {name!r} already has columns {frame.attrs['replaced_columns']} (a results workbook?)"
+        )
+    width = frame.attrs.get("data_columns", 0)
+    decisions = frame.iloc[:, width:]
+    return xlsx_copy.Appended(
+        name,
+        _lists_joined(decisions),
+        origin,
+        width,
+        [_kind(c, True) for c in decisions.columns],
+        [_width(c) for c in decisions.columns],
+    )
+
+
+def _kind(column: str, decision: bool) -> str:
+    return "error" if column == ERRORS_COLUMN else "decision" if decision else "data"
+
+
+def _width(column) -> float:
+    long_text = str(column).endswith(".reason") or column == ERRORS_COLUMN
+    return 60 if long_text else max(10, min(30, _text_width(str(column)) + 2))
+
+
+def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
+    """Multi-hit outputs (lists) as 'a; b' text; every other value is written as it is."""
+    out = {}
+    for c in frame.columns:
+        values = frame[c].to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
+            values = np.array(_cell_values(frame[c]), dtype=object)
+        out[c] = pd.Series(values, dtype=object)
+    return pd.DataFrame(out)
+
+
+def _text_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def write_csv(sheets: dict[str, pd.DataFrame], target: Path):
+    """A folder with one UTF-8 (with BOM, so Excel shows Chinese) CSV per sheet."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name, frame in sheets.items():
+        out = pd.DataFrame({c: _cell_values(frame[c]) for c in frame.columns})
+        with atomic_path(target / f"{_safe_name(name)}.csv") as tmp:
+            out.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | None = None):
+    doc = {
+        "summary": summary or {},
+        "sheets": {
+            name: [dict(zip(frame.columns, row)) for row in zip(*(_cell_values(frame[c]) for c in frame.columns))]
+            for name, frame in sheets.items()
+        },
+    }
+    with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=1, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
