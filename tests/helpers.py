@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 
+from engine import feel
 from engine.evaluation.columns import Column, date_to_days
 from engine.evaluation.decisions import evaluate_table
-from engine.feel import sfeel
 from engine.model import DecisionTable, InputClause, OutputClause, Rule
 
 _FLOAT_TYPES = ("number", "boolean", "date")
@@ -26,17 +26,17 @@ def table(name="T", *, inputs, outputs, rules, hit_policy="U", default=None, ent
     rules:   [(id, [input cells], [output cells]) or (id, inputs, outputs, annotation)]
     default: [output cells] of the default row, or None (no default row)
     """
-    in_clauses = tuple(InputClause(text, sfeel.parse_expression(text), type_) for text, type_ in inputs)
+    in_clauses = tuple(InputClause(text, feel.parse_expression(text), type_) for text, type_ in inputs)
     built = []
     for spec in rules:
         rule_id, in_cells, out_cells = spec[:3]
         annotation = spec[3] if len(spec) > 3 else ""
         assert len(in_cells) == len(in_clauses) and len(out_cells) == len(outputs), f"rule {rule_id}: wrong cell count"
-        tests = tuple(sfeel.parse_unary_tests(cell, c.type) for cell, c in zip(in_cells, in_clauses))
-        exprs = tuple(sfeel.parse_expression(cell) for cell in out_cells)
+        tests = tuple(feel.parse_unary_tests(cell, c.type) for cell, c in zip(in_cells, in_clauses))
+        exprs = tuple(feel.parse_expression(cell) for cell in out_cells)
         built.append(Rule(rule_id, tests, exprs, annotation))
     defaults = (
-        [None] * len(outputs) if default is None else [sfeel.parse_expression(c) if c != "" else None for c in default]
+        [None] * len(outputs) if default is None else [feel.parse_expression(c) if c != "" else None for c in default]
     )
     out_clauses = []
     for k, (out_name, type_, allowed) in enumerate(outputs):
@@ -47,8 +47,8 @@ def table(name="T", *, inputs, outputs, rules, hit_policy="U", default=None, ent
 
 
 def _infer_type(exprs) -> str | None:
-    types = {e.type for e in exprs if isinstance(e, sfeel.Literal) and e.type}
-    if any(not isinstance(e, sfeel.Literal) for e in exprs):
+    types = {e.type for e in exprs if isinstance(e, feel.Literal) and e.type}
+    if any(not isinstance(e, feel.Literal) for e in exprs):
         types.add("number")
     return types.pop() if len(types) == 1 else None
 

@@ -262,7 +262,7 @@ def test_shipped_rules():
     assert len(gap.cells) == 1 and gap.cells[0].endswith("sla_tier.xlsx!delivery_days!B6")
     assert any(f.kind == "unused_glossary" and "employees" in f.message for f in report.findings)
     text = report.render_text()
-    assert "example: needs_access_work (empty)" in text and text.rstrip().endswith("in 15 tables")
+    assert "example: needs_access_work empty" in text and text.rstrip().endswith("in 15 tables")
     payload = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
     assert payload["counts"]["error"] == 0 and payload["findings"][0]["witness"]
 

@@ -10,12 +10,12 @@ import pytest
 import xmlschema
 
 import engine
+from engine import feel
 from engine.dmn.errors import UnsupportedDmnError
 from engine.dmn.export import export_dmn, write_dmn
 from engine.dmn.loader import load_dmn
 from engine.dmn.workbook import import_dmn, write_rule_workbook
 from engine.dmn.xml import DMN15, KADE_NS
-from engine.feel import sfeel
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = Path(__file__).resolve().parent / "dmn_schema" / "DMN15.xsd"
@@ -185,14 +185,14 @@ def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path)
     salary = rules.variables["Monthly_Salary"]
     assert salary.headers == ("Monthly Salary",) and salary.label == "Monthly Salary" and salary.type == "number"
     table = rules.decision("Yearly_Salary")
-    assert table.inputs == () and table.rules[0].outputs[0] == sfeel.parse_expression("12 * Monthly_Salary")
+    assert table.inputs == () and table.rules[0].outputs[0] == feel.parse_expression("12 * Monthly_Salary")
 
 
 def test_literal_business_knowledge_models_are_written_inline(tmp_path):
     tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     summary = import_dmn(tck / "0009-invocation-arithmetic" / "0009-invocation-arithmetic.dmn", tmp_path / "x.xlsx")
     rules = engine.load_rules(summary.path)
-    text = sfeel.expression_text(rules.decision("MonthlyPayment").rules[0].outputs[0])
+    text = feel.expression_text(rules.decision("MonthlyPayment").rules[0].outputs[0])
     assert text == "Loan.amount * Loan.rate / 12 / (1 - (1 + Loan.rate / 12) ** -Loan.term) + fee"
 
 

@@ -10,64 +10,64 @@ from helpers import column, env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import feel
 from engine.errors import FeelSyntaxError
 from engine.evaluation.columns import Column
 from engine.evaluation.vectorized import eval_expr
 from engine.evaluation.vectorized import test_mask as mask_of
-from engine.feel import sfeel
 
-FEEL = sfeel.Dialect.feel
+FEEL = feel.Dialect.feel
 
 
 def test_names_with_spaces_and_special_characters_are_read_when_known():
     dialect = FEEL(["Monthly Salary", "Approved/Declined", "Applicant Data.Monthly Income"])
-    assert sfeel.parse_expression("12 * Monthly Salary", dialect) == sfeel.Binary(
-        "*", sfeel.Literal(12.0, "number"), sfeel.Name("Monthly Salary")
+    assert feel.parse_expression("12 * Monthly Salary", dialect) == feel.Binary(
+        "*", feel.Literal(12.0, "number"), feel.Name("Monthly Salary")
     )
-    assert sfeel.parse_expression("Approved/Declined", dialect) == sfeel.Name("Approved/Declined")
+    assert feel.parse_expression("Approved/Declined", dialect) == feel.Name("Approved/Declined")
     # the longest known name wins; a path continues a known name
-    assert sfeel.parse_expression("Applicant Data.Monthly Income / 2", dialect).left == sfeel.Name(
+    assert feel.parse_expression("Applicant Data.Monthly Income / 2", dialect).left == feel.Name(
         "Applicant Data.Monthly Income"
     )
-    assert sfeel.parse_expression("Monthly   Salary", dialect) == sfeel.Name("Monthly Salary")  # any whitespace inside
+    assert feel.parse_expression("Monthly   Salary", dialect) == feel.Name("Monthly Salary")  # any whitespace inside
     # unknown multi-word text is still an error, and a known name is not matched inside a longer word
     with pytest.raises(FeelSyntaxError):
-        sfeel.parse_expression("Monthly Salaryx + 1", dialect)
+        feel.parse_expression("Monthly Salaryx + 1", dialect)
 
 
 def test_qualified_names_are_one_name():
-    assert sfeel.parse_expression("(loan.principal*loan.rate/12)", FEEL()) == sfeel.Binary(
-        "/", sfeel.Binary("*", sfeel.Name("loan.principal"), sfeel.Name("loan.rate")), sfeel.Literal(12.0, "number")
+    assert feel.parse_expression("(loan.principal*loan.rate/12)", FEEL()) == feel.Binary(
+        "/", feel.Binary("*", feel.Name("loan.principal"), feel.Name("loan.rate")), feel.Literal(12.0, "number")
     )
 
 
 def test_invocations_positional_and_named():
-    call = sfeel.parse_expression("PMT(Loan.amount, 0.5, -n) + fee", FEEL())
-    assert call.left == sfeel.Call(
-        sfeel.Name("PMT"), (sfeel.Name("Loan.amount"), sfeel.Literal(0.5, "number"), sfeel.Unary("-", sfeel.Name("n")))
+    call = feel.parse_expression("PMT(Loan.amount, 0.5, -n) + fee", FEEL())
+    assert call.left == feel.Call(
+        feel.Name("PMT"), (feel.Name("Loan.amount"), feel.Literal(0.5, "number"), feel.Unary("-", feel.Name("n")))
     )
-    named = sfeel.parse_expression("f(a: 1, b: x)", FEEL())
-    assert named.arg_names == ("a", "b") and named.args[1] == sfeel.Name("x")
-    assert sfeel.parse_expression("f()", FEEL()) == sfeel.Call(sfeel.Name("f"), ())
+    named = feel.parse_expression("f(a: 1, b: x)", FEEL())
+    assert named.arg_names == ("a", "b") and named.args[1] == feel.Name("x")
+    assert feel.parse_expression("f()", FEEL()) == feel.Call(feel.Name("f"), ())
     with pytest.raises(FeelSyntaxError):
-        sfeel.parse_expression("f(a: 1, 2)", FEEL())
+        feel.parse_expression("f(a: 1, 2)", FEEL())
 
 
 def test_rule_workbook_cells_read_as_before():
     # no calls, full-width punctuation folded, no FEEL escapes
     with pytest.raises(FeelSyntaxError):
-        sfeel.parse_expression("PMT(1, 2)")
-    assert sfeel.parse_unary_tests("“金融”，“政府”", "string") == sfeel.parse_unary_tests('"金融","政府"', "string")
-    assert sfeel.parse_expression(r'"\u0041"').value == "u0041"
+        feel.parse_expression("PMT(1, 2)")
+    assert feel.parse_unary_tests("“金融”，“政府”", "string") == feel.parse_unary_tests('"金融","政府"', "string")
+    assert feel.parse_expression(r'"\u0041"').value == "u0041"
     # in the FEEL dialect the text is literal: a full-width comma inside a string stays
-    assert sfeel.parse_expression('"你好，世界"', FEEL()).value == "你好，世界"
-    assert sfeel.parse_expression(r'"\u0041\r"', FEEL()).value == "A\r"
+    assert feel.parse_expression('"你好，世界"', FEEL()).value == "你好，世界"
+    assert feel.parse_expression(r'"\u0041\r"', FEEL()).value == "A\r"
 
 
 def test_power_binds_tighter_than_the_operators_around_it_and_reads_left_to_right():
-    assert eval_expr(sfeel.parse_expression("5+2**5+3", FEEL()), {}, 1).values[0] == 40
-    assert eval_expr(sfeel.parse_expression("10**-5", FEEL()), {}, 1).values[0] == pytest.approx(1e-5)
-    assert eval_expr(sfeel.parse_expression("2**3**2", FEEL()), {}, 1).values[0] == 64  # (2**3)**2, as the TCK expects
+    assert eval_expr(feel.parse_expression("5+2**5+3", FEEL()), {}, 1).values[0] == 40
+    assert eval_expr(feel.parse_expression("10**-5", FEEL()), {}, 1).values[0] == pytest.approx(1e-5)
+    assert eval_expr(feel.parse_expression("2**3**2", FEEL()), {}, 1).values[0] == 64  # (2**3)**2, as the TCK expects
 
 
 class Doubler:
@@ -82,20 +82,20 @@ class Doubler:
 
 def test_invocation_evaluates_through_the_environment():
     e = {"double": Doubler(), **env(x=[1, None, 3])}
-    out = eval_expr(sfeel.parse_expression("double(x) + 1", FEEL()), e, 3).values
+    out = eval_expr(feel.parse_expression("double(x) + 1", FEEL()), e, 3).values
     assert out[0] == 3 and math.isnan(out[1]) and out[2] == 7
-    assert sfeel.names_in(sfeel.parse_expression("double(x)", FEEL())) == {"double", "x"}
+    assert feel.names_in(feel.parse_expression("double(x)", FEEL())) == {"double", "x"}
 
 
 def test_null_equals_only_null_whatever_the_other_side():
     # FEEL: values of different kinds compare as null, but null = x is false and null != x true
     strings = column("string", ["a", None])
-    assert mask_of(sfeel.parse_unary_tests("not(5)"), strings, {}).tolist() == [False, True]
-    assert mask_of(sfeel.parse_unary_tests("5"), strings, {}).tolist() == [False, False]
+    assert mask_of(feel.parse_unary_tests("not(5)"), strings, {}).tolist() == [False, True]
+    assert mask_of(feel.parse_unary_tests("5"), strings, {}).tolist() == [False, False]
     numbers = column("number", [1, None])
     other = env(s=["a", None])
-    assert mask_of(sfeel.parse_unary_tests("not(s)"), numbers, other).tolist() == [False, False]
-    assert mask_of(sfeel.parse_unary_tests("!= s"), column("number", [None, 2]), env(s=["a", "b"])).tolist() == [
+    assert mask_of(feel.parse_unary_tests("not(s)"), numbers, other).tolist() == [False, False]
+    assert mask_of(feel.parse_unary_tests("!= s"), column("number", [None, 2]), env(s=["a", "b"])).tolist() == [
         True,
         False,
     ]
@@ -129,8 +129,8 @@ EXPRESSIONS = [
 @pytest.mark.parametrize("text", EXPRESSIONS)
 def test_expression_text_parses_back_to_the_same_ast(text):
     text = text.replace("1.5e0", "1.5")
-    node = sfeel.parse_expression(text, FEEL())
-    again = sfeel.parse_expression(sfeel.expression_text(node), FEEL())
+    node = feel.parse_expression(text, FEEL())
+    again = feel.parse_expression(feel.expression_text(node), FEEL())
     assert again == node
 
 
@@ -154,38 +154,38 @@ UNARY = [
 
 @pytest.mark.parametrize("text", UNARY)
 def test_unary_tests_text_parses_back_to_the_same_ast(text):
-    node = sfeel.parse_unary_tests(text, None, FEEL())
-    assert sfeel.parse_unary_tests(sfeel.unary_tests_text(node), None, FEEL()) == node
-    assert sfeel.parse_unary_tests(sfeel.unary_tests_text(node)) == sfeel.parse_unary_tests(text)  # and as a cell
+    node = feel.parse_unary_tests(text, None, FEEL())
+    assert feel.parse_unary_tests(feel.unary_tests_text(node), None, FEEL()) == node
+    assert feel.parse_unary_tests(feel.unary_tests_text(node)) == feel.parse_unary_tests(text)  # and as a cell
 
 
 def test_numbers_are_written_without_exponents():
-    assert sfeel.literal_text(sfeel.Literal(1e20, "number")) == "100000000000000000000"
-    assert sfeel.literal_text(sfeel.Literal(1e-7, "number")) == "0.0000001"
-    assert sfeel.literal_text(sfeel.Literal(-0.5, "number")) == "-0.5"
-    assert sfeel.literal_text(sfeel.Literal(dt.date(2026, 1, 31), "date")) == 'date("2026-01-31")'
+    assert feel.literal_text(feel.Literal(1e20, "number")) == "100000000000000000000"
+    assert feel.literal_text(feel.Literal(1e-7, "number")) == "0.0000001"
+    assert feel.literal_text(feel.Literal(-0.5, "number")) == "-0.5"
+    assert feel.literal_text(feel.Literal(dt.date(2026, 1, 31), "date")) == 'date("2026-01-31")'
 
 
 names = st.sampled_from(["a", "b", "x1", "Loan.amount"])
 leaves = st.one_of(
-    names.map(sfeel.Name),
-    st.integers(-1000, 1000).map(lambda i: sfeel.Literal(float(i), "number")),
-    st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: sfeel.Literal(float(repr(f)) if f != 0 else 0.0, "number")),
-    st.text(max_size=5).map(lambda s: sfeel.Literal(s, "string")),
-    st.booleans().map(lambda b: sfeel.Literal(b, "boolean")),
-    st.just(sfeel.Literal(None, None)),
+    names.map(feel.Name),
+    st.integers(-1000, 1000).map(lambda i: feel.Literal(float(i), "number")),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: feel.Literal(float(repr(f)) if f != 0 else 0.0, "number")),
+    st.text(max_size=5).map(lambda s: feel.Literal(s, "string")),
+    st.booleans().map(lambda b: feel.Literal(b, "boolean")),
+    st.just(feel.Literal(None, None)),
 )
 OPS = ["+", "-", "*", "/", "**", "=", "!=", "<", "<=", ">", ">=", "and", "or"]
 
 
 def _trees(children):
     return st.one_of(
-        st.tuples(st.sampled_from(OPS), children, children).map(lambda t: sfeel.Binary(*t)),
-        children.filter(lambda c: not (isinstance(c, sfeel.Literal) and c.type == "number")).map(
-            lambda c: sfeel.Unary("-", c)
+        st.tuples(st.sampled_from(OPS), children, children).map(lambda t: feel.Binary(*t)),
+        children.filter(lambda c: not (isinstance(c, feel.Literal) and c.type == "number")).map(
+            lambda c: feel.Unary("-", c)
         ),
-        children.map(lambda c: sfeel.Unary("not", c)),
-        st.lists(children, max_size=3).map(lambda args: sfeel.Call(sfeel.Name("f"), tuple(args))),
+        children.map(lambda c: feel.Unary("not", c)),
+        st.lists(children, max_size=3).map(lambda args: feel.Call(feel.Name("f"), tuple(args))),
     )
 
 
@@ -193,23 +193,23 @@ def _trees(children):
 @given(st.recursive(leaves, _trees, max_leaves=12))
 def test_any_expression_survives_text(node):
     """Whatever the AST, its text parses back to it (parentheses exactly where needed)."""
-    text = sfeel.expression_text(node)
-    parsed = sfeel.parse_expression(text, FEEL())
-    assert sfeel.expression_text(parsed) == text
+    text = feel.expression_text(node)
+    parsed = feel.parse_expression(text, FEEL())
+    assert feel.expression_text(parsed) == text
     assert parsed == _fold_negative_literals(node)
 
 
 def _fold_negative_literals(node):
     """The parser reads '-5' as the literal -5 and '--5' as 5: compare like with like."""
-    if isinstance(node, sfeel.Unary) and node.op == "-":
+    if isinstance(node, feel.Unary) and node.op == "-":
         inner = _fold_negative_literals(node.operand)
-        if isinstance(inner, sfeel.Literal) and inner.type == "number":
-            return sfeel.Literal(-inner.value, "number")
-        return sfeel.Unary("-", inner)
-    if isinstance(node, sfeel.Unary):
-        return sfeel.Unary(node.op, _fold_negative_literals(node.operand))
-    if isinstance(node, sfeel.Binary):
-        return sfeel.Binary(node.op, _fold_negative_literals(node.left), _fold_negative_literals(node.right))
-    if isinstance(node, sfeel.Call):
-        return sfeel.Call(node.function, tuple(map(_fold_negative_literals, node.args)))
+        if isinstance(inner, feel.Literal) and inner.type == "number":
+            return feel.Literal(-inner.value, "number")
+        return feel.Unary("-", inner)
+    if isinstance(node, feel.Unary):
+        return feel.Unary(node.op, _fold_negative_literals(node.operand))
+    if isinstance(node, feel.Binary):
+        return feel.Binary(node.op, _fold_negative_literals(node.left), _fold_negative_literals(node.right))
+    if isinstance(node, feel.Call):
+        return feel.Call(node.function, tuple(map(_fold_negative_literals, node.args)))
     return node

@@ -1,4 +1,4 @@
-"""The vectorized number formatter shows numbers exactly as sfeel.format_value does."""
+"""The vectorized number formatter shows numbers exactly as feel.format_value does."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.evaluation.reasons import format_numbers
-from engine.feel.sfeel import format_value
+from engine.text import format_numbers, format_value
 
 
 @settings(max_examples=300, deadline=None)

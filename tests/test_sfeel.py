@@ -6,22 +6,22 @@ import math
 import pytest
 from helpers import column, env
 
+from engine import feel
 from engine.errors import FeelSyntaxError, FeelTypeError
 from engine.evaluation.vectorized import eval_expr
 from engine.evaluation.vectorized import test_mask as mask_of
-from engine.feel import sfeel
 
 T, F = True, False
 
 
 def matches(text, type_, values, **names):
     """Which of ``values`` the unary test ``text`` matches (names: other columns)."""
-    test = sfeel.parse_unary_tests(text, type_)
+    test = feel.parse_unary_tests(text, type_)
     return mask_of(test, column(type_, values), env(**names)).tolist()
 
 
 def evaluate(text, n=1, **names):
-    col = eval_expr(sfeel.parse_expression(text), env(**names), n)
+    col = eval_expr(feel.parse_expression(text), env(**names), n)
     return [None if math.isnan(v) else v for v in col.values.tolist()] if col.is_float else col.values.tolist()
 
 
@@ -79,11 +79,11 @@ def test_negative_and_decimal_literals():
 
 
 def test_range_ast_records_open_and_closed_ends():
-    r = sfeel.parse_unary_tests("]1..5]", "number")
+    r = feel.parse_unary_tests("]1..5]", "number")
     assert (r.low.value, r.high.value, r.low_closed, r.high_closed) == (1.0, 5.0, False, True)
-    assert sfeel.parse_unary_tests("≥ 10") == sfeel.parse_unary_tests(">= 10")
-    assert sfeel.parse_unary_tests("-") == sfeel.AnyTest()
-    assert sfeel.parse_unary_tests("null") == sfeel.NullTest()
+    assert feel.parse_unary_tests("≥ 10") == feel.parse_unary_tests(">= 10")
+    assert feel.parse_unary_tests("-") == feel.AnyTest()
+    assert feel.parse_unary_tests("null") == feel.NullTest()
 
 
 # --------------------------------------------------- null against every form ---
@@ -167,8 +167,8 @@ def test_string_unary_tests(text, expected):
 
 
 def test_string_literal_values_after_unescaping():
-    assert sfeel.parse_unary_tests(r'"say \"hi\""', "string").endpoint.value == 'say "hi"'
-    lits = [t.endpoint.value for t in sfeel.parse_unary_tests("“金融”，“政府”", "string").tests]
+    assert feel.parse_unary_tests(r'"say \"hi\""', "string").endpoint.value == 'say "hi"'
+    lits = [t.endpoint.value for t in feel.parse_unary_tests("“金融”，“政府”", "string").tests]
     assert lits == ["金融", "政府"]
 
 
@@ -219,7 +219,7 @@ def test_names_as_endpoints_compare_two_columns():
     assert matches("not(< limit)", "number", xs, limit=limit) == [F, T, F, F, F]  # null limit: unknown
     assert matches("(0..limit]", "number", xs, limit=limit) == [T, T, F, F, F]
     assert matches("[limit..10]", "number", xs, limit=limit) == [F, T, F, F, F]
-    assert isinstance(sfeel.parse_unary_tests("< limit", "number").endpoint, sfeel.Name)
+    assert isinstance(feel.parse_unary_tests("< limit", "number").endpoint, feel.Name)
 
 
 def test_name_endpoint_on_string_column():
@@ -229,7 +229,7 @@ def test_name_endpoint_on_string_column():
 # ------------------------------------------------------------- errors --------
 
 
-def error_of(text, type_=None, parse=sfeel.parse_unary_tests):
+def error_of(text, type_=None, parse=feel.parse_unary_tests):
     with pytest.raises((FeelSyntaxError, FeelTypeError)) as info:
         parse(text, type_) if type_ else parse(text)
     return info.value
@@ -308,7 +308,7 @@ def test_type_errors(text, type_, message, offset):
     ],
 )
 def test_expression_syntax_errors(text, message, offset):
-    err = error_of(text, parse=sfeel.parse_expression)
+    err = error_of(text, parse=feel.parse_expression)
     assert (err.message, err.position.offset) == (message, offset)
 
 
@@ -353,9 +353,9 @@ def test_division_by_zero_and_null_arithmetic_give_null():
 
 
 def test_comparison_and_logic_are_three_valued():
-    b = eval_expr(sfeel.parse_expression("p > 50"), env(p=[100, None, 2]), 3)
+    b = eval_expr(feel.parse_expression("p > 50"), env(p=[100, None, 2]), 3)
     assert b.type == "boolean" and [None if math.isnan(v) else v for v in b.values] == [1.0, None, 0.0]
-    got = eval_expr(sfeel.parse_expression("p > 50 or p < 5"), env(p=[100, None, 10]), 3).values
+    got = eval_expr(feel.parse_expression("p > 50 or p < 5"), env(p=[100, None, 10]), 3).values
     assert got[0] == 1.0 and math.isnan(got[1]) and got[2] == 0.0
 
 

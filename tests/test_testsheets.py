@@ -198,7 +198,7 @@ def test_collect_results_are_lists_in_any_order(tmp_path):
     )
     run = run_tests(folder)
     assert [r.passed for r in run.results] == [True, True, True, False]
-    assert "flag: expected big, got big, rush" in run.render_text()
+    assert "flag: expected big, got big; rush" in run.render_text()
     assert "flags" not in run.uncovered
 
 

@@ -42,10 +42,10 @@ import pandas as pd
 from engine.errors import RuleStructureError
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
-from engine.evaluation.reasons import format_values
 from engine.io.registers import EntityRows, Sheet, _norm, bind, coerce, read_workbook
 from engine.model import RuleSet, Variable
 from engine.model.graph import ancestors
+from engine.text import format_values
 
 AT_LEAST, AT_MOST, EQUAL = "at least", "at most", "equal"
 HIGH, MEDIUM, LOW = "high", "medium", "low"

@@ -37,15 +37,16 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import feel
 from engine.errors import RuleError, RuleErrors
 from engine.evaluation.columns import EPOCH, Column, literal_value
 from engine.evaluation.hitpolicy import priority_ranks
 from engine.evaluation.vectorized import eval_expr, test_mask
-from engine.feel import sfeel
+from engine.feel import feel_literal, feel_text
 from engine.model import AGGREGATING, HIT_POLICIES, DecisionTable, RuleSet
 from engine.model.graph import referenced_names
 from engine.model.rulebook import load_rules
-from engine.model.show import feel_literal, feel_text, json_value, shown_value
+from engine.text import format_value, json_value
 
 ERROR, WARNING, INFO = "error", "warning", "info"
 ANY = "(any)"  # witness value of a column no rule constrains: every value gives the same answer
@@ -122,7 +123,7 @@ class CheckReport:
 
 
 def _shown(value) -> str:
-    return ANY if value is ANY else shown_value(value)
+    return ANY if value is ANY else format_value(value)
 
 
 # ------------------------------------------------------------- entry points ----
@@ -329,14 +330,12 @@ def _output_space(name: str, rules: RuleSet, seen: frozenset = frozenset()):
             nullable = True  # the default row leaves this output empty
         else:
             entries.append(table.outputs[k].default)
-    known = all(isinstance(e, sfeel.Literal) for e in entries)
+    known = all(isinstance(e, feel.Literal) for e in entries)
     values = [
-        v
-        for v in table.outputs[k].allowed_values
-        if any(isinstance(e, sfeel.Literal) and e.value == v for e in entries)
+        v for v in table.outputs[k].allowed_values if any(isinstance(e, feel.Literal) and e.value == v for e in entries)
     ]
     for entry in entries:
-        if isinstance(entry, sfeel.Literal):
+        if isinstance(entry, feel.Literal):
             if entry.value is None:
                 nullable = True
             elif entry.value not in values:
@@ -347,22 +346,22 @@ def _output_space(name: str, rules: RuleSet, seen: frozenset = frozenset()):
 
 
 def _may_be_null(node, rules: RuleSet, seen: frozenset) -> bool:
-    if isinstance(node, sfeel.Literal):
+    if isinstance(node, feel.Literal):
         return node.value is None
-    if isinstance(node, sfeel.Name):
+    if isinstance(node, feel.Name):
         return _output_space(node.name, rules, seen)[1]
-    if isinstance(node, sfeel.Unary):
+    if isinstance(node, feel.Unary):
         return _may_be_null(node.operand, rules, seen)
-    if isinstance(node, sfeel.Binary) and node.op in ("+", "-", "*"):
+    if isinstance(node, feel.Binary) and node.op in ("+", "-", "*"):
         return _may_be_null(node.left, rules, seen) or _may_be_null(node.right, rules, seen)
     return True  # division (by zero), powers, comparisons: may be null
 
 
 def _opaque_reason(test, type_: str | None, is_list: bool) -> str | None:
     """Why a cell cannot be reduced to classes of its own column, or None."""
-    if isinstance(test, sfeel.AnyTest):
+    if isinstance(test, feel.AnyTest):
         return None
-    names = sfeel.names_in(test)
+    names = feel.names_in(test)
     if names:
         return f"compares with {', '.join(sorted(names))}"
     if is_list:
@@ -375,26 +374,26 @@ def _opaque_reason(test, type_: str | None, is_list: bool) -> str | None:
 
 
 def _orders(test) -> bool:
-    if isinstance(test, sfeel.Compare):
+    if isinstance(test, feel.Compare):
         return test.op not in ("=", "!=")
-    if isinstance(test, sfeel.Range):
+    if isinstance(test, feel.Range):
         return True
-    if isinstance(test, (sfeel.AnyOf, sfeel.Not)):
-        return any(_orders(t) for t in (test.tests.tests if isinstance(test, sfeel.Not) else test.tests))
+    if isinstance(test, (feel.AnyOf, feel.Not)):
+        return any(_orders(t) for t in (test.tests.tests if isinstance(test, feel.Not) else test.tests))
     return False
 
 
 def _column_type(clause, tests) -> str | None:
     if clause.type:
         return clause.type
-    types = {lit.type for t in tests for lit in sfeel.literals_in(t) if lit.type}
+    types = {lit.type for t in tests for lit in feel.literals_in(t) if lit.type}
     return types.pop() if len(types) == 1 else None
 
 
 def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict[int, str]]:
     """The classes of input column j, and the rules whose cell there is opaque."""
     clause = table.inputs[j]
-    name = clause.expr.name if isinstance(clause.expr, sfeel.Name) else None
+    name = clause.expr.name if isinstance(clause.expr, feel.Name) else None
     variable = rules.variables.get(name) if name else None
     if name:
         values, nullable, is_list = _output_space(name, rules)
@@ -403,13 +402,13 @@ def _domain(table: DecisionTable, j: int, rules: RuleSet) -> tuple[_Domain, dict
     tests = [r.inputs[j] for r in table.rules]
     type_ = _column_type(clause, tests)
     opaque = {r: why for r, t in enumerate(tests) if (why := _opaque_reason(t, type_, is_list))}
-    used = [t for r, t in enumerate(tests) if r not in opaque and not isinstance(t, sfeel.AnyTest)]
+    used = [t for r, t in enumerate(tests) if r not in opaque and not isinstance(t, feel.AnyTest)]
     if not used:  # no rule constrains this column: one class stands for every value
         return _Domain(clause.label, type_ or "string", [_Class("any", None)]), opaque
     literals = [
         lit
         for t in used + ([variable.allowed] if variable and variable.allowed is not None else [])
-        for lit in sfeel.literals_in(t)
+        for lit in feel.literals_in(t)
         if lit.type == type_
     ]
     if type_ in ("number", "date"):
@@ -486,7 +485,7 @@ class _TableCheck:
         self.empty = ~np.asarray(self._any_per_column(self.boxes).all(axis=1))
         self.live = np.array([r not in self.opaque and not self.empty[r] for r in range(len(table.rules))], dtype=bool)
         # split on the most constrained columns first: rules drop out soonest
-        constrained = [sum(not isinstance(r.inputs[j], sfeel.AnyTest) for r in table.rules) for j in range(len(sizes))]
+        constrained = [sum(not isinstance(r.inputs[j], feel.AnyTest) for r in table.rules) for j in range(len(sizes))]
         self.order = sorted(range(len(sizes)), key=lambda j: -constrained[j])
         self._pairwise()
         self.steps = 0
@@ -497,7 +496,7 @@ class _TableCheck:
         cache: dict = {}
         for r, rule in enumerate(self.table.rules):
             test = rule.inputs[j]
-            if isinstance(test, sfeel.AnyTest) or r in opaque:
+            if isinstance(test, feel.AnyTest) or r in opaque:
                 continue
             if test not in cache:
                 cache[test] = test_mask(test, domain.column, {})
@@ -818,7 +817,7 @@ class _TableCheck:
         columns = self._any_per_column(self.boxes[r : r + 1])[0]
         j = int(np.flatnonzero(~columns)[0])
         clause = self.table.inputs[j]
-        var = self.rules.variables.get(clause.expr.name) if isinstance(clause.expr, sfeel.Name) else None
+        var = self.rules.variables.get(clause.expr.name) if isinstance(clause.expr, feel.Name) else None
         allowed = (
             f" among its allowed values ({feel_text(var.allowed)})"
             if var is not None and var.allowed is not None
@@ -849,7 +848,7 @@ class _TableCheck:
             if clause.default is not None:
                 entries.append(("default", clause.default, self.table.position))
             for rule_id, expr, cell in entries:
-                if sfeel.names_in(expr):
+                if feel.names_in(expr):
                     continue  # depends on the row
                 value = eval_expr(expr, {}, 1)
                 if value.isnull()[0] or value.type != var.type or test_mask(var.allowed, value, {})[0]:
@@ -894,7 +893,7 @@ class _TableCheck:
         key = (r, outputs)
         if key not in self._cells:
             rule = self.table.rules[r]
-            cells = [rule.position] + [c for c, t in zip(rule.cells, rule.inputs) if not isinstance(t, sfeel.AnyTest)]
+            cells = [rule.position] + [c for c, t in zip(rule.cells, rule.inputs) if not isinstance(t, feel.AnyTest)]
             if outputs:
                 cells += list(rule.cells[len(rule.inputs) :])
             self._cells[key] = [text for text in map(str, cells) if text]
@@ -914,7 +913,7 @@ def _glossary_findings(rules: RuleSet, unused: bool) -> list[Finding]:
     out = []
     for table in rules.decisions:
         for clause in table.inputs:
-            if isinstance(clause.expr, sfeel.Name) and clause.expr.name not in rules.variables:
+            if isinstance(clause.expr, feel.Name) and clause.expr.name not in rules.variables:
                 out.append(
                     Finding(
                         "missing_glossary",

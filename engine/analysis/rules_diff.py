@@ -24,14 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from engine import feel
 from engine.errors import Position, RuleError
 from engine.evaluation.columns import is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
-from engine.feel import sfeel
+from engine.feel import feel_literal, feel_text
 from engine.io.registers import bind, read_workbook
 from engine.model import DecisionTable, RuleSet
 from engine.model.rulebook import _display_path, load_rules
-from engine.model.show import feel_literal, feel_text, json_value, shown_value
+from engine.text import format_value, json_value
 
 # ------------------------------------------------------------- rule changes ----
 
@@ -180,7 +181,7 @@ def _diff_rules(old: DecisionTable, new: DecisionTable) -> list[Change]:
         for j, clause in enumerate(new.inputs):
             key = _column_key(clause)
             previous = before.inputs[old_in[key]] if key in old_in else None
-            if previous != rule.inputs[j] and not (previous is None and isinstance(rule.inputs[j], sfeel.AnyTest)):
+            if previous != rule.inputs[j] and not (previous is None and isinstance(rule.inputs[j], feel.AnyTest)):
                 out.append(_entry_change(name, rule.id, clause.label, previous, rule.inputs[j], _cell(rule, j)))
         for k, output in enumerate(new.outputs):
             previous = before.outputs[old.output_names.index(output.name)] if output.name in old.output_names else None
@@ -234,7 +235,7 @@ def _thresholds(old, new) -> list[tuple] | None:
     the same (same comparisons, same shape); None if the shape changed."""
     if type(old) is not type(new):
         return None
-    if isinstance(old, sfeel.Literal):
+    if isinstance(old, feel.Literal):
         if old.type != new.type or old.type not in ("number", "date"):
             return None if old != new else []
         return [] if old.value == new.value else [(old.value, new.value)]
@@ -260,7 +261,7 @@ def _thresholds(old, new) -> list[tuple] | None:
 def _rule_text(table: DecisionTable, rule) -> str:
     """'client_score: >= 450 → client_tier "platinum"'."""
     conditions = [
-        f"{c.label}: {feel_text(t)}" for c, t in zip(table.inputs, rule.inputs) if not isinstance(t, sfeel.AnyTest)
+        f"{c.label}: {feel_text(t)}" for c, t in zip(table.inputs, rule.inputs) if not isinstance(t, feel.AnyTest)
     ]
     results = ", ".join(f"{o.name} {feel_text(e)}" for o, e in zip(table.outputs, rule.outputs))
     return f"{'; '.join(conditions) or 'any row'} → {results}"
@@ -536,7 +537,7 @@ def _relabel(value, old: str, new: str):
         return value
     if isinstance(value, str):
         return new + value[len(old) :] if value.startswith(old) else value
-    if type(value).__module__ == sfeel.__name__:
+    if type(value).__module__ == feel.__name__:
         return value  # cell contents hold no file names
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return dataclasses.replace(
@@ -614,8 +615,8 @@ def render_diff(diff: RulesetDiff) -> str:
 
 def _shown(values: dict) -> str:
     if len(values) == 1:
-        return shown_value(next(iter(values.values())))
-    return ", ".join(f"{k} {shown_value(v)}" for k, v in values.items())
+        return format_value(next(iter(values.values())))
+    return ", ".join(f"{k} {format_value(v)}" for k, v in values.items())
 
 
 def render_impact(impacts: list[DecisionImpact], limit: int = 20) -> str:

@@ -44,15 +44,15 @@ import numpy as np
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from engine import feel
 from engine.errors import Position
 from engine.evaluation.columns import NULL, Column, to_python
 from engine.evaluation.decisions import DecisionResult, _first_message, evaluate_table
-from engine.feel import sfeel
 from engine.io.registers import coerce
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 from engine.model.rulebook import _display_path, cell_text, load_rules, rule_files
-from engine.model.show import json_value, shown_value
+from engine.text import format_value, json_value
 
 TEST_SHEETS = {"tests", "测试"}
 CASE_COLUMNS = {"case", "row", "用例", "案例"}
@@ -280,7 +280,7 @@ def _read_test_sheet(file: Path, rules: RuleSet, problems: list[str]) -> _TestSh
         for c in decision_cols:
             text = cell_text(row[c]) if c < len(row) else ""
             if text:
-                wanted = {d.strip() for d in sfeel.normalize(text).split(",") if d.strip()}
+                wanted = {d.strip() for d in feel.normalize(text).split(",") if d.strip()}
                 if wanted - decisions:
                     problems.append(f"{where(r, c)}: no decision called {', '.join(sorted(wanted - decisions))}")
         sheet.decision_filter.append(wanted)
@@ -417,7 +417,7 @@ def _is_null_word(value) -> bool:
 
 def _unquote(value):
     if isinstance(value, str):
-        text = sfeel.normalize(value).strip()
+        text = feel.normalize(value).strip()
         if len(text) >= 2 and text[0] == text[-1] == '"':
             return text[1:-1]
         return text
@@ -508,7 +508,7 @@ def _case_checks(table: DecisionTable, expected: dict[str, object], result: Deci
 
 
 def _ids(text: str) -> frozenset[str]:
-    return frozenset(p.strip() for p in sfeel.normalize(text).split(",") if p.strip())
+    return frozenset(p.strip() for p in feel.normalize(text).split(",") if p.strip())
 
 
 def _evaluate(sheet: _TestSheet, rules: RuleSet, evaluate: TableEngine, checked: set[str]) -> dict[str, DecisionResult]:
@@ -565,7 +565,7 @@ def _expected(raw, type_: str | None, policy: str, name: str):
     if _is_null_word(raw):
         return [] if policy in LIST_POLICIES else None
     if policy in LIST_POLICIES:
-        items = [p for p in sfeel.normalize(cell_text(raw)).replace("、", ",").split(",") if p.strip()]
+        items = [p for p in feel.normalize(cell_text(raw)).replace("、", ",").split(",") if p.strip()]
         return [_scalar(p, type_, name) for p in items]
     return _scalar(raw, type_, name)
 
@@ -618,13 +618,13 @@ def render_run(run: TestRun, coverage: bool = False) -> str:
             checks = [c for c in failing if c.decision == decision]
             for check in checks:
                 what = f"{check.decision}.rule" if check.what == "rule" else check.what
-                expected = check.expected if check.what == "rule" else shown_value(check.expected)
+                expected = check.expected if check.what == "rule" else format_value(check.expected)
                 got = (
                     "an error"
                     if check.error
                     else (check.actual or "no rule")
                     if check.what == "rule"
-                    else shown_value(check.actual)
+                    else format_value(check.actual)
                 )
                 lines.append(f"      {what}: expected {expected}, got {got}")
             why = checks[0]

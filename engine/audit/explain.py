@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.text import format_value
+
 _NOT_OUTPUTS = ("rule", "error", "near_misses", "reason", "annotation")
 
 
@@ -25,7 +27,7 @@ def explain_row(entity: str, row: dict, annotations: dict | None = None, decisio
             for k, v in row.items()
             if k.startswith(name + ".") and k.split(".", 1)[1] not in _NOT_OUTPUTS
         }
-        lines.append(f"  {name}: " + ", ".join(f"{k} = {_value(v)}" for k, v in outputs.items()))
+        lines.append(f"  {name}: " + ", ".join(f"{k} = {format_value(v)}" for k, v in outputs.items()))
         rule_ids = row.get(f"{name}.rule") or ""
         lines.append(f"    rule:        {rule_ids}")
         why = [annotations.get(name, {}).get(i) for i in rule_ids.split(", ")]
@@ -38,13 +40,5 @@ def explain_row(entity: str, row: dict, annotations: dict | None = None, decisio
     inputs = {k[3:]: v for k, v in row.items() if k.startswith("in.")}
     if inputs:
         lines.append("")
-        lines.append("  inputs used: " + ", ".join(f"{k} = {_value(v)}" for k, v in inputs.items()))
+        lines.append("  inputs used: " + ", ".join(f"{k} = {format_value(v)}" for k, v in inputs.items()))
     return "\n".join(lines)
-
-
-def _value(value) -> str:
-    from engine.feel.sfeel import format_value
-
-    if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
-    return "empty" if value is None else format_value(value)

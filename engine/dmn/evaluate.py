@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from engine.dmn.model import DmnDecision, DmnModel
-from engine.dmn.types import column_of, conforming_column, conforms, format_value, kind_of, null_column, python_value
+from engine.dmn.types import column_of, conforming_column, conforms, kind_of, null_column, python_value
 from engine.evaluation.decisions import DecisionResult, evaluate_table
 from engine.evaluation.vectorized import eval_expr, test_mask
+from engine.feel import feel_literal
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def outside_input_values(decision: DmnDecision, env: dict) -> str | None:
             continue
         column = eval_expr(clause.expr, env, 1)
         if not column.isnull()[0] and not test_mask(allowed, column, env)[0]:
-            return f"input {clause.label} = {format_value(python_value(column))} is not among its input values"
+            return f"input {clause.label} = {feel_literal(python_value(column))} is not among its input values"
     return None
 
 
@@ -104,7 +105,7 @@ def nonconformance(decision: DmnDecision, result: DecisionResult, value) -> str 
     """Why the decision's value does not conform to its declared types and
     output values (the decision's variable, each output clause), or None."""
     if not conforms(value, decision.type):
-        return f"result {format_value(value)} does not conform to type {decision.type.name if decision.type else 'Any'}"
+        return f"result {feel_literal(value)} does not conform to type {decision.type.name if decision.type else 'Any'}"
     checks = zip(
         decision.table.outputs,
         decision.output_types or [None] * len(decision.table.outputs),
@@ -116,13 +117,13 @@ def nonconformance(decision: DmnDecision, result: DecisionResult, value) -> str 
         produced = python_value(result.outputs[clause.name])
         for item in (produced or []) if decision.collects else [produced]:
             if not conforms(item, type_):
-                return f"output {clause.name} = {format_value(item)} does not conform to type {type_.name}"
+                return f"output {clause.name} = {feel_literal(item)} does not conform to type {type_.name}"
             if (
                 allowed is not None
                 and item is not None
                 and not test_mask(allowed, column_of(item, kind_of(item)), {})[0]
             ):
-                return f"output {clause.name} = {format_value(item)} is not among its output values"
+                return f"output {clause.name} = {feel_literal(item)} is not among its output values"
     return None
 
 

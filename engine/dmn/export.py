@@ -19,9 +19,9 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from engine import feel
 from engine.dmn.diagram import PREFIXES, diagram
 from engine.dmn.xml import DMN15, KADE_NS
-from engine.feel import sfeel
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 
@@ -115,10 +115,10 @@ class _Exporter:
         return table.name if len(table.outputs) == 1 else f"{table.name}.{kade_name}"
 
     def expression(self, node) -> str:
-        return sfeel.expression_text(sfeel.map_names(node, self.dmn_name))
+        return feel.expression_text(feel.map_names(node, self.dmn_name))
 
     def tests(self, node) -> str:
-        return sfeel.unary_tests_text(sfeel.map_names(node, self.dmn_name))
+        return feel.unary_tests_text(feel.map_names(node, self.dmn_name))
 
     # ------------------------------------------------------------------------
     def build(self) -> ET.Element:
@@ -156,7 +156,7 @@ class _Exporter:
         self.type_names[variable.name] = name
         item = _sub(root, "itemDefinition", name=name, label=f"allowed values of {variable.name}")
         _sub(item, "typeRef", variable.type)
-        _text(item, "allowedValues", sfeel.unary_tests_text(variable.allowed))
+        _text(item, "allowedValues", feel.unary_tests_text(variable.allowed))
 
     def type_ref(self, name: str, type_: str | None) -> str | None:
         return self.type_names.get(name) or type_
@@ -169,8 +169,8 @@ class _Exporter:
         if variable is not None:
             return variable.type
         entries = [r.outputs[k] for r in table.rules] + ([clause.default] if clause.default is not None else [])
-        types = {e.type for e in entries if isinstance(e, sfeel.Literal) and e.type is not None}
-        if len(types) == 1 and all(isinstance(e, sfeel.Literal) for e in entries):
+        types = {e.type for e in entries if isinstance(e, feel.Literal) and e.type is not None}
+        if len(types) == 1 and all(isinstance(e, feel.Literal) for e in entries):
             return types.pop()
         return None
 
@@ -278,11 +278,9 @@ class _Exporter:
                 self._variable_metadata(out, variable)
             if output.allowed_values:
                 text = (
-                    sfeel.unary_tests_text(variable.allowed)
+                    feel.unary_tests_text(variable.allowed)
                     if variable is not None and variable.allowed is not None
-                    else ", ".join(
-                        sfeel.literal_text(sfeel.Literal(v, _literal_type(v))) for v in output.allowed_values
-                    )
+                    else ", ".join(feel.literal_text(feel.Literal(v, _literal_type(v))) for v in output.allowed_values)
                 )
                 _text(out, "outputValues", text)
             if output.default is not None:
@@ -301,9 +299,9 @@ def _literal_type(value) -> str | None:
     import datetime as dt
 
     if isinstance(value, bool):
-        return sfeel.BOOLEAN
+        return feel.BOOLEAN
     if isinstance(value, (int, float)):
-        return sfeel.NUMBER
+        return feel.NUMBER
     if isinstance(value, dt.date):
-        return sfeel.DATE
-    return sfeel.STRING if value is not None else None
+        return feel.DATE
+    return feel.STRING if value is not None else None

@@ -26,6 +26,7 @@ import dataclasses
 import re
 from pathlib import Path
 
+from engine import feel
 from engine.dmn.errors import DmnError, UnsupportedDmnError, element_position
 from engine.dmn.functions import BusinessKnowledgeModel
 from engine.dmn.model import DmnDecision, DmnInput, DmnModel
@@ -33,7 +34,6 @@ from engine.dmn.types import ANY_TYPES, BASE_TYPES, UNSUPPORTED_TYPES, FeelType,
 from engine.dmn.xml import DMN_NAMESPACES, FEEL_LANGUAGES, KADE_NS, read_xml, split_tag
 from engine.errors import FeelSyntaxError, FeelTypeError, RuleError, RuleErrors
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
-from engine.feel import sfeel
 from engine.model import HIT_POLICIES, DecisionTable, Entity, InputClause, OutputClause, Rule, Variable
 from engine.model.rulebook import build_ruleset, split_alternatives
 
@@ -354,7 +354,7 @@ class _Loader:
     def allowed_values(self, text: str, base: str | None, where: str | None):
         """(unary test, literal values in order) of an allowedValues / outputValues text."""
         test = self.unary_tests(text, _Scope(), where)
-        if test is None or isinstance(test, sfeel.AnyTest):
+        if test is None or isinstance(test, feel.AnyTest):
             return None, ()
         return normalize_allowed(test)
 
@@ -692,19 +692,19 @@ class _Loader:
         return found
 
     # ------------------------------------------------------- expressions -----
-    def _dialect(self, scope: _Scope) -> sfeel.Dialect:
+    def _dialect(self, scope: _Scope) -> feel.Dialect:
         names = set(scope)
         for kind, target in scope.values():
             if kind == "function":
                 names.update(p for p, _ in target.parameters)
-        return sfeel.Dialect.feel(names)
+        return feel.Dialect.feel(names)
 
     def expression(self, text: str, scope: _Scope, where: str | None):
         """Parse and resolve a FEEL expression; None after recording a problem."""
         if not self._refuse_temporal(text, scope, where):
             return None
         try:
-            node = sfeel.parse_expression(text, self._dialect(scope))
+            node = feel.parse_expression(text, self._dialect(scope))
         except FeelSyntaxError as exc:
             self._syntax_problem(text, exc, where, unary=False)
             return None
@@ -714,7 +714,7 @@ class _Loader:
         if not self._refuse_temporal(text, scope, where):
             return None
         try:
-            node = sfeel.parse_unary_tests(text, None, self._dialect(scope))
+            node = feel.parse_unary_tests(text, None, self._dialect(scope))
         except (FeelSyntaxError, FeelTypeError) as exc:
             self._syntax_problem(text, exc, where, unary=True)
             return None
@@ -775,13 +775,13 @@ class _Loader:
             return name
 
         def walk(n):
-            if isinstance(n, sfeel.Call):
+            if isinstance(n, feel.Call):
                 return self._call(n, scope, walk, problems)
-            if isinstance(n, sfeel.Name):
-                return sfeel.Name(rename(n.name), n.offset)
-            if isinstance(n, sfeel.Literal):
+            if isinstance(n, feel.Name):
+                return feel.Name(rename(n.name), n.offset)
+            if isinstance(n, feel.Literal):
                 return n
-            return sfeel.map_children(n, walk)
+            return feel.map_children(n, walk)
 
         resolved = walk(node)
         if problems:
@@ -790,7 +790,7 @@ class _Loader:
             return None
         return resolved
 
-    def _call(self, call: sfeel.Call, scope, walk, problems):
+    def _call(self, call: feel.Call, scope, walk, problems):
         name = call.function.name
         kind, bkm = scope.get(name, (None, None))
         if kind != "function":
@@ -807,11 +807,11 @@ class _Loader:
                 problems.append(f"{name}() has no parameter {unknown[0]!r} (parameters: {', '.join(params)})")
                 return call
             given = dict(zip(call.arg_names, args))
-            args = [given.get(p, sfeel.Literal(None, None, "null")) for p in params]
+            args = [given.get(p, feel.Literal(None, None, "null")) for p in params]
         elif len(args) != len(params):
             problems.append(f"{name}() takes {len(params)} argument(s), {len(args)} given")
             return call
-        return sfeel.Call(sfeel.Name(name, call.function.offset), tuple(args), None)
+        return feel.Call(feel.Name(name, call.function.offset), tuple(args), None)
 
     def literal_expression(self, element, scope, where):
         language = element.get("expressionLanguage")
@@ -823,7 +823,7 @@ class _Loader:
             return None
         text = self.text(element)
         if not text.strip():
-            return sfeel.Literal(None, None, "null")  # an empty literal expression is null
+            return feel.Literal(None, None, "null")  # an empty literal expression is null
         return self.expression(text, scope, element.get("id") or where)
 
     def invocation(self, element, scope, where):
@@ -841,7 +841,7 @@ class _Loader:
             pname = " ".join(parameter.get("name", "").split()) if parameter is not None else ""
             bound = self._logic_child(binding)
             if bound is None:
-                args[pname] = sfeel.Literal(None, None, "null")
+                args[pname] = feel.Literal(None, None, "null")
                 continue
             if split_tag(bound.tag)[1] != "literalExpression":
                 self.fail(
@@ -862,8 +862,8 @@ class _Loader:
                 here,
             )
             return None
-        return sfeel.Call(
-            sfeel.Name(function_name), tuple(args.get(p, sfeel.Literal(None, None, "null")) for p in params), None
+        return feel.Call(
+            feel.Name(function_name), tuple(args.get(p, feel.Literal(None, None, "null")) for p in params), None
         )
 
     def _logic_child(self, element):
@@ -919,7 +919,7 @@ class _Loader:
             constraint = None
             if values_element is not None:
                 constraint, _ = self.allowed_values(self.text(values_element), None, values_element.get("id") or where)
-            if isinstance(expr, sfeel.Name) and expr.name in self.implicit:
+            if isinstance(expr, feel.Name) and expr.name in self.implicit:
                 self.implicit[expr.name].append(clause_type.base if clause_type is not None else None)
             if expr is not None:
                 inputs.append(
@@ -1034,30 +1034,30 @@ def _infer_type(clause: OutputClause, entries, types: dict) -> OutputClause:
     uses declared types only."""
     if clause.type is not None:
         return clause
-    found = {static_type(e, types) for e in entries if not (isinstance(e, sfeel.Literal) and e.type is None)}
+    found = {static_type(e, types) for e in entries if not (isinstance(e, feel.Literal) and e.type is None)}
     return dataclasses.replace(clause, type=found.pop() if len(found) == 1 and None not in found else None)
 
 
 def static_type(node, types: dict) -> str | None:
     """The kind of value an expression gives, where it is evident without evaluating
     (``types``: kade name -> type). None when it is not."""
-    if isinstance(node, sfeel.Literal):
+    if isinstance(node, feel.Literal):
         return node.type
-    if isinstance(node, sfeel.Name):
+    if isinstance(node, feel.Name):
         return types.get(node.name)
-    if isinstance(node, sfeel.Call):
+    if isinstance(node, feel.Call):
         return types.get(("call", node.function.name))
-    if isinstance(node, sfeel.Unary):
-        return sfeel.BOOLEAN if node.op == "not" else sfeel.NUMBER
-    if isinstance(node, sfeel.Binary):
+    if isinstance(node, feel.Unary):
+        return feel.BOOLEAN if node.op == "not" else feel.NUMBER
+    if isinstance(node, feel.Binary):
         if node.op in ("and", "or", "=", "!=", "<", "<=", ">", ">="):
-            return sfeel.BOOLEAN
+            return feel.BOOLEAN
         if node.op != "+":
-            return sfeel.NUMBER  # the evaluator gives a number (or null) for - * / **
+            return feel.NUMBER  # the evaluator gives a number (or null) for - * / **
         sides = {static_type(node.left, types), static_type(node.right, types)}
-        if sfeel.STRING in sides:
-            return sfeel.STRING
-        return sfeel.NUMBER if sides == {sfeel.NUMBER} else None
+        if feel.STRING in sides:
+            return feel.STRING
+        return feel.NUMBER if sides == {feel.NUMBER} else None
     return None
 
 
@@ -1085,10 +1085,10 @@ def normalize_allowed(test):
     """(test, literal values) the way the rule workbooks read allowed values
     (``engine.model.rulebook.parse_allowed``): one value is a list of one; a list of
     plain values gives them in order (the priority of P / O hit policies)."""
-    if isinstance(test, sfeel.Compare):
-        test = sfeel.AnyOf((test,))
-    if isinstance(test, sfeel.AnyOf) and all(
-        isinstance(t, sfeel.Compare) and t.op == "=" and isinstance(t.endpoint, sfeel.Literal) for t in test.tests
+    if isinstance(test, feel.Compare):
+        test = feel.AnyOf((test,))
+    if isinstance(test, feel.AnyOf) and all(
+        isinstance(t, feel.Compare) and t.op == "=" and isinstance(t.endpoint, feel.Literal) for t in test.tests
     ):
         return test, tuple(t.endpoint.value for t in test.tests)
     return test, ()

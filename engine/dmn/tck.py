@@ -32,9 +32,9 @@ from pathlib import Path
 from engine.dmn.errors import DmnXmlError
 from engine.dmn.evaluate import evaluate_dmn
 from engine.dmn.loader import load_dmn
-from engine.dmn.types import format_value
 from engine.dmn.xml import read_xml, split_tag
 from engine.errors import KadeError, Position, RuleError
+from engine.feel import feel_literal
 
 XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _NUMBER_TYPES = {
@@ -328,4 +328,4 @@ def same_number(expected: Decimal, actual) -> bool:
 
 
 def show(value) -> str:
-    return str(value) if isinstance(value, TypedText) else format_value(value)
+    return str(value) if isinstance(value, TypedText) else feel_literal(value)

@@ -13,22 +13,23 @@ from decimal import Decimal
 
 import numpy as np
 
+from engine import feel
 from engine.evaluation.columns import Column, literal_value
-from engine.feel import sfeel
+from engine.feel import feel_literal
 
 BASE_TYPES = {
-    "number": sfeel.NUMBER,
-    "string": sfeel.STRING,
-    "boolean": sfeel.BOOLEAN,
-    "date": sfeel.DATE,
+    "number": feel.NUMBER,
+    "string": feel.STRING,
+    "boolean": feel.BOOLEAN,
+    "date": feel.DATE,
     # DMN 1.1 models often use XML Schema names
-    "decimal": sfeel.NUMBER,
-    "double": sfeel.NUMBER,
-    "float": sfeel.NUMBER,
-    "integer": sfeel.NUMBER,
-    "int": sfeel.NUMBER,
-    "long": sfeel.NUMBER,
-    "short": sfeel.NUMBER,
+    "decimal": feel.NUMBER,
+    "double": feel.NUMBER,
+    "float": feel.NUMBER,
+    "integer": feel.NUMBER,
+    "int": feel.NUMBER,
+    "long": feel.NUMBER,
+    "short": feel.NUMBER,
 }
 ANY_TYPES = {"Any", "any", "anyType", "anySimpleType"}
 # FEEL types outside S-FEEL as kade implements it: refused where a model uses them
@@ -82,15 +83,15 @@ def kind_of(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        return sfeel.BOOLEAN
+        return feel.BOOLEAN
     if isinstance(value, (int, float, Decimal)):
-        return sfeel.NUMBER
+        return feel.NUMBER
     if isinstance(value, str):
-        return sfeel.STRING
+        return feel.STRING
     if isinstance(value, dt.datetime):
         return "date and time"
     if isinstance(value, dt.date):
-        return sfeel.DATE
+        return feel.DATE
     if isinstance(value, list):
         return "list"
     if isinstance(value, dict):
@@ -125,18 +126,18 @@ def _allowed(value, kind: str, test) -> bool:
 
 
 def null_column(base: str | None, n: int = 1) -> Column:
-    if base in (sfeel.NUMBER, sfeel.BOOLEAN, sfeel.DATE):
+    if base in (feel.NUMBER, feel.BOOLEAN, feel.DATE):
         return Column(base, np.full(n, np.nan))
-    return Column(base or sfeel.STRING, np.full(n, None, dtype=object))
+    return Column(base or feel.STRING, np.full(n, None, dtype=object))
 
 
 def column_of(value, base: str | None) -> Column:
     """A one-row column holding ``value`` (a Python value of kind ``base``)."""
     kind = kind_of(value)
-    if value is None or kind not in sfeel.TYPES:
+    if value is None or kind not in feel.TYPES:
         return null_column(base)
-    if kind in (sfeel.NUMBER, sfeel.BOOLEAN, sfeel.DATE):
-        stored = literal_value(kind, value if kind != sfeel.NUMBER else float(value))
+    if kind in (feel.NUMBER, feel.BOOLEAN, feel.DATE):
+        stored = literal_value(kind, value if kind != feel.NUMBER else float(value))
         return Column(kind, np.array([stored], dtype=float))
     values = np.empty(1, dtype=object)
     values[0] = value
@@ -148,11 +149,11 @@ def conforming_column(value, type_: FeelType | None) -> tuple[Column, str | None
     and ``problem`` says why."""
     base = type_.base if type_ is not None else None
     kind = kind_of(value)
-    if kind not in (None, *sfeel.TYPES):
-        return null_column(base), f"{format_value(value)} is a {kind} value, which kade does not evaluate"
+    if kind not in (None, *feel.TYPES):
+        return null_column(base), f"{feel_literal(value)} is a {kind} value, which kade does not evaluate"
     if conforms(value, type_):
         return column_of(value, base or kind), None
-    return null_column(base), f"{format_value(value)} does not conform to type {type_.name if type_ else 'Any'}"
+    return null_column(base), f"{feel_literal(value)} does not conform to type {type_.name if type_ else 'Any'}"
 
 
 def python_value(column: Column, row: int = 0):
@@ -172,27 +173,3 @@ def _plain(value):
     if isinstance(value, float) and value != value:
         return None
     return value
-
-
-def format_value(value) -> str:
-    """A value as FEEL writes it: 12.5, "text", true, null, date("2026-01-31"), [1, 2], {a: 1}."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float, Decimal)):
-        if isinstance(value, float) and value != value:
-            return "null"
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-        return format(number.normalize(), "f")
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, dt.datetime):
-        return f'date and time("{value.isoformat()}")'
-    if isinstance(value, dt.date):
-        return f'date("{value.isoformat()}")'
-    if isinstance(value, list):
-        return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()) + "}"
-    return str(value)

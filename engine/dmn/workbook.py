@@ -25,10 +25,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from engine import feel
 from engine.dmn.errors import DmnError, UnsupportedDmnError
 from engine.dmn.loader import load_dmn, normalize_allowed
 from engine.dmn.model import DmnModel
-from engine.feel import sfeel
+from engine.errors import FeelSyntaxError
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.rulebook import DEFAULT_MARKERS
 
@@ -88,7 +89,7 @@ def _inline_functions(model: DmnModel) -> RuleSet:
         return model.rules
 
     def inline(node):
-        if isinstance(node, sfeel.Call):
+        if isinstance(node, feel.Call):
             bkm = model.functions[node.function.name]
             if isinstance(bkm.body, DecisionTable):
                 raise UnsupportedDmnError(
@@ -97,10 +98,10 @@ def _inline_functions(model: DmnModel) -> RuleSet:
                     bkm.body.position,
                 )
             args = {p: inline(a) for (p, _), a in zip(bkm.parameters, node.args)}
-            return inline(sfeel.map_names(bkm.body, lambda n: args.get(n, n)))
-        if isinstance(node, (sfeel.Literal, sfeel.Name)) or not dataclasses.is_dataclass(node):
+            return inline(feel.map_names(bkm.body, lambda n: args.get(n, n)))
+        if isinstance(node, (feel.Literal, feel.Name)) or not dataclasses.is_dataclass(node):
             return node
-        return sfeel.map_children(node, inline)
+        return feel.map_children(node, inline)
 
     tables = [
         dataclasses.replace(
@@ -123,10 +124,10 @@ def _is_workbook_name(name: str) -> bool:
     if name.lower() in _RESERVED_WORDS:
         return False
     try:
-        node = sfeel.parse_expression(name)
-    except sfeel.FeelSyntaxError:
+        node = feel.parse_expression(name)
+    except FeelSyntaxError:
         return False
-    return isinstance(node, sfeel.Name) and node.name == name
+    return isinstance(node, feel.Name) and node.name == name
 
 
 def _workbook_names(model: DmnModel, rules: RuleSet) -> dict[str, str]:
@@ -152,7 +153,7 @@ def _workbook_names(model: DmnModel, rules: RuleSet) -> dict[str, str]:
 
 def _renamed_table(table: DecisionTable, rename) -> DecisionTable:
     def names(node):
-        return sfeel.map_names(node, rename) if node is not None else None
+        return feel.map_names(node, rename) if node is not None else None
 
     return dataclasses.replace(
         table,
@@ -191,7 +192,7 @@ def _glossary(model: DmnModel, rules: RuleSet, names: dict[str, str]) -> list[Va
                 allowed, values = (None, ())
                 if clause.allowed_values:
                     allowed, values = normalize_allowed(
-                        sfeel.AnyOf(tuple(sfeel.Compare("=", sfeel.Literal(v, type_)) for v in clause.allowed_values))
+                        feel.AnyOf(tuple(feel.Compare("=", feel.Literal(v, type_)) for v in clause.allowed_values))
                     )
                 variables.append(
                     _renamed_variable(
@@ -224,10 +225,10 @@ def _renamed_variable(variable: Variable, names: dict[str, str]) -> Variable:
 def _type_of_values(values) -> str:
     kinds = {type(v) for v in values}
     if kinds <= {bool}:
-        return sfeel.BOOLEAN
+        return feel.BOOLEAN
     if kinds <= {int, float}:
-        return sfeel.NUMBER
-    return sfeel.STRING
+        return feel.NUMBER
+    return feel.STRING
 
 
 def _aliases(variables: list[Variable], outputs: set[str]) -> dict[str, str]:
@@ -284,7 +285,7 @@ def _write_glossary(wb, variables: list[Variable]):
             var.entity or "",
             " | ".join(var.headers),
             var.type,
-            sfeel.unary_tests_text(var.allowed) if var.allowed is not None else "",
+            feel.unary_tests_text(var.allowed) if var.allowed is not None else "",
             var.label,
             var.description,
             var.records or "",
@@ -323,11 +324,11 @@ def _sheet_title(name: str, used: set[str]) -> str:
 def _input_header(clause, aliases: dict[str, str]) -> str:
     """The clause's label where the workbook reader resolves it to the same
     expression; the expression's text otherwise."""
-    if isinstance(clause.expr, sfeel.Name):
+    if isinstance(clause.expr, feel.Name):
         target = aliases.get(clause.label) or aliases.get(clause.label.lower())
         if target == clause.expr.name:
             return clause.label
-    return sfeel.expression_text(clause.expr)
+    return feel.expression_text(clause.expr)
 
 
 def _write_table(wb, table: DecisionTable, aliases: dict[str, str], used: set[str]):
@@ -352,8 +353,8 @@ def _write_table(wb, table: DecisionTable, aliases: dict[str, str], used: set[st
     for index, rule in enumerate(table.rules, start=1):
         rule_id = rule.id if rule.id and rule.id.strip().lower() not in DEFAULT_MARKERS else f"R{index}"
         cells = (
-            [sfeel.unary_tests_text(t) for t in rule.inputs]
-            + [sfeel.expression_text(e) for e in rule.outputs]
+            [feel.unary_tests_text(t) for t in rule.inputs]
+            + [feel.expression_text(e) for e in rule.outputs]
             + [rule.annotation or None]
         )
         _put(ws, r, 1, rule_id)
@@ -364,7 +365,7 @@ def _write_table(wb, table: DecisionTable, aliases: dict[str, str], used: set[st
         _put(ws, r, 1, "default")
         for k, clause in enumerate(table.outputs):
             if clause.default is not None:
-                _put(ws, r, 2 + len(table.inputs) + k, sfeel.expression_text(clause.default))
+                _put(ws, r, 2 + len(table.inputs) + k, feel.expression_text(clause.default))
     ws.column_dimensions["A"].width = 14
     for c in range(2, len(headers) + 2):
         ws.column_dimensions[get_column_letter(c)].width = 60 if c == len(headers) + 1 else 18

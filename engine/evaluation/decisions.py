@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine import feel
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
-from engine.evaluation.reasons import format_values, input_texts, outputs_text, rule_reasons
+from engine.evaluation.reasons import input_texts, outputs_text, rule_reasons
 from engine.evaluation.trace import near_misses
 from engine.evaluation.vectorized import eval_expr, test_mask
-from engine.feel import sfeel
 from engine.io.registers import EntityRows
 from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from engine.model.graph import referenced_names
+from engine.text import format_values
 
 
 @dataclass
@@ -54,7 +55,7 @@ def match_matrix(table: DecisionTable, inputs: list[Column], env: dict[str, Colu
     for r, rule in enumerate(table.rules):
         row = matrix[r]
         for j, test in enumerate(rule.inputs):
-            if isinstance(test, sfeel.AnyTest):
+            if isinstance(test, feel.AnyTest):
                 continue
             key = (j, test)
             mask = cache.get(key)
@@ -120,7 +121,7 @@ def evaluate_table(
         rule = table.rules[rule_index]
         out = {}
         for clause, expr in zip(table.outputs, rule.outputs):
-            out[clause.name] = eval_expr(expr, _subset(env, sfeel.names_in(expr), rows), len(rows))
+            out[clause.name] = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
         return out
 
     hits = decide(table, matrix, output_values)
@@ -139,7 +140,7 @@ def evaluate_table(
         if table.has_default:
             defaults = {
                 c.name: (
-                    eval_expr(c.default, _subset(env, sfeel.names_in(c.default), rows), len(rows))
+                    eval_expr(c.default, _subset(env, feel.names_in(c.default), rows), len(rows))
                     if c.default is not None
                     else Column(c.type or "number", np.full(len(rows), np.nan))
                 )
@@ -223,7 +224,7 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     # plain values: one gather through a per-rule lookup table (computed entries are filled below)
     for k, clause in enumerate(table.outputs):
         entries = [r.outputs[k] for r in table.rules]
-        literals = [e if isinstance(e, sfeel.Literal) else sfeel.Literal(None, None) for e in entries]
+        literals = [e if isinstance(e, feel.Literal) else feel.Literal(None, None) for e in entries]
         col = outputs[clause.name]
         types = {e.type for e in literals} - {None}
         if col.type is None and len(types) == 1:
@@ -246,8 +247,8 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
             expr = rule.outputs[k]
-            if not isinstance(expr, sfeel.Literal):
-                value = eval_expr(expr, _subset(env, sfeel.names_in(expr), rows), len(rows))
+            if not isinstance(expr, feel.Literal):
+                value = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
                 _put(outputs, clause.name, rows, value, n)
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}

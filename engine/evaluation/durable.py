@@ -37,9 +37,9 @@ from typing import NoReturn
 
 import numpy as np
 
+from engine import feel
 from engine.errors import KadeError, RuleStructureError
 from engine.evaluation.columns import Column, literal_value
-from engine.feel import sfeel
 
 CONDITIONS_PER_RULESET = 56  # < 64 true alpha conditions, with room for the always-true guard
 WORKER_LOADS = 50  # rule versions one worker process loads before it is replaced
@@ -92,8 +92,8 @@ def _null(j: int) -> str:
     return f"n{j}"
 
 
-def _value(kind: str, lit: sfeel.Literal, table, rule):
-    if not isinstance(lit, sfeel.Literal):
+def _value(kind: str, lit: feel.Literal, table, rule):
+    if not isinstance(lit, feel.Literal):
         _refuse(table, rule, "it compares with another column or an expression")
     if lit.type is None:
         return None
@@ -122,9 +122,9 @@ def _known(j: int, cond: dict) -> dict:
 
 def _true(test, j: int, kind: str, table, rule) -> dict:
     """Condition under which the unary test is TRUE (FEEL three-valued logic)."""
-    if isinstance(test, sfeel.NullTest):
+    if isinstance(test, feel.NullTest):
         return {_null(j): 1}
-    if isinstance(test, sfeel.Compare):
+    if isinstance(test, feel.Compare):
         value = _value(kind, test.endpoint, table, rule)
         if value is _MISMATCH:
             return _NEVER
@@ -133,7 +133,7 @@ def _true(test, j: int, kind: str, table, rule) -> dict:
         if test.op == "!=":  # null != x is true in FEEL
             return {"$or": [{_null(j): 1}, _cmp(j, "!=", value)]}
         return _known(j, _cmp(j, test.op, value))
-    if isinstance(test, sfeel.Range):
+    if isinstance(test, feel.Range):
         low, high = _value(kind, test.low, table, rule), _value(kind, test.high, table, rule)
         if _MISMATCH in (low, high) or None in (low, high):
             return _NEVER
@@ -144,21 +144,21 @@ def _true(test, j: int, kind: str, table, rule) -> dict:
                 _cmp(j, "<=" if test.high_closed else "<", high),
             ]
         }
-    if isinstance(test, sfeel.AnyOf):
+    if isinstance(test, feel.AnyOf):
         parts = [_true(t, j, kind, table, rule) for t in test.tests]
         return parts[0] if len(parts) == 1 else {"$or": parts}
-    if isinstance(test, sfeel.Not):
+    if isinstance(test, feel.Not):
         return _false(test.tests, j, kind, table, rule)
     _refuse(table, rule, f"unsupported test {test!r}")
 
 
 def _false(test, j: int, kind: str, table, rule) -> dict:
     """Condition under which the unary test is FALSE (not null): what not(...) matches."""
-    if isinstance(test, sfeel.AnyTest):
+    if isinstance(test, feel.AnyTest):
         return _NEVER
-    if isinstance(test, sfeel.NullTest):
+    if isinstance(test, feel.NullTest):
         return {_null(j): 0}
-    if isinstance(test, sfeel.Compare):
+    if isinstance(test, feel.Compare):
         value = _value(kind, test.endpoint, table, rule)
         if value is _MISMATCH:
             return _NEVER  # null, never false
@@ -169,14 +169,14 @@ def _false(test, j: int, kind: str, table, rule) -> dict:
         if test.op == "!=":
             return _known(j, _cmp(j, "=", value))
         return _known(j, _cmp(j, _NEGATED[test.op], value))
-    if isinstance(test, sfeel.Range):
+    if isinstance(test, feel.Range):
         low, high = _value(kind, test.low, table, rule), _value(kind, test.high, table, rule)
         if _MISMATCH in (low, high) or None in (low, high):
             return _NEVER
         below = _cmp(j, "<" if test.low_closed else "<=", low)
         above = _cmp(j, ">" if test.high_closed else ">=", high)
         return {"$and": [{_null(j): 0}, {"$or": [below, above]}]}
-    if isinstance(test, sfeel.AnyOf):
+    if isinstance(test, feel.AnyOf):
         parts = [_false(t, j, kind, table, rule) for t in test.tests]
         return parts[0] if len(parts) == 1 else {"$and": parts}
     _refuse(table, rule, f"unsupported test {test!r}")
@@ -197,7 +197,7 @@ def compile_table(table) -> CompiledTable:
         )
     kinds = tuple("str" if c.type == "string" else "float" for c in table.inputs)
     for clause in table.inputs:
-        if not isinstance(clause.expr, sfeel.Name):
+        if not isinstance(clause.expr, feel.Name):
             raise RuleStructureError(
                 f"durable-rules cannot evaluate decision {table.name}: input {clause.label!r} is an expression",
                 clause.position,
@@ -207,7 +207,7 @@ def compile_table(table) -> CompiledTable:
         parts = [
             _true(test, j, kinds[j], table, rule)
             for j, test in enumerate(rule.inputs)
-            if not isinstance(test, sfeel.AnyTest)
+            if not isinstance(test, feel.AnyTest)
         ]
         # a positive guard first: a rule of only negative tests must not become a not-exists-only rule
         cond = {"$and": [_ALWAYS, *parts]} if parts else _ALWAYS

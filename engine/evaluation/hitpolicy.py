@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine import feel
 from engine.errors import RuleStructureError
-from engine.feel import sfeel
 from engine.model import AGGREGATING, HIT_POLICIES, SINGLE_HIT, DecisionTable
 
 
@@ -51,7 +51,7 @@ def validate(table: DecisionTable):
             )
         for rule in table.rules:
             for k in ranked:
-                if not isinstance(rule.outputs[k], sfeel.Literal):
+                if not isinstance(rule.outputs[k], feel.Literal):
                     raise RuleStructureError(
                         f"rule {rule.id}: with hit policy {table.hit_policy} the output {table.outputs[k].name} must be a plain value",
                         rule.position,

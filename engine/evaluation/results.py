@@ -11,6 +11,7 @@ import pandas as pd
 
 from engine.evaluation.columns import NULL, is_none, to_python
 from engine.evaluation.decisions import Evaluation
+from engine.text import format_value
 
 ERRORS_COLUMN = "kade.errors"
 MAX_OUTCOMES = 12  # beyond this many distinct values a summary shows a range instead
@@ -87,7 +88,7 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
         col = result.outputs[table.outputs[0].name]
         values = col.values[ok]
         if col.type == "list":  # lists are not hashable: count their text
-            values = pd.Series(values, dtype=object).map(_outcome_text).to_numpy(dtype=object)
+            values = pd.Series(values, dtype=object).map(format_value).to_numpy(dtype=object)
         # count raw values first, format each distinct value once
         counts = pd.Series(values, dtype=object if values.dtype == object else None).value_counts(dropna=False)
         shown: Counter = Counter()
@@ -95,7 +96,7 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
             python = (
                 to_python(col.type, np.array([value], dtype=float))[0] if col.is_float and col.type != "list" else value
             )
-            shown[_outcome_text(python)] += int(count)
+            shown[format_value(python)] += int(count)
         numeric_range = None
         if len(shown) > MAX_OUTCOMES and col.is_float and ok.any():
             finite = col.values[ok][~np.isnan(col.values[ok])]
@@ -115,16 +116,6 @@ def summary_rows(summary: list[DecisionSummary]) -> list[list]:
         )
         rows.append([s.decision, s.entity, s.rows, s.errors, outcomes])
     return rows
-
-
-def _outcome_text(value) -> str:
-    from engine.feel.sfeel import format_value
-
-    if isinstance(value, list):
-        return "; ".join(_outcome_text(v) for v in value) or "(none)"
-    if value is None:
-        return "(empty)"
-    return format_value(value)
 
 
 def error_rows(evaluation: Evaluation) -> int:

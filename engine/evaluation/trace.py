@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine import feel
 from engine.evaluation.columns import Column
-from engine.evaluation.reasons import format_values, label_of
+from engine.evaluation.reasons import label_of
 from engine.evaluation.vectorized import test_mask
-from engine.feel import sfeel
+from engine.text import format_values
 
 NOT_CANDIDATE = np.iinfo(np.int16).max
 
 
 def _outputs_text(rule) -> str:
-    return ", ".join(sfeel.describe_expr(e) for e in rule.outputs)
+    return ", ".join(feel.describe_expr(e) for e in rule.outputs)
 
 
 def _needs(test) -> str:
-    text = sfeel.describe_test(test)
+    text = feel.describe_test(test)
     return text[2:] if text.startswith("= ") else text
 
 
@@ -36,7 +37,7 @@ def near_misses(
     fails = np.zeros((len(table.rules), n), dtype=np.int16)
     for r, rule in enumerate(table.rules):
         for j, test in enumerate(rule.inputs):
-            if isinstance(test, sfeel.AnyTest):
+            if isinstance(test, feel.AnyTest):
                 continue
             key = (j, test)
             if key not in masks:
@@ -54,7 +55,7 @@ def near_misses(
             rule = table.rules[r]
             text = np.full(len(idx), "", dtype=object)
             for j, test in enumerate(rule.inputs):
-                if isinstance(test, sfeel.AnyTest):
+                if isinstance(test, feel.AnyTest):
                     continue
                 failed = ~masks[(j, test)][idx]
                 if not failed.any():

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from engine import feel
 from engine.evaluation.columns import NULL, Column, literal_value
-from engine.feel import sfeel
 
 _CMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "=": operator.eq, "!=": operator.ne}
 
@@ -25,23 +25,23 @@ _CMP = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge
 
 def eval_expr(node, env: dict[str, Column], n: int) -> Column:
     """Evaluate an S-FEEL expression on n rows. Type errors give null, as in FEEL."""
-    if isinstance(node, sfeel.Literal):
+    if isinstance(node, feel.Literal):
         return _constant(node, n)
-    if isinstance(node, sfeel.Name):
+    if isinstance(node, feel.Name):
         return env[node.name]
-    if isinstance(node, sfeel.Unary):
+    if isinstance(node, feel.Unary):
         inner = eval_expr(node.operand, env, n)
         if node.op == "-":
             return Column("number", -inner.values) if inner.type == "number" else _null(n)
         if inner.type != "boolean":
             return _null(n, "boolean")
         return Column("boolean", np.where(np.isnan(inner.values), np.nan, 1.0 - inner.values))
-    if isinstance(node, sfeel.Call):
+    if isinstance(node, feel.Call):
         # the env holds an invocable under the function's name (a DMN business
         # knowledge model, see engine.dmn.functions); arguments are evaluated here
         function: Any = env[node.function.name]  # not a Column: an object with invoke()
         return function.invoke([eval_expr(a, env, n) for a in node.args], n)
-    if isinstance(node, sfeel.Binary):
+    if isinstance(node, feel.Binary):
         if node.op in ("and", "or"):
             return _logic(node.op, eval_expr(node.left, env, n), eval_expr(node.right, env, n))
         left, right = eval_expr(node.left, env, n), eval_expr(node.right, env, n)
@@ -52,7 +52,7 @@ def eval_expr(node, env: dict[str, Column], n: int) -> Column:
     raise TypeError(f"not an expression: {node!r}")
 
 
-def _constant(lit: sfeel.Literal, n: int) -> Column:
+def _constant(lit: feel.Literal, n: int) -> Column:
     if lit.type in ("number", "boolean", "date"):
         return Column(lit.type, np.full(n, literal_value(lit.type, lit.value), dtype=float))
     vals = np.empty(n, dtype=object)
@@ -138,9 +138,9 @@ def _different_kinds(op: str, null_a: np.ndarray, null_b: np.ndarray) -> tuple[n
 
 def test_mask(test, column: Column, env: dict[str, Column]) -> np.ndarray:
     """Rows where the unary test is true."""
-    if isinstance(test, sfeel.AnyTest):
+    if isinstance(test, feel.AnyTest):
         return np.ones(len(column), bool)
-    if not column.is_float and not sfeel.names_in(test):
+    if not column.is_float and not feel.names_in(test):
         # Strings: decide each distinct value once, then gather by code (null -> last slot).
         codes, uniques = column.factorized()
         t, _ = _test(test, Column(column.type, np.append(uniques, NULL)), {})
@@ -150,25 +150,25 @@ def test_mask(test, column: Column, env: dict[str, Column]) -> np.ndarray:
 
 def _test(test, col: Column, env) -> tuple[np.ndarray, np.ndarray]:
     n = len(col)
-    if isinstance(test, sfeel.AnyTest):
+    if isinstance(test, feel.AnyTest):
         return np.ones(n, bool), np.ones(n, bool)
-    if isinstance(test, sfeel.NullTest):
+    if isinstance(test, feel.NullTest):
         return col.isnull(), np.ones(n, bool)
-    if isinstance(test, sfeel.Compare):
+    if isinstance(test, feel.Compare):
         return _compare_endpoint(test.op, col, test.endpoint, env)
-    if isinstance(test, sfeel.Range):
+    if isinstance(test, feel.Range):
         lo_t, lo_k = _compare_endpoint(">=" if test.low_closed else ">", col, test.low, env)
         hi_t, hi_k = _compare_endpoint("<=" if test.high_closed else "<", col, test.high, env)
         t = lo_t & hi_t
         return t, (lo_k & hi_k) | (lo_k & ~lo_t) | (hi_k & ~hi_t)
-    if isinstance(test, sfeel.AnyOf):
+    if isinstance(test, feel.AnyOf):
         t, all_known = np.zeros(n, bool), np.ones(n, bool)
         for sub in test.tests:
             st, sk = _test(sub, col, env)
             t |= st
             all_known &= sk
         return t, t | all_known
-    if isinstance(test, sfeel.Not):
+    if isinstance(test, feel.Not):
         t, known = _test(test.tests, col, env)
         return known & ~t, known
     raise TypeError(f"not a unary test: {test!r}")
@@ -176,7 +176,7 @@ def _test(test, col: Column, env) -> tuple[np.ndarray, np.ndarray]:
 
 def _compare_endpoint(op: str, col: Column, endpoint, env) -> tuple[np.ndarray, np.ndarray]:
     n = len(col)
-    if isinstance(endpoint, sfeel.Literal):
+    if isinstance(endpoint, feel.Literal):
         if endpoint.type is None:  # '= null', '< null'
             return (
                 (col.isnull(), np.ones(n, bool))

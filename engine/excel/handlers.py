@@ -30,6 +30,7 @@ from engine.excel.errors import SelectionError
 from engine.excel.layout import SheetLayout, data_sheet, result_names
 from engine.excel.port import DECISION_HEADER, ERROR_CELL, ERROR_HEADER, WorkbookPort
 from engine.model import RuleSet
+from engine.text import format_value
 
 WHY_SHEET = "kade why"
 CHECK_SHEET = "kade check"
@@ -210,20 +211,15 @@ def _with_reasons(text: str, evaluation, entity: str, index: int) -> str:
 def _why_message(entity: str, audited: dict, evaluation, index: int) -> str:
     """One line per decision, the final decisions first, each with its reason:
     what fits in a message box (the sheet has everything)."""
-    from engine.feel.sfeel import format_value
-
-    def shown(value):
-        if isinstance(value, list):
-            return "[" + ", ".join(shown(v) for v in value) + "]"
-        return "empty" if value is None else format_value(value)
-
     lines = [f"{entity} {audited.get('key')} (sheet row {audited.get('row')})"]
     for result in reversed(evaluation.for_entity(entity)):
         name = result.decision.name
         if audited.get(f"{name}.error"):
             lines.append(f"• {name}: not decided — {audited[f'{name}.error']}")
             continue
-        outputs = ", ".join(f"{c.name} = {shown(audited.get(f'{name}.{c.name}'))}" for c in result.decision.outputs)
+        outputs = ", ".join(
+            f"{c.name} = {format_value(audited.get(f'{name}.{c.name}'))}" for c in result.decision.outputs
+        )
         lines.append(f"• {outputs}  (rule {audited.get(f'{name}.rule')})")
         if result.reasons[index]:
             lines.append(f"   {result.reasons[index]}")

@@ -4,7 +4,7 @@ each name comes from."""
 from __future__ import annotations
 
 from engine.errors import DecisionCycleError, RuleError
-from engine.feel.sfeel import names_in
+from engine.feel import names_in
 from engine.model import DecisionTable, Entity
 
 

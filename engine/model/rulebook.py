@@ -26,9 +26,9 @@ from pathlib import Path
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from engine import feel
 from engine.errors import FeelSyntaxError, FeelTypeError, Position, RuleError, RuleErrors, RuleStructureError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
-from engine.feel import sfeel
 from engine.model import (
     AGGREGATING,
     HIT_POLICIES,
@@ -41,6 +41,7 @@ from engine.model import (
     Variable,
 )
 from engine.model.graph import ancestors, order_decisions
+from engine.text import format_value
 
 GLOSSARY_SHEETS = {"glossary", "术语表", "词汇表"}
 ENTITY_SHEETS = {"entities", "数据表", "实体"}
@@ -392,7 +393,7 @@ def _type_inputs(table: DecisionTable, tables) -> DecisionTable:
     """Inputs that read another decision's output take that output's type."""
     types = {o.name: o.type for t in tables for o in t.outputs}
     inputs = tuple(
-        dataclasses.replace(c, type=types.get(c.expr.name)) if c.type is None and isinstance(c.expr, sfeel.Name) else c
+        dataclasses.replace(c, type=types.get(c.expr.name)) if c.type is None and isinstance(c.expr, feel.Name) else c
         for c in table.inputs
     )
     return dataclasses.replace(table, inputs=inputs)
@@ -494,8 +495,8 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                 )
                 continue
             try:
-                sfeel.parse_expression(name)
-                bad_name = not isinstance(sfeel.parse_expression(name), sfeel.Name)
+                feel.parse_expression(name)
+                bad_name = not isinstance(feel.parse_expression(name), feel.Name)
             except FeelSyntaxError:
                 bad_name = True
             if bad_name:
@@ -559,23 +560,23 @@ def parse_allowed(text: str, type_: str):
     """Allowed values: S-FEEL unary tests (`"A","B"`, `[0..100]`); for strings,
     bare comma-separated words (`A, B, C`) are accepted too."""
     try:
-        test = sfeel.parse_unary_tests(text, type_)
-        if sfeel.names_in(test) and type_ == "string":
+        test = feel.parse_unary_tests(text, type_)
+        if feel.names_in(test) and type_ == "string":
             raise FeelSyntaxError("bare words")
     except FeelSyntaxError:
         if type_ != "string":
             raise
-        words = [w.strip() for w in sfeel.normalize(text).replace("、", ",").split(",") if w.strip()]
-        test = sfeel.AnyOf(tuple(sfeel.Compare("=", sfeel.Literal(w, "string", f'"{w}"')) for w in words))
-    if isinstance(test, sfeel.Compare) and not isinstance(test.endpoint, sfeel.Literal):
-        test = sfeel.AnyOf((test,))
-    if isinstance(test, sfeel.Compare):
-        test = sfeel.AnyOf((test,))
-    if isinstance(test, sfeel.AnyOf) and not all(isinstance(t, sfeel.Compare) and t.op == "=" for t in test.tests):
+        words = [w.strip() for w in feel.normalize(text).replace("、", ",").split(",") if w.strip()]
+        test = feel.AnyOf(tuple(feel.Compare("=", feel.Literal(w, "string", f'"{w}"')) for w in words))
+    if isinstance(test, feel.Compare) and not isinstance(test.endpoint, feel.Literal):
+        test = feel.AnyOf((test,))
+    if isinstance(test, feel.Compare):
+        test = feel.AnyOf((test,))
+    if isinstance(test, feel.AnyOf) and not all(isinstance(t, feel.Compare) and t.op == "=" for t in test.tests):
         return test, ()
-    if isinstance(test, sfeel.AnyOf):
+    if isinstance(test, feel.AnyOf):
         for t in test.tests:
-            if not isinstance(t.endpoint, sfeel.Literal):
+            if not isinstance(t.endpoint, feel.Literal):
                 break
         else:
             return test, tuple(t.endpoint.value for t in test.tests)
@@ -611,7 +612,7 @@ class _DecisionReader:
             self.fail("no table found: expected a row with 'input' / 'output' above the table header", 0, 0)
             return None
         name = meta.get("decision", "")
-        if not name or not isinstance(_safe_parse(name), sfeel.Name):
+        if not name or not isinstance(_safe_parse(name), feel.Name):
             self.fail(f"decision name must be one word (letters, digits, _), got {name!r}", 0, 1)
             return None
         entity = meta.get("rows") or None
@@ -713,17 +714,17 @@ class _DecisionReader:
     # --- clauses
     def _resolve(self, node, row: int, col: int):
         """Rename every variable reference to its glossary name; unknown names are errors."""
-        unknown: list[sfeel.Name] = []
+        unknown: list[feel.Name] = []
 
         def walk(n):
-            if isinstance(n, sfeel.Name):
+            if isinstance(n, feel.Name):
                 target = self.aliases.get(n.name) or self.aliases.get(n.name.lower())
                 if target is None:
                     unknown.append(n)
                     return n
-                return sfeel.Name(target, n.offset)
-            if dataclasses.is_dataclass(n) and not isinstance(n, sfeel.Literal):
-                return sfeel.map_children(n, walk)
+                return feel.Name(target, n.offset)
+            if dataclasses.is_dataclass(n) and not isinstance(n, feel.Literal):
+                return feel.map_children(n, walk)
             return n
 
         resolved = walk(node)
@@ -738,10 +739,10 @@ class _DecisionReader:
         label = cell_text(self.sheet.value(row, col))
         target = self.aliases.get(label) or self.aliases.get(label.lower())
         if target is not None:
-            expr = sfeel.Name(target)
+            expr = feel.Name(target)
         else:
             try:
-                expr = self._resolve(sfeel.parse_expression(label), row, col)
+                expr = self._resolve(feel.parse_expression(label), row, col)
             except FeelSyntaxError as exc:
                 self.fail(f"input header {label!r}: {exc.message}", row, col, exc.position.offset)
                 return None
@@ -751,17 +752,17 @@ class _DecisionReader:
         return InputClause(label, expr, type_, self.sheet.pos(row, col))
 
     def _type_of(self, expr) -> str | None:
-        if isinstance(expr, sfeel.Name):
+        if isinstance(expr, feel.Name):
             var = self.variables.get(expr.name)
             return var.type if var else None  # a decision output: typed once that table is read
-        if isinstance(expr, sfeel.Binary) and expr.op in "+-*/**":
+        if isinstance(expr, feel.Binary) and expr.op in "+-*/**":
             return "number"
         return None
 
     def _output_clause(self, row: int, col: int, entity) -> OutputClause | None:
         label = cell_text(self.sheet.value(row, col))
         name = self.aliases.get(label) or self.aliases.get(label.lower()) or label
-        if not isinstance(_safe_parse(name), sfeel.Name):
+        if not isinstance(_safe_parse(name), feel.Name):
             self.fail(f"output name must be one word (letters, digits, _), got {label!r}", row, col)
             return None
         var = self.variables.get(name)
@@ -772,14 +773,14 @@ class _DecisionReader:
     def _input_entry(self, row: int, col: int, clause: InputClause):
         text = cell_text(self.sheet.value(row, col))
         try:
-            test = sfeel.parse_unary_tests(text, clause.type)
+            test = feel.parse_unary_tests(text, clause.type)
         except (FeelSyntaxError, FeelTypeError) as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
-            return sfeel.AnyTest()
-        test = self._resolve(test, row, col) or sfeel.AnyTest()
-        var = self.variables.get(clause.expr.name) if isinstance(clause.expr, sfeel.Name) else None
+            return feel.AnyTest()
+        test = self._resolve(test, row, col) or feel.AnyTest()
+        var = self.variables.get(clause.expr.name) if isinstance(clause.expr, feel.Name) else None
         if var is not None and var.allowed_values and var.type == "string":
-            for lit in sfeel.literals_in(test):
+            for lit in feel.literals_in(test):
                 if lit.type == "string" and lit.value not in var.allowed_values:
                     self.fail(
                         f"{lit.text} is not an allowed value of {var.name} (allowed: {', '.join(map(str, var.allowed_values))})",
@@ -793,17 +794,17 @@ class _DecisionReader:
         if text == "" and allow_empty:
             return None
         try:
-            expr = sfeel.parse_expression(text)
+            expr = feel.parse_expression(text)
         except FeelSyntaxError as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
-            return sfeel.Literal(None, None, "null")
-        expr = self._resolve(expr, row, col) or sfeel.Literal(None, None, "null")
-        if isinstance(expr, sfeel.Literal) and expr.type is not None:
+            return feel.Literal(None, None, "null")
+        expr = self._resolve(expr, row, col) or feel.Literal(None, None, "null")
+        if isinstance(expr, feel.Literal) and expr.type is not None:
             if clause.type is not None and expr.type != clause.type:
-                self.fail(f"expected {sfeel._TYPE_WORD[clause.type]} for output {clause.name}, got {text}", row, col)
+                self.fail(f"expected {feel.TYPE_WORDS[clause.type]} for output {clause.name}, got {text}", row, col)
             elif clause.allowed_values and expr.value not in clause.allowed_values:
                 self.fail(
-                    f"{text} is not an allowed value of {clause.name} (allowed: {', '.join(map(sfeel.format_value, clause.allowed_values))})",
+                    f"{text} is not an allowed value of {clause.name} (allowed: {', '.join(map(format_value, clause.allowed_values))})",
                     row,
                     col,
                 )
@@ -812,15 +813,15 @@ class _DecisionReader:
     def _infer_type(self, clause: OutputClause, k: int, rules: list[Rule]) -> OutputClause:
         if clause.type is not None:
             return clause
-        types = {r.outputs[k].type for r in rules if isinstance(r.outputs[k], sfeel.Literal) and r.outputs[k].type}
-        if any(not isinstance(r.outputs[k], sfeel.Literal) for r in rules):
+        types = {r.outputs[k].type for r in rules if isinstance(r.outputs[k], feel.Literal) and r.outputs[k].type}
+        if any(not isinstance(r.outputs[k], feel.Literal) for r in rules):
             types.add("number")  # arithmetic
         return dataclasses.replace(clause, type=types.pop() if len(types) == 1 else None)
 
     def _infer_entity(self, inputs) -> str | None:
         owners = []
         for clause in inputs:
-            for name in sfeel.names_in(clause.expr):
+            for name in feel.names_in(clause.expr):
                 var = self.variables.get(name)
                 if var is not None and var.entity:
                     owners.append(var.entity)
@@ -846,7 +847,7 @@ def _output_names(sheet: _Sheet) -> list[str]:
 
 def _safe_parse(text: str):
     try:
-        return sfeel.parse_expression(text)
+        return feel.parse_expression(text)
     except FeelSyntaxError:
         return None
 

@@ -8,139 +8,24 @@ and test sheets. Made for reviewers and for ``git diff`` (a textconv driver):
 ``render_text(path)`` reads the workbook's cells as written, without resolving
 names against the glossary: git hands the driver a lone temporary copy of one
 file, and a diff must show a table even while it has errors. ``render_text(rules)``
-renders a loaded RuleSet from the model instead. ``feel_text`` turns a parsed
-cell back into S-FEEL text (used by the check and the diff as well).
+renders a loaded RuleSet from the model instead; parsed cells are printed by
+``engine.feel.printer``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import numbers
-import unicodedata
 from pathlib import Path
 
 from openpyxl import load_workbook
 
-from engine.feel import sfeel
+from engine.feel import feel_literal, feel_text
 from engine.model import HIT_POLICIES, DecisionTable, RuleSet, rulebook
+from engine.text import display_width
 
 TEST_SHEETS = {"tests", "测试"}
 SEPARATOR = " | "
 OUTPUT_SEPARATOR = " || "  # between the last input and the first output column
-
-
-# ------------------------------------------------------------ S-FEEL text ------
-
-
-def feel_literal(value) -> str:
-    """A value as an S-FEEL literal: 1000, 29.1, "金融", true, date("2026-01-31"), null."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Number):
-        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    if isinstance(value, dt.date):
-        return f'date("{value.isoformat()}")'
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-_PRECEDENCE = {
-    "or": 1,
-    "and": 2,
-    "=": 3,
-    "!=": 3,
-    "<": 3,
-    "<=": 3,
-    ">": 3,
-    ">=": 3,
-    "+": 4,
-    "-": 4,
-    "*": 5,
-    "/": 5,
-    "**": 6,
-}
-
-
-def feel_text(node) -> str:
-    """A parsed input or output entry back as S-FEEL text (canonical spelling:
-    ``>= 1000``, ``[300..450)``, ``not("a", "b")``, ``standard_price * 1.2``)."""
-    if node is None:
-        return ""
-    if isinstance(node, sfeel.AnyTest):
-        return "-"
-    if isinstance(node, sfeel.NullTest):
-        return "null"
-    if isinstance(node, sfeel.Compare):
-        return feel_text(node.endpoint) if node.op == "=" else f"{node.op} {feel_text(node.endpoint)}"
-    if isinstance(node, sfeel.Range):
-        return f"{'[' if node.low_closed else '('}{feel_text(node.low)}..{feel_text(node.high)}{']' if node.high_closed else ')'}"
-    if isinstance(node, sfeel.AnyOf):
-        return ", ".join(feel_text(t) for t in node.tests)
-    if isinstance(node, sfeel.Not):
-        return f"not({feel_text(node.tests)})"
-    if isinstance(node, sfeel.Literal):
-        return feel_literal(node.value)
-    if isinstance(node, sfeel.Name):
-        return node.name
-    if isinstance(node, sfeel.Unary):
-        if node.op == "-":
-            inner = feel_text(node.operand)
-            return f"-{inner}" if isinstance(node.operand, (sfeel.Name, sfeel.Literal)) else f"-({inner})"
-        return f"not({feel_text(node.operand)})"
-    if isinstance(node, sfeel.Binary):
-        mine = _PRECEDENCE[node.op]
-
-        def side(child, right: bool) -> str:
-            text = feel_text(child)
-            if isinstance(child, sfeel.Binary):
-                theirs = _PRECEDENCE[child.op]
-                # operators associate to the left: a - (b - c) keeps its parentheses
-                if theirs < mine or (right and theirs == mine):
-                    return f"({text})"
-            return text
-
-        return f"{side(node.left, False)} {node.op} {side(node.right, True)}"
-    call = getattr(sfeel, "Call", None)  # function invocations exist in the DMN dialect only
-    if call is not None and isinstance(node, call):
-        names = node.arg_names or (None,) * len(node.args)
-        args = ", ".join(f"{n}: {feel_text(a)}" if n else feel_text(a) for n, a in zip(names, node.args))
-        return f"{feel_text(node.function)}({args})"
-    return str(node)
-
-
-def shown_value(value) -> str:
-    """A result or input value as a manager reads it: '2,560', '金融', '(empty)', lists comma-separated."""
-    if value is None:
-        return "(empty)"
-    if isinstance(value, list):
-        return ", ".join(shown_value(v) for v in value) if value else "(none)"
-    return sfeel.format_value(value)
-
-
-def json_value(value):
-    """A value for JSON output: dates as ISO text, whole floats as integers."""
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return int(value)
-    if isinstance(value, list):
-        return [json_value(v) for v in value]
-    return value
-
-
-# ------------------------------------------------------------ text grids -------
-
-
-def display_width(text: str) -> int:
-    """Terminal columns: CJK characters take two, so Chinese headers still align."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _cell(text: str) -> str:

@@ -1,0 +1,144 @@
+"""How kade shows a value to a manager - in reasons, explanations, summaries,
+findings and reports: one formatter, for one value (``format_value``) and for a
+column of them (``format_values``, vectorized with Arrow), which agree.
+
+    2560.0 -> '2,560'   0.5 -> '0.5'   True -> 'true'   date -> '2026-01-31'
+    None -> 'empty'     ['a', 'b'] -> 'a; b'   [] -> '(none)'
+
+Also the width of text on screen (``display_width``: CJK characters take two
+columns) and values for JSON output (``json_value``). FEEL source text of a value
+is ``engine.feel.printer``, not this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine.evaluation.columns import to_python
+
+EMPTY = "empty"  # an empty cell, a null value
+NO_ITEMS = "(none)"  # a multi-hit result where no rule matched
+LIST_SEPARATOR = "; "
+
+
+def format_value(value) -> str:
+    """A value as a manager reads it: 2560 -> '2,560', 0.5 -> '0.5', true -> 'true'."""
+    if value is None:
+        return EMPTY
+    if isinstance(value, list):
+        return LIST_SEPARATOR.join(format_value(v) for v in value) if value else NO_ITEMS
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return EMPTY
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.6f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
+    """Object array of display strings ('2,560', '金融', 'true', '2026-01-31', 'empty')."""
+    if len(values) == 0:
+        return np.empty(0, dtype=object)
+    if values.dtype.kind == "f" and type_ in (None, "number"):
+        return format_numbers(values)
+    if values.dtype.kind == "f":
+        uniques, inverse = np.unique(values, return_inverse=True)
+        shown = np.array([format_value(v) for v in to_python(type_, uniques)], dtype=object)
+        return shown[inverse.ravel()]
+    if type_ == "list":  # multi-hit outputs: one list per row
+        return (
+            pd.Series(values, dtype=object)
+            .map(lambda v: format_value(v) if isinstance(v, list) else EMPTY)
+            .to_numpy(dtype=object)
+        )
+    out = values.astype(object).copy()
+    out[pd.isna(out)] = EMPTY
+    if pd.api.types.infer_dtype(out, skipna=True) != "string":  # numbers under an output without a declared type
+        codes, uniques = pd.factorize(out)
+        out = np.array([v if isinstance(v, str) else format_value(v) for v in uniques], dtype=object)[codes]
+    return out
+
+
+def value_text(type_: str | None, values: np.ndarray) -> pa.Array:
+    """``format_values`` as an Arrow string array (reasons are built with Arrow)."""
+    if values.dtype.kind == "f" and type_ in (None, "number") and len(values):
+        return number_text(values)
+    return pa.array(format_values(type_, values), type=pa.string())
+
+
+def number_text(values: np.ndarray) -> pa.Array:
+    """Numbers as ``format_value`` shows them ('2,560', '40.44', '-0.5'),
+    computed with Arrow string kernels: numbers rarely repeat, so formatting each
+    distinct value in Python would be a loop over the rows."""
+    out = np.full(len(values), EMPTY, dtype=object)
+    finite = np.isfinite(values)
+    plain = finite & (np.abs(values) < 1e15)
+    if plain.any():
+        v = values[plain]
+        v = np.where(np.abs(v) < 1e9, np.round(v, 6), v)  # np.round loses the last digits of big values
+        whole = np.trunc(np.abs(v))
+        digits = pc.cast(pa.array(whole.astype(np.int64)), pa.string())
+        # six decimals as digits, trailing zeros dropped: 0.44 -> '440000' -> '44'
+        micro = np.rint((np.abs(v) - whole) * 1e6).astype(np.int64)
+        frac = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(micro), pa.string()), width=6, padding="0"), characters="0")
+        frac = pc.if_else(pa.array(micro > 0), pc.binary_join_element_wise(".", frac, ""), "")
+        lengths = pc.utf8_length(digits).to_numpy()
+        order, groups = [], []
+        for length in np.unique(lengths):  # at most 15 distinct lengths: cut each group at fixed places
+            rows = np.flatnonzero(lengths == length)
+            part = digits.take(pa.array(rows))
+            cuts = list(range(length % 3 or 3, length, 3))
+            pieces = [pc.utf8_slice_codeunits(part, a, b) for a, b in zip([0] + cuts, cuts + [length])]
+            groups.append(pc.binary_join_element_wise(*pieces, ",") if len(pieces) > 1 else part)
+            order.append(rows)
+        position = np.empty(len(v), dtype=np.int64)
+        position[np.concatenate(order)] = np.arange(len(v))
+        grouped = pa.concat_arrays(groups).take(pa.array(position))
+        sign = pa.array(np.where((v < 0) & ((whole > 0) | (micro > 0)), "-", ""))
+        shown = pc.binary_join_element_wise(sign, grouped, frac, "")
+        if plain.all():
+            return shown
+        out[plain] = shown.to_numpy(zero_copy_only=False)
+    rest = finite & ~plain  # huge values: the general formatter
+    if rest.any():
+        out[rest] = [format_value(float(x)) for x in values[rest]]
+    return pa.array(out, type=pa.string())
+
+
+def format_numbers(values: np.ndarray) -> np.ndarray:
+    """``number_text`` as an object array."""
+    return number_text(values).to_numpy(zero_copy_only=False)
+
+
+def display_width(text: str) -> int:
+    """Columns on screen (and in a spreadsheet column): CJK characters take two,
+    so Chinese headers still align."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def json_value(value):
+    """A value for JSON output: dates as ISO text, whole floats as integers."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return int(value)
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    return value
