@@ -175,7 +175,7 @@ def evaluate(
         # the copy's source sheets are indexed in the background while the workbook is read and evaluated
         source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
         sheets = engine.read_workbook(workbook)
-        rows = engine.io.registers.bind(rules, sheets, str(workbook))
+        rows = engine.bind(rules, sheets, str(workbook))
         store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
     except KadeError as exc:
         fail(exc)

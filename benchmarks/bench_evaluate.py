@@ -93,7 +93,7 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     source = writers.source_for(workbook) if copy else None  # indexes the input's sheet XML in a background thread
     sheets = engine.read_workbook(workbook)
     t1 = time.perf_counter()
-    rows = engine.io.registers.bind(rules, sheets, str(workbook))
+    rows = engine.bind(rules, sheets, str(workbook))
     t2 = time.perf_counter()
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
@@ -274,7 +274,7 @@ def bench_eval(n: int, repeats: int) -> dict:
     t0 = time.perf_counter()
     sheets = engine.read_workbook(path)
     t1 = time.perf_counter()
-    rows = engine.io.registers.bind(rules, sheets, str(path))
+    rows = engine.bind(rules, sheets, str(path))
     t2 = time.perf_counter()
     assert len(rows["orders"]) == n, (len(rows["orders"]), n)
     result = {"rows": n, "read": t1 - t0, "bind": t2 - t1}

@@ -35,9 +35,10 @@ from engine.errors import (
     RuleErrors,
     RuleStructureError,
 )
+from engine.evaluation.bind import bind
 from engine.evaluation.decisions import DecisionResult, Evaluation, evaluate, evaluate_table
 from engine.evaluation.results import result_frame, summarize
-from engine.io.registers import Sheet, bind, read_workbook
+from engine.io.registers import Sheet, read_workbook
 from engine.model import DecisionTable, RuleSet
 from engine.model.rulebook import load_rules
 from engine.version import __version__

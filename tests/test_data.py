@@ -76,7 +76,7 @@ def test_allowed_values_are_enforced_per_row(rules, tmp_path):
 
 
 def test_coercion_of_each_type():
-    from engine.io.registers import coerce
+    from engine.evaluation.bind import coerce
     from engine.model import Variable
 
     num = Variable("x", None, ("X",), "number")
@@ -134,7 +134,7 @@ def test_a_blank_row_links_to_no_client(rules, tmp_path):
             "订单": [["订单编号", "客户编号", "金额"], ["O1", "C1", 500], [], ["O2", "C2", 50]],
         },
     )
-    rows = engine.io.registers.bind(rules, engine.read_workbook(path), str(path))
+    rows = engine.bind(rules, engine.read_workbook(path), str(path))
     assert rows["orders"].parent_index.tolist() == [0, -1, 2]
     assert rows["orders"].parent_missing[1] == "客户编号 (empty) not found in sheet 客户"
     assert rows["orders"].parent_missing[0] is None and rows["orders"].parent_missing[2] is None

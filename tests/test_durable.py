@@ -44,7 +44,7 @@ def same_results(tbl, columns, durable, strict=True):
 
 def test_every_shipped_table_on_the_sample(durable):
     rules = engine.load_rules(ROOT / "rules")
-    rows = engine.io.registers.bind(rules, engine.read_workbook(ROOT / "workbooks" / "key_accounts.xlsx"))
+    rows = engine.bind(rules, engine.read_workbook(ROOT / "workbooks" / "key_accounts.xlsx"))
     a = engine.evaluate(rules, rows)
     b = engine.evaluate(rules, rows, engine="durable")
     assert a.results.keys() == b.results.keys() and len(a.results) == 15

@@ -64,7 +64,7 @@ def evaluate_to(workbook: Path, out: Path, rules, copy: bool = True) -> Run:
     rules = rules if isinstance(rules, RuleSet) else engine.load_rules(rules)
     source = writers.source_for(workbook) if copy else None
     sheets = engine.read_workbook(workbook)
-    rows = engine.io.registers.bind(rules, sheets, str(workbook))
+    rows = engine.bind(rules, sheets, str(workbook))
     evaluation = engine.evaluate(rules, rows)
     frames = {
         evaluation.rows[e].sheet: results.result_frame(evaluation, e)

@@ -40,9 +40,10 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import RuleStructureError
+from engine.evaluation.bind import EntityRows, bind, coerce
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
-from engine.io.registers import EntityRows, Sheet, _norm, bind, coerce, read_workbook
+from engine.io.registers import Sheet, normalize_header, read_workbook
 from engine.model import RuleSet, Variable
 from engine.model.graph import ancestors
 from engine.text import format_values
@@ -434,9 +435,13 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
 
 def _find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
     """The sheet's header for a variable, matched as ``bind`` matches headers."""
-    headers = {_norm(h): h for h in frame.columns}
+    headers = {normalize_header(h): h for h in frame.columns}
     return next(
-        (headers[_norm(h)] for h in (*variable.headers, variable.name, variable.label) if h and _norm(h) in headers),
+        (
+            headers[normalize_header(h)]
+            for h in (*variable.headers, variable.name, variable.label)
+            if h and normalize_header(h) in headers
+        ),
         None,
     )
 

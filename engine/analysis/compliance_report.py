@@ -20,12 +20,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
 from engine.analysis.compliance import AT_LEAST, AT_MOST, HIGH, KINDS, LOW, MEDIUM, SEVERITIES, ColumnCheck, Compliance
+from engine.io.cells import cell_values
 from engine.io.writers import atomic_path
 
 MAX_TABLE_ROWS = 1_048_575 - 40  # below a sheet's header block; beyond this a table is cut and says so
@@ -394,7 +394,7 @@ def _write_findings_table(ws, frame: pd.DataFrame, top: int, name: str, styles, 
         return top + 1
     for c, (_, field, _) in enumerate(fields):
         values = shown[field].to_numpy(dtype=object)
-        ws.write_column(top + 1, c, [_cell(v) for v in values])
+        ws.write_column(top + 1, c, cell_values(values))
     last = top + len(shown)
     ws.add_table(
         top,
@@ -423,13 +423,6 @@ def _write_findings_table(ws, frame: pd.DataFrame, top: int, name: str, styles, 
         )
         return last + 1
     return last
-
-
-def _cell(value):
-    """numpy scalars become Python; None stays an empty cell."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _table_name(text: str) -> str:

@@ -26,10 +26,11 @@ import numpy as np
 
 from engine import feel
 from engine.errors import Position, RuleError
+from engine.evaluation.bind import bind
 from engine.evaluation.columns import is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
 from engine.feel import feel_literal, feel_text
-from engine.io.registers import bind, read_workbook
+from engine.io.registers import read_workbook
 from engine.model import DecisionTable, RuleSet
 from engine.model.rulebook import _display_path, load_rules
 from engine.text import format_value, json_value

@@ -46,9 +46,9 @@ from openpyxl.utils import get_column_letter
 
 from engine import feel
 from engine.errors import Position
+from engine.evaluation.bind import coerce
 from engine.evaluation.columns import NULL, Column, to_python
 from engine.evaluation.decisions import DecisionResult, _first_message, evaluate_table
-from engine.io.registers import coerce
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 from engine.model.rulebook import _display_path, cell_text, load_rules, rule_files

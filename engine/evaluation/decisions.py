@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 
 from engine import feel
+from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
 from engine.evaluation.reasons import input_texts, outputs_text, rule_reasons
 from engine.evaluation.trace import near_misses
 from engine.evaluation.vectorized import eval_expr, test_mask
-from engine.io.registers import EntityRows
 from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from engine.model.graph import referenced_names
 from engine.text import format_values

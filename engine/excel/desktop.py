@@ -12,13 +12,13 @@ else the shipped rules.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
 from engine.errors import KadeError
 from engine.excel import handlers
 from engine.excel.rules_source import RulesSource, default_rules_path
+from engine.io.cells import plain_value
 
 
 class XwBook:
@@ -42,7 +42,7 @@ class XwBook:
         grid = self._sheet(sheet).range((1, 1), (last.row, last.column)).options(ndim=2).value
         if grid == [[None]]:
             return []
-        return [[_plain(v) for v in row] for row in grid]
+        return [[plain_value(v) for v in row] for row in grid]
 
     def active_sheet(self) -> str:
         return self.book.sheets.active.name
@@ -75,13 +75,6 @@ class XwBook:
 
     def message(self, text: str, title: str, *, important: bool = True) -> None:
         self.book.app.alert(text, title=title)
-
-
-def _plain(value):
-    """xlwings gives whole numbers as float and may give pandas/numpy dates: keep plain Python."""
-    if isinstance(value, dt.datetime) or value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
 
 
 def _rules_source(book) -> RulesSource:

@@ -13,8 +13,6 @@ its own ("kade why", "kade check"): a message box holds about 1,000 characters.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from engine.evaluation import results
 from engine.excel.errors import SelectionError
 from engine.excel.layout import SheetLayout, data_sheet, result_names
 from engine.excel.port import DECISION_HEADER, ERROR_CELL, ERROR_HEADER, WorkbookPort
+from engine.io.cells import cell_values
 from engine.model import RuleSet
 from engine.text import format_value
 
@@ -98,7 +97,7 @@ def _write_results(book: WorkbookPort, layout: SheetLayout, frame: pd.DataFrame)
     if layout.old_results:
         book.clear(sheet, 0, at, layout.grid_rows, layout.old_results)
     headers = [str(c) for c in frame.columns]
-    columns = [_cells(frame[c]) for c in frame.columns]
+    columns = [cell_values(frame[c], dates_as_datetime=True) for c in frame.columns]
     body = [list(row) for row in zip(*columns)] if len(frame) else []
     book.write(sheet, 0, at, [headers] + body)
     width, n = len(headers), len(frame)
@@ -117,29 +116,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], mask, [False])).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
-
-
-def _cells(series: pd.Series) -> list:
-    """A result column as cell values: lists as 'a; b', NaN as empty, numpy as Python."""
-    return [_cell(v) for v in series.tolist()]
-
-
-def _cell(value):
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if isinstance(value, list):
-        return "; ".join("" if v is None else str(_cell(v)) for v in value)
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    if isinstance(value, np.generic):
-        return _cell(value.item())
-    return value
 
 
 def _evaluate_summary(evaluation, outcome: EvaluateOutcome) -> str:

@@ -37,6 +37,7 @@ from engine.excel import handlers
 from engine.excel.errors import InPlaceRefused, WorkbookLocked
 from engine.io.writers import atomic_path
 from engine.model import RuleSet
+from engine.text import display_width
 
 # Parts openpyxl reads and writes back faithfully (or that are safe to lose:
 # calcChain is rebuilt by Excel, printerSettings are printer-driver bytes, the
@@ -234,17 +235,12 @@ class OpenpyxlBook:
     def autofit(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
         ws = self.book[sheet]
         for c in range(column + 1, column + columns + 1):
-            longest = max((_text_width(ws.cell(r, c).value) for r in range(row + 1, row + rows + 1)), default=0)
+            cells = (ws.cell(r, c).value for r in range(row + 1, row + rows + 1))
+            longest = max((display_width("" if v is None else str(v)) for v in cells), default=0)
             ws.column_dimensions[get_column_letter(c)].width = min(50, max(8, longest + 2))
 
     def message(self, text: str, title: str, *, important: bool = True) -> None:
         self.messages.append((title, text))
-
-
-def _text_width(value) -> int:
-    if value is None:
-        return 0
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in str(value))  # CJK characters are two columns wide
 
 
 # -------------------------------------------------------------- in place ------

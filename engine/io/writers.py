@@ -22,7 +22,9 @@ import pandas as pd
 
 from engine.evaluation.results import ERRORS_COLUMN
 from engine.io import xlsx_copy, xlsx_stream
+from engine.io.cells import cell_values
 from engine.io.xlsx_stream import SheetSpec
+from engine.text import display_width
 
 log = logging.getLogger("kade")
 
@@ -57,29 +59,6 @@ def _umask() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 0o022
-
-
-def _cell_values(series: pd.Series) -> list:
-    """A column as Python values a spreadsheet accepts (NaN -> blank, lists -> 'a; b')."""
-    values = series.to_numpy(dtype=object)
-    if values.dtype == object:
-        kinds = pd.Series(values, dtype=object).map(type)
-        is_list = (kinds == list).to_numpy()
-        if is_list.any():
-            values = values.copy()
-            values[is_list] = (
-                pd.Series(values[is_list]).map(lambda v: "; ".join("" if x is None else str(x) for x in v)).to_numpy()
-            )
-        is_float = (kinds == float).to_numpy()
-        if is_float.any():
-            values = values.copy()
-            nan = is_float & pd.isna(values)
-            values[nan] = None
-        is_np_dt = (kinds == np.datetime64).to_numpy() | (kinds == pd.Timestamp).to_numpy()
-        if is_np_dt.any():
-            values = values.copy()
-            values[is_np_dt] = pd.to_datetime(pd.Series(values[is_np_dt])).dt.to_pydatetime()
-    return values.tolist()
 
 
 def source_for(workbook: Path) -> xlsx_copy.Source | None:
@@ -155,7 +134,7 @@ def _kind(column: str, decision: bool) -> str:
 
 def _width(column) -> float:
     long_text = str(column).endswith(".reason") or column == ERRORS_COLUMN
-    return 60 if long_text else max(10, min(30, _text_width(str(column)) + 2))
+    return 60 if long_text else max(10, min(30, display_width(str(column)) + 2))
 
 
 def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
@@ -164,20 +143,16 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
     for c in frame.columns:
         values = frame[c].to_numpy(dtype=object)
         if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
-            values = np.array(_cell_values(frame[c]), dtype=object)
+            values = np.array(cell_values(frame[c]), dtype=object)
         out[c] = pd.Series(values, dtype=object)
     return pd.DataFrame(out)
-
-
-def _text_width(text: str) -> int:
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
 def write_csv(sheets: dict[str, pd.DataFrame], target: Path):
     """A folder with one UTF-8 (with BOM, so Excel shows Chinese) CSV per sheet."""
     target.mkdir(parents=True, exist_ok=True)
     for name, frame in sheets.items():
-        out = pd.DataFrame({c: _cell_values(frame[c]) for c in frame.columns})
+        out = pd.DataFrame({c: cell_values(frame[c]) for c in frame.columns})
         with atomic_path(target / f"{_safe_name(name)}.csv") as tmp:
             out.to_csv(tmp, index=False, encoding="utf-8-sig")
 
@@ -186,7 +161,7 @@ def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | No
     doc = {
         "summary": summary or {},
         "sheets": {
-            name: [dict(zip(frame.columns, row)) for row in zip(*(_cell_values(frame[c]) for c in frame.columns))]
+            name: [dict(zip(frame.columns, row)) for row in zip(*(cell_values(frame[c]) for c in frame.columns))]
             for name, frame in sheets.items()
         },
     }
