@@ -1,42 +1,126 @@
-"""kade command line: a thin shell over the ``engine`` library API."""
+"""kade command line: a thin shell over the library. Each command collects its
+options, calls one function (mostly of ``engine.pipeline``) and prints the result;
+errors the user can fix come back as KadeError and leave with exit status 2."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
 import engine
-from engine import audit
-from engine.analysis import compliance, compliance_report, rules_diff, testsheets
-from engine.analysis import rules_check as rule_check
-from engine.errors import KadeError, RuleError
-from engine.evaluation import results
+from engine import pipeline
+from engine.errors import KadeError
 from engine.evaluation.decisions import ENGINES
-from engine.evaluation.durable import availability as durable_availability
-from engine.io import writers
-from engine.model import show
 
-HERE = Path(__file__).resolve().parent
 PROGRESS_ROWS = 50_000  # show a progress bar from this many rows on
 
 
-def default_rules() -> Path:
-    """--rules, else $KADE_RULES, else ./rules, else the rules shipped with kade."""
-    env = os.environ.get("KADE_RULES")
-    if env:
-        return Path(env)
-    local = Path("rules")
-    return local if local.is_dir() else HERE / "rules"
+class KadeFailure(click.ClickException):
+    """Something the user can fix (bad rules, unreadable workbook, bad option):
+    the message in red on stderr, exit status 2."""
+
+    exit_code = 2
+
+    def show(self, file=None) -> None:
+        click.secho(f"error: {self.format_message()}", fg="red", err=True)
 
 
-def fail(error: KadeError | str, code: int = 2):
-    click.secho(f"error: {error}", fg="red", err=True)
-    sys.exit(code)
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Library errors (and files that cannot be written) as a KadeFailure."""
+    try:
+        yield
+    except KadeError as exc:
+        raise KadeFailure(str(exc)) from exc
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise KadeFailure(f"cannot write {where}{exc.strerror or exc}") from exc
+
+
+def finish(code: int) -> None:
+    """Leave with an exit status that is not an error of the command itself (1:
+    some rows in error, findings)."""
+    click.get_current_context().exit(code)
+
+
+def load_rules(rules_path: Path | None):
+    with reported():
+        return engine.load_rules(rules_path or pipeline.default_rules_path())
+
+
+# ---------------------------------------------------------- shared options ------
+
+
+def rules_option(help: str = "Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules."):
+    return click.option("--rules", "rules_path", type=click.Path(path_type=Path), default=None, help=help)
+
+
+audit_option = click.option(
+    "--audit",
+    "audit_location",
+    default=None,
+    metavar="PATH|URL",
+    help="Audit database: a SQLite file or a postgresql:// URL. "
+    "Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.",
+)
+no_audit_option = click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
+progress_option = click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
+)
+engine_option = click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(ENGINES),
+    default="vectorized",
+    show_default=True,
+    help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).",
+)
+
+
+class ProgressBar:
+    """The library's progress callbacks as a bar on stderr: shown when asked, by
+    default for 50,000+ rows in a terminal; never with --quiet."""
+
+    def __init__(self, verb: str, *, wanted: bool | None, quiet: bool):
+        self.verb, self.wanted, self.quiet = verb, wanted, quiet
+        self.bar: Any = None  # click's bar, made when the row count is known
+
+    def start(self, steps: int, rows: int) -> None:
+        show = self.wanted if self.wanted is not None else (rows >= PROGRESS_ROWS and sys.stderr.isatty())
+        self.bar = click.progressbar(
+            length=steps,
+            label=f"{self.verb} {rows:,} rows",
+            file=sys.stderr,
+            show_pos=True,
+            hidden=not show or self.quiet,
+        )
+        self.bar.__enter__()
+
+    def step(self, what: str) -> None:
+        if self.bar is not None:
+            if what.startswith("writing"):
+                self.bar.label = what
+            self.bar.update(1)
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def audit_options(audit_location: str | None, no_audit: bool) -> pipeline.AuditOptions:
+    return pipeline.AuditOptions(enabled=not no_audit, location=audit_location, front_end="cli")
+
+
+# ------------------------------------------------------------------- main ------
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -56,13 +140,7 @@ def main():
 
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.",
-)
+@rules_option()
 @click.option(
     "-o",
     "--output",
@@ -73,29 +151,14 @@ def main():
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(writers.FORMATS),
+    type=click.Choice(["xlsx", "csv", "json"]),
     default=None,
     help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.",
 )
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(ENGINES),
-    default="vectorized",
-    show_default=True,
-    help="Which evaluator matches rows: the vectorized one, or durable-rules (slower; a cross-check).",
-)
-@click.option(
-    "--audit",
-    "audit_location",
-    default=None,
-    metavar="PATH|URL",
-    help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.",
-)
-@click.option("--no-audit", is_flag=True, help="Do not record this run in the audit trail.")
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
-)
+@engine_option
+@audit_option
+@no_audit_option
+@progress_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option(
     "--new-workbook",
@@ -156,118 +219,46 @@ def evaluate(
       kade evaluate register.xlsx --in-place
     """
     if engine_name == "durable":
-        why = durable_availability()
+        from engine.evaluation.durable import availability
+
+        why = availability()
         if why:
-            fail(f"--engine durable is unavailable: {why}")
-    if in_place:
-        if output is not None or fmt is not None or new_workbook:
-            fail("--in-place writes into WORKBOOK itself; leave out -o/--format/--new-workbook")
-        _evaluate_in_place(workbook, rules_path, engine_name, audit_location, no_audit, quiet)
-    fmt = fmt or _format_from(output)
-    output = output or _default_output(workbook, fmt)
-    if output.resolve() == workbook.resolve():
-        fail("the output would overwrite the input workbook; choose another -o")
-    try:
-        rules = engine.load_rules(rules_path or default_rules())
-    except RuleError as exc:
-        fail(exc)
-    try:
-        # the copy's source sheets are indexed in the background while the workbook is read and evaluated
-        source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
-        sheets = engine.read_workbook(workbook)
-        rows = engine.bind(rules, sheets, str(workbook))
-        store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
-    except KadeError as exc:
-        fail(exc)
-    total = sum(len(r) for r in rows.values())
-    show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
-    with click.progressbar(
-        length=len(rules.decisions) + 1,
-        label=f"deciding {total:,} rows",
-        file=sys.stderr,
-        show_pos=True,
-        hidden=not show or quiet,
-    ) as bar:
-        try:
-            evaluation = engine.evaluate(
-                rules, rows, progress=lambda _name: bar.update(1), engine=engine_name, trace=not no_audit
-            )
-        except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
-            fail(exc)
-        frames = {
-            evaluation.rows[e].sheet: results.result_frame(evaluation, e)
-            for e in evaluation.rows
-            if evaluation.for_entity(e)
-        }
-        summary = results.summarize(evaluation)
-        bar.label = f"writing {output}"
-        _write(frames, output, fmt, summary, source, {s.name: s.origin for s in sheets})
-        bar.update(1)
-    if source is not None and source.why_not and not quiet:
-        click.echo(
-            f"note: {output} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}",
-            err=True,
-        )
-    run_id = None
-    if store is not None:
-        try:
-            run_id = audit.record(
-                store,
-                evaluation,
-                command="evaluate",
-                engine=engine_name,
-                workbook=str(workbook),
-                version=engine.__version__,
-            )
-        except KadeError as exc:
-            fail(exc)
-        finally:
-            store.close()
-    errors = results.error_rows(evaluation)
-    if not quiet:
-        _print_summary(summary, evaluation.skipped, output, errors)
-        if run_id:
-            click.echo(f"audited as run {run_id}")
-    sys.exit(1 if errors else 0)
-
-
-def _format_from(output: Path | None) -> str:
-    if output is not None and output.suffix.lower().lstrip(".") in writers.FORMATS:
-        return output.suffix.lower().lstrip(".")
-    return "csv" if output is not None and output.suffix == "" else "xlsx"
-
-
-def _default_output(workbook: Path, fmt: str) -> Path:
-    stem = workbook.with_name(f"{workbook.stem}.kade")
-    return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
-
-
-def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
-    if fmt == "xlsx":
-        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
-    elif fmt == "csv":
-        writers.write_csv(frames, output)
-    else:
-        writers.write_json(frames, output, {"decisions": [s.__dict__ for s in summary]})
-
-
-def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
-    for s in summary:
-        if s.range:
-            outcomes = f"values {s.range[0]:,.6g} … {s.range[1]:,.6g}"
+            raise KadeFailure(f"--engine durable is unavailable: {why}")
+    if in_place and (output is not None or fmt is not None or new_workbook):
+        raise KadeFailure("--in-place writes into WORKBOOK itself; leave out -o/--format/--new-workbook")
+    rules = load_rules(rules_path)
+    options = audit_options(audit_location, no_audit)
+    with reported():
+        if in_place:
+            run = pipeline.evaluate_in_place(workbook, rules, engine=engine_name, audit_options=options)
         else:
-            outcomes = ", ".join(f"{value} {count}" for value, count in s.outcomes[:8])
-            if len(s.outcomes) > 8:
-                outcomes += f", … ({len(s.outcomes) - 8} more)"
-        line = f"{s.decision:<22} {s.rows:>8,} rows  {outcomes}"
-        if s.errors:
-            line += click.style(f"  [{s.errors:,} in error]", fg="yellow")
-        click.echo(line)
-    for name, why in skipped.items():
-        click.echo(f"{name:<22} skipped: {why}")
-    if errors:
-        click.secho(f"{errors:,} row(s) in error: see the kade.errors column in {output}", fg="yellow")
-    click.echo(f"wrote {output}")
+            with ProgressBar("deciding", wanted=progress, quiet=quiet) as bar:
+                run = pipeline.evaluate_to_file(
+                    workbook,
+                    rules,
+                    output=output,
+                    fmt=fmt,
+                    engine=engine_name,
+                    new_workbook=new_workbook,
+                    audit_options=options,
+                    progress=bar,
+                )
+    if not quiet:
+        _print_run(run)
+    finish(run.exit_code)
+
+
+def _print_run(run: pipeline.EvaluationRun) -> None:
+    for note in run.notes:
+        click.echo(f"note: {note}", err=True)
+    for line in run.summary_lines():
+        click.secho(line, fg="yellow" if "in error" in line else None)
+    if run.backup is not None:
+        click.echo(f"the original is kept as {run.backup}")
+    elif run.output is not None:
+        click.echo(f"wrote {run.output}")
+    if run.run_id:
+        click.echo(f"audited as run {run.run_id}")
 
 
 # ------------------------------------------------------------------ check ------
@@ -275,13 +266,7 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
 
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.",
-)
+@rules_option()
 @click.option(
     "--report",
     "report_path",
@@ -297,16 +282,9 @@ def _print_summary(summary, skipped: dict[str, str], output: Path, errors: int):
     show_default=True,
     help="text for people, json for tools (every finding and every row not checked).",
 )
-@click.option(
-    "--audit",
-    "audit_location",
-    default=None,
-    metavar="PATH|URL",
-    help="Audit database: a SQLite file or a postgresql:// URL. Default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite.",
-)
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
-)
+@audit_option
+@no_audit_option
+@progress_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors (--format json still prints the JSON).")
 def check(
     workbook: Path,
@@ -314,6 +292,7 @@ def check(
     report_path: Path | None,
     fmt: str,
     audit_location: str | None,
+    no_audit: bool,
     progress: bool | None,
     quiet: bool,
 ):
@@ -324,12 +303,12 @@ def check(
     decision people took: 现有等级 records client_tier, 审批人级别
     required_approver, 实际设计单位 route, 销售等级 sla_tier. Each row's
     recorded value is compared with what the rules decide for that row:
-      high    recorded below a minimum: a contract signed below the required
-              approver (an approver above the required one is fine)
-      medium  any other value that differs from the decision (an SLA sold
-              above the decided tier, another design unit, another client
-              tier); an approver left empty or not an allowed value
-      low     any other recorded value left empty or not an allowed value
+      error    recorded below a minimum: a contract signed below the required
+               approver (an approver above the required one is fine)
+      warning  any other value that differs from the decision (an SLA sold
+               above the decided tier, another design unit, another client
+               tier); an approver left empty or not an allowed value
+      info     any other recorded value left empty or not an allowed value
     Rows whose decision is in error are listed as not checked. The run is
     recorded in the audit trail (see kade audit, kade explain).
 
@@ -348,51 +327,20 @@ def check(
       kade check register.xlsx --format json > findings.json
       kade check register.xlsx -q || echo "kade check: exit $?"    # cron, CI
     """
-    if report_path is not None and report_path.resolve() == workbook.resolve():
-        fail("the report would overwrite the register; choose another --report")
-    try:
-        rules = engine.load_rules(rules_path or default_rules())
-        store = audit.open_store(audit_location)  # fail before any work is done
-    except KadeError as exc:
-        fail(exc)
-    try:
-        sheets = engine.read_workbook(workbook)
-        total = sum(len(s.frame) for s in sheets)
-        show = progress if progress is not None else (total >= PROGRESS_ROWS and sys.stderr.isatty())
-        steps = compliance.progress_steps(rules) + (1 if report_path is not None else 0)
-        with click.progressbar(
-            length=steps, label=f"checking {total:,} rows", file=sys.stderr, show_pos=True, hidden=not show or quiet
-        ) as bar:
-            result = compliance.check_sheets(
-                rules, sheets, source=str(workbook), trace=True, progress=lambda _step: bar.update(1)
-            )
-            if report_path is not None:
-                bar.label = f"writing {report_path}"
-                compliance_report.write_report(result, report_path)
-                bar.update(1)
-        run_id = audit.record(
-            store,
-            result.evaluation,
-            command="check",
-            engine="vectorized",
-            workbook=str(workbook),
-            version=engine.__version__,
+    rules = load_rules(rules_path)
+    with reported(), ProgressBar("checking", wanted=progress, quiet=quiet) as bar:
+        run = pipeline.check_register(
+            workbook, rules, report=report_path, audit_options=audit_options(audit_location, no_audit), progress=bar
         )
-    except KadeError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail(f"cannot write {report_path}: {exc.strerror or exc}")
-    finally:
-        store.close()
     if fmt == "json":
-        doc = {**result.to_dict(), "report": str(report_path) if report_path else None, "audit_run": run_id}
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=1, default=str))
+        click.echo(json.dumps(run.to_dict(), ensure_ascii=False, indent=1, default=str))
     elif not quiet:
-        click.echo(result.render_text(), nl=False)
-        if report_path is not None:
-            click.echo(f"wrote {report_path}")
-        click.echo(f"audited as run {run_id}")
-    sys.exit(result.exit_code)
+        click.echo(run.compliance.render_text(), nl=False)  # type: ignore[attr-defined]
+        if run.report is not None:
+            click.echo(f"wrote {run.report}")
+        if run.run_id:
+            click.echo(f"audited as run {run.run_id}")
+    finish(run.exit_code)
 
 
 # ------------------------------------------------------------------ rules ------
@@ -436,14 +384,16 @@ def rules_check(path: Path | None, fmt: str):
       kade rules check rules/contract_authorization.xlsx
       kade rules check rules --format json > findings.json
     """
-    report = rule_check.check_path(path or default_rules())
+    from engine.analysis.rules_check import check_path
+
+    report = check_path(path or pipeline.default_rules_path())
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     elif report.unreadable:
-        fail(report.unreadable)
+        raise KadeFailure(report.unreadable)
     else:
         click.echo(report.render_text(), nl=False)
-    sys.exit(report.exit_code)
+    finish(report.exit_code)
 
 
 @rules.command("test")
@@ -472,14 +422,15 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
       kade rules test rules/client_tier.xlsx --coverage
       kade rules test --engine all
     """
-    try:
-        run = testsheets.run_tests(path or default_rules(), engines=(engine_name,))
-    except KadeError as exc:
-        fail(exc)
-    except ValueError as exc:  # the engine asked for is not available
-        fail(str(exc))
+    from engine.analysis.testsheets import run_tests
+
+    with reported():
+        try:
+            run = run_tests(path or pipeline.default_rules_path(), engines=(engine_name,))
+        except ValueError as exc:  # the engine asked for is not available
+            raise KadeFailure(str(exc)) from exc
     click.echo(run.render_text(coverage=coverage), nl=False)
-    sys.exit(run.exit_code)
+    finish(run.exit_code)
 
 
 @rules.command("diff")
@@ -493,7 +444,7 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
     help="Also decide this workbook with both versions and list the rows whose decision changes.",
 )
 @click.option("--rows", "limit", type=int, default=20, show_default=True, help="Changed rows shown per decision.")
-def rules_diff_command(old: str, new: str, workbook: Path | None, limit: int):
+def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
     """What changed from OLD to NEW: rules added, removed, moved, changed
     entries and thresholds, hit policies, glossary. OLD and NEW are folders,
     workbooks, or git revisions (REVISION:PATH).
@@ -504,18 +455,15 @@ def rules_diff_command(old: str, new: str, workbook: Path | None, limit: int):
       kade rules diff HEAD~1:rules/client_tier.xlsx rules/client_tier.xlsx
       kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
     """
-    try:
-        before, after = rules_diff.load_rules_spec(old), rules_diff.load_rules_spec(new)
-    except KadeError as exc:
-        fail(exc)
-    click.echo(rules_diff.diff_rulesets(before, after).render_text(), nl=False)
-    if workbook is not None:
-        try:
-            impacts = rules_diff.decision_changes(before, after, workbook)
-        except KadeError as exc:
-            fail(exc)
-        click.echo(f"\nrows of {workbook} whose decision changes:")
-        click.echo(rules_diff.render_impact(impacts, limit), nl=False)
+    from engine.analysis import rules_diff as diffing
+
+    with reported():
+        before, after = diffing.load_rules_spec(old), diffing.load_rules_spec(new)
+        click.echo(diffing.diff_rulesets(before, after).render_text(), nl=False)
+        if workbook is not None:
+            impacts = diffing.decision_changes(before, after, workbook)
+            click.echo(f"\nrows of {workbook} whose decision changes:")
+            click.echo(diffing.render_impact(impacts, limit), nl=False)
 
 
 @rules.command("show")
@@ -532,57 +480,12 @@ def rules_show(file: Path, as_text: bool):
       kade rules show rules/client_tier.xlsx
       git config diff.kade-rules.textconv "kade rules show --text"   # with .gitattributes: rules/*.xlsx diff=kade-rules
     """
+    from engine.model.show import render_text
+
     try:
-        click.echo(show.render_text(file), nl=False)
+        click.echo(render_text(file), nl=False)
     except Exception as exc:
-        fail(f"cannot read {file}: {exc}")
-
-
-# -------------------------------------------------------------------- dmn ------
-
-
-@main.group(name="dmn")
-def dmn_group():
-    """DMN standard conformance: run the DMN TCK.
-
-    \b
-    Examples:
-      kade dmn tck tests/data/dmn-tck/compliance-level-2
-    """
-
-
-@dmn_group.command(name="tck")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--engine",
-    "engine_name",
-    type=click.Choice(ENGINES),
-    default="vectorized",
-    show_default=True,
-    help="Which evaluator matches the decision-table rows.",
-)
-def dmn_tck(directory: Path, engine_name: str):
-    """Run every *.dmn with its *-test-*.xml under DIRECTORY (the DMN TCK layout).
-
-    \b
-    Prints each failing case with expected vs actual, then 'N passed, M failed'.
-    Exit status: 0 all passed · 1 some failed · 2 unreadable input.
-
-    \b
-    Examples:
-      kade dmn tck tests/data/dmn-tck/compliance-level-2
-      kade dmn tck tests/data/dmn-tck/compliance-level-2 --engine durable
-    """
-    from engine.dmn.tck import TckInputError, run_tck
-    from engine.evaluation.decisions import matcher_for
-
-    try:
-        report = run_tck(directory, matcher=matcher_for(engine_name))
-    except TckInputError as exc:
-        fail(exc)
-    for line in report.lines():
-        click.echo(line)
-    sys.exit(0 if report.failed == 0 else 1)
+        raise KadeFailure(f"cannot read {file}: {exc}") from exc
 
 
 @rules.command(name="export")
@@ -600,13 +503,9 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
     """
     from engine.dmn.export import write_dmn
 
-    try:
-        loaded = engine.load_rules(rules_path)
+    loaded = load_rules(rules_path)
+    with reported():
         write_dmn(loaded, output, name=name or rules_path.resolve().stem)
-    except KadeError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN 1.5)")
 
 
@@ -632,17 +531,51 @@ def rules_import(model: Path, output: Path):
     """
     from engine.dmn.workbook import import_dmn
 
-    try:
+    with reported():
         summary = import_dmn(model, output)
-    except KadeError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
     click.echo(f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries")
     for dmn_name, name in summary.renamed.items():
         click.echo(f"  {dmn_name!r} is {name} in the workbook")
     for note in summary.notes:
         click.echo(f"  note: {note}")
+
+
+# -------------------------------------------------------------------- dmn ------
+
+
+@main.group(name="dmn")
+def dmn_group():
+    """DMN standard conformance: run the DMN TCK.
+
+    \b
+    Examples:
+      kade dmn tck tests/data/dmn-tck/compliance-level-2
+    """
+
+
+@dmn_group.command(name="tck")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@engine_option
+def dmn_tck(directory: Path, engine_name: str):
+    """Run every *.dmn with its *-test-*.xml under DIRECTORY (the DMN TCK layout).
+
+    \b
+    Prints each failing case with expected vs actual, then 'N passed, M failed'.
+    Exit status: 0 all passed · 1 some failed · 2 unreadable input.
+
+    \b
+    Examples:
+      kade dmn tck tests/data/dmn-tck/compliance-level-2
+      kade dmn tck tests/data/dmn-tck/compliance-level-2 --engine durable
+    """
+    from engine.dmn.tck import run_tck
+    from engine.evaluation.decisions import matcher_for
+
+    with reported():
+        report = run_tck(directory, matcher=matcher_for(engine_name))
+    for line in report.lines():
+        click.echo(line)
+    finish(0 if report.failed == 0 else 1)
 
 
 # ------------------------------------------------------------------ excel ------
@@ -669,13 +602,7 @@ def excel_group():
     help="Your workbook (.xlsx/.xlsm): its sheets are copied and each data sheet gets the buttons. "
     "Default: empty data sheets with the glossary's headers.",
 )
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Rules that name the data sheets. Default: $KADE_RULES, else ./rules.",
-)
+@rules_option("Rules that name the data sheets. Default: $KADE_RULES, else ./rules.")
 @click.option(
     "--python",
     "python",
@@ -697,13 +624,9 @@ def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, pyth
     """
     from engine.excel.build import build_workbook
 
-    try:
-        rules = engine.load_rules(rules_path or default_rules())
+    rules = load_rules(rules_path)
+    with reported():
         result = build_workbook(out, rules, source, python=python)
-    except KadeError as exc:
-        fail(exc)
-    except OSError as exc:
-        fail(f"cannot write {out}: {exc.strerror or exc}")
     click.echo(f"wrote {result.path}: buttons on {', '.join(result.data_sheets)}")
     for note in result.notes:
         click.echo(f"  note: {note}")
@@ -719,17 +642,13 @@ def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, pyth
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option(
     "--token",
-    default=None,
-    envvar="KADE_SERVE_TOKEN",
-    help="Required in each request's Authorization header (the clients' auth:=). Or $KADE_SERVE_TOKEN.",
+    "tokens",
+    multiple=True,
+    metavar="[NAME=]TOKEN",
+    help="A token each request must send in its Authorization header (the clients' auth:=); give one per "
+    "user as NAME=TOKEN and the audit trail records the NAME. Repeatable. Or $KADE_SERVE_TOKEN.",
 )
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Rules folder or workbook. Default: $KADE_RULES, else ./rules. Re-read when a rule file changes.",
-)
+@rules_option("Rules folder or workbook. Default: $KADE_RULES, else ./rules. Re-read when a rule file changes.")
 @click.option(
     "--max-request-mb",
     default=64,
@@ -744,8 +663,17 @@ def excel_workbook(out: Path, source: Path | None, rules_path: Path | None, pyth
     metavar="ORIGIN",
     help="A web origin allowed to call, for Office Scripts: 'https://*.officescripts.microsoftusercontent.com'.",
 )
+@audit_option
+@click.option("--no-audit", is_flag=True, help="Do not record button evaluations in the audit trail.")
 def serve_command(
-    host: str, port: int, token: str | None, rules_path: Path | None, max_request_mb: int, cors_origins: tuple
+    host: str,
+    port: int,
+    tokens: tuple[str, ...],
+    rules_path: Path | None,
+    max_request_mb: int,
+    cors_origins: tuple,
+    audit_location: str | None,
+    no_audit: bool,
 ):
     """Serve the Evaluate, Why? and Check rules buttons over HTTP for xlwings'
     clients: VBA RunRemotePython (xlwings add-in) and Office Scripts runPython.
@@ -753,75 +681,34 @@ def serve_command(
     \b
     POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
     xlwings' JSON in, actions out. GET /health. Errors are plain text, which
-    the clients show to the user. Stop with Ctrl+C.
+    the clients show to the user. Every Evaluate is recorded in the audit
+    trail with the token's name (or the caller's address) as its user.
+    Stop with Ctrl+C.
 
     \b
     Examples:
       kade serve
       kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --rules /srv/kade/rules
+      kade serve --host 0.0.0.0 --token "wang=$WANG_TOKEN" --token "li=$LI_TOKEN" --audit /srv/kade/audit.sqlite
       kade serve --host 0.0.0.0 --token "$KADE_TOKEN" --cors-origin 'https://*.officescripts.microsoftusercontent.com'
     """
-    from engine.excel.server import serve
+    import os
 
-    try:
+    from engine.excel.server import parse_tokens, serve
+
+    with reported():
+        named = parse_tokens(
+            tokens or ((os.environ["KADE_SERVE_TOKEN"],) if os.environ.get("KADE_SERVE_TOKEN") else ())
+        )
         serve(
             host,
             port,
-            token=token,
-            rules_path=rules_path or default_rules(),
+            tokens=named,
+            rules_path=rules_path or pipeline.default_rules_path(),
             max_request_mb=max_request_mb,
             cors_origins=cors_origins,
+            audit_options=pipeline.AuditOptions(enabled=not no_audit, location=audit_location, front_end="serve"),
         )
-    except KadeError as exc:
-        fail(exc)
-
-
-def _evaluate_in_place(
-    workbook: Path, rules_path: Path | None, engine_name: str, audit_location: str | None, no_audit: bool, quiet: bool
-):
-    """kade evaluate --in-place: the decision columns into WORKBOOK itself (engine.excel.inplace)."""
-    from engine.excel.inplace import evaluate_in_place
-
-    store = None
-    try:
-        rules = engine.load_rules(rules_path or default_rules())
-        store = None if no_audit else audit.open_store(audit_location)  # fail before any work is done
-        result = evaluate_in_place(workbook, rules, trace=not no_audit, engine_name=engine_name)
-        evaluation = result.outcome.evaluation
-        run_id = (
-            None
-            if store is None
-            else audit.record(
-                store,
-                evaluation,
-                command="evaluate --in-place",
-                engine=engine_name,
-                workbook=str(workbook),
-                version=engine.__version__,
-            )
-        )
-    except KadeError as exc:
-        fail(exc)
-    finally:
-        if store is not None:
-            store.close()
-    if not quiet:
-        _print_summary(results.summarize(evaluation), evaluation.skipped, workbook, result.outcome.error_rows)
-        click.echo(f"the original is kept as {result.backup}")
-        for note in result.notes:
-            click.echo(f"note: {note}")
-        if run_id:
-            click.echo(f"audited as run {run_id}")
-    sys.exit(1 if result.outcome.error_rows else 0)
-
-
-@contextlib.contextmanager
-def _store(location: str | None):
-    store = audit.open_store(location)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 # ---------------------------------------------------------------- explain ------
@@ -838,16 +725,8 @@ def _store(location: str | None):
 @click.option(
     "--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run."
 )
-@click.option(
-    "--rules",
-    "rules_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Rules for --fresh (default as for evaluate).",
-)
-@click.option(
-    "--audit", "audit_location", default=None, metavar="PATH|URL", help="Audit database (default as for evaluate)."
-)
+@rules_option("Rules for --fresh (default as for evaluate).")
+@audit_option
 def explain(
     workbook: Path,
     key: str,
@@ -859,10 +738,11 @@ def explain(
     """Explain in plain words why a row was decided as it was.
 
     \b
-    Reads the latest audited run of WORKBOOK (or, with --fresh, evaluates it
-    now): for each decision of the row, the value, the rule and its
-    annotation, the inputs it used, and the near misses - the closest rules
-    that did not fire and which condition failed.
+    Reads the latest audited run of WORKBOOK - from kade evaluate, kade check
+    or an Evaluate button (a button run is found by the workbook's name) - or,
+    with --fresh, evaluates it now: for each decision of the row, the value,
+    the rule and its annotation, the inputs it used, and the near misses - the
+    closest rules that did not fire and which condition failed.
 
     \b
     Examples:
@@ -870,36 +750,16 @@ def explain(
       kade explain workbooks/key_accounts.xlsx --row HT2026-0008 --decision required_approver
       kade explain workbooks/key_accounts.xlsx --row C0001 --fresh
     """
-    from engine.audit import explain as explaining
-
-    try:
-        if fresh:
-            rules = engine.load_rules(rules_path or default_rules())
-            evaluation = engine.evaluate_workbook(rules, workbook, trace=True)
-            records = [
-                (entity, row)
-                for entity in evaluation.rows
-                if evaluation.for_entity(entity)
-                for row in audit.row_table(evaluation, entity).to_pylist()
-                if key in (row["key"], str(row["row"]))
-            ]
-            notes = audit.rule_annotations(rules)
-            source = "a fresh evaluation with the current rules"
-        else:
-            with _store(audit_location) as store:
-                run = store.latest_run_for(str(workbook))
-                if run is None:
-                    fail(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
-                records = store.rows(run["run_id"], key)
-                notes = run.get("annotations", {})
-                source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {', '.join(Path(f['path']).name for f in run['rule_files'])})"
-    except KadeError as exc:
-        fail(exc)
-    if not records:
-        fail(f"no row with key {key!r} in {workbook}", code=1)
-    click.echo(f"From {source}:")
-    for entity, row in records:
-        click.echo(explaining.explain_row(entity, row, notes, decision_name))
+    with reported():
+        explanation = pipeline.explain_row(
+            workbook, key, decision=decision_name, fresh=fresh, rules_path=rules_path, audit_location=audit_location
+        )
+    if not explanation.texts:
+        click.secho(f"error: no row with key {key!r} in {workbook}", fg="red", err=True)
+        finish(1)
+    click.echo(f"From {explanation.source}:")
+    for text in explanation.texts:
+        click.echo(text)
 
 
 # ------------------------------------------------------------------ audit ------
@@ -907,7 +767,8 @@ def explain(
 
 @main.group(name="audit")
 def audit_group():
-    """The audit trail: every kade evaluate run, every decided row, hash-chained.
+    """The audit trail: every run and every decided row, hash-chained - from
+    the command line and the Excel buttons alike.
 
     \b
     Examples:
@@ -918,19 +779,17 @@ def audit_group():
     """
 
 
-_audit_option = click.option(
-    "--audit",
-    "audit_location",
-    default=None,
-    metavar="PATH|URL",
-    help="Audit database: SQLite file or postgresql:// URL (default: $KADE_AUDIT, else ~/.local/share/kade/audit.sqlite).",
-)
+@contextlib.contextmanager
+def _store(location: str | None):
+    with reported(), pipeline.audit_store(pipeline.AuditOptions(location=location)) as store:
+        yield store
 
 
 @audit_group.command(name="list")
-@_audit_option
+@audit_option
 def audit_list(audit_location):
-    """List audited runs, oldest first.
+    """List audited runs, oldest first, with who ran them and from where (cli,
+    excel-desktop, serve).
 
     \b
     Examples:
@@ -945,43 +804,43 @@ def audit_list(audit_location):
         rows = ", ".join(f"{k} {v:,}" for k, v in run["rows"].items())
         errors = run.get("end_rows_with_errors")
         click.echo(
-            f"{run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run['command']} ({run['engine']})  "
-            f"{run['workbook']}  [{rows}]" + (f"  {errors} in error" if errors else "")
+            f"{run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run.get('front_end', 'cli')}: "
+            f"{run['command']} ({run['engine']})  {run['workbook']}  [{rows}]"
+            + (f"  {errors} in error" if errors else "")
         )
 
 
 @audit_group.command(name="show")
 @click.argument("run_id")
 @click.option("--row", "key", default=None, help="Only this row key.")
-@_audit_option
+@audit_option
 def audit_show(run_id, key, audit_location):
-    """Show one run: who, when, which rule files (SHA-256), and its rows.
+    """Show one run: who, when, from where, which rule files (SHA-256), and its rows.
 
     \b
     Examples:
       kade audit show 20261125-150606-01e0db
       kade audit show 20261125-150606-01e0db --row C0001
     """
-    from engine.audit import explain as explaining
+    from engine.audit.explain import explain_row
 
-    try:
-        with _store(audit_location) as store:
-            run = store.run(run_id)
-            entries = store.rows(run["run_id"], key)
-    except KadeError as exc:
-        fail(exc)
+    with _store(audit_location) as store:
+        run = store.run(run_id)
+        entries = store.rows(run["run_id"], key)
     click.echo(
-        f"run {run['run_id']}  {run['time']}  {run['user']}@{run['host']}  kade {run['kade_version']}  engine {run['engine']}"
+        f"run {run['run_id']}  {run['time']}  {run['user']}@{run['host']}  {run.get('front_end', 'cli')}  "
+        f"kade {run['kade_version']}  engine {run['engine']}"
     )
     click.echo(f"workbook {run['workbook']}  sha256 {run['workbook_sha256']}")
     for f in run["rule_files"]:
         click.echo(f"rules    {f['path']}  sha256 {f['sha256']}")
     click.echo("rows     " + ", ".join(f"{k} {v:,}" for k, v in run["rows"].items()))
     if key is not None and not entries:
-        fail(f"no row {key!r} in run {run['run_id']}", code=1)
+        click.secho(f"error: no row {key!r} in run {run['run_id']}", fg="red", err=True)
+        finish(1)
     if key is not None:
         for entity, row in entries:
-            click.echo(explaining.explain_row(entity, row, run.get("annotations", {})))
+            click.echo(explain_row(entity, row, run.get("annotations", {})))
 
 
 @audit_group.command(name="export")
@@ -989,7 +848,7 @@ def audit_show(run_id, key, audit_location):
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="OUT.xlsx or OUT.json"
 )
-@_audit_option
+@audit_option
 def audit_export(run_id, output, audit_location):
     """Export one run's rows to xlsx (one sheet per entity) or json.
 
@@ -998,43 +857,13 @@ def audit_export(run_id, output, audit_location):
       kade audit export 20261125-150606-01e0db -o run.xlsx
       kade audit export 20261125-150606-01e0db -o run.json
     """
-    import json
-
-    import pandas as pd
-
-    try:
-        with _store(audit_location) as store:
-            run = store.run(run_id)
-            entries = store.rows(run["run_id"])
-    except KadeError as exc:
-        fail(exc)
-    if output.suffix.lower() == ".json":
-        doc = {"run": run, "rows": [{"entity": entity, **row} for entity, row in entries]}
-        with writers.atomic_path(output) as tmp:
-            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-    elif output.suffix.lower() == ".xlsx":
-        frames: dict[str, list] = {}
-        for entity, row in entries:
-            frames.setdefault(entity, []).append(row)
-        sheets = {entity: pd.DataFrame(rows) for entity, rows in frames.items()}
-        meta = [
-            ["run", run["run_id"]],
-            ["time", run["time"]],
-            ["user", run["user"]],
-            ["host", run["host"]],
-            ["engine", run["engine"]],
-            ["workbook", run["workbook"]],
-            ["workbook sha256", run["workbook_sha256"]],
-        ]
-        meta += [["rules " + Path(f["path"]).name, f["sha256"]] for f in run["rule_files"]]
-        writers.write_xlsx(sheets, output, meta)
-    else:
-        fail("the export file must end in .xlsx or .json")
-    click.echo(f"wrote {len(entries):,} rows of run {run['run_id']} to {output}")
+    with reported():
+        done = pipeline.export_run(run_id, output, audit_location=audit_location)
+    click.echo(f"wrote {done.rows:,} rows of run {done.run_id} to {done.output}")
 
 
 @audit_group.command(name="verify")
-@_audit_option
+@audit_option
 def audit_verify(audit_location):
     """Check the whole hash chain; exit 1 naming the first bad record.
 
@@ -1048,16 +877,13 @@ def audit_verify(audit_location):
       kade audit verify
       kade audit verify --audit /srv/kade/audit.sqlite
     """
-    try:
-        with _store(audit_location) as store:
-            result = store.verify()
-    except KadeError as exc:
-        fail(exc)
+    with _store(audit_location) as store:
+        result = store.verify()
     if result.ok:
         click.echo(f"audit chain intact: {result.checked:,} records, head {result.head}")
-        sys.exit(0)
+        finish(0)
     click.secho(f"audit chain broken at record {result.seq}: {result.problem}", fg="red", err=True)
-    sys.exit(1)
+    finish(1)
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def child(workbook: Path) -> dict:
                 result.evaluation,
                 command="check",
                 engine="vectorized",
-                workbook=str(workbook),
+                origin=audit.Origin(workbook=str(workbook)),
                 version=engine.__version__,
             )
         finally:

@@ -71,6 +71,11 @@ class DataError(KadeError):
     """A data workbook that cannot be used at all (unreadable, missing column): exit 2."""
 
 
+class OutputError(KadeError):
+    """A result that cannot be written where asked (it would overwrite the input,
+    the folder cannot be written): exit 2, nothing written."""
+
+
 class MissingColumnError(DataError):
     """A column that some decision needs is not in the sheet."""
 

@@ -157,7 +157,7 @@ rules = engine.load_rules({rules!r})
 evaluation = engine.evaluate_workbook(rules, {data!r}, trace=True)
 store = audit.open_store({location!r})
 for _ in range(8):
-    audit.record(store, evaluation, command="evaluate", engine="vectorized", workbook={data!r}, version="test")
+    audit.record(store, evaluation, command="evaluate", engine="vectorized", origin=audit.Origin(workbook={data!r}), version="test")
 store.close()
 """
 

@@ -210,7 +210,7 @@ def test_cli_engine_durable_and_unavailable(tmp_path, monkeypatch):
     )
     assert ok.exit_code == 1 and "approval" in ok.output  # the data has two bad rows
     monkeypatch.setattr(
-        "cli.durable_availability",
+        "engine.evaluation.durable.availability",
         lambda: (
             "durable-rules is not usable on this Python (undefined symbol: PyEval_CallObject); install it with: CPPFLAGS=..."
         ),

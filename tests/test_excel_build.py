@@ -25,6 +25,7 @@ with warnings.catch_warnings():  # oletools uses pyparsing's old names
 ROOT = Path(__file__).resolve().parent.parent
 
 import engine  # noqa: E402
+from engine import pipeline  # noqa: E402
 from engine.excel import desktop, handlers  # noqa: E402
 from engine.excel.build import build_workbook, xlwings_template  # noqa: E402
 from engine.excel.clients import apply_actions, payload_from_xlsx  # noqa: E402
@@ -127,11 +128,21 @@ def test_the_button_commands_reach_the_handlers(built, monkeypatch, tmp_path):
     fake.Book = types.SimpleNamespace(caller=lambda: caller)
     monkeypatch.setitem(sys.modules, "xlwings", fake)
     reached = []
-    for name in ("evaluate", "why", "check"):
+
+    def evaluate_book(port, rules, *, audit_options, workbook):
+        reached.append(("evaluate", port.book is caller))
+        audited.append((audit_options.front_end, audit_options.enabled, workbook))
+
+    audited: list = []
+    monkeypatch.setattr(pipeline, "evaluate_book", evaluate_book)
+    for name in ("why", "check_rules"):
         monkeypatch.setattr(handlers, name, lambda port, rules, name=name: reached.append((name, port.book is caller)))
+    monkeypatch.delenv("KADE_NO_AUDIT", raising=False)
     for _sheet, _caption, macro in buttons(built.path)[:3]:
         exec(MACRO_CALL.fullmatch(macro).group(2), {})
-    assert reached == [("evaluate", True), ("why", True), ("check", True)]
+    assert reached == [("evaluate", True), ("why", True), ("check_rules", True)]
+    # the Evaluate button is audited as the desktop front end, under the workbook's path
+    assert audited == [("excel-desktop", True, caller.fullname)]
     assert caller.app.screen_updating is True  # restored
 
 

@@ -254,10 +254,10 @@ def test_why_on_a_sheet_kade_does_not_decide(data, model):
 def test_check_reports_rule_problems_on_its_sheet(data, tmp_path):
     rules = small_model(tmp_path / "rules")
     book = PayloadBook(_wire(payload_from_xlsx(data)))
-    report = handlers.check(book, rules)
+    report = handlers.check_rules(book, rules)
     wb = openpyxl.load_workbook(data)
     alerts = apply_actions(wb, book.response()["actions"])
-    lines = [r[0] for r in wb["kade check"].iter_rows(values_only=True) if r[0]]
+    lines = [r[0] for r in wb["kade rules check"].iter_rows(values_only=True) if r[0]]
     assert lines[0] == f"Check rules: {rules}"
     assert lines[-1] == report.render_text().rstrip().splitlines()[-1]
     assert alerts[0][0] == "kade: check rules" and lines[-1] in alerts[0][1]
@@ -265,7 +265,7 @@ def test_check_reports_rule_problems_on_its_sheet(data, tmp_path):
 
 def test_check_on_unreadable_rules_says_so(data, tmp_path):
     book = PayloadBook(_wire(payload_from_xlsx(data)))
-    handlers.check(book, tmp_path / "no-such-rules")
+    handlers.check_rules(book, tmp_path / "no-such-rules")
     assert "cannot check the rules" in book.response()["actions"][-1]["args"][0]
 
 

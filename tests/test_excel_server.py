@@ -16,10 +16,12 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
+from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 
 import engine  # noqa: E402
+from cli import main  # noqa: E402
 from engine.evaluation.results import result_frame  # noqa: E402
 from engine.excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
 from engine.excel.errors import ServeError  # noqa: E402
@@ -165,7 +167,7 @@ def test_why_over_http(server, sample):
 
 def test_check_over_http(server, sample):
     wb, alerts = replay(sample, post(server, "check", payload_from_xlsx(sample)))
-    lines = [r[0] for r in wb["kade check"].iter_rows(values_only=True) if r[0]]
+    lines = [r[0] for r in wb["kade rules check"].iter_rows(values_only=True) if r[0]]
     assert lines[0] == f"Check rules: {RULES}" and "tables" in lines[-1]
     assert alerts[0][0] == "kade: check rules"
 
@@ -227,7 +229,7 @@ def test_request_size_limit(tmp_path, sample):
 
 
 def test_token(tmp_path, sample):
-    guarded = Server(tmp_path, token="s3cret").wait_ready()
+    guarded = Server(tmp_path, tokens={"token": "s3cret"}).wait_ready()
     try:
         payload = payload_from_xlsx(sample, include=["客户"])
         assert post(guarded, "evaluate", payload).status_code == 401
@@ -264,7 +266,7 @@ def test_loopback_hosts(host, loopback):
     else:
         with pytest.raises(ServeError):
             check_binding(host, None)
-        check_binding(host, "token")
+        check_binding(host, {"token": "s3cret"})
 
 
 def test_office_scripts_origin_may_call_when_allowed(tmp_path, sample):
@@ -291,3 +293,63 @@ def test_office_scripts_origin_may_call_when_allowed(tmp_path, sample):
         assert response.status_code == 200 and response.headers["access-control-allow-origin"] == origin
     finally:
         allowed.stop()
+
+
+# ------------------------------------------------------------------- audit ----
+
+
+def test_kade_serve_audits_evaluate_under_the_token_name_and_explain_answers(tmp_path, sample):
+    """The real `kade serve` command: an Evaluate press is a run that `kade audit list`
+    shows with its front end and user, and `kade explain` answers for one of its rows."""
+    audit_db = tmp_path / "serve-audit.sqlite"
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "serve",
+            "--port",
+            str(port),
+            "--rules",
+            str(RULES),
+            "--audit",
+            str(audit_db),
+            "--token",
+            "wang=s3cret",
+            "--token",
+            "li=0ther",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server = Server.__new__(Server)
+    server.process, server.url, server.port = process, f"http://127.0.0.1:{port}", port
+    server.modules_file = tmp_path / "none.json"
+    try:
+        server.wait_ready()
+        payload = payload_from_xlsx(sample, include=["客户"])
+        assert post(server, "evaluate", payload, Authorization="Bearer 0ther").status_code == 200
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["audit", "list", "--audit", str(audit_db)])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.strip().splitlines()
+    assert len(lines) == 1 and " li@" in lines[0] and "serve: evaluate (button)" in lines[0]
+    assert "key_accounts.xlsx" in lines[0] and "clients 320" in lines[0]
+    explained = runner.invoke(main, ["explain", str(sample), "--row", "C0007", "--audit", str(audit_db)])
+    assert explained.exit_code == 0, explained.output
+    assert "by li" in explained.output and "client_tier" in explained.output
+
+
+def test_a_token_must_have_a_name_and_a_value():
+    from engine.excel.server import parse_tokens
+
+    assert parse_tokens(["s3cret", "li=0ther"]) == {"token": "s3cret", "li": "0ther"}
+    for bad in (["li="], ["=x"], ["a=1", "a=2"]):
+        with pytest.raises(ServeError):
+            parse_tokens(bad)

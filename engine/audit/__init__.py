@@ -4,6 +4,7 @@ PostgreSQL; and the plain-words explanation of an audited row."""
 from engine.audit.trail import (
     AuditError,
     AuditStore,
+    Origin,
     Verification,
     default_location,
     entry_hash,
@@ -17,6 +18,7 @@ from engine.audit.trail import (
 __all__ = [
     "AuditError",
     "AuditStore",
+    "Origin",
     "Verification",
     "default_location",
     "entry_hash",

@@ -214,8 +214,14 @@ class AuditStore:
         return out
 
     def latest_run_for(self, workbook: str) -> dict | None:
+        """The latest run of the workbook at this path; else the latest button run
+        (kade serve records a workbook by its name only) of a workbook so named."""
         path = str(Path(workbook).resolve())
-        matching = [r for r in self.runs() if r.get("workbook") == path]
+        runs = self.runs()
+        matching = [r for r in runs if r.get("workbook") == path]
+        if not matching:
+            name = Path(workbook).name
+            matching = [r for r in runs if r.get("workbook") == name]
         return matching[-1] if matching else None
 
     def verify(self) -> Verification:
@@ -366,19 +372,36 @@ def new_run_id() -> str:
     return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who started a run, from which front end, on which workbook - as the run's
+    header records it. A file run names its path and the file is hashed; a button
+    run names the workbook as Excel does and hashes the cells it sent."""
+
+    front_end: str = "cli"  # cli | excel-desktop | serve
+    workbook: str = ""  # a path, or a workbook's name when there is no file
+    workbook_sha256: str | None = None  # None: the SHA-256 of the file at `workbook`
+    user: str | None = None  # None: the operating-system user running kade
+
+
+FRONT_ENDS = ("cli", "excel-desktop", "serve")
+
+
 def run_header(
-    *, command: str, engine: str, workbook: str, rule_files: list[str], row_counts: dict, version: str
+    *, command: str, engine: str, origin: Origin, rule_files: list[str], row_counts: dict, version: str
 ) -> dict:
+    is_file = origin.workbook_sha256 is None
     return {
         "run_id": new_run_id(),
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "user": _user(),
+        "user": origin.user or _user(),
         "host": socket.gethostname(),
+        "front_end": origin.front_end,
         "kade_version": version,
         "engine": engine,
         "command": command,
-        "workbook": str(Path(workbook).resolve()),
-        "workbook_sha256": sha256_file(workbook),
+        "workbook": str(Path(origin.workbook).resolve()) if is_file else origin.workbook,
+        "workbook_sha256": sha256_file(origin.workbook) if is_file else origin.workbook_sha256,
         "rule_files": [{"path": str(Path(f).resolve()), "sha256": sha256_file(f)} for f in rule_files],
         "rows": row_counts,
     }
@@ -475,7 +498,7 @@ def rule_annotations(rules) -> dict:
     return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
 
 
-def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook: str, version: str) -> str:
+def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: Origin, version: str) -> str:
     """Write one evaluation to the audit store; returns the run id."""
     from engine.evaluation.results import error_rows
 
@@ -484,7 +507,7 @@ def record(store: AuditStore, evaluation, *, command: str, engine: str, workbook
     header = run_header(
         command=command,
         engine=engine,
-        workbook=workbook,
+        origin=origin,
         rule_files=evaluation.rules.sources,
         row_counts=counts,
         version=version,

@@ -105,6 +105,30 @@ def summarize(evaluation: Evaluation) -> list[DecisionSummary]:
     return out
 
 
+def summary_lines(summary: list[DecisionSummary], skipped: dict[str, str], error_rows: int) -> list[str]:
+    """The summary as lines of text (the terminal, a button's message): per decision
+    its rows and outcomes, the decisions not run and why, the rows in error."""
+    lines = []
+    for s in summary:
+        if s.range:
+            outcomes = f"values {s.range[0]:,.6g} … {s.range[1]:,.6g}"
+        else:
+            outcomes = ", ".join(f"{value} {count}" for value, count in s.outcomes[:MAX_OUTCOMES_SHOWN])
+            if len(s.outcomes) > MAX_OUTCOMES_SHOWN:
+                outcomes += f", … ({len(s.outcomes) - MAX_OUTCOMES_SHOWN} more)"
+        line = f"{s.decision:<22} {s.rows:>8,} rows  {outcomes}"
+        if s.errors:
+            line += f"  [{s.errors:,} in error]"
+        lines.append(line)
+    lines += [f"{name:<22} skipped: {why}" for name, why in skipped.items()]
+    if error_rows:
+        lines.append(f"{error_rows:,} row(s) in error: see the {ERRORS_COLUMN} column")
+    return lines
+
+
+MAX_OUTCOMES_SHOWN = 8
+
+
 def summary_rows(summary: list[DecisionSummary]) -> list[list]:
     """The summary as a table (header first): the 'kade summary' sheet."""
     rows: list[list] = [["decision", "rows over", "rows", "in error", "outcomes"]]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine import pipeline
 from engine.errors import KadeError
 from engine.excel import handlers
 from engine.excel.rules_source import RulesSource, default_rules_path
@@ -27,6 +28,7 @@ class XwBook:
     def __init__(self, book):
         self.book = book
         self.name = book.name
+        self.fullname = book.fullname  # the file's path (the audit trail's name for it)
 
     def _sheet(self, name: str):
         return self.book.sheets[name]
@@ -112,8 +114,15 @@ def _screen_updating(app, value: bool) -> bool:
 
 
 def evaluate() -> None:
-    """Evaluate button."""
-    _press(lambda port, rules: handlers.evaluate(port, rules.load()))
+    """Evaluate button: the run goes to the audit trail as the OS user's, under
+    the workbook's full path (so ``kade explain`` finds it), unless
+    $KADE_NO_AUDIT is set."""
+
+    def press(port: XwBook, rules: RulesSource) -> None:
+        options = pipeline.AuditOptions(enabled=not os.environ.get("KADE_NO_AUDIT"), front_end="excel-desktop")
+        pipeline.evaluate_book(port, rules.load(), audit_options=options, workbook=port.fullname)
+
+    _press(press)
 
 
 def why() -> None:
@@ -123,7 +132,7 @@ def why() -> None:
 
 def check() -> None:
     """Check rules button."""
-    _press(lambda port, rules: handlers.check(port, rules.path))
+    _press(lambda port, rules: handlers.check_rules(port, rules.path))
 
 
 ENTRY_POINTS = {"evaluate": evaluate, "why": why, "check": check}

@@ -8,7 +8,7 @@ behave the same.
 * Check rules: report gaps, overlaps and other rule-table problems.
 
 Why? and Check rules show a short message and put the full text on a sheet of
-its own ("kade why", "kade check"): a message box holds about 1,000 characters.
+its own ("kade why", "kade rules check"): a message box holds about 1,000 characters.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from engine.model import RuleSet
 from engine.text import format_value
 
 WHY_SHEET = "kade why"
-CHECK_SHEET = "kade check"
+CHECK_SHEET = "kade rules check"  # what `kade rules check` says, for the rules the buttons use
 KADE_SHEETS = (WHY_SHEET, CHECK_SHEET)  # written by kade, never read as data
 MESSAGE_LIMIT = 900  # characters; VBA's MsgBox shows about 1,024
 TITLE = "kade"
@@ -205,7 +205,7 @@ def _why_message(entity: str, audited: dict, evaluation, index: int) -> str:
 # -------------------------------------------------------------------- check ----
 
 
-def check(book: WorkbookPort, rules_path: str | Path) -> CheckReport:
+def check_rules(book: WorkbookPort, rules_path: str | Path) -> CheckReport:
     """Check the rule tables; full report on the 'kade check' sheet."""
     result = check_path(rules_path)
     text = result.render_text().rstrip("\n")

@@ -10,17 +10,7 @@ from pathlib import Path
 
 import engine
 from engine.model import RuleSet
-
-SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
-
-
-def default_rules_path() -> Path:
-    """$KADE_RULES, else ./rules, else the rules shipped with kade (as `kade evaluate`)."""
-    env = os.environ.get("KADE_RULES")
-    if env:
-        return Path(env)
-    local = Path("rules")
-    return local if local.is_dir() else SHIPPED_RULES
+from engine.pipeline import default_rules_path
 
 
 class RulesSource:

@@ -10,6 +10,7 @@ VBA client shows in a message box and Office Scripts shows as the script error.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
 import json
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from engine import pipeline
 from engine.errors import KadeError
 from engine.excel import handlers
 from engine.excel.errors import ServeError
@@ -49,21 +51,42 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def parse_tokens(specs) -> dict[str, str]:
+    """``--token`` values, ``NAME=TOKEN`` or a bare ``TOKEN`` (named 'token'), as
+    name -> token. Raises ServeError for an empty token or a name used twice."""
+    named: dict[str, str] = {}
+    for spec in specs:
+        name, sep, token = spec.partition("=")
+        if not sep:
+            name, token = "token", spec
+        if not token or not name:
+            raise ServeError(f"--token {spec!r}: give NAME=TOKEN or TOKEN, neither empty")
+        if name in named:
+            raise ServeError(f"--token: the name {name!r} is used twice")
+        named[name] = token
+    return named
+
+
 def create_app(
     rules: RulesSource,
     *,
-    token: str | None = None,
+    tokens: dict[str, str] | None = None,
     max_request_bytes: int = DEFAULT_MAX_REQUEST_MB << 20,
     cors_origins: tuple[str, ...] = (),
+    audit_options: pipeline.AuditOptions = pipeline.NO_AUDIT,
 ) -> Starlette:
-    """The ASGI app. ``token``: required in the Authorization header (as sent by
-    the clients' ``auth`` option, bare or as 'Bearer <token>'). ``cors_origins``:
-    web origins allowed to call (Office Scripts runs in the browser and needs
-    one, e.g. 'https://*.officescripts.microsoftusercontent.com'); VBA needs none."""
+    """The ASGI app. ``tokens`` (name -> token): one must be sent in the
+    Authorization header (as the clients' ``auth`` option sends it, bare or as
+    'Bearer <token>'); the run is audited under its name. ``cors_origins``: web
+    origins allowed to call (Office Scripts runs in the browser and needs one,
+    e.g. 'https://*.officescripts.microsoftusercontent.com'); VBA needs none.
+    ``audit_options``: where Evaluate presses are recorded (off by default here;
+    ``kade serve`` turns it on)."""
 
     def run(button):
         async def endpoint(request: Request) -> Response:
-            if token is not None and not _authorized(request.headers.get("authorization", ""), token):
+            caller = _caller(request, tokens)
+            if caller is None:
                 return PlainTextResponse('kade: missing or wrong token (set auth:="<token>" in RunRemotePython)', 401)
             try:
                 payload = json.loads(await _body(request, max_request_bytes))
@@ -76,7 +99,7 @@ def create_app(
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 return PlainTextResponse(f"kade: the request is not JSON ({exc})", 400)
             try:
-                body = await run_in_threadpool(button, payload)
+                body = await run_in_threadpool(button, payload, caller)
             except KadeError as exc:  # the user's data or rules: say what to fix
                 return PlainTextResponse(f"kade: {exc}", 400)
             except Exception as exc:
@@ -91,19 +114,19 @@ def create_app(
 
         return endpoint
 
-    def evaluate(payload):
+    def evaluate(payload, caller: str):
         book = PayloadBook(payload)
-        handlers.evaluate(book, rules.load())
+        pipeline.evaluate_book(book, rules.load(), audit_options=dataclasses.replace(audit_options, user=caller))
         return book.response()
 
-    def why(payload):
+    def why(payload, _caller: str):
         book = PayloadBook(payload)
         handlers.why(book, rules.load())
         return book.response()
 
-    def check(payload):
+    def check_rules(payload, _caller: str):
         book = PayloadBook(payload)
-        handlers.check(book, rules.path)
+        handlers.check_rules(book, rules.path)
         return book.response()
 
     async def health(_request: Request) -> Response:
@@ -123,7 +146,7 @@ def create_app(
     routes = [
         Route("/xlwings/evaluate", run(evaluate), methods=["POST"]),
         Route("/xlwings/why", run(why), methods=["POST"]),
-        Route("/xlwings/check", run(check), methods=["POST"]),
+        Route("/xlwings/check", run(check_rules), methods=["POST"]),
         Route("/health", health, methods=["GET"]),
     ]
     middleware = []
@@ -143,9 +166,18 @@ def create_app(
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: wrong_method})
 
 
-def _authorized(header: str, token: str) -> bool:
-    sent = header[len("Bearer ") :] if header.startswith("Bearer ") else header
-    return hmac.compare_digest(sent.encode("utf-8"), token.encode("utf-8"))
+def _caller(request: Request, tokens: dict[str, str] | None) -> str | None:
+    """Who sent the request: the name of the token it carries; with no tokens
+    configured, the client's address. None: a token is required and none matches."""
+    if not tokens:
+        return request.client.host if request.client else "unknown"
+    header = request.headers.get("authorization", "")
+    sent = (header[len("Bearer ") :] if header.startswith("Bearer ") else header).encode("utf-8")
+    found = None
+    for name, token in tokens.items():  # compare with every token: the time taken says nothing
+        if hmac.compare_digest(sent, token.encode("utf-8")):
+            found = name
+    return found
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -160,10 +192,10 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def check_binding(host: str, token: str | None):
+def check_binding(host: str, tokens: dict[str, str] | None):
     """A server reachable from other machines decides with the company's rules on
     anyone's request: it must have a token."""
-    if not is_loopback(host) and not token:
+    if not is_loopback(host) and not tokens:
         raise ServeError(
             f"--host {host} is reachable from other machines: give --token (and tell users to send it with auth:=)"
         )
@@ -173,17 +205,26 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     *,
-    token: str | None = None,
+    tokens: dict[str, str] | None = None,
     rules_path: str | Path | None = None,
     max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
     cors_origins: tuple[str, ...] = (),
+    audit_options: pipeline.AuditOptions = pipeline.NO_AUDIT,
     log_level: str = "info",
 ) -> None:
     """Run until interrupted. Raises ServeError / RuleError before listening."""
     import uvicorn
 
-    check_binding(host, token)
+    check_binding(host, tokens)
     source = RulesSource(rules_path)
     source.load()  # bad rules stop the start, not the first button press
-    app = create_app(source, token=token, max_request_bytes=max_request_mb << 20, cors_origins=tuple(cors_origins))
+    with pipeline.audit_store(audit_options):  # a bad audit location stops the start
+        pass
+    app = create_app(
+        source,
+        tokens=tokens,
+        max_request_bytes=max_request_mb << 20,
+        cors_origins=tuple(cors_origins),
+        audit_options=audit_options,
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,430 @@
+"""The jobs users start - from the command line, an Excel button or ``kade
+serve`` - one function each, from inputs to a result that carries its exit
+status. Front ends collect options, call one of these and show the result; the
+work, including recording the run in the audit trail, is done here for all of
+them alike.
+
+    evaluate_to_file    kade evaluate WORKBOOK [-o OUT]
+    evaluate_in_place   kade evaluate WORKBOOK --in-place
+    evaluate_book       the Evaluate button (desktop RunPython, kade serve)
+    check_register      kade check WORKBOOK [--report OUT]
+    explain_row         kade explain WORKBOOK --row KEY
+    export_run          kade audit export RUN -o OUT
+
+Exit status everywhere: 0 all decided / compliant, 1 some rows in error or
+findings, 2 raised as a KadeError before anything was written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from engine import audit
+from engine.errors import DataError, KadeError, OutputError
+from engine.evaluation import results
+from engine.evaluation.bind import bind
+from engine.evaluation.decisions import Evaluation, evaluate
+from engine.io import writers
+from engine.io.registers import read_workbook
+from engine.model import RuleSet
+from engine.model.rulebook import load_rules
+from engine.version import __version__
+
+
+class Progress(Protocol):
+    """Where a long job reports how far it is (a progress bar)."""
+
+    def start(self, steps: int, rows: int) -> None:
+        """Called once the input is read: ``steps`` calls of ``step`` follow."""
+
+    def step(self, what: str) -> None:
+        """One step done; ``what`` says what comes next ('writing out.xlsx')."""
+
+
+class _Silent:
+    def start(self, steps: int, rows: int) -> None:
+        pass
+
+    def step(self, what: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Whether and where a run is recorded, and who and what started it."""
+
+    enabled: bool = True
+    location: str | None = None  # a SQLite file or postgresql:// URL; None: $KADE_AUDIT, else the default
+    front_end: str = "cli"
+    user: str | None = None  # None: the operating-system user
+
+
+NO_AUDIT = AuditOptions(enabled=False)
+
+
+@contextlib.contextmanager
+def audit_store(options: AuditOptions) -> Iterator[audit.AuditStore | None]:
+    """The open store, or None when auditing is off. Opened before any work is done,
+    so a bad location fails first."""
+    if not options.enabled:
+        yield None
+        return
+    store = audit.open_store(options.location)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _record(
+    store,
+    evaluation: Evaluation,
+    options: AuditOptions,
+    *,
+    command: str,
+    engine: str,
+    workbook: str,
+    workbook_sha256: str | None = None,
+) -> str | None:
+    if store is None:
+        return None
+    origin = audit.Origin(options.front_end, workbook, workbook_sha256, options.user)
+    return audit.record(store, evaluation, command=command, engine=engine, origin=origin, version=__version__)
+
+
+# --------------------------------------------------------------- evaluate ------
+
+
+@dataclass
+class EvaluationRun:
+    """One evaluation as the user sees it: what was decided, where it went."""
+
+    evaluation: Evaluation
+    summary: list[results.DecisionSummary]
+    error_rows: int
+    output: Path | None = None  # the file written (None for a button: the workbook itself)
+    run_id: str | None = None  # the audit record
+    notes: list[str] = field(default_factory=list)
+    backup: Path | None = None  # --in-place: where the original is kept
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.error_rows else 0
+
+    def summary_lines(self) -> list[str]:
+        return results.summary_lines(self.summary, self.evaluation.skipped, self.error_rows)
+
+
+def default_output(workbook: Path, fmt: str) -> Path:
+    """Beside the input, keeping its name: register.xlsx -> register.kade.xlsx
+    (a folder register.kade for csv)."""
+    stem = workbook.with_name(f"{workbook.stem}.kade")
+    return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
+
+
+def format_for(output: Path | None) -> str:
+    """The output format guessed from -o's suffix: xlsx, json, csv (no suffix: a folder)."""
+    if output is not None and output.suffix.lower().lstrip(".") in writers.FORMATS:
+        return output.suffix.lower().lstrip(".")
+    return "csv" if output is not None and output.suffix == "" else "xlsx"
+
+
+def evaluate_to_file(
+    workbook: str | Path,
+    rules: RuleSet,
+    *,
+    output: str | Path | None = None,
+    fmt: str | None = None,
+    engine: str = "vectorized",
+    new_workbook: bool = False,
+    audit_options: AuditOptions = AuditOptions(),
+    progress: Progress | None = None,
+) -> EvaluationRun:
+    """Decide every row of ``workbook`` and write the results to a new file: a
+    copy of an .xlsx with the decision columns appended (or a new workbook of the
+    evaluated sheets, csv, json). The input is never modified."""
+    workbook = Path(workbook)
+    fmt = fmt or format_for(Path(output) if output is not None else None)
+    out = Path(output) if output is not None else default_output(workbook, fmt)
+    if out.resolve() == workbook.resolve():
+        raise OutputError("the output would overwrite the input workbook; choose another -o")
+    progress = progress or _Silent()
+    # the copy's source sheets are indexed in the background while the workbook is read and evaluated
+    source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
+    sheets = read_workbook(workbook)
+    rows = bind(rules, sheets, str(workbook))
+    progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
+    with audit_store(audit_options) as store:
+        evaluation = evaluate(rules, rows, progress=progress.step, engine=engine, trace=store is not None)
+        frames = {
+            evaluation.rows[e].sheet: results.result_frame(evaluation, e)
+            for e in evaluation.rows
+            if evaluation.for_entity(e)
+        }
+        summary = results.summarize(evaluation)
+        progress.step(f"writing {out}")
+        _write(frames, out, fmt, summary, source, {s.name: s.origin for s in sheets})
+        run = EvaluationRun(evaluation, summary, results.error_rows(evaluation), out)
+        if source is not None and source.why_not:
+            run.notes.append(
+                f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
+            )
+        run.run_id = _record(
+            store, evaluation, audit_options, command="evaluate", engine=engine, workbook=str(workbook)
+        )
+    return run
+
+
+def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
+    if fmt == "xlsx":
+        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
+    elif fmt == "csv":
+        writers.write_csv(frames, output)
+    else:
+        writers.write_json(frames, output, {"decisions": [s.__dict__ for s in summary]})
+
+
+def evaluate_in_place(
+    workbook: str | Path, rules: RuleSet, *, engine: str = "vectorized", audit_options: AuditOptions = AuditOptions()
+) -> EvaluationRun:
+    """Write the decision columns into the user's own .xlsx (the original kept as a
+    backup beside it); refused, with nothing written, when that would lose anything."""
+    from engine.excel.inplace import evaluate_in_place as write_in_place
+
+    with audit_store(audit_options) as store:
+        done = write_in_place(workbook, rules, trace=store is not None, engine_name=engine)
+        evaluation = done.outcome.evaluation
+        run = EvaluationRun(
+            evaluation,
+            results.summarize(evaluation),
+            done.outcome.error_rows,
+            Path(workbook),
+            notes=list(done.notes),
+            backup=done.backup,
+        )
+        run.run_id = _record(
+            store, evaluation, audit_options, command="evaluate --in-place", engine=engine, workbook=str(workbook)
+        )
+    return run
+
+
+def evaluate_book(
+    book, rules: RuleSet, *, engine: str = "vectorized", audit_options: AuditOptions, workbook: str | None = None
+) -> EvaluationRun:
+    """The Evaluate button: decide every data sheet of an open workbook (a
+    ``engine.excel.port.WorkbookPort``) and write the results beside the data. The
+    run records ``workbook`` (default: the book's name) and a hash of the cells
+    read: an open workbook may differ from its file."""
+    from engine.excel import handlers
+
+    with audit_store(audit_options) as store:
+        outcome = handlers.evaluate(book, rules, trace=store is not None, engine_name=engine)
+        evaluation = outcome.evaluation
+        run = EvaluationRun(evaluation, results.summarize(evaluation), outcome.error_rows)
+        run.run_id = _record(
+            store,
+            evaluation,
+            audit_options,
+            command="evaluate (button)",
+            engine=engine,
+            workbook=workbook or getattr(book, "name", "") or "workbook",
+            workbook_sha256=_data_hash(evaluation),
+        )
+    return run
+
+
+def _data_hash(evaluation: Evaluation) -> str:
+    """SHA-256 of the cells that were evaluated, sheet by sheet (a button run's
+    stand-in for the file hash)."""
+    digest = hashlib.sha256()
+    for entity in sorted(evaluation.rows):
+        rows = evaluation.rows[entity]
+        digest.update(rows.sheet.encode("utf-8"))
+        digest.update(rows.frame.to_json(orient="split", date_format="iso", force_ascii=False).encode("utf-8"))
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ check ------
+
+
+@dataclass
+class CheckRun:
+    compliance: object  # engine.analysis.compliance.Compliance
+    report: Path | None
+    run_id: str | None
+
+    @property
+    def exit_code(self) -> int:
+        return self.compliance.exit_code  # type: ignore[attr-defined]
+
+    def to_dict(self) -> dict:
+        doc = self.compliance.to_dict()  # type: ignore[attr-defined]
+        return {**doc, "report": str(self.report) if self.report else None, "audit_run": self.run_id}
+
+
+def check_register(
+    workbook: str | Path,
+    rules: RuleSet,
+    *,
+    report: str | Path | None = None,
+    audit_options: AuditOptions = AuditOptions(),
+    progress: Progress | None = None,
+) -> CheckRun:
+    """Compare the decisions a register records with what the rules decide; write
+    the report workbook when asked. Raises KadeError when nothing can be checked."""
+    from engine.analysis import compliance, compliance_report
+
+    workbook = Path(workbook)
+    report_path = Path(report) if report is not None else None
+    if report_path is not None and report_path.resolve() == workbook.resolve():
+        raise OutputError("the report would overwrite the register; choose another --report")
+    progress = progress or _Silent()
+    with audit_store(audit_options) as store:
+        sheets = read_workbook(workbook)
+        progress.start(compliance.progress_steps(rules) + (report_path is not None), sum(len(s.frame) for s in sheets))
+        result = compliance.check_sheets(rules, sheets, source=str(workbook), trace=True, progress=progress.step)
+        if report_path is not None:
+            progress.step(f"writing {report_path}")
+            try:
+                compliance_report.write_report(result, report_path)
+            except OSError as exc:
+                raise OutputError(f"cannot write {report_path}: {exc.strerror or exc}") from exc
+        run_id = _record(
+            store, result.evaluation, audit_options, command="check", engine="vectorized", workbook=str(workbook)
+        )
+    return CheckRun(result, report_path, run_id)
+
+
+# ---------------------------------------------------------------- explain ------
+
+
+@dataclass
+class Explanation:
+    source: str  # where the answer comes from: an audited run, or a fresh evaluation
+    texts: list[str]  # one explanation per matching row
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.texts else 1
+
+
+def explain_row(
+    workbook: str | Path,
+    key: str,
+    *,
+    decision: str | None = None,
+    fresh: bool = False,
+    rules_path: str | Path | None = None,
+    audit_location: str | None = None,
+) -> Explanation:
+    """Why the row with ``key`` (its key or Excel row number) was decided so: from
+    the latest audited run of the workbook (a button run is found by the workbook's
+    name), or from a fresh evaluation with the current rules."""
+    from engine.audit import explain
+
+    if fresh:
+        rules = load_rules(rules_path if rules_path is not None else default_rules_path())
+        evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)), trace=True)
+        records = [
+            (entity, row)
+            for entity in evaluation.rows
+            if evaluation.for_entity(entity)
+            for row in audit.row_table(evaluation, entity).to_pylist()
+            if key in (row["key"], str(row["row"]))
+        ]
+        notes = audit.rule_annotations(rules)
+        source = "a fresh evaluation with the current rules"
+    else:
+        with audit_store(AuditOptions(location=audit_location)) as store:
+            assert store is not None
+            run = store.latest_run_for(str(workbook))
+            if run is None:
+                raise DataError(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
+            records = store.rows(run["run_id"], key)
+            notes = run.get("annotations", {})
+            rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
+            source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
+    return Explanation(source, [explain.explain_row(entity, row, notes, decision) for entity, row in records])
+
+
+SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+def default_rules_path() -> Path:
+    """$KADE_RULES, else ./rules, else the rules shipped with kade: the rules every
+    front end uses when none are named."""
+    env = os.environ.get("KADE_RULES")
+    if env:
+        return Path(env)
+    local = Path("rules")
+    return local if local.is_dir() else SHIPPED_RULES
+
+
+# ------------------------------------------------------------------ audit ------
+
+
+@dataclass
+class ExportRun:
+    run_id: str
+    rows: int
+    output: Path
+
+
+def export_run(run_id: str, output: str | Path, *, audit_location: str | None = None) -> ExportRun:
+    """One audited run's rows to .xlsx (one sheet per entity, the run's header on
+    the summary sheet) or .json."""
+    import pandas as pd
+
+    out = Path(output)
+    if out.suffix.lower() not in (".xlsx", ".json"):
+        raise OutputError("the export file must end in .xlsx or .json")
+    with audit_store(AuditOptions(location=audit_location)) as store:
+        assert store is not None
+        run = store.run(run_id)
+        entries = store.rows(run["run_id"])
+    if out.suffix.lower() == ".json":
+        doc = {"run": run, "rows": [{"entity": entity, **row} for entity, row in entries]}
+        with writers.atomic_path(out) as tmp:
+            tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    else:
+        frames: dict[str, list] = {}
+        for entity, row in entries:
+            frames.setdefault(entity, []).append(row)
+        sheets = {entity: pd.DataFrame(rows) for entity, rows in frames.items()}
+        meta = [
+            ["run", run["run_id"]],
+            ["time", run["time"]],
+            ["user", run["user"]],
+            ["host", run["host"]],
+            ["front end", run.get("front_end", "cli")],
+            ["engine", run["engine"]],
+            ["workbook", run["workbook"]],
+            ["workbook sha256", run["workbook_sha256"]],
+        ]
+        meta += [["rules " + Path(f["path"]).name, f["sha256"]] for f in run["rule_files"]]
+        writers.write_xlsx(sheets, out, meta)
+    return ExportRun(run["run_id"], len(entries), out)
+
+
+__all__ = [
+    "NO_AUDIT",
+    "AuditOptions",
+    "CheckRun",
+    "EvaluationRun",
+    "Explanation",
+    "ExportRun",
+    "KadeError",
+    "check_register",
+    "evaluate_book",
+    "evaluate_in_place",
+    "evaluate_to_file",
+    "explain_row",
+    "export_run",
+]
