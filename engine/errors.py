@@ -34,6 +34,11 @@ class Position:
         return Position(**values)
 
 
+# How serious a finding is - in `kade rules check`, `kade check` and their reports.
+ERROR, WARNING, INFO = "error", "warning", "info"
+SEVERITIES = (ERROR, WARNING, INFO)  # most serious first
+
+
 class KadeError(Exception):
     """Base of every error kade raises on purpose."""
 

@@ -112,13 +112,13 @@ def test_each_kind_of_finding_with_its_severity(small):
     rules, register = small
     result = compliance.check_workbook(rules, register)
     assert found(result) == {
-        "O2": ("violation", "high"),  # below a minimum (hit policy P)
-        "O3": ("missing", "medium"),  # a minimum left empty
-        "C2": ("violation", "medium"),  # any other difference
-        "C3": ("missing", "low"),
-        "C6": ("unrecognised", "low"),
+        "O2": ("violation", "error"),  # below a minimum (hit policy P)
+        "O3": ("missing", "warning"),  # a minimum left empty
+        "C2": ("violation", "warning"),  # any other difference
+        "C3": ("missing", "info"),
+        "C6": ("unrecognised", "info"),
     }
-    assert list(result.findings["severity"]) == ["high", "medium", "medium", "low", "low"]  # most severe first
+    assert list(result.findings["severity"]) == ["error", "warning", "warning", "info", "info"]  # most severe first
 
 
 def test_an_approver_above_the_required_one_is_compliant(small):
@@ -197,10 +197,12 @@ def test_text_and_json(small):
     text = result.render_text(limit=2)
     assert "订单!审批人" in text and "approver (at least)" in text
     assert "(2 of 5 shown" in text
-    assert text.rstrip().endswith("5 findings (1 high, 2 medium, 2 low) in 12 rows; 2 not checked (decision in error)")
+    assert text.rstrip().endswith(
+        "5 findings (1 error, 2 warning, 2 info) in 12 rows; 2 not checked (decision in error)"
+    )
     doc = result.to_dict()
     assert doc["exit_code"] == 1 and len(doc["findings"]) == 5 and len(doc["errors"]) == 2
-    assert doc["totals"]["by_severity"] == {"high": 1, "medium": 2, "low": 2}
+    assert doc["totals"]["by_severity"] == {"error": 1, "warning": 2, "info": 2}
     assert isinstance(doc["findings"][0]["row"], int)
 
 
@@ -237,7 +239,7 @@ def test_the_named_stories_are_violations(sample_check):
         if kind == "violation":
             assert findings.loc[(sheet, key), "recorded"] == recorded, story
     # a contract over the BU limit signed by the BU manager
-    assert tuple(findings.loc[("合同", "HT2026-0006"), ["severity", "required", "rule"]]) == ("high", "bg_gm", "CA-07")
+    assert tuple(findings.loc[("合同", "HT2026-0006"), ["severity", "required", "rule"]]) == ("error", "bg_gm", "CA-07")
     # an A-level SLA sold without a backup circuit
     assert tuple(findings.loc[("SLA订单", "SLA2026-0002"), ["recorded", "required", "rule"]]) == ("A", "B", "ST-01")
     # a new-business request not sent to the chief engineer
@@ -313,7 +315,7 @@ def test_report_sheets_tables_and_native_charts(report, sample_check):
     assert violations.tables["AllFindings"].ref == f"A1:L{len(sample_check.findings) + 1}"
     header = [c.value for c in violations[1]]
     assert header[:2] == ["severity", "kind"] and header[-2:] == ["rule", "why the rules decide so"]
-    assert violations["A2"].value == "high" and violations["E2"].value == "HT2026-0006"
+    assert violations["A2"].value == "error" and violations["E2"].value == "HT2026-0006"
     with zipfile.ZipFile(report) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) == 6  # by decision, by severity, and decided vs recorded for each of the four decisions
@@ -352,7 +354,7 @@ def test_report_renders_headless_with_its_charts(report, render_tools, tmp_path)
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         return int((np.abs(image - rgb).sum(axis=2) < 40).sum())
 
-    assert near(compliance_report.SEVERITY_COLOURS["high"]) > 100  # the high bar and pie slice
+    assert near(compliance_report.SEVERITY_COLOURS["error"]) > 100  # the high bar and pie slice
     assert near(compliance_report.DECIDED_COLOUR) > 500  # the decided-vs-recorded columns
 
 

@@ -8,18 +8,18 @@ row's recorded value is compared with what the rules decide for that row:
 * outputs of a priority (P) table are *minimums*: their allowed values are
   ranked, first = highest, and the rules ask for at least that rank. A recorded
   value ranked at or above it is compliant (a more senior approver may sign);
-  below it is a violation, severity **high** (an under-authorised contract);
+  below it is a violation, severity **error** (an under-authorised contract);
 * a recorded column whose glossary ``compare`` says *at most* (the SLA level
   sold) may be at or below the decided rank; above it is a violation, severity
-  **medium** (an SLA sold above what the rules allow);
+  **warning** (an SLA sold above what the rules allow);
 * every other output must be recorded as decided: any other value is a
-  violation, severity **medium** (a request designed by another unit, a client
+  violation, severity **warning** (a request designed by another unit, a client
   listed in another tier). ``compare`` can also say *at least* or *equal*
   explicitly;
 * an empty recorded cell is a finding of its own, ``missing``; a value that is
   not one of the output's allowed values is ``unrecognised``. Both are
-  **medium** for a minimum (nobody can show the contract was authorised) and
-  **low** otherwise;
+  **warning** for a minimum (nobody can show the contract was authorised) and
+  **info** otherwise;
 * a row whose decision is in error (an unreadable cell, an unknown client) was
   not checked: it is an *error*, never a finding.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.errors import RuleStructureError
+from engine.errors import ERROR, INFO, SEVERITIES, WARNING, RuleStructureError
 from engine.evaluation.bind import EntityRows, bind, coerce
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
@@ -49,8 +49,6 @@ from engine.model.graph import ancestors
 from engine.text import format_values
 
 AT_LEAST, AT_MOST, EQUAL = "at least", "at most", "equal"
-HIGH, MEDIUM, LOW = "high", "medium", "low"
-SEVERITIES = (HIGH, MEDIUM, LOW)
 VIOLATION, MISSING, UNRECOGNISED = "violation", "missing", "unrecognised"
 KINDS = (VIOLATION, MISSING, UNRECOGNISED)
 
@@ -384,9 +382,9 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
     found = np.flatnonzero(violation | missing | unrecognised)
     kind = np.where(violation[found], VIOLATION, np.where(missing[found], MISSING, UNRECOGNISED)).astype(object)
     if check.mode == AT_LEAST:
-        severity = np.where(kind == VIOLATION, HIGH, MEDIUM).astype(object)
+        severity = np.where(kind == VIOLATION, ERROR, WARNING).astype(object)
     else:
-        severity = np.where(kind == VIOLATION, MEDIUM, LOW).astype(object)
+        severity = np.where(kind == VIOLATION, WARNING, INFO).astype(object)
     recorded_text = _shown(check.variable.type, recorded.values[found], raw[found])
     required_text = format_values(required.type, required.values[found])
     assert check.column is not None  # _compare() judges only columns it found

@@ -24,13 +24,14 @@ import pandas as pd
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from engine.analysis.compliance import AT_LEAST, AT_MOST, HIGH, KINDS, LOW, MEDIUM, SEVERITIES, ColumnCheck, Compliance
+from engine.analysis.compliance import AT_LEAST, AT_MOST, KINDS, ColumnCheck, Compliance
+from engine.errors import ERROR, INFO, SEVERITIES, WARNING
 from engine.io.cells import cell_values
 from engine.io.writers import atomic_path
 
 MAX_TABLE_ROWS = 1_048_575 - 40  # below a sheet's header block; beyond this a table is cut and says so
-SEVERITY_COLOURS = {HIGH: "#C00000", MEDIUM: "#ED7D31", LOW: "#FFC000"}
-SEVERITY_FILLS = {HIGH: "#F4CCCC", MEDIUM: "#FCE4D6", LOW: "#FFF2CC"}
+SEVERITY_COLOURS = {ERROR: "#C00000", WARNING: "#ED7D31", INFO: "#FFC000"}
+SEVERITY_FILLS = {ERROR: "#F4CCCC", WARNING: "#FCE4D6", INFO: "#FFF2CC"}
 DECIDED_COLOUR, RECORDED_COLOUR = "#4472C4", "#A5A5A5"
 CHART_WIDTH, CHART_HEIGHT = 520, 300
 
@@ -175,9 +176,9 @@ def _write_summary(book, ws, compliance: Compliance, checked, sheet_names, distr
         "missing",
         "unrecognised",
         "in error",
-        HIGH,
-        MEDIUM,
-        LOW,
+        ERROR,
+        WARNING,
+        INFO,
         "compliant %",
     ]
     ws.write_row(top, 0, header, styles.header)
@@ -206,9 +207,9 @@ def _write_summary(book, ws, compliance: Compliance, checked, sheet_names, distr
     sev_top = last + 2
     ws.write_row(sev_top, 0, ["severity", "findings", "meaning"], styles.header)
     meaning = {
-        HIGH: "recorded below a minimum (an under-authorised contract)",
-        MEDIUM: "recorded differently from the decision; or a minimum left empty / unrecognised",
-        LOW: "left empty or not an allowed value (not a minimum)",
+        ERROR: "recorded below a minimum (an under-authorised contract)",
+        WARNING: "recorded differently from the decision; or a minimum left empty / unrecognised",
+        INFO: "left empty or not an allowed value (not a minimum)",
     }
     for i, s in enumerate(SEVERITIES, start=sev_top + 1):
         ws.write(i, 0, s, styles.severity[s])

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import feel
-from engine.errors import RuleError, RuleErrors
+from engine.errors import ERROR, INFO, WARNING, RuleError, RuleErrors
 from engine.evaluation.columns import EPOCH, Column, literal_value
 from engine.evaluation.hitpolicy import priority_ranks
 from engine.evaluation.vectorized import eval_expr, test_mask
@@ -48,7 +48,6 @@ from engine.model.graph import referenced_names
 from engine.model.rulebook import load_rules
 from engine.text import format_value, json_value
 
-ERROR, WARNING, INFO = "error", "warning", "info"
 ANY = "(any)"  # witness value of a column no rule constrains: every value gives the same answer
 GAP_SEARCH_LIMIT = 200  # gap regions collected per table before merging; more is noted
 MAX_STEPS = 500_000  # search steps per table; a table that needs more is reported as not fully checked

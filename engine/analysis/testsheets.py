@@ -116,7 +116,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class CaseResult:
+class SheetCaseResult:
     """One test row run by one engine."""
 
     file: str
@@ -157,7 +157,7 @@ class CaseResult:
 
 @dataclass
 class TestRun:
-    results: list[CaseResult]
+    results: list[SheetCaseResult]
     problems: list[str] = field(default_factory=list)  # cells of test sheets kade could not use
     uncovered: dict[str, list[str]] = field(default_factory=dict)  # decision -> rule ids (or "default") no case hits
     sheets: list[str] = field(default_factory=list)  # test sheets read (file!sheet)
@@ -457,7 +457,7 @@ def _run_sheet(sheet: _TestSheet, rules: RuleSet, engine_name: str, evaluate: Ta
                 rules.decision(decision), {w: cells[i] for w, cells in expected.items()}, result, i
             )
     cases = [
-        CaseResult(sheet.file, sheet.name, sheet.rows[i], sheet.names[i], engine_name, tuple(checks_of[i]))
+        SheetCaseResult(sheet.file, sheet.name, sheet.rows[i], sheet.names[i], engine_name, tuple(checks_of[i]))
         for i in range(n)
         if checks_of[i]
     ]

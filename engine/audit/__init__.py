@@ -1,17 +1,14 @@
 """The audit trail: every run and every decided row, hash-chained, in SQLite or
 PostgreSQL; and the plain-words explanation of an audited row."""
 
-from engine.audit.trail import (
+from engine.audit.records import Origin, record, row_table, rule_annotations
+from engine.audit.store import (
     AuditError,
     AuditStore,
-    Origin,
     Verification,
     default_location,
     entry_hash,
     open_store,
-    record,
-    row_table,
-    rule_annotations,
     sha256_file,
 )
 

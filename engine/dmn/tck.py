@@ -84,7 +84,7 @@ ERROR = TypedText("error", "")
 
 
 @dataclass(frozen=True)
-class CaseResult:
+class TckCaseResult:
     test_file: str  # relative to the TCK directory
     case_id: str
     description: str
@@ -99,7 +99,7 @@ class CaseResult:
 @dataclass
 class TckReport:
     directory: str
-    cases: list[CaseResult] = field(default_factory=list)
+    cases: list[TckCaseResult] = field(default_factory=list)
 
     @property
     def passed(self) -> int:
@@ -109,7 +109,7 @@ class TckReport:
     def failed(self) -> int:
         return len(self.cases) - self.passed
 
-    def failures(self) -> list[CaseResult]:
+    def failures(self) -> list[TckCaseResult]:
         return [c for c in self.cases if not c.passed]
 
     def summary(self) -> str:
@@ -156,7 +156,7 @@ def run_tck(directory: str | Path, *, loader=load_dmn, matcher=None) -> TckRepor
     return report
 
 
-def _run_file(root: Path, test_file: Path, models: dict, loader, matcher=None) -> list[CaseResult]:
+def _run_file(root: Path, test_file: Path, models: dict, loader, matcher=None) -> list[TckCaseResult]:
     relative = test_file.relative_to(root).as_posix()
     try:
         document = read_xml(test_file)
@@ -174,7 +174,7 @@ def _run_file(root: Path, test_file: Path, models: dict, loader, matcher=None) -
         case_id = case.get("id", "?")
         description = (case.findtext(tag("description")) or "").strip()
         if refused:
-            results.append(CaseResult(relative, case_id, description, problem=refused))
+            results.append(TckCaseResult(relative, case_id, description, problem=refused))
             continue
         results.append(_run_case(model, case, tag, relative, case_id, description, matcher))
     return results
@@ -203,16 +203,16 @@ def _model(path: Path, cache: dict, loader):
     return cache[path]
 
 
-def _run_case(model, case, tag, test_file: str, case_id: str, description: str, matcher=None) -> CaseResult:
+def _run_case(model, case, tag, test_file: str, case_id: str, description: str, matcher=None) -> TckCaseResult:
     kind = case.get("type", "decision")
     if kind != "decision":
-        return CaseResult(test_file, case_id, description, problem=f"test cases of type {kind} are not supported")
+        return TckCaseResult(test_file, case_id, description, problem=f"test cases of type {kind} are not supported")
     inputs = {}
     for node in case.findall(tag("inputNode")):
         value = parse_value(node, tag)
         unsupported = _unsupported_in(value)
         if unsupported is not None:
-            return CaseResult(
+            return TckCaseResult(
                 test_file,
                 case_id,
                 description,
@@ -222,7 +222,7 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str, 
     try:
         evaluation = evaluate_dmn(model, inputs, matcher=matcher)
     except Exception as exc:  # report, never stop the run: one broken case must not hide the others
-        return CaseResult(test_file, case_id, description, problem=f"evaluation failed: {type(exc).__name__}: {exc}")
+        return TckCaseResult(test_file, case_id, description, problem=f"evaluation failed: {type(exc).__name__}: {exc}")
     checks = []
     for node in case.findall(tag("resultNode")):
         name = " ".join(node.get("name", "").split())
@@ -236,7 +236,7 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str, 
         expected_element = node.find(tag("expected"))
         expected = parse_value(expected_element, tag) if expected_element is not None else None
         checks.append(NodeCheck(name, expected, outcome.value, same(expected, outcome.value), outcome.error))
-    return CaseResult(test_file, case_id, description, tuple(checks))
+    return TckCaseResult(test_file, case_id, description, tuple(checks))
 
 
 # ---------------------------------------------------------------- values ------

@@ -1,39 +1,25 @@
-"""The audit trail: every run and every decided row, in a hash chain nobody can
-quietly edit. SQLite by default (WAL, one writer transaction per run, so two
-processes writing at once lose nothing); PostgreSQL when the location is a
-postgresql:// URL.
+"""The audit store: a hash chain of entries that nobody can quietly edit, in
+SQLite by default (WAL, one writer transaction per run, so two processes writing
+at once lose nothing) or PostgreSQL when the location is a postgresql:// URL.
 
 Each entry's hash covers its sequence number, content and the previous entry's
 hash: an entry altered, deleted, inserted or moved breaks the chain at that
-point, and `verify` names the first bad entry.
-
-A run is three kinds of entry: its header (JSON: who, when, files and their
-SHA-256, the rules' annotations), its rows in chunks of CHUNK_ROWS (an Arrow IPC
-stream, zstd-compressed: columnar, typed and cheap to write), and its end (JSON:
-row counts). A row holds its key, sheet row, the input values used, and per
-decision the outputs, the rule id(s), the error and the near misses.
+point, and `verify` names the first bad entry. What a run's entries hold is
+``engine.audit.records``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
 import hashlib
 import json
 import os
-import socket
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from engine.errors import KadeError
 
 GENESIS = "0" * 64
 TABLE = "kade_audit"
-CHUNK_ROWS = 5000
 
 
 class AuditError(KadeError):
@@ -154,9 +140,9 @@ class AuditStore:
             cur.execute(f"SELECT seq, hash FROM {TABLE} ORDER BY seq DESC LIMIT 1")
             last = cur.fetchone()
             seq, prev = (last[0], last[1]) if last else (0, GENESIS)
-            records = [("run", "", "", _json_bytes(header))]
+            records = [("run", "", "", json_bytes(header))]
             records += [("rows", entity, key, payload) for entity, key, payload in chunks]
-            records.append(("end", "", "", _json_bytes(footer)))
+            records.append(("end", "", "", json_bytes(footer)))
             values = []
             for kind, entity, key, payload in records:
                 seq += 1
@@ -365,152 +351,5 @@ def open_store(location: str | None = None) -> AuditStore:
     return SqliteStore(location)
 
 
-# ------------------------------------------------------- what is recorded ------
-
-
-def new_run_id() -> str:
-    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Who started a run, from which front end, on which workbook - as the run's
-    header records it. A file run names its path and the file is hashed; a button
-    run names the workbook as Excel does and hashes the cells it sent."""
-
-    front_end: str = "cli"  # cli | excel-desktop | serve
-    workbook: str = ""  # a path, or a workbook's name when there is no file
-    workbook_sha256: str | None = None  # None: the SHA-256 of the file at `workbook`
-    user: str | None = None  # None: the operating-system user running kade
-
-
-FRONT_ENDS = ("cli", "excel-desktop", "serve")
-
-
-def run_header(
-    *, command: str, engine: str, origin: Origin, rule_files: list[str], row_counts: dict, version: str
-) -> dict:
-    is_file = origin.workbook_sha256 is None
-    return {
-        "run_id": new_run_id(),
-        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "user": origin.user or _user(),
-        "host": socket.gethostname(),
-        "front_end": origin.front_end,
-        "kade_version": version,
-        "engine": engine,
-        "command": command,
-        "workbook": str(Path(origin.workbook).resolve()) if is_file else origin.workbook,
-        "workbook_sha256": sha256_file(origin.workbook) if is_file else origin.workbook_sha256,
-        "rule_files": [{"path": str(Path(f).resolve()), "sha256": sha256_file(f)} for f in rule_files],
-        "rows": row_counts,
-    }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return str(os.getuid())
-
-
-def _json_bytes(doc: dict) -> bytes:
+def json_bytes(doc: dict) -> bytes:
     return json.dumps(doc, ensure_ascii=False, sort_keys=True).encode("utf-8")
-
-
-def row_table(evaluation, entity: str):
-    """One entity's audited rows as an Arrow table (typed columns, built per column)."""
-    import pyarrow as pa
-
-    from engine.evaluation.decisions import input_values
-
-    rows = evaluation.rows[entity]
-    n = len(rows)
-    keys = pd.Series(rows.keys if rows.keys is not None else np.full(n, None, dtype=object), dtype=object)
-    numbers = pd.Series(np.arange(2, n + 2)).astype(str)
-    columns = {
-        "key": pa.array(keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object), type=pa.string()),
-        "row": pa.array(np.arange(2, n + 2, dtype=np.int64)),
-    }
-    for name, col in input_values(evaluation, entity).items():
-        columns[f"in.{name}"] = _arrow(col.type, col.values)
-    for result in evaluation.for_entity(entity):
-        table = result.decision
-        for clause in table.outputs:
-            col = result.outputs[clause.name]
-            columns[f"{table.name}.{clause.name}"] = _arrow(col.type, col.values)
-        columns[f"{table.name}.rule"] = _arrow("string", result.rules)
-        columns[f"{table.name}.error"] = _arrow("string", result.errors)
-        if result.near_misses is not None:
-            columns[f"{table.name}.near_misses"] = _arrow("string", result.near_misses)
-    return pa.table(columns)
-
-
-def _arrow(type_, values: np.ndarray):
-    """A column as Arrow: numbers, booleans and dates typed; text as text; a column
-    of mixed values (rare) as the JSON text of each value."""
-    import pyarrow as pa
-
-    if values.dtype.kind == "f":
-        null = np.isnan(values)
-        if type_ == "boolean":
-            return pa.array(values == 1.0, mask=null)
-        if type_ == "date":
-            return pa.array(np.where(null, 0, values).astype("int32"), type=pa.date32(), mask=null)
-        return pa.array(values, mask=null)
-    try:
-        return pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return pa.array(
-            pd.Series(values, dtype=object)
-            .map(lambda v: None if v is None else json.dumps(v, ensure_ascii=False, default=str))
-            .to_numpy(dtype=object),
-            type=pa.string(),
-        )
-
-
-def _ipc(table) -> bytes:
-    import pyarrow as pa
-
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
-def row_chunks(evaluation) -> list[tuple[str, str, bytes]]:
-    """(entity, 'n=<rows> <first>..<last>', IPC bytes) per chunk of CHUNK_ROWS rows."""
-    out = []
-    for entity in evaluation.rows:
-        if not evaluation.for_entity(entity):
-            continue
-        table = row_table(evaluation, entity)
-        for start in range(0, table.num_rows, CHUNK_ROWS):
-            chunk = table.slice(start, CHUNK_ROWS)
-            keys = chunk["key"]
-            label = f"n={chunk.num_rows} {keys[0].as_py()}..{keys[chunk.num_rows - 1].as_py()}"
-            out.append((entity, label, _ipc(chunk)))
-    return out
-
-
-def rule_annotations(rules) -> dict:
-    """decision -> rule id -> annotation: kept once per run, not per row."""
-    return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
-
-
-def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: Origin, version: str) -> str:
-    """Write one evaluation to the audit store; returns the run id."""
-    from engine.evaluation.results import error_rows
-
-    chunks = row_chunks(evaluation)
-    counts = {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)}
-    header = run_header(
-        command=command,
-        engine=engine,
-        origin=origin,
-        rule_files=evaluation.rules.sources,
-        row_counts=counts,
-        version=version,
-    )
-    header["annotations"] = rule_annotations(evaluation.rules)
-    return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})
