@@ -73,6 +73,17 @@ no_audit_option = click.option("--no-audit", is_flag=True, help="Do not record t
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
 )
+def text_or_json_option(json_holds: str):
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=f"text for people, json for tools ({json_holds}).",
+    )
+
+
 engine_option = click.option(
     "--engine",
     "engine_name",
@@ -274,14 +285,7 @@ def _print_run(run: pipeline.EvaluationRun) -> None:
     default=None,
     help="Also write a report workbook (.xlsx): summary and charts, every violation, one sheet per decision.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for tools (every finding and every row not checked).",
-)
+@text_or_json_option("every finding and every row not checked")
 @audit_option
 @no_audit_option
 @progress_option
@@ -362,14 +366,7 @@ def rules():
 
 @rules.command("check")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for people, json for tools (every finding, with cells and example row).",
-)
+@text_or_json_option("every finding, with cells and example row")
 def rules_check(path: Path | None, fmt: str):
     """Find gaps, overlaps, rules that never fire and other problems in PATH
     (a rules folder or one rule workbook; default: the rules folder).

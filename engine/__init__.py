@@ -8,13 +8,12 @@
     # or on a DataFrame you already have (headers as in the sheet, or variable names):
     out = engine.evaluate_frame(rules, clients_df, entity="clients")
 
-The tools behind the other commands are functions of their modules, imported on
-use (they pull in more dependencies): ``engine.analysis.rules_check.check_path`` (kade rules
-check), ``engine.analysis.testsheets.run_tests`` (rules test), ``engine.analysis.rules_diff``
-(rules diff), ``engine.model.show.render_text`` (rules show), ``engine.analysis.compliance.
-check_workbook`` (kade check), ``engine.audit`` (the audit trail),
-``engine.dmn.loader.load_dmn`` / ``engine.dmn.export.write_dmn`` /
-``engine.dmn.workbook.import_dmn`` / ``engine.dmn.tck.run_tck`` (DMN).
+Every user-level job (evaluate to a file / in place / a button's workbook,
+check a register, explain a row, export an audited run) is a function of
+``engine.pipeline``; the parts are subpackages - ``feel`` (the cell language),
+``model`` (rule workbooks), ``evaluation``, ``io``, ``analysis`` (rules check,
+tests, diff, compliance), ``audit``, ``dmn``, ``excel`` (the buttons). See
+docs/architecture.md.
 """
 
 from __future__ import annotations

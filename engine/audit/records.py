@@ -40,6 +40,10 @@ class Origin:
     workbook_sha256: str | None = None  # None: the SHA-256 of the file at `workbook`
     user: str | None = None  # None: the operating-system user running kade
 
+    def __post_init__(self):
+        if self.front_end not in FRONT_ENDS:
+            raise ValueError(f"unknown front end {self.front_end!r}; one of {', '.join(FRONT_ENDS)}")
+
 
 FRONT_ENDS = ("cli", "excel-desktop", "serve")
 
