@@ -344,7 +344,7 @@ def _compare(evaluation: Evaluation, variable: Variable) -> tuple[ColumnCheck, p
         check.problem = f"{clause.name} is a list (hit policy {table.hit_policy}); kade check compares single values"
     else:
         rows = evaluation.rows[variable.entity]
-        check.sheet, check.column = rows.sheet, _find_column(rows.frame, variable)
+        check.sheet, check.column = rows.sheet, find_column(rows.frame, variable)
         if check.column is None:
             shown = " / ".join(variable.headers or (variable.name,))
             check.problem = f"sheet {rows.sheet!r} has no column {shown} (it records {variable.records})"
@@ -431,7 +431,7 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
     return check, findings, errors
 
 
-def _find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
+def find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
     """The sheet's header for a variable, matched as ``bind`` matches headers."""
     headers = {normalize_header(h): h for h in frame.columns}
     return next(

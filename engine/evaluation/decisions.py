@@ -387,6 +387,14 @@ def evaluate(
     return Evaluation(rules, rows, results, skipped)
 
 
+def table_environment(evaluation: Evaluation, table: DecisionTable) -> dict[str, Column]:
+    """The columns ``table`` was evaluated on, aligned to its entity's rows (a
+    contract's client values come from its client row, upstream decisions'
+    outputs included): what a learner or an explanation of the table reads."""
+    env, _blocked = _environment(evaluation.rules, evaluation.rows, evaluation.results, table, {})
+    return env or {}
+
+
 def _environment(
     rules: RuleSet,
     rows: dict[str, EntityRows],
