@@ -57,9 +57,9 @@ class Condition:
                 return "-"  # no split on this input: any value
             if self.low is not None and self.low == self.high and self.low_closed and self.high_closed:
                 text = self._endpoint(self.low)
-            elif self.low is None:
+            elif self.low is None and self.high is not None:
                 text = f"{'<=' if self.high_closed else '<'} {self._endpoint(self.high)}"
-            elif self.high is None:
+            elif self.high is None and self.low is not None:
                 text = f"{'>=' if self.low_closed else '>'} {self._endpoint(self.low)}"
             else:
                 text = (
