@@ -53,19 +53,22 @@ class Condition:
     def cell(self) -> str:
         """The condition as S-FEEL input-entry text."""
         if self.kind in ("number", "date"):
-            if self.low is None and self.high is None:
+            low, high = self.low, self.high
+            if low is None and high is None:
                 return "-"  # no split on this input: any value
-            if self.low is not None and self.low == self.high and self.low_closed and self.high_closed:
-                text = self._endpoint(self.low)
-            elif self.low is None and self.high is not None:
-                text = f"{'<=' if self.high_closed else '<'} {self._endpoint(self.high)}"
-            elif self.high is None and self.low is not None:
-                text = f"{'>=' if self.low_closed else '>'} {self._endpoint(self.low)}"
+            if low is not None and high is not None:
+                if low == high and self.low_closed and self.high_closed:
+                    text = self._endpoint(low)
+                else:
+                    text = (
+                        f"{'[' if self.low_closed else '('}{self._endpoint(low)}..{self._endpoint(high)}"
+                        f"{']' if self.high_closed else ')'}"
+                    )
+            elif high is not None:
+                text = f"{'<=' if self.high_closed else '<'} {self._endpoint(high)}"
             else:
-                text = (
-                    f"{'[' if self.low_closed else '('}{self._endpoint(self.low)}..{self._endpoint(self.high)}"
-                    f"{']' if self.high_closed else ')'}"
-                )
+                assert low is not None
+                text = f"{'>=' if self.low_closed else '>'} {self._endpoint(low)}"
             return text + (", null" if self.nulls else "")
         if self.values is None:
             return "-"
