@@ -143,7 +143,9 @@ def evaluate(
     Exit status:
       0  every row decided
       1  some rows are in error (bad cell, no matching rule, missing client...);
-         they are marked in the output, the other rows are decided
+         they are marked in the output, the other rows are decided; or a
+         decision the chosen --engine cannot evaluate was skipped (the reason
+         and its cell are printed), the other decisions are decided
       2  bad rule tables, unreadable workbook, missing column, or usage error
 
     \b
@@ -192,7 +194,7 @@ def evaluate(
             evaluation = engine.evaluate(
                 rules, rows, progress=lambda _name: bar.update(1), engine=engine_name, trace=not no_audit
             )
-        except KadeError as exc:  # a table durable-rules cannot express, or its worker failed
+        except KadeError as exc:
             fail(exc)
         frames = {
             evaluation.rows[e].sheet: results.result_frame(evaluation, e)
@@ -228,7 +230,7 @@ def evaluate(
         _print_summary(summary, evaluation.skipped, output, errors)
         if run_id:
             click.echo(f"audited as run {run_id}")
-    sys.exit(1 if errors else 0)
+    sys.exit(1 if errors or evaluation.refused else 0)
 
 
 def _format_from(output: Path | None) -> str:
@@ -812,7 +814,7 @@ def _evaluate_in_place(
             click.echo(f"note: {note}")
         if run_id:
             click.echo(f"audited as run {run_id}")
-    sys.exit(1 if result.outcome.error_rows else 0)
+    sys.exit(1 if result.outcome.error_rows or evaluation.refused else 0)
 
 
 @contextlib.contextmanager
