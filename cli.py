@@ -219,7 +219,9 @@ def evaluate(
     Exit status:
       0  every row decided
       1  some rows are in error (bad cell, no matching rule, missing client...);
-         they are marked in the output, the other rows are decided
+         they are marked in the output, the other rows are decided; or a
+         decision the chosen --engine cannot evaluate was skipped (the reason
+         and its cell are printed), the other decisions are decided
       2  bad rule tables, unreadable workbook, missing column, or usage error
 
     \b

@@ -25,6 +25,7 @@ import pandas as pd
 from engine.errors import (
     DataError,
     DecisionCycleError,
+    EvaluatorError,
     FeelSyntaxError,
     FeelTypeError,
     KadeError,
@@ -65,6 +66,7 @@ __all__ = [
     "FeelSyntaxError",
     "FeelTypeError",
     "DecisionCycleError",
+    "EvaluatorError",
     "DataError",
     "MissingColumnError",
     "Position",

@@ -72,6 +72,11 @@ class DecisionCycleError(RuleError):
     """Decisions that depend on each other in a loop."""
 
 
+class EvaluatorError(KadeError):
+    """The chosen evaluator cannot evaluate one decision table (a limit of durable-rules, its
+    worker failing): that decision is reported as not evaluated, the other decisions still run."""
+
+
 class DataError(KadeError):
     """A data workbook that cannot be used at all (unreadable, missing column): exit 2."""
 

@@ -116,7 +116,8 @@ class EvaluationRun:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.error_rows else 0
+        # 1: rows in error, or a decision the engine refused (the rest is decided)
+        return 1 if self.error_rows or self.evaluation.refused else 0
 
     def summary_lines(self) -> list[str]:
         return results.summary_lines(self.summary, self.evaluation.skipped, self.error_rows)

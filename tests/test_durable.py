@@ -13,9 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine
-from engine.errors import RuleStructureError
 from engine.evaluation.decisions import evaluate_table, match_matrix
-from engine.evaluation.durable import DurableMatcher, compile_table
+from engine.evaluation.durable import DurableError, DurableMatcher, DurableRefusal, compile_table
 from tests.helpers import env, table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,6 +113,171 @@ def test_more_than_64_true_conditions_are_split(durable):
     assert result.outputs["y"].values[:2].tolist() == [100, 51]
 
 
+def _compounds(cond) -> int:
+    """The "$and"/"$or" of a durable-rules condition."""
+    if isinstance(cond, dict) and ("$and" in cond or "$or" in cond):
+        return 1 + sum(_compounds(c) for c in next(iter(cond.values())))
+    return 0
+
+
+def test_issue_22_tables_evaluate_on_both_engines(durable):
+    # 14 list items, not() of 7 ranges, three inputs each not(3 ranges): each gave durable-rules'
+    # error 113 when compiled as one "$and"/"$or" per item
+    items = ", ".join(str(v) for v in range(10, 24))
+    tbl = table(
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="F",
+        rules=[("r1", [items], ["1"])],
+        default=["0"],
+    )
+    result = same_results(tbl, env(x=[12, 3]), durable)
+    assert list(result.rules) == ["r1", "default"] and result.outputs["y"].values.tolist() == [1.0, 0.0]
+    seven = "not(" + ", ".join(f"[{3 * i}..{3 * i + 1}]" for i in range(7)) + ")"
+    three = "not([0..1], (3..4), [6..7))"
+    tbl = table(
+        inputs=[("x", "number"), ("y", "number"), ("z", "number")],
+        outputs=[("o", "number", ())],
+        hit_policy="C",
+        rules=[
+            ("r1", [seven, "-", "-"], ["1"]),
+            ("r2", [three, three, three], ["2"]),
+            ("r3", [items, items, items], ["3"]),
+        ],
+    )
+    rows = env(x=[0, 2, 21, None, 5, 12, 22], y=[2, 2, 0, 5, 5, 13, 2], z=[8, 2, 3.5, 5, 5, 23, 5])
+    result = same_results(tbl, rows, durable, strict=False)
+    assert [list(v) for v in result.outputs["o"].values] == [[], [1, 2], [1], [], [1, 2], [2, 3], [1, 2]]
+    assert all(_compounds(cond) <= 15 for chunk in compile_table(tbl).chunks for _, cond in chunk)
+
+
+def test_the_measured_limits_are_durable_rules_own(durable, monkeypatch):
+    """One more "$and"/"$or" per rule (16) or one more true alpha node on the stack (65) than
+    the wrapper allows, and durable-rules itself fails; at the limits it works."""
+    import engine.evaluation.durable as wrapper
+
+    def bands():  # a new table object each time: the matcher compiles a table object once
+        cells = ", ".join(f"[{i}..{i}.5]" for i in range(14))  # "$and" of the rule + "$or" + 14 "$and": 16
+        return table(
+            inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="C", rules=[("R1", [cells], ["1"])]
+        )
+
+    same_results(bands(), env(x=[0, 0.7, 13.5, None]), durable, strict=False)  # at the limit: split in two
+    monkeypatch.setattr(wrapper, "MAX_COMPOUNDS", 16)
+    for _attempt in range(2):  # a failed load leaves nothing registered: the retry fails the same way
+        with pytest.raises(DurableError, match="decision T: .*error code: 113"):
+            durable(bands(), [env(x=[1])["x"]], {}, 1)
+    monkeypatch.setattr(wrapper, "MAX_COMPOUNDS", 15)
+    pid = durable.worker_pid()
+    same_results(bands(), env(x=[0, 0.7, 13.5, None]), durable, strict=False)
+    assert durable.worker_pid() == pid  # the same worker goes on
+
+    def wide():
+        rules = [(f"R{i}", [f">= {i}"], ["1"]) for i in range(65)]
+        return table(inputs=[("x", "number")], outputs=[("y", "number", ())], hit_policy="C#", rules=rules)
+
+    assert len(compile_table(wide()).chunks) == 2  # the guard node has at most 64 true children
+    assert same_results(wide(), env(x=[100, 3]), durable, strict=False).outputs["y"].values.tolist() == [65, 4]
+    monkeypatch.setattr(wrapper, "STACK_SIZE", 65)
+    assert len(compile_table(wide()).chunks) == 1
+    with pytest.raises(DurableError, match="error code: 303"):  # data-dependent: 65 true at x = 100
+        durable(wide(), [env(x=[100])["x"]], {}, 1)
+
+
+def test_long_lists_and_negations_on_several_inputs(durable):
+    # a rule split into many durable-rules rules, and overlapping alternatives merged
+    many = ", ".join(str(v) for v in range(300))
+    overlapping = ", ".join(f">= {v}" for v in range(80)) + ", [2..500]"
+    tbl = table(
+        inputs=[("x", "number"), ("y", "number")],
+        outputs=[("o", "number", ())],
+        hit_policy="C",
+        rules=[("R1", [many, many], ["1"]), ("R2", [overlapping, f"not({many})"], ["2"]), ("R3", ["-", "-"], ["3"])],
+    )
+    assert sum(len(chunk) for chunk in compile_table(tbl).chunks) > 3
+    same_results(tbl, env(x=[0, 299, 300, 1.5, None, -1], y=[299, 0, 3, 300.5, 4, 2]), durable, strict=False)
+
+
+def test_text_compares_like_python(durable):
+    # durable-rules compares the raw JSON text: 'a' vs 'a b' (space sorts below the closing quote),
+    # escapes of non-ASCII text; values are posted as hex of their UTF-8 so order is kept
+    tbl = table(
+        inputs=[("s", "string")],
+        outputs=[("y", "number", ())],
+        hit_policy="C",
+        rules=[
+            ("R1", ['< "a b"'], ["1"]),
+            ("R2", ['["a!".."é"]'], ["2"]),
+            ("R3", ['> "Z"'], ["3"]),
+            ("R4", ['not("", < "金融")'], ["4"]),
+            ("R5", ['"a b", "金融业"'], ["5"]),
+        ],
+    )
+    words = ["a", "a b", "a!", "ab", "", "é", "Z", "金融", "金融业", "z", None]
+    result = same_results(tbl, env(s=("string", words)), durable, strict=False)
+    by_word = dict(zip(words, result.outputs["y"].values))
+    assert by_word["a"] == [1, 3] and by_word["a!"] == [2, 3] and by_word["金融业"] == [3, 4, 5]
+
+
+def test_values_durable_rules_cannot_carry_refuse_the_table(durable):
+    tbl = table(
+        inputs=[("s", "string"), ("x", "number")],
+        outputs=[("y", "number", ())],
+        hit_policy="F",
+        rules=[("R1", ['"a"', "> 1"], ["1"])],
+        default=["0"],
+    )
+    long_text = env(s=["金" * 10_923, "a"], x=[2, 2])  # 32,769 bytes: durable-rules compares 16-bit lengths
+    with pytest.raises(DurableRefusal, match="decision T: input 's' holds a text of more than 32,767 bytes"):
+        durable(tbl, [long_text["s"], long_text["x"]], long_text, 2)
+    infinite = env(s=["a"], x=[float("inf")])
+    with pytest.raises(DurableRefusal, match="input 'x' holds an infinite number"):
+        durable(tbl, [infinite["s"], infinite["x"]], infinite, 1)
+    fine = env(s=["金" * 10_922, "a"], x=[2, 2])  # 32,766 bytes
+    same_results(tbl, fine, durable)
+
+
+def test_a_refused_table_names_its_cell_and_the_others_run(tmp_path):
+    from cli import main
+    from tests.workbook_factory import APPROVAL, small_data, small_model
+
+    tier = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("input", "industry"), ("output", "tier")],
+        [("T1", ">= revenue", '"金融"', '"gold"', ""), ("T2", "-", "-", '"silver"', "")],
+        None,
+    )
+    rush = (
+        "rush",
+        "orders",
+        "F",
+        [("input", "amount"), ("output", "lane")],
+        [("R1", "> 200", '"fast"', ""), ("R2", "-", '"normal"', "")],
+        None,
+    )
+    rules = small_model(tmp_path / "r", {"rules.xlsx": [tier, APPROVAL, rush]})
+    orders = [
+        ["订单编号", "客户编号", "金额", "加急", "交付日期"],
+        ["O1", "C1", 500, "是", None],
+        ["O2", "C2", 50, "否", None],
+    ]
+    data = small_data(tmp_path / "d.xlsx", orders=orders)
+    args = ["evaluate", str(data), "--rules", str(rules), "-o", str(tmp_path / "o.json")]
+    assert CliRunner().invoke(main, args).exit_code == 0  # the vectorized engine decides everything
+    out = CliRunner().invoke(main, [*args, "--engine", "durable"])
+    assert out.exit_code == 1, out.output
+    assert "rules.xlsx!tier!B6: durable-rules cannot evaluate decision tier, rule T1: it compares" in out.output
+    assert "approval               skipped: it needs tier from decision tier, which did not run" in out.output
+    assert "rush                          2 rows  fast 1, normal 1" in out.output
+    rules_set = engine.load_rules(rules)
+    rows = engine.bind(rules_set, engine.read_workbook(data))
+    evaluation = engine.evaluate(rules_set, rows, engine="durable")
+    assert evaluation.refused == ["tier"] and set(evaluation.skipped) == {"tier", "approval"}
+    assert list(evaluation.results) == ["rush"]
+
+
 def test_rules_of_only_negative_tests_do_not_loop(durable):
     tbl = table(
         inputs=[("x", "number")],
@@ -127,11 +291,11 @@ def test_rules_of_only_negative_tests_do_not_loop(durable):
 def test_what_durable_cannot_express_is_refused(durable):
     tbl = table(inputs=[("x", "number")], outputs=[("y", "number", ())], rules=[("R7", ["< limit"], ["1"])])
     with pytest.raises(
-        RuleStructureError, match="durable-rules cannot evaluate decision T, rule R7: it compares with another column"
+        DurableRefusal, match="durable-rules cannot evaluate decision T, rule R7: it compares with another column"
     ):
         compile_table(tbl)
     expr = table(inputs=[("x * 2", "number")], outputs=[("y", "number", ())], rules=[("R1", ["> 1"], ["1"])])
-    with pytest.raises(RuleStructureError, match="input 'x \\* 2' is an expression"):
+    with pytest.raises(DurableRefusal, match="input 'x \\* 2' is an expression"):
         compile_table(expr)
 
 

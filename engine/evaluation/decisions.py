@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from engine import feel
+from engine.errors import EvaluatorError
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
@@ -338,6 +339,7 @@ class Evaluation:
     rows: dict[str, EntityRows]
     results: dict[str, DecisionResult]  # decision name -> result (over its entity's rows)
     skipped: dict[str, str]  # decision name -> why it did not run
+    refused: list[str] = field(default_factory=list)  # skipped because the engine cannot evaluate them
 
     def for_entity(self, entity: str) -> list[DecisionResult]:
         return [r for r in self.results.values() if r.decision.entity == entity]
@@ -356,11 +358,13 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate every decision whose entity has rows, dependencies first.
     ``progress(decision_name)`` is called after each decision (for a progress bar).
-    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows).
+    ``engine``: "vectorized" (default) or "durable" (durable-rules matches rows); a table
+    the engine cannot evaluate is skipped with the reason and listed in ``refused``.
     ``functions``: business knowledge models a DMN model's expressions call."""
     matcher = matcher_for(engine)
     results: dict[str, DecisionResult] = {}
     skipped: dict[str, str] = {}
+    refused: list[str] = []
     for table in rules.decisions:
         if table.entity not in rows:
             sheets = " / ".join(rules.entities[table.entity].sheets) if table.entity in rules.entities else table.entity
@@ -371,20 +375,25 @@ def evaluate(
             skipped[table.name] = blocked
             continue
         n = len(rows[table.entity])
-        results[table.name] = evaluate_table(
-            table,
-            env,
-            n,
-            blocked=blocked,
-            strict=strict,
-            reasons=reasons,
-            variables=rules.variables,
-            matcher=matcher,
-            trace=trace,
-        )
+        try:
+            results[table.name] = evaluate_table(
+                table,
+                env,
+                n,
+                blocked=blocked,
+                strict=strict,
+                reasons=reasons,
+                variables=rules.variables,
+                matcher=matcher,
+                trace=trace,
+            )
+        except EvaluatorError as exc:  # e.g. a table durable-rules cannot express: the other decisions still run
+            skipped[table.name] = str(exc)
+            refused.append(table.name)
+            continue
         if progress is not None:
             progress(table.name)
-    return Evaluation(rules, rows, results, skipped)
+    return Evaluation(rules, rows, results, skipped, refused)
 
 
 def table_environment(evaluation: Evaluation, table: DecisionTable) -> dict[str, Column]:
