@@ -5,7 +5,7 @@
     python benchmarks/bench_evaluate.py --quick                  # 10k rows, one repeat
     python benchmarks/bench_evaluate.py --sizes 10k,100k         # skip the 1M-row run
 
-(a) Evaluation alone: the typed columns are built once (``engine.io.registers.bind``),
+(a) Evaluation alone: the typed columns are built once (``engine.bind``),
     then ``engine.evaluate(rules, rows, reasons=False/True)`` is timed, best of
     3. The per-column factorisation cache (``Column._factorized``) is cleared
     before every run, so each run pays what one ``kade evaluate`` pays.
