@@ -27,7 +27,8 @@ from openpyxl.utils import get_column_letter
 
 from engine import feel
 from engine.dmn.errors import DmnError, UnsupportedDmnError
-from engine.dmn.loader import load_dmn, normalize_allowed
+from engine.dmn.item_definitions import normalize_allowed
+from engine.dmn.loader import load_dmn
 from engine.dmn.model import DmnModel
 from engine.errors import FeelSyntaxError
 from engine.model import DecisionTable, RuleSet, Variable

@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from engine import feel
-from engine.errors import FeelSyntaxError, FeelTypeError, Position, RuleError, RuleErrors, RuleStructureError
+from engine.errors import ErrorCollector, FeelSyntaxError, FeelTypeError, Position, RuleError, RuleStructureError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import (
     AGGREGATING,
@@ -253,22 +253,6 @@ def split_alternatives(text: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
-class _Collector:
-    """Collects errors instead of stopping at the first one."""
-
-    def __init__(self):
-        self.errors: list[RuleError] = []
-
-    def add(self, error: RuleError):
-        self.errors.append(error)
-
-    def raise_if_any(self):
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise RuleErrors(self.errors)
-
-
 class _Sheet:
     """A worksheet as a grid of values, with cell names for messages."""
 
@@ -335,7 +319,7 @@ def load_rules(path: str | Path) -> RuleSet:
     if path.is_file():
         siblings = [p for p in rule_files(path.parent) if p.resolve() != path.resolve()]
         sheets += [s for s in _read_sheets(siblings) if s.name.strip().lower() in GLOSSARY_SHEETS | ENTITY_SHEETS]
-    errors = _Collector()
+    errors = ErrorCollector()
     entities = _read_entities([s for s in sheets if s.name.strip().lower() in ENTITY_SHEETS], errors)
     variables = _read_glossary([s for s in sheets if s.name.strip().lower() in GLOSSARY_SHEETS], entities, errors)
     decision_sheets = [s for s in sheets if _is_decision_sheet(s) and s.file in {_display_path(f) for f in files}]
@@ -351,7 +335,7 @@ def load_rules(path: str | Path) -> RuleSet:
 
 def build_ruleset(variables, entities, tables, sources) -> RuleSet:
     """Cross-table checks shared by every rule source: unique names, graph order, scoping."""
-    errors = _Collector()
+    errors = ErrorCollector()
     seen: dict[str, DecisionTable] = {}
     for table in tables:
         if table.name in seen:
@@ -427,7 +411,7 @@ def _check_scope(table, variables, entities, producer, errors):
 # ------------------------------------------------------------- glossary --------
 
 
-def _header_map(sheet: _Sheet, columns: dict[str, str], errors: _Collector, required: tuple[str, ...]):
+def _header_map(sheet: _Sheet, columns: dict[str, str], errors: ErrorCollector, required: tuple[str, ...]):
     header = {}
     for col, value in enumerate(sheet.rows[0] if sheet.rows else []):
         field_name = columns.get(_key(value))
@@ -440,7 +424,7 @@ def _header_map(sheet: _Sheet, columns: dict[str, str], errors: _Collector, requ
     return header
 
 
-def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity]:
+def _read_entities(sheets: list[_Sheet], errors: ErrorCollector) -> dict[str, Entity]:
     entities: dict[str, Entity] = {}
     for sheet in sheets:
         header = _header_map(sheet, _ENTITY_COLUMNS, errors, ("entity", "sheets", "key"))
@@ -477,7 +461,7 @@ def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity
     return entities
 
 
-def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _Collector) -> dict[str, Variable]:
+def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: ErrorCollector) -> dict[str, Variable]:
     variables: dict[str, Variable] = {}
     for sheet in sheets:
         header = _header_map(sheet, _GLOSSARY_COLUMNS, errors, ("variable", "type"))
@@ -587,7 +571,7 @@ def parse_allowed(text: str, type_: str):
 
 
 class _DecisionReader:
-    def __init__(self, sheet: _Sheet, variables, entities, errors: _Collector, outputs=()):
+    def __init__(self, sheet: _Sheet, variables, entities, errors: ErrorCollector, outputs=()):
         self.sheet, self.variables, self.entities, self.errors = sheet, variables, entities, errors
         self.aliases = _aliases(variables)
         for name in outputs:  # outputs of any decision may be used by another
@@ -607,7 +591,7 @@ class _DecisionReader:
             key = _META_KEYS.get(_key(row[0] if row else None))
             if key:
                 meta[key] = cell_text(row[1] if len(row) > 1 else None)
-        before = len(self.errors.errors)
+        before = len(self.errors)
         if kind_row is None or kind_row + 1 >= len(sheet.rows):
             self.fail("no table found: expected a row with 'input' / 'output' above the table header", 0, 0)
             return None
@@ -658,7 +642,7 @@ class _DecisionReader:
             self.fail("a decision table needs at least one output column", kind_row, 0)
         if hit in AGGREGATING and len(output_cols) > 1:
             self.fail(f"hit policy {hit} aggregates a single output; this table has {len(output_cols)}", header_row, 0)
-        if len(self.errors.errors) > before:
+        if len(self.errors) > before:
             return None
 
         maybe_inputs = [self._input_clause(header_row, c) for c in input_cols]
@@ -693,7 +677,7 @@ class _DecisionReader:
             r += 1
         if not rules:
             self.fail("the table has no rules below its header", header_row, 0)
-        if len(self.errors.errors) > before:
+        if len(self.errors) > before:
             return None
         if defaults is not None:
             outputs = [dataclasses.replace(o, default=d) for o, d in zip(outputs, defaults)]

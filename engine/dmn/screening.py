@@ -1,0 +1,94 @@
+"""Reading the FEEL text of a DMN model, refusing what kade does not evaluate:
+a text that builds time, date-and-time or duration values, or that fails to
+parse because it uses full FEEL (``if``, ``for``, contexts, lists, built-in
+functions...), is refused as unsupported with the element's id and offset,
+never evaluated to a wrong answer; other syntax errors are errors of the model."""
+
+from __future__ import annotations
+
+import re
+
+from engine import feel
+from engine.dmn.reader import DmnDocument
+from engine.dmn.scopes import Resolver, Scope
+from engine.errors import FeelSyntaxError, FeelTypeError, RuleError
+
+_STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')
+_TEMPORAL = re.compile(
+    r"\b(date\s+and\s+time|time|duration|years\s+and\s+months\s+duration|days\s+and\s+time\s+duration)\s*\("
+)
+_FULL_FEEL = [
+    (re.compile(r"\bif\b"), "FEEL 'if … then … else' expressions"),
+    (re.compile(r"\bfor\b"), "FEEL 'for … in … return' expressions"),
+    (re.compile(r"\b(some|every)\b"), "FEEL quantified expressions (some / every … satisfies)"),
+    (re.compile(r"\bbetween\b"), "FEEL 'between … and …'"),
+    (re.compile(r"\binstance\s+of\b"), "FEEL 'instance of'"),
+    (re.compile(r"\bfunction\b"), "FEEL function definitions"),
+    (re.compile(r"\bin\b"), "FEEL 'in' tests"),
+    (re.compile(r"\{"), "FEEL contexts ({…})"),
+    (re.compile(r"@"), "FEEL @-literals"),
+    (re.compile(r"[^\W\d]\w*(?:\s+\w+)+\s*\("), "FEEL's built-in functions"),
+]
+
+
+class FeelReader:
+    """Parses, screens and resolves the FEEL texts of one model."""
+
+    def __init__(self, doc: DmnDocument, resolver: Resolver):
+        self.doc, self.resolver = doc, resolver
+
+    def expression(self, text: str, scope: Scope, where: str | None):
+        """A FEEL expression over kade names; None after recording a problem."""
+        if not self._refuse_temporal(text, scope, where):
+            return None
+        try:
+            node = feel.parse_expression(text, scope.dialect())
+        except FeelSyntaxError as exc:
+            self._syntax_problem(text, exc, where, unary=False)
+            return None
+        return self.resolver.resolve(node, scope, where)
+
+    def unary_tests(self, text: str, scope: Scope, where: str | None):
+        """FEEL unary tests over kade names; None after recording a problem."""
+        if not self._refuse_temporal(text, scope, where):
+            return None
+        try:
+            node = feel.parse_unary_tests(text, None, scope.dialect())
+        except (FeelSyntaxError, FeelTypeError) as exc:
+            self._syntax_problem(text, exc, where, unary=True)
+            return None
+        return self.resolver.resolve(node, scope, where)
+
+    def _refuse_temporal(self, text: str, scope: Scope, where) -> bool:
+        """False (after recording why) when the text builds time, date-and-time or duration values."""
+        bare = _STRINGS.sub('""', text)
+        temporal = _TEMPORAL.search(bare)
+        if temporal and " ".join(temporal.group(1).split()) not in scope:
+            self.doc.fail(
+                f"{text.strip()!r} uses FEEL's {' '.join(temporal.group(1).split())}() values: kade supports number, "
+                "string, boolean and date values",
+                where,
+                temporal.start(),
+                unsupported=True,
+            )
+            return False
+        return True
+
+    def _syntax_problem(self, text: str, exc: RuleError, where, unary: bool):
+        bare = _STRINGS.sub('""', text)
+        checks = list(_FULL_FEEL)
+        checks.append(
+            (re.compile(r"\?"), "FEEL unary-test expressions with '?'")
+            if unary
+            else (re.compile(r"\["), "FEEL lists and filters ([…])")
+        )
+        for pattern, what in checks:
+            if pattern.search(bare):
+                self.doc.fail(
+                    f"{text.strip()!r} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
+                    where,
+                    exc.position.offset,
+                    unsupported=True,
+                )
+                return
+        self.doc.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
