@@ -591,23 +591,33 @@ def dmn_tck(directory: Path, engine_name: str):
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write."
 )
 @click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
-def rules_export(rules_path: Path, output: Path, name: str | None):
-    """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN 1.5 model.
+@click.option(
+    "--dmn-version",
+    type=click.Choice(["1.3", "1.4", "1.5"]),
+    default="1.3",
+    show_default=True,
+    help="DMN version to write. 1.3 is what Camunda Modeler and dmn-js read today; kade's tables need nothing newer.",
+)
+def rules_export(rules_path: Path, output: Path, name: str | None, dmn_version: str):
+    """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN model.
 
     \b
     Examples:
       kade rules export rules -o key_accounts.dmn
+      kade rules export rules -o key_accounts.dmn --dmn-version 1.5
     """
     from engine.dmn.export import write_dmn
 
     try:
         loaded = engine.load_rules(rules_path)
-        write_dmn(loaded, output, name=name or rules_path.resolve().stem)
+        write_dmn(loaded, output, name=name or rules_path.resolve().stem, dmn_version=dmn_version)
     except KadeError as exc:
         fail(exc)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
-    click.echo(f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN 1.5)")
+    click.echo(
+        f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN {dmn_version})"
+    )
 
 
 @rules.command(name="import")

@@ -1,11 +1,11 @@
-"""Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.5 model that other
-modellers open: the glossary becomes input data with item definitions carrying
+"""Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.3, 1.4 or 1.5 model that
+other modellers open (1.3 by default: Camunda Modeler and dmn-js read only that): the glossary becomes input data with item definitions carrying
 the allowed values, each decision table a decision with its information
 requirements, hit policy, rules, annotations and default output.
 
 kade's own metadata - entities, a variable's entity and column headers, rule
 ids, output names - rides in ``extensionElements`` (namespace
-``dmn_xml.KADE_NS``), which the DMN 1.5 schema allows and other tools ignore;
+``dmn_xml.KADE_NS``), which the DMN schemas allow and other tools ignore;
 ``engine.dmn.loader`` reads it back, so Excel -> DMN -> Excel gives the same tables.
 
 Names: another decision's output is referenced in DMN as the decision
@@ -20,8 +20,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from engine import feel
-from engine.dmn.diagram import PREFIXES, diagram
-from engine.dmn.xml import DMN15, KADE_NS
+from engine.dmn.diagram import DC, DI, diagram
+from engine.dmn.errors import DmnError
+from engine.dmn.xml import DEFAULT_EXPORT_VERSION, EXPORT_VERSIONS, KADE_NS
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 
@@ -41,13 +42,20 @@ _POLICY_NAMES = {
 _AGGREGATION = {"C+": "SUM", "C<": "MIN", "C>": "MAX", "C#": "COUNT"}
 
 
-def export_dmn(rules: RuleSet, *, name: str = "kade rules", namespace: str = "urn:kade:rules") -> bytes:
-    """The DMN 1.5 XML (UTF-8 bytes) of ``rules``."""
-    root = _Exporter(rules, name, namespace).build()
+def export_dmn(
+    rules: RuleSet,
+    *,
+    name: str = "kade rules",
+    namespace: str = "urn:kade:rules",
+    dmn_version: str = DEFAULT_EXPORT_VERSION,
+) -> bytes:
+    """The DMN XML (UTF-8 bytes) of ``rules``, in ``dmn_version`` ('1.3', '1.4' or '1.5')."""
+    if dmn_version not in EXPORT_VERSIONS:
+        raise DmnError(f"DMN version {dmn_version!r}: kade writes {', '.join(EXPORT_VERSIONS)}")
+    model_ns, dmndi = EXPORT_VERSIONS[dmn_version]
+    root = _Exporter(rules, name, namespace, model_ns, dmndi).build()
     # prefixes for serializing: DMN as the default namespace (as modellers write it), kade: for extensions
-    ET.register_namespace("", DMN15)
-    ET.register_namespace("kade", KADE_NS)
-    for prefix, uri in PREFIXES.items():
+    for prefix, uri in {"": model_ns, "kade": KADE_NS, "dmndi": dmndi, "dc": DC, "di": DI}.items():
         ET.register_namespace(prefix, uri)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -60,16 +68,16 @@ def write_dmn(rules: RuleSet, path: str | Path, **options) -> Path:
     return path
 
 
-def _q(local: str) -> str:
-    return f"{{{DMN15}}}{local}"
-
-
 def _k(local: str) -> str:
     return f"{{{KADE_NS}}}{local}"
 
 
 def _sub(parent, local: str, text: str | None = None, **attrs) -> ET.Element:
-    element = ET.SubElement(parent, _q(local), {k.rstrip("_"): v for k, v in attrs.items() if v not in (None, "")})
+    """A DMN element ``local`` (in its parent's namespace) under ``parent``."""
+    ns = parent.tag[1:].partition("}")[0]
+    element = ET.SubElement(
+        parent, f"{{{ns}}}{local}", {k.rstrip("_"): v for k, v in attrs.items() if v not in (None, "")}
+    )
     if text is not None:
         element.text = text
     return element
@@ -97,8 +105,9 @@ class _Ids:
 
 
 class _Exporter:
-    def __init__(self, rules: RuleSet, name: str, namespace: str):
+    def __init__(self, rules: RuleSet, name: str, namespace: str, model_ns: str, dmndi: str):
         self.rules, self.name, self.namespace = rules, name, namespace
+        self.model_ns, self.dmndi = model_ns, dmndi
         self.ids = _Ids()
         self.producer = {out: t for t in rules.decisions for out in t.output_names}
         self.input_ids: dict[str, str] = {}
@@ -123,7 +132,7 @@ class _Exporter:
     # ------------------------------------------------------------------------
     def build(self) -> ET.Element:
         root = ET.Element(
-            _q("definitions"),
+            f"{{{self.model_ns}}}definitions",
             {"id": self.ids("definitions", self.name), "name": self.name, "namespace": self.namespace},
         )
         self._metadata(root)
@@ -137,7 +146,7 @@ class _Exporter:
                 self._input_data(root, variable)
         for table in self.rules.decisions:
             self._decision(root, table)
-        root.append(diagram(self.requires, list(self.input_ids.values()), self.edges))
+        root.append(diagram(self.requires, list(self.input_ids.values()), self.edges, self.dmndi))
         return root
 
     def _metadata(self, root):
@@ -273,7 +282,7 @@ class _Exporter:
             )
             if variable is not None:  # the output is a glossary entry: keep it whole
                 if variable.description:
-                    out.insert(0, ET.Element(_q("description")))
+                    out.insert(0, ET.Element(f"{{{self.model_ns}}}description"))
                     out[0].text = variable.description
                 self._variable_metadata(out, variable)
             if output.allowed_values:
