@@ -253,11 +253,29 @@ def test_undeclared_variables_are_implicit_inputs_as_in_camunda_models(tmp_path)
 
     rules = engine.load_rules(write_rule_workbook(model, tmp_path / "dish.xlsx").path)
     assert rules.variables["season"].type == "string" and rules.decision("Dish").hit_policy == "F"
-    # a name that the model does declare must be required, and a path is never implicit
+    # a name that the model does declare must be required; a typed input has no fields
     with pytest.raises(DmnError, match="unknown name 'x'"):
         load_dmn(dmn(input_data("x") + literal_decision("D", "x + 1")))
-    with pytest.raises(DmnError, match="unknown name 'a.b'"):
-        load_dmn(dmn(literal_decision("D", "a.b + 1")))
+    with pytest.raises(DmnError, match="unknown name 'x.y'"):
+        load_dmn(dmn(input_data("x") + literal_decision("D", "x.y + 1", requires("i_x"))))
+
+
+def test_dotted_names_are_fields_of_structured_inputs_as_in_camunda_models():
+    """``claim.amountOfDamage``: field amountOfDamage of the process variable claim;
+    ``Location.location``: field location of the untyped input data Location."""
+    body = (
+        input_data("Location", type_ref=None)
+        + literal_decision("Payout", "claim.amountOfDamage * 2")
+        + literal_decision("Where", 'Location.location + "!"', requires("i_Location"))
+    )
+    model = load_dmn(dmn(body, "1.3"))
+    assert [p for p, _, _ in model.inputs["claim"].paths] == [("amountOfDamage",)]
+    assert [p for p, _, _ in model.inputs["Location"].paths] == [(), ("location",)]
+    inputs = {"claim": {"amountOfDamage": 100, "other": "x"}, "Location": {"location": "Berlin"}}
+    assert value(model, inputs, "Payout") == 200
+    assert value(model, inputs, "Where") == "Berlin!"
+    assert value(model, {}, "Payout") is None
+    assert "claim.amountOfDamage is not declared as input data: it is read as field amountOfDamage" in model.notes[-2]
 
 
 def test_dates_and_strings():

@@ -47,6 +47,7 @@ class Converter:
         self.output_types: dict[str, FeelType | None] = {}  # kade output -> its declared type
         self.output_values: dict[str, object] = {}  # kade output -> its outputValues test (or None)
         self.input_values: dict[str, list] = {}  # table -> inputValues test (or None) of each input
+        self.clause_types: dict[str, list] = {}  # kade name -> types of the input clauses that read it directly
 
     # ------------------------------------------------------------- inputs ----
     def inputs(self, elements):
@@ -403,8 +404,8 @@ class Converter:
                 constraint, _ = self.items.allowed_values(
                     self.doc.text(values_element), None, values_element.get("id") or where
                 )
-            if isinstance(expr, feel.Name) and expr.name in self.resolver.implicit:
-                self.resolver.implicit[expr.name].append(clause_type.base if clause_type is not None else None)
+            if isinstance(expr, feel.Name):
+                self.clause_types.setdefault(expr.name, []).append(clause_type.base if clause_type else None)
             if expr is not None:
                 inputs.append(
                     InputClause(

@@ -88,7 +88,8 @@ def load_dmn(source: str | Path | bytes, *, name: str | None = None) -> DmnModel
     decisions, tables, output_variables = convert.decisions(elements["decision"], inputs, functions)
     doc.raise_if_any()
     variables.update(output_variables)
-    notes = _implicit_inputs(resolver.implicit, inputs, variables)
+    notes = _typed_from_use(inputs, variables, convert.clause_types)
+    notes += _undeclared_inputs(resolver.implicit, convert.clause_types, inputs, variables)
     rules = build_ruleset(variables, entities, tables, [doc.file])
     ordered = {t.name: t for t in rules.decisions}  # typed by build_ruleset
     decisions = {n: dataclasses.replace(d, table=ordered[d.table.name]) for n, d in decisions.items()}
@@ -161,19 +162,44 @@ def _entities(doc: DmnDocument) -> dict[str, Entity]:
     return entities
 
 
-def _implicit_inputs(implicit: dict[str, list], inputs: dict, variables: dict) -> list[str]:
+def _single_type(types) -> str | None:
+    found = {t for t in types or () if t is not None}
+    return found.pop() if len(found) == 1 else None
+
+
+def _undeclared_inputs(implicit: dict, clause_types: dict, inputs: dict, variables: dict) -> list[str]:
     """Names no element declares, read as inputs the way Camunda's engine reads
-    process variables; typed by the input clauses that read them directly.
-    Returns a note for each."""
+    process variables (``claim.amountOfDamage``: field amountOfDamage of input
+    ``claim``); typed by the input clauses that read them directly. Returns a
+    note for each."""
     notes = []
-    for name, types in implicit.items():
-        found = {t for t in types if t is not None}
-        base = found.pop() if len(found) == 1 else None
+    for name in implicit:
+        root, _, field = name.partition(".")
+        path = tuple(field.split(".")) if field else ()
+        base = _single_type(clause_types.get(name))
         type_ = FeelType(base, base) if base else None
-        inputs[name] = DmnInput(name, "", type_, (((), name, type_),))
+        if root in inputs:  # a field of an input data without a type
+            inputs[root] = dataclasses.replace(inputs[root], paths=(*inputs[root].paths, (path, name, type_)))
+            what = f"field {field} of input {root}"
+        else:
+            inputs[root] = DmnInput(root, "", None if path else type_, ((path, name, type_),))
+            what = "an input" if not path else f"field {field} of an input {root}"
         variables[name] = Variable(name, None, (), base, None, (), "", "not declared as input data in the model")
         notes.append(
-            f"{name} is not declared as input data: it is read as an input"
+            f"{name} is not declared as input data: it is read as {what}"
             + (f" of type {base}" if base else " of any type")
         )
+    return notes
+
+
+def _typed_from_use(inputs: dict, variables: dict, clause_types: dict) -> list[str]:
+    """Input data without a type (Any in DMN) get, as glossary variables, the type
+    of the input clauses that read them (so a rule workbook can hold them)."""
+    notes = []
+    for dmn_input in inputs.values():
+        for _, name, type_ in dmn_input.paths:
+            base = _single_type(clause_types.get(name))
+            if type_ is None and variables[name].type is None and base is not None:
+                variables[name] = dataclasses.replace(variables[name], type=base)
+                notes.append(f"input {name} has no type: its input clauses read it as {base}")
     return notes

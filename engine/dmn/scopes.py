@@ -11,11 +11,13 @@ from engine.dmn.reader import DmnDocument, dmn_name
 class Scope(dict):
     """DMN name -> ('value', kade name) | ('function', bkm) | ('whole', what) for
     one element. In an ``open`` scope (a decision's) a name that no element of
-    the model declares is an implicit input."""
+    the model declares is an implicit input, and ``x.y`` where ``x`` is one of
+    the ``untyped`` inputs is its field ``y``."""
 
     def __init__(self, entries=(), *, open: bool = False):
         super().__init__(entries)
         self.open = open
+        self.untyped: set[str] = set()
 
     def dialect(self) -> feel.Dialect:
         """FEEL's dialect knowing this scope's names (and BKM parameters), so names with spaces parse."""
@@ -32,7 +34,17 @@ class Resolver:
 
     def __init__(self, doc: DmnDocument, drg_names: set[str]):
         self.doc, self.drg_names = doc, drg_names
-        self.implicit: dict[str, list] = {}  # undeclared names read as inputs -> types input clauses give them
+        self.implicit: dict[str, None] = {}  # undeclared names (or fields x.y of inputs) read as inputs, in order
+
+    def _undeclared(self, name: str, scope: Scope) -> bool:
+        """Is ``name`` an input the model does not declare, as Camunda reads process
+        variables: a name no element has, or a field of one or of an untyped input?"""
+        if not scope.open:
+            return False
+        root = name.split(".")[0]
+        if "." in name and root in scope.untyped:
+            return True
+        return root not in self.drg_names and root not in scope
 
     def resolve(self, node, scope: Scope, where: str | None):
         """``node`` with kade names; None after recording a problem."""
@@ -46,8 +58,8 @@ class Resolver:
                 problems.append(f"{name} is a business knowledge model: invoke it, {name}(…)")
             elif kind == "whole":
                 problems.append(f"uses {target} as a whole: only its components (e.g. {name}.x) are supported")
-            elif scope.open and name not in self.drg_names and "." not in name:
-                self.implicit.setdefault(name, [])  # an undeclared variable (Camunda style): an implicit input
+            elif self._undeclared(name, scope):
+                self.implicit[name] = None
             else:
                 problems.append(
                     f"unknown name {name!r}: not an input, decision or knowledge model this element requires"
@@ -134,7 +146,9 @@ def output_names(doc: DmnDocument, shapes: dict, taken: set[str]) -> dict:
 def decision_scope(doc: DmnDocument, element, inputs: dict, names: dict, functions: dict) -> Scope:
     """What one decision may refer to: its required inputs (a structured one by its
     components), required decisions (a context-valued one by its components) and
-    required business knowledge models."""
+    required business knowledge models. A required decision is also known by its
+    outputs' names where nothing else has them: Camunda passes a decision on so
+    (decision ``Dish`` with output ``desiredDish`` is read as ``desiredDish``)."""
     scope = Scope(open=True)
     for name in doc.required_names(element, "informationRequirement", "requiredInput"):
         if name not in inputs:
@@ -143,17 +157,34 @@ def decision_scope(doc: DmnDocument, element, inputs: dict, names: dict, functio
             scope[".".join((name, *path))] = ("value", kade_name)
         if inputs[name].type is not None and inputs[name].type.structured:
             scope[name] = ("whole", f"the structured input {name!r}")
-    for name in doc.required_names(element, "informationRequirement", "requiredDecision"):
+        elif inputs[name].type is None:
+            scope.untyped.add(name)
+    by_output: dict[str, tuple[str, str]] = {}
+    for ident in doc.required(element, "informationRequirement", "requiredDecision", element.get("id")):
+        name = dmn_name(doc.by_id[ident])
         if name not in names:
             continue
         components, single = names[name]
         if single is not None:
             scope[name] = ("value", single)
+            for output in output_elements(doc, doc.by_id[ident])[:1]:
+                by_output.setdefault(dmn_name(output), ("value", single))
         else:
             scope[name] = ("whole", f"the structured result of decision {name!r}")
             for component, kade_name in components:
                 scope[f"{name}.{component}"] = ("value", kade_name)
+                by_output.setdefault(component, ("value", kade_name))
     for name in doc.required_names(element, "knowledgeRequirement", "requiredKnowledge"):
         if name in functions:
             scope[name] = ("function", functions[name])
+    if not doc.kade:  # kade's own models name decisions only
+        for output, entry in by_output.items():
+            if output and output not in scope:
+                scope[output] = entry
     return scope
+
+
+def output_elements(doc: DmnDocument, decision) -> list:
+    """The output clauses of a decision's decision table (none for other logic)."""
+    table = doc.child(decision, "decisionTable")
+    return doc.children(table, "output") if table is not None else []
