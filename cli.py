@@ -625,19 +625,23 @@ def rules_export(rules_path: Path, output: Path, name: str | None, dmn_version: 
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
-    help="The rule workbook (.xlsx) to write.",
+    help="The rules folder to write (glossary.xlsx and a workbook of the decisions), or one .xlsx.",
 )
 def rules_import(model: Path, output: Path):
-    """Write the DMN model MODEL (DMN 1.1-1.5) as a rule workbook in kade's layout.
+    """Write the DMN model MODEL (DMN 1.1-1.5) as rule workbooks in kade's layout.
 
     \b
-    Names that are not one word get one (Monthly Salary -> Monthly_Salary). Write the
-    workbook to a folder of its own: a single workbook also reads its siblings' glossaries.
+    The folder holds glossary.xlsx (Glossary, Entities) and one sheet per decision
+    table; kade evaluate --rules FOLDER then reads a register whose headers are the
+    model's input names. Names keep their spaces (Monthly Salary); a model from
+    another tool gets one entity, rows, read from whichever sheet has its columns.
 
     \b
     Examples:
+      kade rules import camunda/dinnerDecisions.dmn -o rules-dinner
+      kade evaluate guests.xlsx --rules rules-dinner
       kade rules import camunda/loan.dmn -o imported/loan.xlsx
     """
     from engine.dmn.workbook import import_dmn
@@ -648,7 +652,10 @@ def rules_import(model: Path, output: Path):
         fail(exc)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
-    click.echo(f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries")
+    click.echo(
+        f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries"
+        + (f" ({', '.join(p.name for p in summary.files)})" if len(summary.files) > 1 else "")
+    )
     for dmn_name, name in summary.renamed.items():
         click.echo(f"  {dmn_name!r} is {name} in the workbook")
     for note in summary.notes:

@@ -179,15 +179,28 @@ def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
 # --------------------------------------------------- other DMN into Excel ---
 
 
-def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path):
+def test_dmn_names_stay_as_they_are_in_the_workbook(tmp_path):
     tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     summary = import_dmn(tck / "0002-input-data-number" / "0002-input-data-number.dmn", tmp_path / "x.xlsx")
-    assert summary.renamed == {"Monthly Salary": "Monthly_Salary", "Yearly Salary": "Yearly_Salary"}
+    assert summary.renamed == {}
     rules = engine.load_rules(summary.path)
-    salary = rules.variables["Monthly_Salary"]
-    assert salary.headers == ("Monthly Salary",) and salary.label == "Monthly Salary" and salary.type == "number"
-    table = rules.decision("Yearly_Salary")
-    assert table.inputs == () and table.rules[0].outputs[0] == feel.parse_expression("12 * Monthly_Salary")
+    assert rules.variables["Monthly Salary"].type == "number"
+    table = rules.decision("Yearly Salary")
+    assert table.inputs == () and table.rules[0].outputs[0] == feel.parse_expression(
+        "12 * Monthly Salary", feel.Dialect(names=feel.KnownNames(["Monthly Salary"]))
+    )
+
+
+def test_a_name_no_cell_could_refer_to_gets_another_with_its_dmn_name_as_header(tmp_path):
+    dmn = f"""<definitions xmlns="{DMN15}" name="m" namespace="urn:m">
+      <inputData id="i_a" name="Salary (monthly)"><variable name="Salary (monthly)" typeRef="number"/></inputData>
+      <decision id="d" name="Yearly"><variable name="Yearly"/>
+        <informationRequirement><requiredInput href="#i_a"/></informationRequirement>
+        <literalExpression><text>12 * Salary (monthly)</text></literalExpression></decision></definitions>""".encode()
+    summary = write_rule_workbook(load_dmn(dmn), tmp_path / "x.xlsx")
+    assert summary.renamed == {"Salary (monthly)": "Salary_monthly"}
+    salary = engine.load_rules(summary.path).variables["Salary_monthly"]
+    assert salary.headers == ("Salary (monthly)",) and salary.label == "Salary (monthly)"
 
 
 def test_literal_business_knowledge_models_are_written_inline(tmp_path):

@@ -1,14 +1,23 @@
 """kade's DMN with other tools' code and models: the exported shipped rules are
 read by dmn-moddle (the parser under dmn-js and Camunda Modeler) with no
-warning, seeing every table as kade wrote it."""
+warning, seeing every table as kade wrote it; Camunda's own example models
+import and give the answers Camunda's tests expect."""
 
+import subprocess
+import sys
 from pathlib import Path
 
+import openpyxl
+import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import engine
+from cli import main
 from engine import feel
+from engine.dmn.evaluate import evaluate_dmn
 from engine.dmn.export import write_dmn
+from engine.dmn.loader import load_dmn
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = {"U": "UNIQUE", "A": "ANY", "P": "PRIORITY", "F": "FIRST", "R": "RULE ORDER", "O": "OUTPUT ORDER"}
@@ -59,3 +68,86 @@ def test_the_check_is_real_a_broken_model_gives_warnings(shipped, dmn_moddle, tm
         encoding="utf-8",
     )
     assert dmn_moddle(path)["warnings"] != []
+
+
+# ------------------------------------------------- Camunda's example models ---
+# tests/data/camunda: Camunda's own files (Apache-2.0), with the answers its tests
+# (DrgDecisionTest.java, DishDecisionTest.java) expect; README.md beside them.
+
+CAMUNDA = ROOT / "tests" / "data" / "camunda"
+DINNER = [  # season, guestCount, guestsWithChildren -> beverages
+    ("Spring", 10, False, ["Guiness", "Water"]),
+    ("Winter", 7, True, ["Bordeaux", "Apple Juice", "Water"]),
+    ("Summer", 14, False, ["Pinot Noir", "Water"]),
+]
+DISH = [("Spring", 4, "Dry Aged Gourmet Steak"), ("Spring", 7, "Steak"), ("Spring", 20, "Stew")]
+
+
+def test_camunda_dinner_decisions_give_camundas_answers():
+    """Beverages reads decision Dish by its output name desiredDish, as Camunda does."""
+    model = load_dmn(CAMUNDA / "dinnerDecisions.dmn")
+    for season, guests, children, beverages in DINNER:
+        inputs = {"season": season, "guestCount": guests, "guestsWithChildren": children}
+        outcome = evaluate_dmn(model, inputs).decisions["Beverages"]
+        assert (outcome.value, outcome.error) == (beverages, None), season
+
+
+def test_camunda_dish_decision_gives_camundas_answers():
+    model = load_dmn(CAMUNDA / "dish-decision.dmn11.xml")
+    assert model.version == "1.1"
+    for season, guests, dish in DISH:
+        assert evaluate_dmn(model, {"season": season, "guestCount": guests}).decisions["Dish"].value == dish
+
+
+def test_a_camunda_decision_read_by_its_output_name_is_not_an_unrelated_input():
+    model = load_dmn(CAMUNDA / "dinnerDecisions.dmn")
+    assert "desiredDish" not in model.inputs
+    beverages = model.rules.decision("Beverages")
+    assert beverages.inputs[0].expr == feel.Name("Dish")  # Dish's value, not a null input
+
+
+def register(path: Path, rows) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Guests"  # any name: the sheet with the model's input columns is used
+    sheet.append(["season", "guestCount", "guestsWithChildren"])
+    for row in rows:
+        sheet.append(list(row))
+    book.save(path)
+    return path
+
+
+def test_kade_evaluate_runs_a_camunda_model_as_it_is(tmp_path):
+    data = register(tmp_path / "guests.xlsx", [r[:3] for r in DINNER])
+    out = tmp_path / "decided.xlsx"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli", "evaluate", str(data), "--rules", str(CAMUNDA / "dinnerDecisions.dmn")]
+        + ["-o", str(out), "--no-audit"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "skipped" not in proc.stdout
+    sheet = openpyxl.load_workbook(out, read_only=True)["Guests"]
+    rows = list(sheet.iter_rows(values_only=True))
+    column = rows[0].index("Beverages")
+    assert [r[column] for r in rows[1:]] == ["; ".join(b) for *_, b in DINNER]
+
+
+def test_kade_rules_import_writes_a_rules_folder_that_decides_as_camunda(tmp_path):
+    result = CliRunner().invoke(
+        main, ["rules", "import", str(CAMUNDA / "dinnerDecisions.dmn"), "-o", str(tmp_path / "dinner")]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "dinner").iterdir()) == ["Dinner_Decisions.xlsx", "glossary.xlsx"]
+    rules = engine.load_rules(tmp_path / "dinner")
+    assert sorted(rules.entities) == ["rows"] and [t.name for t in rules.decisions] == ["Dish", "Beverages"]
+    frame = pd.DataFrame(
+        [r[:3] for r in DINNER + [(s, g, False, None) for s, g, _ in DISH]],
+        columns=["season", "guestCount", "guestsWithChildren"],
+    )
+    decided = engine.evaluate_frame(rules, frame, entity="rows")
+    assert list(decided["Beverages"][:3]) == [b for *_, b in DINNER]
+    assert list(decided["Dish"][3:]) == [d for *_, d in DISH]

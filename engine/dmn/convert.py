@@ -17,7 +17,7 @@ from engine.dmn.reader import DmnDocument
 from engine.dmn.scopes import Resolver, Scope, decision_scope, output_names
 from engine.dmn.screening import FeelReader
 from engine.dmn.types import FeelType
-from engine.dmn.xml import FEEL_LANGUAGES, split_tag
+from engine.dmn.xml import FEEL_LANGUAGES, KADE_NS, split_tag
 from engine.errors import RuleError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import HIT_POLICIES, DecisionTable, InputClause, OutputClause, Rule, Variable
@@ -65,22 +65,28 @@ class Converter:
                 )
                 continue
             meta = self.doc.kade_metadata(element, "variable")
+            fields = {f.get("path"): f for f in meta if f.tag == f"{{{KADE_NS}}}field"} if meta is not None else {}
             paths = []
             for path, leaf in _leaves(type_):
                 kade_name = ".".join((name, *path))
                 paths.append((path, kade_name, leaf))
+                own = fields.get(".".join(path)) if path else meta  # kade's glossary columns of this value
                 variables[kade_name] = Variable(
                     kade_name,
                     meta.get("entity") if meta is not None else None,
-                    split_alternatives(meta.get("headers", "")) if meta is not None else (),
+                    split_alternatives(own.get("headers", "")) if own is not None else (),
                     leaf.base if leaf is not None else None,
                     leaf.allowed if leaf is not None else None,
                     leaf.allowed_values if leaf is not None else (),
-                    element.get("label", "") if not path else "",
-                    self.doc.description(element) if not path else "",
+                    element.get("label", "") if not path else own.get("label", "") if own is not None else "",
+                    self.doc.description(element)
+                    if not path
+                    else own.get("description", "")
+                    if own is not None
+                    else "",
                     element_position(self.doc.file, ident),
-                    (meta.get("records") or None) if meta is not None and not path else None,
-                    (meta.get("compare") or None) if meta is not None and not path else None,
+                    (own.get("records") or None) if own is not None else None,
+                    (own.get("compare") or None) if own is not None else None,
                 )
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables

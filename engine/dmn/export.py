@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine import feel
@@ -141,12 +142,15 @@ class _Exporter:
                 self._item_definition(root, variable)
         for table in self.rules.decisions:
             self._decision_type(root, table)
-        for variable in self.rules.variables.values():
-            if variable.name not in self.producer:
-                self._input_data(root, variable)
+        inputs = self._input_groups()
+        for name, members in inputs.items():
+            if members[0].name != name:
+                self._structure_type(root, name, members)
+        for name, members in inputs.items():
+            self._input_data(root, name, members)
         for table in self.rules.decisions:
             self._decision(root, table)
-        root.append(diagram(self.requires, list(self.input_ids.values()), self.edges, self.dmndi))
+        root.append(diagram(self.requires, list(dict.fromkeys(self.input_ids.values())), self.edges, self.dmndi))
         return root
 
     def _metadata(self, root):
@@ -202,33 +206,61 @@ class _Exporter:
             if declared:
                 _sub(component, "typeRef", declared)
 
-    def _input_data(self, root, variable: Variable):
-        ident = self.ids("i", variable.name)
-        self.input_ids[variable.name] = ident
-        element = _sub(root, "inputData", id=ident, name=variable.name, label=variable.label)
-        if variable.description:
-            _sub(element, "description", variable.description)
-        self._variable_metadata(element, variable)
+    def _input_groups(self) -> dict[str, list[Variable]]:
+        """Input data name -> its glossary variables: the variable itself, or the
+        components of a structure (``Loan.amount``, ``Loan.rate`` -> input ``Loan``)."""
+        groups: dict[str, list[Variable]] = {}
+        for variable in self.rules.variables.values():
+            if variable.name in self.producer:
+                continue
+            head = variable.name.split(".")[0]
+            structured = head != variable.name and head not in self.rules.variables and head not in self.producer
+            groups.setdefault(head if structured else variable.name, []).append(variable)
+        return groups
+
+    def _structure_type(self, root, name: str, members: list[Variable]):
+        """An itemDefinition with one item component per member (nested along the path)."""
+        self.type_names[name] = self.ids("t", name)
+        item = _sub(root, "itemDefinition", name=self.type_names[name])
+        for variable in members:
+            parent = item
+            for step in variable.name.split(".")[1:]:
+                found = [c for c in parent if c.get("name") == step]
+                parent = (
+                    found[0] if found else _sub(parent, "itemComponent", id=self.ids("c", f"{name}.{step}"), name=step)
+                )
+            declared = self.type_ref(variable.name, variable.type)
+            if declared:
+                _sub(parent, "typeRef", declared)
+
+    def _input_data(self, root, name: str, members: list[Variable]):
+        ident = self.ids("i", name)
+        whole = members[0] if members[0].name == name else None
+        for variable in members:
+            self.input_ids[variable.name] = ident
+        element = _sub(root, "inputData", id=ident, name=name, label=whole.label if whole else None)
+        if whole is not None and whole.description:
+            _sub(element, "description", whole.description)
+        self._variable_metadata(element, members[0], fields=[] if whole else members)
         _sub(
             element,
             "variable",
-            id=self.ids("v", variable.name),
-            name=variable.name,
-            typeRef=self.type_ref(variable.name, variable.type),
+            id=self.ids("v", name),
+            name=name,
+            typeRef=self.type_ref(name, whole.type if whole else None),
         )
 
-    def _variable_metadata(self, element, variable: Variable):
+    def _variable_metadata(self, element, variable: Variable, fields: Sequence[Variable] = ()):
+        """kade's glossary columns of ``variable`` (of each component of a structured input: ``fields``)."""
         ext = _sub(element, "extensionElements")
-        attrs = {}
-        if variable.entity:
-            attrs["entity"] = variable.entity
-        if variable.headers:
-            attrs["headers"] = " | ".join(variable.headers)
-        if variable.records:
-            attrs["records"] = variable.records
-        if variable.compare:
-            attrs["compare"] = variable.compare
-        ET.SubElement(ext, _k("variable"), attrs)
+        meta = ET.SubElement(ext, _k("variable"), _glossary_attributes(variable, whole=not fields))
+        for field in fields:
+            attrs = {"path": field.name.partition(".")[2], **_glossary_attributes(field, whole=True)}
+            if field.label:
+                attrs["label"] = field.label
+            if field.description:
+                attrs["description"] = field.description
+            ET.SubElement(meta, _k("field"), attrs)
 
     def _decision(self, root, table: DecisionTable):
         ident = self.decision_ids[table.name]
@@ -302,6 +334,14 @@ class _Exporter:
             for value in rule.outputs:
                 _text(element, "outputEntry", self.expression(value))
             _text(element, "annotationEntry", rule.annotation)
+
+
+def _glossary_attributes(variable: Variable, *, whole: bool) -> dict[str, str]:
+    """entity, headers, records, compare of a glossary variable (only its entity for a structure)."""
+    values = {"entity": variable.entity}
+    if whole:
+        values.update(headers=" | ".join(variable.headers), records=variable.records, compare=variable.compare)
+    return {k: v for k, v in values.items() if v}
 
 
 def _literal_type(value) -> str | None:

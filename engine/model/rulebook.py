@@ -43,6 +43,8 @@ from engine.model import (
 from engine.model.graph import ancestors, order_decisions
 from engine.text import format_value
 
+ANY_TYPE = {"any", "任意"}  # a glossary type: values are read as the register's cells hold them (DMN's Any)
+_NAME_RULE = "must be a name: words of letters, digits and _ (single spaces between words allowed)"
 GLOSSARY_SHEETS = {"glossary", "术语表", "词汇表"}
 ENTITY_SHEETS = {"entities", "数据表", "实体"}
 IGNORED_SHEETS = {"tests", "测试", "readme", "说明", "notes", "备注"}
@@ -312,8 +314,14 @@ def load_rules(path: str | Path) -> RuleSet:
     """Load a rules folder (every .xlsx in it) or a single rule workbook.
 
     With a single file, glossary and entity sheets of the other workbooks in the
-    same folder are read too, so one table can be tried on its own."""
+    same folder are read too, so one table can be tried on its own. A DMN model
+    (.dmn) is read as ``engine.dmn.rules_source`` says: evaluable as it is."""
     path = Path(path)
+    if path.suffix.lower() == ".dmn":
+        from engine.dmn.loader import load_dmn  # late: the DMN loader builds on this module
+        from engine.dmn.rules_source import evaluable_rules
+
+        return evaluable_rules(load_dmn(path))
     files = rule_files(path)
     sheets = _read_sheets(files)
     if path.is_file():
@@ -478,23 +486,14 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: Er
                     RuleStructureError(f"variable {name} is defined twice (also at {variables[name].position})", pos)
                 )
                 continue
-            try:
-                feel.parse_expression(name)
-                bad_name = not isinstance(feel.parse_expression(name), feel.Name)
-            except FeelSyntaxError:
-                bad_name = True
-            if bad_name:
-                errors.add(
-                    RuleStructureError(
-                        f"variable name {name!r} must be one word (letters, digits, _), e.g. annual_revenue", pos
-                    )
-                )
+            if not feel.is_name(name):
+                errors.add(RuleStructureError(f"variable name {name!r} {_NAME_RULE}, e.g. annual_revenue", pos))
                 continue
             type_ = _TYPES.get(get("type").lower())
-            if type_ is None:
+            if type_ is None and get("type").lower() not in ANY_TYPE:
                 errors.add(
                     RuleStructureError(
-                        f"type of {name} must be number, string, boolean or date, got {get('type')!r}",
+                        f"type of {name} must be number, string, boolean, date or any, got {get('type')!r}",
                         sheet.pos(r, header["type"]),
                     )
                 )
@@ -510,6 +509,14 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: Er
                 continue
             allowed, values = None, ()
             if get("allowed"):
+                if type_ is None:
+                    errors.add(
+                        RuleStructureError(
+                            f"{name} has allowed values, so it needs a type (number, string, boolean or date), not any",
+                            sheet.pos(r, header["type"]),
+                        )
+                    )
+                    continue
                 try:
                     allowed, values = parse_allowed(get("allowed"), type_)
                 except FeelSyntaxError as exc:
@@ -576,6 +583,8 @@ class _DecisionReader:
         self.aliases = _aliases(variables)
         for name in outputs:  # outputs of any decision may be used by another
             self.aliases.setdefault(name, name)
+        # cells name variables and outputs as written, spaces included (``Monthly Salary * 12``)
+        self.dialect = feel.Dialect(names=feel.KnownNames([*variables, *outputs]))
 
     def fail(self, message: str, row: int, col: int, offset: int | None = None):
         self.errors.add(RuleStructureError(message, self.sheet.pos(row, col, offset)))
@@ -596,8 +605,8 @@ class _DecisionReader:
             self.fail("no table found: expected a row with 'input' / 'output' above the table header", 0, 0)
             return None
         name = meta.get("decision", "")
-        if not name or not isinstance(_safe_parse(name), feel.Name):
-            self.fail(f"decision name must be one word (letters, digits, _), got {name!r}", 0, 1)
+        if not feel.is_name(name):
+            self.fail(f"decision name {_NAME_RULE}, got {name!r}", 0, 1)
             return None
         entity = meta.get("rows") or None
         if entity is not None and self.entities and entity not in self.entities:
@@ -726,7 +735,7 @@ class _DecisionReader:
             expr = feel.Name(target)
         else:
             try:
-                expr = self._resolve(feel.parse_expression(label), row, col)
+                expr = self._resolve(feel.parse_expression(label, self.dialect), row, col)
             except FeelSyntaxError as exc:
                 self.fail(f"input header {label!r}: {exc.message}", row, col, exc.position.offset)
                 return None
@@ -746,8 +755,8 @@ class _DecisionReader:
     def _output_clause(self, row: int, col: int, entity) -> OutputClause | None:
         label = cell_text(self.sheet.value(row, col))
         name = self.aliases.get(label) or self.aliases.get(label.lower()) or label
-        if not isinstance(_safe_parse(name), feel.Name):
-            self.fail(f"output name must be one word (letters, digits, _), got {label!r}", row, col)
+        if not feel.is_name(name):
+            self.fail(f"output name {_NAME_RULE}, got {label!r}", row, col)
             return None
         var = self.variables.get(name)
         return OutputClause(
@@ -757,7 +766,7 @@ class _DecisionReader:
     def _input_entry(self, row: int, col: int, clause: InputClause):
         text = cell_text(self.sheet.value(row, col))
         try:
-            test = feel.parse_unary_tests(text, clause.type)
+            test = feel.parse_unary_tests(text, clause.type, self.dialect)
         except (FeelSyntaxError, FeelTypeError) as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.AnyTest()
@@ -778,7 +787,7 @@ class _DecisionReader:
         if text == "" and allow_empty:
             return None
         try:
-            expr = feel.parse_expression(text)
+            expr = feel.parse_expression(text, self.dialect)
         except FeelSyntaxError as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.Literal(None, None, "null")
@@ -827,13 +836,6 @@ def _output_names(sheet: _Sheet) -> list[str]:
                 if k == "output" and c < len(header) and cell_text(header[c])
             ]
     return []
-
-
-def _safe_parse(text: str):
-    try:
-        return feel.parse_expression(text)
-    except FeelSyntaxError:
-        return None
 
 
 def _aliases(variables: dict[str, Variable]) -> dict[str, str]:
