@@ -55,6 +55,10 @@ class FeelSyntaxError(RuleError):
     """A cell whose text is not valid S-FEEL."""
 
 
+class FeelValueError(FeelSyntaxError):
+    """A literal whose text is no value of its type: ``date("2017-13-10")``."""
+
+
 class FeelTypeError(RuleError):
     """A cell that parses but does not fit the variable's declared type."""
 

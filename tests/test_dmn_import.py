@@ -407,3 +407,20 @@ def test_not_well_formed_and_not_dmn(tmp_path):
         load_dmn(b'<definitions xmlns="urn:other"/>')
     with pytest.raises(DmnXmlError, match="cannot read"):
         load_dmn(tmp_path / "missing.dmn")
+
+
+def test_an_invalid_date_makes_its_decision_null_with_an_error_not_the_model_refused():
+    body = literal_decision("Bad", 'date("2017-13-10")') + literal_decision("Good", 'date("2017-12-10")')
+    outcomes = evaluate_dmn(load_dmn(dmn(body)), {}).decisions
+    assert outcomes["Bad"].value is None and "2017-13-10" in outcomes["Bad"].error
+    assert (outcomes["Good"].value, outcomes["Good"].error) == (dt.date(2017, 12, 10), None)
+
+
+def test_not_of_a_number_or_string_is_null_with_an_error():
+    body = (
+        literal_decision("N", "not(0)") + literal_decision("S", 'not("true")') + literal_decision("O", "not(0) or true")
+    )
+    outcomes = evaluate_dmn(load_dmn(dmn(body)), {}).decisions
+    assert (outcomes["N"].value, outcomes["N"].error) == (None, "not(0): not() takes a boolean")
+    assert outcomes["S"].error == 'not("true"): not() takes a boolean'
+    assert (outcomes["O"].value, outcomes["O"].error) == (True, None)  # FEEL: null or true is true

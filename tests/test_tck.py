@@ -148,3 +148,10 @@ def test_a_result_node_naming_no_decision_says_so(suite, tmp_path):
     lines = run_tck(tmp_path / "tck").lines()
     assert lines[0].endswith("case 001 Yearly Pay: the model has no decision named 'Yearly Pay'"), lines
     assert "expected null" not in lines[0]
+
+
+def test_compliance_level_3_cases_of_feel_details():
+    """FEEL negation of non-booleans and FEEL comments (TCK 0066, 0073; the cases
+    are kade's, from the models' own descriptions: tests/data/dmn-tck/README.md)."""
+    report = run_tck(ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-3")
+    assert report.summary() == "9 passed, 0 failed", report.text()

@@ -220,6 +220,7 @@ class Converter:
 
         decisions, tables, output_variables = {}, [], {}
         for name, (element, logic, _) in shapes.items():
+            self.feel.take_value_errors()  # a decision that is not converted keeps none
             ident = element.get("id")
             variable = self.doc.child(element, "variable")
             type_ = self.items.type_of(variable.get("typeRef") if variable is not None else None, ident)
@@ -281,6 +282,7 @@ class Converter:
                 tuple(self.output_types.get(o.name) for o in table.outputs) if tabular else (),
                 tuple(self.input_values.get(name, ())) if tabular else (),
                 tuple(self.output_values.get(o.name) for o in table.outputs) if tabular else (),
+                "; ".join(why for _, why in self.feel.take_value_errors()) or None,
             )
         return decisions, tables, output_variables
 

@@ -84,6 +84,8 @@ def load_dmn(source: str | Path | bytes, *, name: str | None = None) -> DmnModel
     inputs, variables = convert.inputs(elements["inputData"])
     convert.types.update({v.name: v.type for v in variables.values()})
     functions = convert.functions(elements["businessKnowledgeModel"])
+    for where, why in feel_reader.take_value_errors():  # outside a decision: nothing to make null
+        doc.fail(why, where)
     doc.raise_if_any()
     decisions, tables, output_variables = convert.decisions(elements["decision"], inputs, functions)
     doc.raise_if_any()

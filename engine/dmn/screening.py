@@ -2,7 +2,12 @@
 a text that builds time, date-and-time or duration values, or that fails to
 parse because it uses full FEEL (``if``, ``for``, contexts, lists, built-in
 functions...), is refused as unsupported with the element's id and offset,
-never evaluated to a wrong answer; other syntax errors are errors of the model."""
+never evaluated to a wrong answer; other syntax errors are errors of the model.
+
+Text that is FEEL but can only give null with an error - a literal that is no
+value (``date("2017-13-10")``), ``not()`` of a number or string - is not a
+reason to refuse the model: the element's value is null with that error
+(``value_errors``; the converter attaches them to the decision)."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import re
 from engine import feel
 from engine.dmn.reader import DmnDocument
 from engine.dmn.scopes import Resolver, Scope
-from engine.errors import FeelSyntaxError, FeelTypeError, RuleError
+from engine.errors import FeelSyntaxError, FeelTypeError, FeelValueError, RuleError
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')
 _TEMPORAL = re.compile(
@@ -36,6 +41,11 @@ class FeelReader:
 
     def __init__(self, doc: DmnDocument, resolver: Resolver):
         self.doc, self.resolver = doc, resolver
+        self.value_errors: list[tuple[str | None, str]] = []  # (where, why) of texts giving null with an error
+
+    def take_value_errors(self) -> list[tuple[str | None, str]]:
+        taken, self.value_errors = self.value_errors, []
+        return taken
 
     def expression(self, text: str, scope: Scope, where: str | None):
         """A FEEL expression over kade names; None after recording a problem."""
@@ -43,9 +53,15 @@ class FeelReader:
             return None
         try:
             node = feel.parse_expression(text, scope.dialect())
+        except FeelValueError as exc:
+            self.value_errors.append((where, f"{' '.join(text.split())}: {exc.message}"))
+            return feel.Literal(None, None, "null")
         except FeelSyntaxError as exc:
             self._syntax_problem(text, exc, where, unary=False)
             return None
+        operand = _negated_non_boolean(node)
+        if operand is not None:
+            self.value_errors.append((where, f"not({feel.expression_text(operand)}): not() takes a boolean"))
         return self.resolver.resolve(node, scope, where)
 
     def unary_tests(self, text: str, scope: Scope, where: str | None):
@@ -54,6 +70,9 @@ class FeelReader:
             return None
         try:
             node = feel.parse_unary_tests(text, None, scope.dialect())
+        except FeelValueError as exc:
+            self.value_errors.append((where, f"{' '.join(text.split())}: {exc.message}"))
+            return feel.AnyTest()
         except (FeelSyntaxError, FeelTypeError) as exc:
             self._syntax_problem(text, exc, where, unary=True)
             return None
@@ -92,3 +111,14 @@ class FeelReader:
                 )
                 return
         self.doc.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
+
+
+def _negated_non_boolean(node):
+    """The operand of an expression ``not(x)`` whose x is a literal of another type
+    than boolean (``not(0)``): its value is null, and FEEL calls that an error. (Inside
+    a larger expression the null may not decide the value: ``not(0) or true`` is true.)"""
+    if isinstance(node, feel.Unary) and node.op == "not":
+        operand = node.operand
+        if isinstance(operand, feel.Literal) and operand.type not in (None, feel.BOOLEAN):
+            return operand
+    return None

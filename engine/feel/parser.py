@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from engine.errors import FeelSyntaxError, FeelTypeError, Position
+from engine.errors import FeelSyntaxError, FeelTypeError, FeelValueError, Position
 from engine.feel.ast import (
     BOOLEAN,
     DATE,
@@ -307,7 +307,7 @@ class _Parser:
         try:
             value = dt.date.fromisoformat(arg.value)
         except ValueError:
-            raise FeelSyntaxError(
+            raise FeelValueError(
                 f'{arg.text} is not a date of the form "yyyy-mm-dd"', Position(offset=arg.offset)
             ) from None
         return Literal(value, DATE, f"date({arg.text})")
