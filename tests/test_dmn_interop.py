@@ -3,6 +3,7 @@ read by dmn-moddle (the parser under dmn-js and Camunda Modeler) with no
 warning, seeing every table as kade wrote it; Camunda's own example models
 import and give the answers Camunda's tests expect."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ import engine
 from cli import main
 from engine import feel
 from engine.dmn.evaluate import evaluate_dmn
-from engine.dmn.export import write_dmn
+from engine.dmn.export import export_dmn, write_dmn
 from engine.dmn.loader import load_dmn
+from engine.dmn.workbook import import_dmn
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = {"U": "UNIQUE", "A": "ANY", "P": "PRIORITY", "F": "FIRST", "R": "RULE ORDER", "O": "OUTPUT ORDER"}
@@ -151,3 +153,43 @@ def test_kade_rules_import_writes_a_rules_folder_that_decides_as_camunda(tmp_pat
     decided = engine.evaluate_frame(rules, frame, entity="rows")
     assert list(decided["Beverages"][:3]) == [b for *_, b in DINNER]
     assert list(decided["Dish"][3:]) == [d for *_, d in DISH]
+
+
+@pytest.mark.parametrize("kind", ["csv", "json"])
+def test_kade_evaluate_reads_rows_from_csv_or_json(tmp_path, kind):
+    data = tmp_path / f"guests.{kind}"
+    if kind == "csv":
+        data.write_text(
+            "season,guestCount,guestsWithChildren\n" + "".join(f"{s},{g},{str(c).lower()}\n" for s, g, c, _ in DINNER)
+        )
+    else:
+        rows = [{"season": s, "guestCount": g, "guestsWithChildren": c} for s, g, c, _ in DINNER]
+        data.write_text(json.dumps(rows))
+    out = tmp_path / "decided.json"
+    result = CliRunner().invoke(
+        main, ["evaluate", str(data), "--rules", str(CAMUNDA / "dinnerDecisions.dmn"), "-o", str(out), "--no-audit"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["sheets"]["guests"]
+    assert [r["Beverages"] for r in rows] == ["; ".join(b) for *_, b in DINNER]  # a list, as the results write it
+
+
+def test_a_json_file_that_is_not_rows_is_a_clear_error(tmp_path):
+    data = tmp_path / "x.json"
+    data.write_text('{"season": "Spring"}')
+    result = CliRunner().invoke(
+        main, ["evaluate", str(data), "--rules", str(CAMUNDA / "dinnerDecisions.dmn"), "--no-audit"]
+    )
+    assert result.exit_code == 2 and "a list of objects, one per row" in result.output
+
+
+def test_structured_inputs_come_back_as_structured_input_data(tmp_path):
+    tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2" / "0008-LX-arithmetic" / "0008-LX-arithmetic.dmn"
+    summary = import_dmn(tck, tmp_path / "rules")
+    rules = engine.load_rules(summary.path)
+    assert {"loan.principal", "loan.rate", "loan.termMonths"} <= set(rules.variables)
+    back = load_dmn(export_dmn(rules))
+    assert [p for p, _, _ in back.inputs["loan"].paths] == [("principal",), ("rate",), ("termMonths",)]
+    assert evaluate_dmn(back, {"loan": {"principal": 600000, "rate": 0.0375, "termMonths": 360}}).decisions[
+        "payment"
+    ].value == pytest.approx(2778.69354943277)
