@@ -61,7 +61,7 @@ def main():
     "rules_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="Rules folder or one rule workbook. Default: $KADE_RULES, else ./rules.",
+    help="Rules folder, one rule workbook, or a DMN model (.dmn). Default: $KADE_RULES, else ./rules.",
 )
 @click.option(
     "-o",
@@ -154,6 +154,7 @@ def evaluate(
       kade evaluate register.xlsx --engine durable
       kade evaluate register.xlsx --new-workbook
       kade evaluate register.xlsx --in-place
+      kade evaluate guests.csv --rules dinnerDecisions.dmn
     """
     if engine_name == "durable":
         why = durable_availability()
