@@ -424,3 +424,11 @@ def test_not_of_a_number_or_string_is_null_with_an_error():
     assert (outcomes["N"].value, outcomes["N"].error) == (None, "not(0): not() takes a boolean")
     assert outcomes["S"].error == 'not("true"): not() takes a boolean'
     assert (outcomes["O"].value, outcomes["O"].error) == (True, None)  # FEEL: null or true is true
+
+
+def test_comments_are_not_screened_as_feel():
+    body = literal_decision("D", "1 + 1 // some time(") + literal_decision("E", 'time("10:00") /* x */')
+    with pytest.raises(UnsupportedDmnError) as info:
+        load_dmn(dmn(body))
+    assert "#d_E" in str(info.value) and "#d_D" not in str(info.value)
+    assert info.value.position.offset == 0

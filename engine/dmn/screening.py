@@ -19,6 +19,15 @@ from engine.dmn.scopes import Resolver, Scope
 from engine.errors import FeelSyntaxError, FeelTypeError, FeelValueError, RuleError
 
 _STRINGS = re.compile(r'"(?:\\.|[^"\\])*"')
+_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _bare(text: str) -> str:
+    """The text with string contents and comments blanked (offsets kept), for looking for constructs."""
+    text = _STRINGS.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
+    return _COMMENTS.sub(lambda m: re.sub(r"\S", " ", m.group()), text)
+
+
 _TEMPORAL = re.compile(
     r"\b(date\s+and\s+time|time|duration|years\s+and\s+months\s+duration|days\s+and\s+time\s+duration)\s*\("
 )
@@ -80,7 +89,7 @@ class FeelReader:
 
     def _refuse_temporal(self, text: str, scope: Scope, where) -> bool:
         """False (after recording why) when the text builds time, date-and-time or duration values."""
-        bare = _STRINGS.sub('""', text)
+        bare = _bare(text)
         temporal = _TEMPORAL.search(bare)
         if temporal and " ".join(temporal.group(1).split()) not in scope:
             self.doc.fail(
@@ -94,7 +103,7 @@ class FeelReader:
         return True
 
     def _syntax_problem(self, text: str, exc: RuleError, where, unary: bool):
-        bare = _STRINGS.sub('""', text)
+        bare = _bare(text)
         checks = list(_FULL_FEEL)
         checks.append(
             (re.compile(r"\?"), "FEEL unary-test expressions with '?'")
