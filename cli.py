@@ -153,7 +153,7 @@ def main():
 
 @main.command()
 @click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
-@rules_option()
+@rules_option("Rules folder, one rule workbook, or a DMN model (.dmn). Default: $KADE_RULES, else ./rules.")
 @click.option(
     "-o",
     "--output",
@@ -232,6 +232,7 @@ def evaluate(
       kade evaluate register.xlsx --engine durable
       kade evaluate register.xlsx --new-workbook
       kade evaluate register.xlsx --in-place
+      kade evaluate guests.csv --rules dinnerDecisions.dmn
     """
     if engine_name == "durable":
         from engine.evaluation.durable import availability
@@ -495,19 +496,29 @@ def rules_show(file: Path, as_text: bool):
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write."
 )
 @click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
-def rules_export(rules_path: Path, output: Path, name: str | None):
-    """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN 1.5 model.
+@click.option(
+    "--dmn-version",
+    type=click.Choice(["1.3", "1.4", "1.5"]),
+    default="1.3",
+    show_default=True,
+    help="DMN version to write. 1.3 is what Camunda Modeler and dmn-js read today; kade's tables need nothing newer.",
+)
+def rules_export(rules_path: Path, output: Path, name: str | None, dmn_version: str):
+    """Write the rule workbooks RULES (a folder or one .xlsx) as a DMN model.
 
     \b
     Examples:
       kade rules export rules -o key_accounts.dmn
+      kade rules export rules -o key_accounts.dmn --dmn-version 1.5
     """
     from engine.dmn.export import write_dmn
 
     loaded = load_rules(rules_path)
     with reported():
-        write_dmn(loaded, output, name=name or rules_path.resolve().stem)
-    click.echo(f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN 1.5)")
+        write_dmn(loaded, output, name=name or rules_path.resolve().stem, dmn_version=dmn_version)
+    click.echo(
+        f"wrote {output}: {len(loaded.decisions)} decisions, {len(loaded.variables)} glossary entries (DMN {dmn_version})"
+    )
 
 
 @rules.command(name="import")
@@ -515,26 +526,33 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     required=True,
-    help="The rule workbook (.xlsx) to write.",
+    help="The rules folder to write (glossary.xlsx and a workbook of the decisions), or one .xlsx.",
 )
 def rules_import(model: Path, output: Path):
-    """Write the DMN model MODEL (DMN 1.1-1.5) as a rule workbook in kade's layout.
+    """Write the DMN model MODEL (DMN 1.1-1.5) as rule workbooks in kade's layout.
 
     \b
-    Names that are not one word get one (Monthly Salary -> Monthly_Salary). Write the
-    workbook to a folder of its own: a single workbook also reads its siblings' glossaries.
+    The folder holds glossary.xlsx (Glossary, Entities) and one sheet per decision
+    table; kade evaluate --rules FOLDER then reads a register whose headers are the
+    model's input names. Names keep their spaces (Monthly Salary); a model from
+    another tool gets one entity, rows, read from whichever sheet has its columns.
 
     \b
     Examples:
+      kade rules import camunda/dinnerDecisions.dmn -o rules-dinner
+      kade evaluate guests.xlsx --rules rules-dinner
       kade rules import camunda/loan.dmn -o imported/loan.xlsx
     """
     from engine.dmn.workbook import import_dmn
 
     with reported():
         summary = import_dmn(model, output)
-    click.echo(f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries")
+    click.echo(
+        f"wrote {summary.path}: {len(summary.decisions)} decision sheets, {summary.variables} glossary entries"
+        + (f" ({', '.join(p.name for p in summary.files)})" if len(summary.files) > 1 else "")
+    )
     for dmn_name, name in summary.renamed.items():
         click.echo(f"  {dmn_name!r} is {name} in the workbook")
     for note in summary.notes:

@@ -60,6 +60,10 @@ class FeelSyntaxError(RuleError):
     """A cell whose text is not valid S-FEEL."""
 
 
+class FeelValueError(FeelSyntaxError):
+    """A literal whose text is no value of its type: ``date("2017-13-10")``."""
+
+
 class FeelTypeError(RuleError):
     """A cell that parses but does not fit the variable's declared type."""
 
@@ -101,3 +105,24 @@ class RuleErrors(RuleError):
         count = len(self.errors)
         head = f"{count} problem{'s' if count != 1 else ''} in the rule tables:"
         return head + "\n" + "\n".join(f"  {e}" for e in self.errors)
+
+
+class ErrorCollector:
+    """The problems found while loading rules (a rule workbook or a DMN model),
+    collected instead of stopping at the first: a manager fixes them all in one go."""
+
+    def __init__(self):
+        self.errors: list[RuleError] = []
+
+    def add(self, error: RuleError):
+        self.errors.append(error)
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def raise_if_any(self):
+        """The one error, or all of them as ``RuleErrors``; nothing when there is none."""
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise RuleErrors(self.errors)

@@ -1,6 +1,8 @@
+import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +90,31 @@ def pg_url(pg_server):
     yield pg_server.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+NODE_TOOLS = Path(__file__).resolve().parent / "node"
+
+
+@pytest.fixture(scope="session")
+def dmn_moddle():
+    """Runs tests/node/dmn-moddle-read.mjs (dmn-moddle, the DMN parser under dmn-js
+    and Camunda Modeler) on a .dmn file: what it saw, as a dict."""
+    problem = None
+    if shutil.which("node") is None:
+        problem = "node is not installed"
+    elif not (NODE_TOOLS / "node_modules" / "dmn-moddle" / "package.json").is_file():
+        problem = "the npm package dmn-moddle is not in tests/node/node_modules"
+    require_system_tool("node and dmn-moddle", problem, "bash scripts/node-test-tools.sh")
+
+    def read(path) -> dict:
+        done = subprocess.run(
+            ["node", "dmn-moddle-read.mjs", str(Path(path).resolve())],
+            cwd=NODE_TOOLS,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    return read

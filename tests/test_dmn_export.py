@@ -1,5 +1,5 @@
-"""Round trip: rule workbooks -> DMN 1.5 (valid against OMG's schema) -> rule
-workbooks give the same tables, glossary and entities, and the DMN itself
+"""Round trip: rule workbooks -> DMN (1.5 valid against OMG's schema; 1.3, the default, read
+by dmn-moddle, the parser under dmn-js and Camunda Modeler) -> rule workbooks give the same tables, glossary and entities, and the DMN itself
 decides the sample register exactly as the workbooks do."""
 
 import re
@@ -34,7 +34,7 @@ def schema():
 
 @pytest.fixture(scope="module")
 def exported(shipped):
-    return export_dmn(shipped)
+    return export_dmn(shipped, dmn_version="1.5")
 
 
 def assert_same_rules(a, b):
@@ -112,8 +112,10 @@ def test_dmn_loads_back_to_the_same_rules(shipped, exported):
     assert_same_rules(shipped, load_dmn(exported).rules)
 
 
-def test_excel_to_dmn_to_excel_gives_the_same_tables(shipped, tmp_path):
-    dmn = write_dmn(shipped, tmp_path / "kade.dmn")
+@pytest.mark.parametrize("version", ["1.3", "1.4", "1.5"])
+def test_excel_to_dmn_to_excel_gives_the_same_tables(shipped, tmp_path, version):
+    dmn = write_dmn(shipped, tmp_path / "kade.dmn", dmn_version=version)
+    assert load_dmn(dmn).version == version
     (tmp_path / "back").mkdir()  # a folder of its own: a lone workbook also reads its siblings' glossaries
     summary = import_dmn(dmn, tmp_path / "back" / "rules.xlsx")
     assert summary.renamed == {} and len(summary.decisions) == len(shipped.decisions)
@@ -166,7 +168,7 @@ def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
         },
     )
     original = engine.load_rules(rules_path)
-    dmn = export_dmn(original)
+    dmn = export_dmn(original, dmn_version="1.5")
     assert xmlschema.XMLSchema(str(SCHEMA)).is_valid(dmn)
     back = tmp_path / "back"
     back.mkdir()
@@ -177,15 +179,28 @@ def test_round_trip_of_awkward_tables(write_xlsx, tmp_path):
 # --------------------------------------------------- other DMN into Excel ---
 
 
-def test_dmn_names_become_one_word_names_with_their_dmn_name_as_header(tmp_path):
+def test_dmn_names_stay_as_they_are_in_the_workbook(tmp_path):
     tck = ROOT / "tests" / "data" / "dmn-tck" / "compliance-level-2"
     summary = import_dmn(tck / "0002-input-data-number" / "0002-input-data-number.dmn", tmp_path / "x.xlsx")
-    assert summary.renamed == {"Monthly Salary": "Monthly_Salary", "Yearly Salary": "Yearly_Salary"}
+    assert summary.renamed == {}
     rules = engine.load_rules(summary.path)
-    salary = rules.variables["Monthly_Salary"]
-    assert salary.headers == ("Monthly Salary",) and salary.label == "Monthly Salary" and salary.type == "number"
-    table = rules.decision("Yearly_Salary")
-    assert table.inputs == () and table.rules[0].outputs[0] == feel.parse_expression("12 * Monthly_Salary")
+    assert rules.variables["Monthly Salary"].type == "number"
+    table = rules.decision("Yearly Salary")
+    assert table.inputs == () and table.rules[0].outputs[0] == feel.parse_expression(
+        "12 * Monthly Salary", feel.Dialect(names=feel.KnownNames(["Monthly Salary"]))
+    )
+
+
+def test_a_name_no_cell_could_refer_to_gets_another_with_its_dmn_name_as_header(tmp_path):
+    dmn = f"""<definitions xmlns="{DMN15}" name="m" namespace="urn:m">
+      <inputData id="i_a" name="Salary (monthly)"><variable name="Salary (monthly)" typeRef="number"/></inputData>
+      <decision id="d" name="Yearly"><variable name="Yearly"/>
+        <informationRequirement><requiredInput href="#i_a"/></informationRequirement>
+        <literalExpression><text>12 * Salary (monthly)</text></literalExpression></decision></definitions>""".encode()
+    summary = write_rule_workbook(load_dmn(dmn), tmp_path / "x.xlsx")
+    assert summary.renamed == {"Salary (monthly)": "Salary_monthly"}
+    salary = engine.load_rules(summary.path).variables["Salary_monthly"]
+    assert salary.headers == ("Salary (monthly)",) and salary.label == "Salary (monthly)"
 
 
 def test_literal_business_knowledge_models_are_written_inline(tmp_path):

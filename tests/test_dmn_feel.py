@@ -213,3 +213,32 @@ def _fold_negative_literals(node):
     if isinstance(node, feel.Call):
         return feel.Call(node.function, tuple(map(_fold_negative_literals, node.args)))
     return node
+
+
+# ------------------------------------------------ FEEL details (issue 19) ----
+
+
+def test_numbers_with_exponents():
+    for dialect in (feel.EXCEL, FEEL()):
+        assert feel.parse_expression("1.23e4", dialect) == feel.Literal(12300.0, "number", "1.23e4")
+        assert feel.parse_expression("2E-3 * 1000", dialect).left.value == 0.002
+    with pytest.raises(FeelSyntaxError, match="got '1e'"):
+        feel.parse_expression("1e + 2")  # an exponent needs its digits
+
+
+def test_comments_in_dmn_text_but_not_in_workbook_cells():
+    assert feel.parse_expression("1 + /* 1 + */ 1", FEEL()) == feel.parse_expression("1 + 1", FEEL())
+    assert feel.parse_expression("1 + // to the end of the line\n 2", FEEL()).right.value == 2.0
+    with pytest.raises(FeelSyntaxError, match="no closing"):
+        feel.parse_expression("1 /* open", FEEL())
+    with pytest.raises(FeelSyntaxError):
+        feel.parse_expression("1 // not a comment in a cell")
+
+
+@pytest.mark.parametrize("dialect", [feel.EXCEL, FEEL()], ids=["workbook", "dmn"])
+def test_ranges_with_outward_brackets_are_open(dialect):
+    assert feel.parse_unary_tests("]1..10]", None, dialect) == feel.Range(
+        feel.Literal(1.0, "number", "1"), feel.Literal(10.0, "number", "10"), False, True
+    )
+    values = column("number", [1.0, 5.0, 10.0])
+    assert list(mask_of(feel.parse_unary_tests("]1..10[", None, dialect), values, {})) == [False, True, False]

@@ -253,11 +253,29 @@ def test_undeclared_variables_are_implicit_inputs_as_in_camunda_models(tmp_path)
 
     rules = engine.load_rules(write_rule_workbook(model, tmp_path / "dish.xlsx").path)
     assert rules.variables["season"].type == "string" and rules.decision("Dish").hit_policy == "F"
-    # a name that the model does declare must be required, and a path is never implicit
+    # a name that the model does declare must be required; a typed input has no fields
     with pytest.raises(DmnError, match="unknown name 'x'"):
         load_dmn(dmn(input_data("x") + literal_decision("D", "x + 1")))
-    with pytest.raises(DmnError, match="unknown name 'a.b'"):
-        load_dmn(dmn(literal_decision("D", "a.b + 1")))
+    with pytest.raises(DmnError, match="unknown name 'x.y'"):
+        load_dmn(dmn(input_data("x") + literal_decision("D", "x.y + 1", requires("i_x"))))
+
+
+def test_dotted_names_are_fields_of_structured_inputs_as_in_camunda_models():
+    """``claim.amountOfDamage``: field amountOfDamage of the process variable claim;
+    ``Location.location``: field location of the untyped input data Location."""
+    body = (
+        input_data("Location", type_ref=None)
+        + literal_decision("Payout", "claim.amountOfDamage * 2")
+        + literal_decision("Where", 'Location.location + "!"', requires("i_Location"))
+    )
+    model = load_dmn(dmn(body, "1.3"))
+    assert [p for p, _, _ in model.inputs["claim"].paths] == [("amountOfDamage",)]
+    assert [p for p, _, _ in model.inputs["Location"].paths] == [(), ("location",)]
+    inputs = {"claim": {"amountOfDamage": 100, "other": "x"}, "Location": {"location": "Berlin"}}
+    assert value(model, inputs, "Payout") == 200
+    assert value(model, inputs, "Where") == "Berlin!"
+    assert value(model, {}, "Payout") is None
+    assert "claim.amountOfDamage is not declared as input data: it is read as field amountOfDamage" in model.notes[-2]
 
 
 def test_dates_and_strings():
@@ -389,3 +407,28 @@ def test_not_well_formed_and_not_dmn(tmp_path):
         load_dmn(b'<definitions xmlns="urn:other"/>')
     with pytest.raises(DmnXmlError, match="cannot read"):
         load_dmn(tmp_path / "missing.dmn")
+
+
+def test_an_invalid_date_makes_its_decision_null_with_an_error_not_the_model_refused():
+    body = literal_decision("Bad", 'date("2017-13-10")') + literal_decision("Good", 'date("2017-12-10")')
+    outcomes = evaluate_dmn(load_dmn(dmn(body)), {}).decisions
+    assert outcomes["Bad"].value is None and "2017-13-10" in outcomes["Bad"].error
+    assert (outcomes["Good"].value, outcomes["Good"].error) == (dt.date(2017, 12, 10), None)
+
+
+def test_not_of_a_number_or_string_is_null_with_an_error():
+    body = (
+        literal_decision("N", "not(0)") + literal_decision("S", 'not("true")') + literal_decision("O", "not(0) or true")
+    )
+    outcomes = evaluate_dmn(load_dmn(dmn(body)), {}).decisions
+    assert (outcomes["N"].value, outcomes["N"].error) == (None, "not(0): not() takes a boolean")
+    assert outcomes["S"].error == 'not("true"): not() takes a boolean'
+    assert (outcomes["O"].value, outcomes["O"].error) == (True, None)  # FEEL: null or true is true
+
+
+def test_comments_are_not_screened_as_feel():
+    body = literal_decision("D", "1 + 1 // some time(") + literal_decision("E", 'time("10:00") /* x */')
+    with pytest.raises(UnsupportedDmnError) as info:
+        load_dmn(dmn(body))
+    assert "#d_E" in str(info.value) and "#d_D" not in str(info.value)
+    assert info.value.position.offset == 0

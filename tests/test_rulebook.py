@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import engine
@@ -144,5 +145,44 @@ def test_rules_path_missing():
 
 def test_glossary_type_must_be_known(tmp_path):
     glossary = GLOSSARY + [("x", "clients", "", "money", "")]
-    with pytest.raises(RuleError, match=r"Glossary!A10: .*|type of x must be number, string, boolean or date"):
+    with pytest.raises(RuleError, match=r"Glossary!D10: type of x must be number, string, boolean, date or any"):
+        engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [TIER]}))
+
+
+def test_names_with_spaces_in_glossary_decisions_and_cells(tmp_path):
+    """As DMN names them: a glossary variable, a decision and an output with spaces,
+    referred to as written in headers and cells."""
+    glossary = GLOSSARY + [("Monthly Salary", "clients", "", "number", ""), ("Loan.amount", "clients", "", "any", "")]
+    table = (
+        "Approval Status",
+        "clients",
+        "U",
+        [("input", "Monthly Salary * 12"), ("output", "Approved/Declined")],
+        [("A1", ">= 12000", '"Approved"', ""), ("A2", "< 12000", '"Declined"', "")],
+        None,
+    )
+    after = ("Next Step", "clients", "F", [("input", "Approved/Declined"), ("output", "Next Step")], [], None)
+    after = (*after[:4], [("N1", '"Approved"', "Monthly Salary + 1", ""), ("N2", "-", "0", "")], None)
+    rules = engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [table, after]}))
+    assert [t.name for t in rules.decisions] == ["Approval Status", "Next Step"]
+    assert rules.variables["Loan.amount"].type is None  # any: read as the cells hold it
+    frame = engine.evaluate_frame(
+        rules,
+        pd.DataFrame({"客户编号": ["C1", "C2"], "Monthly Salary": [2000, 500]}),
+        entity="clients",
+    )
+    assert list(frame["Approved/Declined"]) == ["Approved", "Declined"]
+    assert list(frame["Next Step"]) == [2001, 0]
+
+
+@pytest.mark.parametrize("name", ["12 months", "a  b", "salary (monthly)", "true"])
+def test_a_name_that_cells_could_not_refer_to_is_refused(tmp_path, name):
+    glossary = GLOSSARY + [(name, "clients", "", "number", "")]
+    with pytest.raises(RuleError, match="must be a name: words of letters, digits and _"):
+        engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [TIER]}))
+
+
+def test_allowed_values_need_a_type_other_than_any(tmp_path):
+    glossary = GLOSSARY + [("x", "clients", "", "any", "1, 2")]
+    with pytest.raises(RuleError, match="x has allowed values, so it needs a type"):
         engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [TIER]}))

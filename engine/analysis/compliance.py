@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ERROR, INFO, SEVERITIES, WARNING, RuleStructureError
-from engine.evaluation.bind import EntityRows, bind, coerce
+from engine.evaluation.bind import EntityRows, bind, coerce, column_for
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io.registers import Sheet, normalize_header, read_workbook
@@ -433,15 +433,7 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
 
 def find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
     """The sheet's header for a variable, matched as ``bind`` matches headers."""
-    headers = {normalize_header(h): h for h in frame.columns}
-    return next(
-        (
-            headers[normalize_header(h)]
-            for h in (*variable.headers, variable.name, variable.label)
-            if h and normalize_header(h) in headers
-        ),
-        None,
-    )
+    return column_for({normalize_header(h): h for h in frame.columns}, variable)
 
 
 def _python(column: Column) -> np.ndarray:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-DMNDI = "https://www.omg.org/spec/DMN/20230324/DMNDI/"
-DC = "http://www.omg.org/spec/DMN/20180521/DC/"
+DC = "http://www.omg.org/spec/DMN/20180521/DC/"  # the same in DMN 1.2 to 1.5
 DI = "http://www.omg.org/spec/DMN/20180521/DI/"
-PREFIXES = {"dmndi": DMNDI, "dc": DC, "di": DI}
 
 DECISION = (180, 80)  # width, height
 INPUT = (160, 50)
@@ -18,8 +16,10 @@ GAP_X, GAP_Y, MARGIN = 40, 80, 40
 INPUTS_PER_ROW = 10
 
 
-def diagram(decisions: dict[str, list[str]], inputs: list[str], edges: list[tuple[str, str, str]]) -> ET.Element:
-    """The dmndi:DMNDI element. ``decisions``: decision id -> ids of the decisions
+def diagram(
+    decisions: dict[str, list[str]], inputs: list[str], edges: list[tuple[str, str, str]], dmndi: str
+) -> ET.Element:
+    """The dmndi:DMNDI element in namespace ``dmndi`` (the model's DMN version's). ``decisions``: decision id -> ids of the decisions
     it requires; ``inputs``: input data ids; ``edges``: (requirement id, from id, to id)."""
     depth: dict[str, int] = {}
 
@@ -43,20 +43,20 @@ def diagram(decisions: dict[str, list[str]], inputs: list[str], edges: list[tupl
         row, col = divmod(k, INPUTS_PER_ROW)
         bounds[ident] = (MARGIN + col * (INPUT[0] + GAP_X), first_input_row + row * (INPUT[1] + GAP_Y), *INPUT)
 
-    root = ET.Element(f"{{{DMNDI}}}DMNDI")
-    canvas = ET.SubElement(root, f"{{{DMNDI}}}DMNDiagram", {"id": "kade_drd", "name": "decision requirements"})
+    root = ET.Element(f"{{{dmndi}}}DMNDI")
+    canvas = ET.SubElement(root, f"{{{dmndi}}}DMNDiagram", {"id": "kade_drd", "name": "decision requirements"})
     width = max((x + w for x, _, w, _ in bounds.values()), default=0) + MARGIN
     height = max((y + h for _, y, _, h in bounds.values()), default=0) + MARGIN
-    ET.SubElement(canvas, f"{{{DMNDI}}}Size", {"width": _n(width), "height": _n(height)})
+    ET.SubElement(canvas, f"{{{dmndi}}}Size", {"width": _n(width), "height": _n(height)})
     for ident, (x, y, w, h) in bounds.items():
-        shape = ET.SubElement(canvas, f"{{{DMNDI}}}DMNShape", {"id": f"shape_{ident}", "dmnElementRef": ident})
+        shape = ET.SubElement(canvas, f"{{{dmndi}}}DMNShape", {"id": f"shape_{ident}", "dmnElementRef": ident})
         ET.SubElement(shape, f"{{{DC}}}Bounds", {"x": _n(x), "y": _n(y), "width": _n(w), "height": _n(h)})
     for requirement, source, target in edges:
         if source not in bounds or target not in bounds:
             continue
         sx, sy, sw, _ = bounds[source]
         tx, ty, tw, th = bounds[target]
-        edge = ET.SubElement(canvas, f"{{{DMNDI}}}DMNEdge", {"id": f"edge_{requirement}", "dmnElementRef": requirement})
+        edge = ET.SubElement(canvas, f"{{{dmndi}}}DMNEdge", {"id": f"edge_{requirement}", "dmnElementRef": requirement})
         ET.SubElement(edge, f"{{{DI}}}waypoint", {"x": _n(sx + sw / 2), "y": _n(sy)})  # top of the required element
         ET.SubElement(edge, f"{{{DI}}}waypoint", {"x": _n(tx + tw / 2), "y": _n(ty + th)})  # bottom of the decision
     return root

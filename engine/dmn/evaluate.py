@@ -50,7 +50,7 @@ def evaluate_dmn(model: DmnModel, inputs: Mapping[str, object], *, matcher=None)
     outcomes: dict[str, DecisionOutcome] = {}
     for table in model.rules.decisions:
         decision = by_table[table.name]
-        error = outside_input_values(decision, env)
+        error = decision.error or outside_input_values(decision, env)
         if error is not None:
             for out in table.outputs:
                 env[out.name] = null_column(out.type)

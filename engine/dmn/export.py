@@ -1,11 +1,11 @@
-"""Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.5 model that other
-modellers open: the glossary becomes input data with item definitions carrying
+"""Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.3, 1.4 or 1.5 model that
+other modellers open (1.3 by default: Camunda Modeler and dmn-js read only that): the glossary becomes input data with item definitions carrying
 the allowed values, each decision table a decision with its information
 requirements, hit policy, rules, annotations and default output.
 
 kade's own metadata - entities, a variable's entity and column headers, rule
 ids, output names - rides in ``extensionElements`` (namespace
-``dmn_xml.KADE_NS``), which the DMN 1.5 schema allows and other tools ignore;
+``dmn_xml.KADE_NS``), which the DMN schemas allow and other tools ignore;
 ``engine.dmn.loader`` reads it back, so Excel -> DMN -> Excel gives the same tables.
 
 Names: another decision's output is referenced in DMN as the decision
@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from pathlib import Path
 
 from engine import feel
-from engine.dmn.diagram import PREFIXES, diagram
-from engine.dmn.xml import DMN15, KADE_NS
+from engine.dmn.diagram import DC, DI, diagram
+from engine.dmn.errors import DmnError
+from engine.dmn.xml import DEFAULT_EXPORT_VERSION, EXPORT_VERSIONS, KADE_NS
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 
@@ -41,13 +43,20 @@ _POLICY_NAMES = {
 _AGGREGATION = {"C+": "SUM", "C<": "MIN", "C>": "MAX", "C#": "COUNT"}
 
 
-def export_dmn(rules: RuleSet, *, name: str = "kade rules", namespace: str = "urn:kade:rules") -> bytes:
-    """The DMN 1.5 XML (UTF-8 bytes) of ``rules``."""
-    root = _Exporter(rules, name, namespace).build()
+def export_dmn(
+    rules: RuleSet,
+    *,
+    name: str = "kade rules",
+    namespace: str = "urn:kade:rules",
+    dmn_version: str = DEFAULT_EXPORT_VERSION,
+) -> bytes:
+    """The DMN XML (UTF-8 bytes) of ``rules``, in ``dmn_version`` ('1.3', '1.4' or '1.5')."""
+    if dmn_version not in EXPORT_VERSIONS:
+        raise DmnError(f"DMN version {dmn_version!r}: kade writes {', '.join(EXPORT_VERSIONS)}")
+    model_ns, dmndi = EXPORT_VERSIONS[dmn_version]
+    root = _Exporter(rules, name, namespace, model_ns, dmndi).build()
     # prefixes for serializing: DMN as the default namespace (as modellers write it), kade: for extensions
-    ET.register_namespace("", DMN15)
-    ET.register_namespace("kade", KADE_NS)
-    for prefix, uri in PREFIXES.items():
+    for prefix, uri in {"": model_ns, "kade": KADE_NS, "dmndi": dmndi, "dc": DC, "di": DI}.items():
         ET.register_namespace(prefix, uri)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -60,16 +69,16 @@ def write_dmn(rules: RuleSet, path: str | Path, **options) -> Path:
     return path
 
 
-def _q(local: str) -> str:
-    return f"{{{DMN15}}}{local}"
-
-
 def _k(local: str) -> str:
     return f"{{{KADE_NS}}}{local}"
 
 
 def _sub(parent, local: str, text: str | None = None, **attrs) -> ET.Element:
-    element = ET.SubElement(parent, _q(local), {k.rstrip("_"): v for k, v in attrs.items() if v not in (None, "")})
+    """A DMN element ``local`` (in its parent's namespace) under ``parent``."""
+    ns = parent.tag[1:].partition("}")[0]
+    element = ET.SubElement(
+        parent, f"{{{ns}}}{local}", {k.rstrip("_"): v for k, v in attrs.items() if v not in (None, "")}
+    )
     if text is not None:
         element.text = text
     return element
@@ -97,8 +106,9 @@ class _Ids:
 
 
 class _Exporter:
-    def __init__(self, rules: RuleSet, name: str, namespace: str):
+    def __init__(self, rules: RuleSet, name: str, namespace: str, model_ns: str, dmndi: str):
         self.rules, self.name, self.namespace = rules, name, namespace
+        self.model_ns, self.dmndi = model_ns, dmndi
         self.ids = _Ids()
         self.producer = {out: t for t in rules.decisions for out in t.output_names}
         self.input_ids: dict[str, str] = {}
@@ -123,7 +133,7 @@ class _Exporter:
     # ------------------------------------------------------------------------
     def build(self) -> ET.Element:
         root = ET.Element(
-            _q("definitions"),
+            f"{{{self.model_ns}}}definitions",
             {"id": self.ids("definitions", self.name), "name": self.name, "namespace": self.namespace},
         )
         self._metadata(root)
@@ -132,12 +142,15 @@ class _Exporter:
                 self._item_definition(root, variable)
         for table in self.rules.decisions:
             self._decision_type(root, table)
-        for variable in self.rules.variables.values():
-            if variable.name not in self.producer:
-                self._input_data(root, variable)
+        inputs = self._input_groups()
+        for name, members in inputs.items():
+            if members[0].name != name:
+                self._structure_type(root, name, members)
+        for name, members in inputs.items():
+            self._input_data(root, name, members)
         for table in self.rules.decisions:
             self._decision(root, table)
-        root.append(diagram(self.requires, list(self.input_ids.values()), self.edges))
+        root.append(diagram(self.requires, list(dict.fromkeys(self.input_ids.values())), self.edges, self.dmndi))
         return root
 
     def _metadata(self, root):
@@ -193,33 +206,61 @@ class _Exporter:
             if declared:
                 _sub(component, "typeRef", declared)
 
-    def _input_data(self, root, variable: Variable):
-        ident = self.ids("i", variable.name)
-        self.input_ids[variable.name] = ident
-        element = _sub(root, "inputData", id=ident, name=variable.name, label=variable.label)
-        if variable.description:
-            _sub(element, "description", variable.description)
-        self._variable_metadata(element, variable)
+    def _input_groups(self) -> dict[str, list[Variable]]:
+        """Input data name -> its glossary variables: the variable itself, or the
+        components of a structure (``Loan.amount``, ``Loan.rate`` -> input ``Loan``)."""
+        groups: dict[str, list[Variable]] = {}
+        for variable in self.rules.variables.values():
+            if variable.name in self.producer:
+                continue
+            head = variable.name.split(".")[0]
+            structured = head != variable.name and head not in self.rules.variables and head not in self.producer
+            groups.setdefault(head if structured else variable.name, []).append(variable)
+        return groups
+
+    def _structure_type(self, root, name: str, members: list[Variable]):
+        """An itemDefinition with one item component per member (nested along the path)."""
+        self.type_names[name] = self.ids("t", name)
+        item = _sub(root, "itemDefinition", name=self.type_names[name])
+        for variable in members:
+            parent = item
+            for step in variable.name.split(".")[1:]:
+                found = [c for c in parent if c.get("name") == step]
+                parent = (
+                    found[0] if found else _sub(parent, "itemComponent", id=self.ids("c", f"{name}.{step}"), name=step)
+                )
+            declared = self.type_ref(variable.name, variable.type)
+            if declared:
+                _sub(parent, "typeRef", declared)
+
+    def _input_data(self, root, name: str, members: list[Variable]):
+        ident = self.ids("i", name)
+        whole = members[0] if members[0].name == name else None
+        for variable in members:
+            self.input_ids[variable.name] = ident
+        element = _sub(root, "inputData", id=ident, name=name, label=whole.label if whole else None)
+        if whole is not None and whole.description:
+            _sub(element, "description", whole.description)
+        self._variable_metadata(element, members[0], fields=[] if whole else members)
         _sub(
             element,
             "variable",
-            id=self.ids("v", variable.name),
-            name=variable.name,
-            typeRef=self.type_ref(variable.name, variable.type),
+            id=self.ids("v", name),
+            name=name,
+            typeRef=self.type_ref(name, whole.type if whole else None),
         )
 
-    def _variable_metadata(self, element, variable: Variable):
+    def _variable_metadata(self, element, variable: Variable, fields: Sequence[Variable] = ()):
+        """kade's glossary columns of ``variable`` (of each component of a structured input: ``fields``)."""
         ext = _sub(element, "extensionElements")
-        attrs = {}
-        if variable.entity:
-            attrs["entity"] = variable.entity
-        if variable.headers:
-            attrs["headers"] = " | ".join(variable.headers)
-        if variable.records:
-            attrs["records"] = variable.records
-        if variable.compare:
-            attrs["compare"] = variable.compare
-        ET.SubElement(ext, _k("variable"), attrs)
+        meta = ET.SubElement(ext, _k("variable"), _glossary_attributes(variable, whole=not fields))
+        for field in fields:
+            attrs = {"path": field.name.partition(".")[2], **_glossary_attributes(field, whole=True)}
+            if field.label:
+                attrs["label"] = field.label
+            if field.description:
+                attrs["description"] = field.description
+            ET.SubElement(meta, _k("field"), attrs)
 
     def _decision(self, root, table: DecisionTable):
         ident = self.decision_ids[table.name]
@@ -273,7 +314,7 @@ class _Exporter:
             )
             if variable is not None:  # the output is a glossary entry: keep it whole
                 if variable.description:
-                    out.insert(0, ET.Element(_q("description")))
+                    out.insert(0, ET.Element(f"{{{self.model_ns}}}description"))
                     out[0].text = variable.description
                 self._variable_metadata(out, variable)
             if output.allowed_values:
@@ -293,6 +334,14 @@ class _Exporter:
             for value in rule.outputs:
                 _text(element, "outputEntry", self.expression(value))
             _text(element, "annotationEntry", rule.annotation)
+
+
+def _glossary_attributes(variable: Variable, *, whole: bool) -> dict[str, str]:
+    """entity, headers, records, compare of a glossary variable (only its entity for a structure)."""
+    values = {"entity": variable.entity}
+    if whole:
+        values.update(headers=" | ".join(variable.headers), records=variable.records, compare=variable.compare)
+    return {k: v for k, v in values.items() if v}
 
 
 def _literal_type(value) -> str | None:

@@ -39,6 +39,7 @@ class DmnDecision:
     output_types: tuple = ()  # declared FeelType (or None) of each table output, for conformance
     input_values: tuple = ()  # inputValues unary test (or None) of each table input
     output_values: tuple = ()  # outputValues unary test (or None) of each table output
+    error: str | None = None  # known at load: the value is null with this error (date("2017-13-10"), not(0))
 
     @property
     def collects(self) -> bool:

@@ -80,7 +80,8 @@ class NodeCheck:
     error: str | None = None  # the evaluation's error for this decision, if any
 
 
-ERROR = TypedText("error", "")
+ERROR = TypedText("error", "")  # expected of an errorResult node
+MISSING = TypedText("missing", "")  # expected of a node naming a decision the model lacks
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,9 @@ class TckReport:
                 out.append(f"FAILED {where}: the case has no result nodes")
             for check in case.checks:
                 if check.passed:
+                    continue
+                if check.expected is MISSING:
+                    out.append(f"FAILED {where} {check.node}: {check.error}")
                     continue
                 expected = "an error" if check.expected is ERROR else show(check.expected)
                 line = f"FAILED {where} {check.node}: expected {expected}, actual {show(check.actual)}"
@@ -228,7 +232,7 @@ def _run_case(model, case, tag, test_file: str, case_id: str, description: str, 
         name = " ".join(node.get("name", "").split())
         outcome = evaluation.decisions.get(name)
         if node.get("type", "decision") != "decision" or outcome is None:
-            checks.append(NodeCheck(name, None, None, False, f"the model has no decision named {name!r}"))
+            checks.append(NodeCheck(name, MISSING, None, False, f"the model has no decision named {name!r}"))
             continue
         if node.get("errorResult") == "true":
             checks.append(NodeCheck(name, ERROR, outcome.value, outcome.error is not None, outcome.error))

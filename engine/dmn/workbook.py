@@ -1,16 +1,20 @@
-"""Write a loaded DMN model as a rule workbook in kade's layout (see
+"""Write a loaded DMN model in kade's rule-workbook layout (see
 ``engine.model.rulebook``): a Glossary sheet (input data with their types and allowed
-values), an Entities sheet when the model carries kade's entities, and one
-sheet per decision - metadata rows, the input/output/annotation row, the header
-with the hit policy in the corner, one row per rule, the default row.
+values), an Entities sheet, and one sheet per decision - metadata rows, the
+input/output/annotation row, the header with the hit policy in the corner, one
+row per rule, the default row. As a rules folder: ``glossary.xlsx`` (Glossary
+and Entities) and one workbook of the decision sheets, named after the model.
 
-Rule workbooks are stricter about names than DMN: a name must be one word.
-``Monthly Salary`` becomes ``Monthly_Salary`` (its DMN name stays as the
-variable's column header and label, so registers with that header still bind).
-Business knowledge models have no place in a workbook: a literal-expression
-BKM is written inline at each invocation (``PMT(a, b)`` becomes PMT's body with
-``a`` and ``b`` in place of its parameters); a decision-table BKM is refused.
-Literal-expression decisions become a one-rule table without inputs.
+Names stay as DMN has them, spaces included (``Monthly Salary``,
+``Approval Status``, ``Loan.amount`` for component ``amount`` of a structured
+input ``Loan``); only a name no cell could refer to (``12 Months``, ``true``)
+gets another, its DMN name kept as the variable's column header and label. An
+input data without a type is ``any`` in the glossary. A model without kade's
+entities gets one, ``rows``, read from whichever sheet has its input columns
+(``engine.dmn.rules_source``). Business knowledge models have no place in a
+workbook: a literal-expression BKM is written inline at each invocation; a
+decision-table BKM is refused. Literal-expression decisions become a one-rule
+table without inputs.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from engine import feel
-from engine.dmn.errors import DmnError, UnsupportedDmnError
-from engine.dmn.loader import load_dmn, normalize_allowed
+from engine.dmn.item_definitions import normalize_allowed
+from engine.dmn.loader import load_dmn
 from engine.dmn.model import DmnModel
-from engine.errors import FeelSyntaxError
+from engine.dmn.rules_source import evaluable_rules
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.rulebook import DEFAULT_MARKERS
 
@@ -42,37 +46,63 @@ _RESERVED_WORDS = {"true", "false", "null", "not", "and", "or", "date"}
 
 @dataclass
 class WorkbookSummary:
-    path: Path
+    path: Path  # the workbook, or the rules folder
     decisions: list[str]
     variables: int
     renamed: dict[str, str] = field(default_factory=dict)  # DMN name -> workbook name
     notes: list[str] = field(default_factory=list)  # what the DMN loader read leniently
+    files: list[Path] = field(default_factory=list)  # the workbooks written
 
 
-def import_dmn(dmn: str | Path, workbook: str | Path) -> WorkbookSummary:
-    """Load ``dmn`` and write it as the rule workbook ``workbook`` (.xlsx)."""
-    return write_rule_workbook(load_dmn(dmn), workbook)
+def import_dmn(dmn: str | Path, target: str | Path) -> WorkbookSummary:
+    """Load ``dmn`` and write it as the rule workbook ``target`` (a path ending in
+    .xlsx) or as the rules folder ``target`` (any other path)."""
+    model = load_dmn(dmn)
+    if Path(target).suffix.lower() == ".xlsx":
+        return write_rule_workbook(model, target)
+    return write_rules_folder(model, target)
 
 
 def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
-    """Write ``model`` in kade's rule-workbook layout; see the module docstring."""
+    """Write ``model`` as one rule workbook; see the module docstring."""
     path = Path(path)
-    rules = _inline_functions(model)
-    names = _workbook_names(model, rules)
-    rename: Callable[[str], str] = lambda n: names.get(n, n)
-    variables = _glossary(model, rules, names)
     wb = Workbook()
     wb.remove(wb.active)
-    _write_glossary(wb, variables)
-    if rules.entities:
-        _write_entities(wb, rules)
+    summary = _write(model, wb, wb)
+    wb.save(path)
+    summary.path, summary.files = path, [path]
+    return summary
+
+
+def write_rules_folder(model: DmnModel, folder: str | Path) -> WorkbookSummary:
+    """Write ``model`` as a rules folder: glossary.xlsx and a workbook of its decisions."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    glossary, tables = Workbook(), Workbook()
+    glossary.remove(glossary.active)
+    tables.remove(tables.active)
+    summary = _write(model, glossary, tables)
+    stem = re.sub(r'[\\/:*?"<>|\s]+', "_", model.name).strip("_.") or "decisions"
+    files = [folder / "glossary.xlsx", folder / f"{stem if stem.lower() != 'glossary' else 'decisions'}.xlsx"]
+    glossary.save(files[0])
+    tables.save(files[1])
+    summary.path, summary.files = folder, files
+    return summary
+
+
+def _write(model: DmnModel, glossary_book, tables_book) -> WorkbookSummary:
+    rules = evaluable_rules(model)
+    names = _workbook_names(rules)
+    rename: Callable[[str], str] = lambda n: names.get(n, n)
+    variables = _glossary(model, rules, names)
+    _write_glossary(glossary_book, variables)
+    _write_entities(glossary_book, rules)
     aliases = _aliases(variables, {rename(o) for t in rules.decisions for o in t.output_names})
     sheet_names = {"glossary", "entities"}
     for table in rules.decisions:
-        _write_table(wb, _renamed_table(table, rename), aliases, sheet_names)
-    wb.save(path)
+        _write_table(tables_book, _renamed_table(table, rename), aliases, sheet_names)
     return WorkbookSummary(
-        path,
+        Path(),
         [rename(t.name) for t in rules.decisions],
         len(variables),
         {k: v for k, v in names.items() if k != v},
@@ -80,58 +110,12 @@ def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
     )
 
 
-# ------------------------------------------------------------- functions -----
-
-
-def _inline_functions(model: DmnModel) -> RuleSet:
-    """The model's tables with every BKM invocation replaced by the BKM's body."""
-    if not model.functions:
-        return model.rules
-
-    def inline(node):
-        if isinstance(node, feel.Call):
-            bkm = model.functions[node.function.name]
-            if isinstance(bkm.body, DecisionTable):
-                raise UnsupportedDmnError(
-                    f"business knowledge model {bkm.name!r} has a decision table as its body: "
-                    "a rule workbook cannot hold it (only literal-expression BKMs are written inline)",
-                    bkm.body.position,
-                )
-            args = {p: inline(a) for (p, _), a in zip(bkm.parameters, node.args)}
-            return inline(feel.map_names(bkm.body, lambda n: args.get(n, n)))
-        if isinstance(node, (feel.Literal, feel.Name)) or not dataclasses.is_dataclass(node):
-            return node
-        return feel.map_children(node, inline)
-
-    tables = [
-        dataclasses.replace(
-            t,
-            inputs=tuple(dataclasses.replace(c, expr=inline(c.expr)) for c in t.inputs),
-            outputs=tuple(
-                dataclasses.replace(o, default=inline(o.default) if o.default is not None else None) for o in t.outputs
-            ),
-            rules=tuple(
-                dataclasses.replace(r, inputs=tuple(map(inline, r.inputs)), outputs=tuple(map(inline, r.outputs)))
-                for r in t.rules
-            ),
-        )
-        for t in model.rules.decisions
-    ]
-    return RuleSet(model.rules.variables, model.rules.entities, tables, model.rules.sources)
-
-
 def _is_workbook_name(name: str) -> bool:
-    if name.lower() in _RESERVED_WORDS:
-        return False
-    try:
-        node = feel.parse_expression(name)
-    except FeelSyntaxError:
-        return False
-    return isinstance(node, feel.Name) and node.name == name
+    return name.lower() not in _RESERVED_WORDS and feel.is_name(name)
 
 
-def _workbook_names(model: DmnModel, rules: RuleSet) -> dict[str, str]:
-    """kade name -> one-word name for the workbook (the same where it already is one)."""
+def _workbook_names(rules: RuleSet) -> dict[str, str]:
+    """kade name -> name for the workbook (the same where cells can refer to it as it is)."""
     wanted = list(rules.variables) + [n for t in rules.decisions for n in (t.name, *t.output_names)]
     names: dict[str, str] = {}
     used = {n for n in wanted if _is_workbook_name(n)}
@@ -176,11 +160,6 @@ def _glossary(model: DmnModel, rules: RuleSet, names: dict[str, str]) -> list[Va
     take their priorities from there)."""
     variables = []
     for variable in rules.variables.values():
-        if variable.type is None:
-            raise DmnError(
-                f"input {variable.name!r} has no type; the glossary needs number, string, boolean or date",
-                variable.position,
-            )
         variables.append(_renamed_variable(variable, names))
     if not model.kade_authored:
         known = set(rules.variables)
@@ -284,7 +263,7 @@ def _write_glossary(wb, variables: list[Variable]):
             var.name,
             var.entity or "",
             " | ".join(var.headers),
-            var.type,
+            var.type or "any",
             feel.unary_tests_text(var.allowed) if var.allowed is not None else "",
             var.label,
             var.description,

@@ -33,6 +33,15 @@ FEEL_LANGUAGES = {
     "https://www.omg.org/spec/DMN/20230324/FEEL/",
 }
 FEEL15 = "https://www.omg.org/spec/DMN/20230324/FEEL/"
+# what an exported model declares, by DMN version: (model namespace, diagram (DMNDI) namespace)
+EXPORT_VERSIONS = {
+    "1.3": ("https://www.omg.org/spec/DMN/20191111/MODEL/", "https://www.omg.org/spec/DMN/20191111/DMNDI/"),
+    "1.4": ("https://www.omg.org/spec/DMN/20211108/MODEL/", "https://www.omg.org/spec/DMN/20191111/DMNDI/"),
+    "1.5": (DMN15, "https://www.omg.org/spec/DMN/20230324/DMNDI/"),
+}
+# Camunda Modeler and dmn-js (through dmn-moddle) read DMN 1.3 only, and nothing kade
+# writes needs 1.4 or 1.5: 1.3 opens everywhere
+DEFAULT_EXPORT_VERSION = "1.3"
 # kade's own metadata (entities, glossary columns, rule ids) rides in extensionElements
 KADE_NS = "urn:kade:dmn-extension:1"
 

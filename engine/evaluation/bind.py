@@ -14,7 +14,7 @@ import pandas as pd
 
 from engine.errors import MissingColumnError, Position
 from engine.evaluation.columns import Column
-from engine.io.registers import Sheet, find_sheet, normalize_header
+from engine.io.registers import ANY_SHEET, Sheet, find_sheet, normalize_header
 from engine.model import RuleSet, Variable
 from engine.model.graph import referenced_names
 
@@ -48,27 +48,40 @@ def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | No
     """Typed column plus, if some cells failed, an object array of messages."""
     series = pd.Series(raw, dtype=object)
     present = series.notna().to_numpy()
-    if variable.type == "string":
+    kind = variable.type or _kind_of_cells(series[present])
+    if kind == "string":
         values, bad = _as_string(series), np.zeros(len(series), bool)
-    elif variable.type == "number":
+    elif kind == "number":
         values, bad = _as_number(series)
-    elif variable.type == "boolean":
+    elif kind == "boolean":
         values, bad = _as_boolean(series)
     else:
         values, bad = _as_date(series)
-    column = Column(variable.type, values)
+    column = Column(kind, values)
     messages = None
     if bad.any():
         messages = np.full(len(series), None, dtype=object)
         shown = series[bad].map(lambda v: str(v))  # only the bad cells, for the message
         header = variable.headers[0] if variable.headers else variable.name
         messages[bad] = (
-            f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(variable.type or '', 'a value')}"
+            f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(kind, 'a value')}"
         ).to_numpy()
         column.values[bad] = np.nan if column.is_float else None
     if variable.allowed is not None:
         messages = _check_allowed(column, variable, present & ~bad, messages)
     return column, messages
+
+
+def _kind_of_cells(cells: pd.Series) -> str:
+    """The type of a variable without one (Any, from a DMN model): what its cells hold."""
+    kinds = {type(v) for v in cells}
+    if kinds and kinds <= {bool, np.bool_}:
+        return "boolean"
+    if kinds and all(issubclass(k, (int, float, np.number)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
+        return "number"
+    if kinds and all(issubclass(k, dt.date) for k in kinds):
+        return "date"
+    return "string"
 
 
 _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "a date", "string": "text"}
@@ -212,6 +225,28 @@ def needed_variables(rules: RuleSet) -> dict[str, dict[str, list[str]]]:
     return need
 
 
+def column_for(headers: dict[str, str], var: Variable) -> str | None:
+    """The header (of ``headers``: normalized -> as written) holding ``var``."""
+    return next(
+        (
+            headers[normalize_header(h)]
+            for h in (*var.headers, var.name, var.label)
+            if h and normalize_header(h) in headers
+        ),
+        None,
+    )
+
+
+def _sheet_with_columns(sheets: list[Sheet], variables: list[Variable]) -> Sheet | None:
+    """The sheet with the most of ``variables``' columns (the first of equals), if it has any."""
+    found = [
+        sum(column_for({normalize_header(h): h for h in s.frame.columns}, v) is not None for v in variables)
+        for s in sheets
+    ]
+    best = max(range(len(sheets)), key=lambda k: found[k], default=None)
+    return sheets[best] if best is not None and found[best] > 0 else None
+
+
 def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, EntityRows]:
     """Typed rows per entity present in the workbook. Raises MissingColumnError
     (all missing columns at once) when a needed column is absent."""
@@ -228,6 +263,8 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
     for name in [e for e in rules.entities if e in wanted]:
         entity_def = rules.entities[name]
         sheet = find_sheet(sheets, entity_def.sheets + (name,))
+        if sheet is None and ANY_SHEET in entity_def.sheets:
+            sheet = _sheet_with_columns(sheets, [rules.variables[v] for v in need.get(name, {})])
         if sheet is None:
             continue
         headers = {normalize_header(h): h for h in sheet.frame.columns}
@@ -238,14 +275,7 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             variables.setdefault(entity_def.key, [])
         for var_name, users in variables.items():
             var = rules.variables[var_name]
-            header = next(
-                (
-                    headers[normalize_header(h)]
-                    for h in (*var.headers, var.name, var.label)
-                    if h and normalize_header(h) in headers
-                ),
-                None,
-            )
+            header = column_for(headers, var)
             if header is None:
                 shown = " / ".join((*var.headers, var.name)) if var.headers else var.name
                 needed = f"needed by {', '.join(users)}" if users else "the row key"

@@ -31,7 +31,7 @@ from engine.feel.ast import (
 )
 from engine.feel.describe import describe_expr, describe_test
 from engine.feel.lexer import EXCEL, KEYWORDS, Dialect, KnownNames, Token, normalize, tokenize
-from engine.feel.parser import TYPE_WORDS, parse_expression, parse_unary_tests
+from engine.feel.parser import TYPE_WORDS, is_name, parse_expression, parse_unary_tests
 from engine.feel.printer import expression_text, feel_literal, feel_text, literal_text, unary_tests_text
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "expression_text",
     "feel_literal",
     "feel_text",
+    "is_name",
     "literal_text",
     "literals_in",
     "map_children",

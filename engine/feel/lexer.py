@@ -14,7 +14,7 @@ _FULL_WIDTH = str.maketrans({"，": ",", "（": "(", "）": ")", "“": '"', "�
 _SIGNS = {"≥": ">=", "≤": "<=", "≠": "!="}
 
 _OPERATORS = ("..", "<=", ">=", "!=", "**", "<", ">", "=", "(", ")", "[", "]", ",", "+", "-", "*", "/")
-_NUMBER_RE = re.compile(r"(\d+(\.\d+)?|\.\d+)")
+_NUMBER_RE = re.compile(r"(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?")  # 1200, 1.5, .5, 1.23e4
 KEYWORDS = {"true", "false", "null", "not", "and", "or"}
 
 
@@ -75,11 +75,12 @@ class Dialect:
     calls: bool = False
     names: KnownNames | None = None
     feel_escapes: bool = False  # FEEL's \uXXXX and \r inside strings
+    comments: bool = False  # FEEL's // and /* */ comments
 
     @staticmethod
     def feel(names=()) -> Dialect:
         known = names if isinstance(names, KnownNames) else KnownNames(names)
-        return Dialect(fold_punctuation=False, calls=True, names=known, feel_escapes=True)
+        return Dialect(fold_punctuation=False, calls=True, names=known, feel_escapes=True, comments=True)
 
 
 EXCEL = Dialect()
@@ -97,6 +98,16 @@ def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:
         ch = text[i]
         if ch.isspace():
             i += 1
+            continue
+        if dialect.comments and text.startswith("//", i):
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if dialect.comments and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                raise FeelSyntaxError(f"comment starting at character {i + 1} has no closing */", Position(offset=i))
+            i = end + 2
             continue
         if ch == '"':
             j, chars = i + 1, []

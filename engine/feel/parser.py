@@ -23,8 +23,9 @@ into text that parses to the same AST.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from engine.errors import FeelSyntaxError, FeelTypeError, Position
+from engine.errors import FeelSyntaxError, FeelTypeError, FeelValueError, Position
 from engine.feel.ast import (
     BOOLEAN,
     DATE,
@@ -42,7 +43,7 @@ from engine.feel.ast import (
     Range,
     Unary,
 )
-from engine.feel.lexer import EXCEL, KEYWORDS, Dialect, Token, normalize, tokenize
+from engine.feel.lexer import EXCEL, KEYWORDS, Dialect, KnownNames, Token, normalize, tokenize
 
 _COMPARATORS = ("<", "<=", ">", ">=", "=", "!=")
 TYPE_WORDS = {
@@ -306,7 +307,7 @@ class _Parser:
         try:
             value = dt.date.fromisoformat(arg.value)
         except ValueError:
-            raise FeelSyntaxError(
+            raise FeelValueError(
                 f'{arg.text} is not a date of the form "yyyy-mm-dd"', Position(offset=arg.offset)
             ) from None
         return Literal(value, DATE, f"date({arg.text})")
@@ -336,3 +337,20 @@ def parse_expression(text: str, dialect: Dialect = EXCEL):
     if parser.tok.kind != "end":
         parser.fail(f"unexpected {_describe(parser.tok)} after the expression")
     return node
+
+
+# words of letters, digits, _ and ?, joined by single spaces or by one of . / - ' + * (DMN's name characters)
+_NAME = re.compile(r"[^\W\d][\w?]*(?:(?: |[./\-'+*])[\w?]+)*")
+
+
+def is_name(text: str) -> bool:
+    """Can ``text`` name a variable, decision or output (``annual_revenue``,
+    ``Monthly Salary``, ``Loan.amount``, ``Approved/Declined``, ``客户名称``)? Cells
+    then refer to it as written (the rule-workbook reader knows the names in scope)."""
+    if not _NAME.fullmatch(text) or text.lower() in KEYWORDS:
+        return False
+    try:
+        node = parse_expression(text, Dialect(names=KnownNames([text])))
+    except FeelSyntaxError:
+        return False
+    return isinstance(node, Name) and node.name == text

@@ -30,12 +30,15 @@ def normalize_header(header) -> str:
 
 
 def read_workbook(path: str | Path) -> list[Sheet]:
-    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine)."""
+    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine), or the
+    rows of a .csv / .json file as one sheet named after the file (``_read_rows``)."""
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"workbook not found: {path}")
+    if path.suffix.lower() in (".csv", ".json"):
+        return [_read_rows(path)]
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheets = []
@@ -49,6 +52,36 @@ def read_workbook(path: str | Path) -> list[Sheet]:
     except Exception as exc:  # calamine raises its own types for broken files
         raise DataError(f"cannot read workbook: {exc}", Position(str(path))) from exc
     return sheets
+
+
+def _read_rows(path: Path) -> Sheet:
+    """A .csv (header row first, UTF-8) or .json file (a list of objects; a nested
+    object's fields become columns ``Loan.amount``) as a sheet named after the file."""
+    import csv
+    import json
+
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                return Sheet(path.stem, frame_from_rows([list(r) for r in csv.reader(f)]))
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+        raise DataError(f"cannot read {path.suffix[1:]} rows: {exc}", Position(str(path))) from exc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise DataError("a .json file of rows holds a list of objects, one per row", Position(str(path)))
+    flat = [_flatten(r) for r in records]
+    header = list(dict.fromkeys(k for r in flat for k in r))
+    return Sheet(path.stem, frame_from_rows([header] + [[r.get(h) for h in header] for r in flat]))
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def frame_from_rows(rows: list[list]) -> pd.DataFrame:
@@ -67,6 +100,9 @@ def frame_from_rows(rows: list[list]) -> pd.DataFrame:
         col[col == ""] = None
         data[h if h not in data else f"{h} ({i + 1})"] = col
     return pd.DataFrame(data, dtype=object)
+
+
+ANY_SHEET = "*"  # an entity's sheet name meaning: whichever sheet has its columns (models imported from DMN)
 
 
 def find_sheet(sheets: list[Sheet], names: tuple[str, ...]) -> Sheet | None:

@@ -27,7 +27,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from engine import feel
-from engine.errors import FeelSyntaxError, FeelTypeError, Position, RuleError, RuleErrors, RuleStructureError
+from engine.errors import ErrorCollector, FeelSyntaxError, FeelTypeError, Position, RuleError, RuleStructureError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import (
     AGGREGATING,
@@ -43,6 +43,8 @@ from engine.model import (
 from engine.model.graph import ancestors, order_decisions
 from engine.text import format_value
 
+ANY_TYPE = {"any", "任意"}  # a glossary type: values are read as the register's cells hold them (DMN's Any)
+_NAME_RULE = "must be a name: words of letters, digits and _ (single spaces between words allowed)"
 GLOSSARY_SHEETS = {"glossary", "术语表", "词汇表"}
 ENTITY_SHEETS = {"entities", "数据表", "实体"}
 IGNORED_SHEETS = {"tests", "测试", "readme", "说明", "notes", "备注"}
@@ -253,22 +255,6 @@ def split_alternatives(text: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
-class _Collector:
-    """Collects errors instead of stopping at the first one."""
-
-    def __init__(self):
-        self.errors: list[RuleError] = []
-
-    def add(self, error: RuleError):
-        self.errors.append(error)
-
-    def raise_if_any(self):
-        if len(self.errors) == 1:
-            raise self.errors[0]
-        if self.errors:
-            raise RuleErrors(self.errors)
-
-
 class _Sheet:
     """A worksheet as a grid of values, with cell names for messages."""
 
@@ -328,14 +314,20 @@ def load_rules(path: str | Path) -> RuleSet:
     """Load a rules folder (every .xlsx in it) or a single rule workbook.
 
     With a single file, glossary and entity sheets of the other workbooks in the
-    same folder are read too, so one table can be tried on its own."""
+    same folder are read too, so one table can be tried on its own. A DMN model
+    (.dmn) is read as ``engine.dmn.rules_source`` says: evaluable as it is."""
     path = Path(path)
+    if path.suffix.lower() == ".dmn":
+        from engine.dmn.loader import load_dmn  # late: the DMN loader builds on this module
+        from engine.dmn.rules_source import evaluable_rules
+
+        return evaluable_rules(load_dmn(path))
     files = rule_files(path)
     sheets = _read_sheets(files)
     if path.is_file():
         siblings = [p for p in rule_files(path.parent) if p.resolve() != path.resolve()]
         sheets += [s for s in _read_sheets(siblings) if s.name.strip().lower() in GLOSSARY_SHEETS | ENTITY_SHEETS]
-    errors = _Collector()
+    errors = ErrorCollector()
     entities = _read_entities([s for s in sheets if s.name.strip().lower() in ENTITY_SHEETS], errors)
     variables = _read_glossary([s for s in sheets if s.name.strip().lower() in GLOSSARY_SHEETS], entities, errors)
     decision_sheets = [s for s in sheets if _is_decision_sheet(s) and s.file in {_display_path(f) for f in files}]
@@ -351,7 +343,7 @@ def load_rules(path: str | Path) -> RuleSet:
 
 def build_ruleset(variables, entities, tables, sources) -> RuleSet:
     """Cross-table checks shared by every rule source: unique names, graph order, scoping."""
-    errors = _Collector()
+    errors = ErrorCollector()
     seen: dict[str, DecisionTable] = {}
     for table in tables:
         if table.name in seen:
@@ -427,7 +419,7 @@ def _check_scope(table, variables, entities, producer, errors):
 # ------------------------------------------------------------- glossary --------
 
 
-def _header_map(sheet: _Sheet, columns: dict[str, str], errors: _Collector, required: tuple[str, ...]):
+def _header_map(sheet: _Sheet, columns: dict[str, str], errors: ErrorCollector, required: tuple[str, ...]):
     header = {}
     for col, value in enumerate(sheet.rows[0] if sheet.rows else []):
         field_name = columns.get(_key(value))
@@ -440,7 +432,7 @@ def _header_map(sheet: _Sheet, columns: dict[str, str], errors: _Collector, requ
     return header
 
 
-def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity]:
+def _read_entities(sheets: list[_Sheet], errors: ErrorCollector) -> dict[str, Entity]:
     entities: dict[str, Entity] = {}
     for sheet in sheets:
         header = _header_map(sheet, _ENTITY_COLUMNS, errors, ("entity", "sheets", "key"))
@@ -477,7 +469,7 @@ def _read_entities(sheets: list[_Sheet], errors: _Collector) -> dict[str, Entity
     return entities
 
 
-def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _Collector) -> dict[str, Variable]:
+def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: ErrorCollector) -> dict[str, Variable]:
     variables: dict[str, Variable] = {}
     for sheet in sheets:
         header = _header_map(sheet, _GLOSSARY_COLUMNS, errors, ("variable", "type"))
@@ -494,23 +486,14 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                     RuleStructureError(f"variable {name} is defined twice (also at {variables[name].position})", pos)
                 )
                 continue
-            try:
-                feel.parse_expression(name)
-                bad_name = not isinstance(feel.parse_expression(name), feel.Name)
-            except FeelSyntaxError:
-                bad_name = True
-            if bad_name:
-                errors.add(
-                    RuleStructureError(
-                        f"variable name {name!r} must be one word (letters, digits, _), e.g. annual_revenue", pos
-                    )
-                )
+            if not feel.is_name(name):
+                errors.add(RuleStructureError(f"variable name {name!r} {_NAME_RULE}, e.g. annual_revenue", pos))
                 continue
             type_ = _TYPES.get(get("type").lower())
-            if type_ is None:
+            if type_ is None and get("type").lower() not in ANY_TYPE:
                 errors.add(
                     RuleStructureError(
-                        f"type of {name} must be number, string, boolean or date, got {get('type')!r}",
+                        f"type of {name} must be number, string, boolean, date or any, got {get('type')!r}",
                         sheet.pos(r, header["type"]),
                     )
                 )
@@ -526,6 +509,14 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: _C
                 continue
             allowed, values = None, ()
             if get("allowed"):
+                if type_ is None:
+                    errors.add(
+                        RuleStructureError(
+                            f"{name} has allowed values, so it needs a type (number, string, boolean or date), not any",
+                            sheet.pos(r, header["type"]),
+                        )
+                    )
+                    continue
                 try:
                     allowed, values = parse_allowed(get("allowed"), type_)
                 except FeelSyntaxError as exc:
@@ -587,11 +578,13 @@ def parse_allowed(text: str, type_: str):
 
 
 class _DecisionReader:
-    def __init__(self, sheet: _Sheet, variables, entities, errors: _Collector, outputs=()):
+    def __init__(self, sheet: _Sheet, variables, entities, errors: ErrorCollector, outputs=()):
         self.sheet, self.variables, self.entities, self.errors = sheet, variables, entities, errors
         self.aliases = _aliases(variables)
         for name in outputs:  # outputs of any decision may be used by another
             self.aliases.setdefault(name, name)
+        # cells name variables and outputs as written, spaces included (``Monthly Salary * 12``)
+        self.dialect = feel.Dialect(names=feel.KnownNames([*variables, *outputs]))
 
     def fail(self, message: str, row: int, col: int, offset: int | None = None):
         self.errors.add(RuleStructureError(message, self.sheet.pos(row, col, offset)))
@@ -607,13 +600,13 @@ class _DecisionReader:
             key = _META_KEYS.get(_key(row[0] if row else None))
             if key:
                 meta[key] = cell_text(row[1] if len(row) > 1 else None)
-        before = len(self.errors.errors)
+        before = len(self.errors)
         if kind_row is None or kind_row + 1 >= len(sheet.rows):
             self.fail("no table found: expected a row with 'input' / 'output' above the table header", 0, 0)
             return None
         name = meta.get("decision", "")
-        if not name or not isinstance(_safe_parse(name), feel.Name):
-            self.fail(f"decision name must be one word (letters, digits, _), got {name!r}", 0, 1)
+        if not feel.is_name(name):
+            self.fail(f"decision name {_NAME_RULE}, got {name!r}", 0, 1)
             return None
         entity = meta.get("rows") or None
         if entity is not None and self.entities and entity not in self.entities:
@@ -658,7 +651,7 @@ class _DecisionReader:
             self.fail("a decision table needs at least one output column", kind_row, 0)
         if hit in AGGREGATING and len(output_cols) > 1:
             self.fail(f"hit policy {hit} aggregates a single output; this table has {len(output_cols)}", header_row, 0)
-        if len(self.errors.errors) > before:
+        if len(self.errors) > before:
             return None
 
         maybe_inputs = [self._input_clause(header_row, c) for c in input_cols]
@@ -693,7 +686,7 @@ class _DecisionReader:
             r += 1
         if not rules:
             self.fail("the table has no rules below its header", header_row, 0)
-        if len(self.errors.errors) > before:
+        if len(self.errors) > before:
             return None
         if defaults is not None:
             outputs = [dataclasses.replace(o, default=d) for o, d in zip(outputs, defaults)]
@@ -742,7 +735,7 @@ class _DecisionReader:
             expr = feel.Name(target)
         else:
             try:
-                expr = self._resolve(feel.parse_expression(label), row, col)
+                expr = self._resolve(feel.parse_expression(label, self.dialect), row, col)
             except FeelSyntaxError as exc:
                 self.fail(f"input header {label!r}: {exc.message}", row, col, exc.position.offset)
                 return None
@@ -762,8 +755,8 @@ class _DecisionReader:
     def _output_clause(self, row: int, col: int, entity) -> OutputClause | None:
         label = cell_text(self.sheet.value(row, col))
         name = self.aliases.get(label) or self.aliases.get(label.lower()) or label
-        if not isinstance(_safe_parse(name), feel.Name):
-            self.fail(f"output name must be one word (letters, digits, _), got {label!r}", row, col)
+        if not feel.is_name(name):
+            self.fail(f"output name {_NAME_RULE}, got {label!r}", row, col)
             return None
         var = self.variables.get(name)
         return OutputClause(
@@ -773,7 +766,7 @@ class _DecisionReader:
     def _input_entry(self, row: int, col: int, clause: InputClause):
         text = cell_text(self.sheet.value(row, col))
         try:
-            test = feel.parse_unary_tests(text, clause.type)
+            test = feel.parse_unary_tests(text, clause.type, self.dialect)
         except (FeelSyntaxError, FeelTypeError) as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.AnyTest()
@@ -794,7 +787,7 @@ class _DecisionReader:
         if text == "" and allow_empty:
             return None
         try:
-            expr = feel.parse_expression(text)
+            expr = feel.parse_expression(text, self.dialect)
         except FeelSyntaxError as exc:
             self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.Literal(None, None, "null")
@@ -843,13 +836,6 @@ def _output_names(sheet: _Sheet) -> list[str]:
                 if k == "output" and c < len(header) and cell_text(header[c])
             ]
     return []
-
-
-def _safe_parse(text: str):
-    try:
-        return feel.parse_expression(text)
-    except FeelSyntaxError:
-        return None
 
 
 def _aliases(variables: dict[str, Variable]) -> dict[str, str]:
