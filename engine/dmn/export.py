@@ -1,10 +1,11 @@
 """Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.5 model that other
 modellers open: the glossary becomes input data with item definitions carrying
-the allowed values, each decision table a decision with its information
-requirements, hit policy, rules, annotations and default output.
+the allowed values (also written as each table input's ``inputValues``: its
+domain), each decision table a decision with its information requirements, hit
+policy, rules, annotations and default output.
 
-kade's own metadata - entities, a variable's entity and column headers, rule
-ids, output names - rides in ``extensionElements`` (namespace
+kade's own metadata - entities, a variable's entity and column headers,
+whether it is required, a computed value's formula, rule ids, output names - rides in ``extensionElements`` (namespace
 ``dmn_xml.KADE_NS``), which the DMN 1.5 schema allows and other tools ignore;
 ``engine.dmn.loader`` reads it back, so Excel -> DMN -> Excel gives the same tables.
 
@@ -219,6 +220,10 @@ class _Exporter:
             attrs["records"] = variable.records
         if variable.compare:
             attrs["compare"] = variable.compare
+        if variable.required:
+            attrs["required"] = "true"
+        if variable.computed is not None:  # computed from the rules by kade; other tools see an input
+            attrs["computed"] = variable.computed.text
         ET.SubElement(ext, _k("variable"), attrs)
 
     def _decision(self, root, table: DecisionTable):
@@ -261,6 +266,9 @@ class _Exporter:
         for clause in table.inputs:
             inp = _sub(dt_element, "input", id=self.ids("in", f"{table.name}_{clause.label}"), label=clause.label)
             _text(inp, "inputExpression", self.expression(clause.expr), typeRef=clause.type)
+            variable = self.rules.variables.get(clause.expr.name) if isinstance(clause.expr, feel.Name) else None
+            if variable is not None and variable.allowed is not None and variable.name not in self.producer:
+                _text(inp, "inputValues", feel.unary_tests_text(variable.allowed))  # the input's domain
         for k, output in enumerate(table.outputs):
             variable = self.rules.variables.get(output.name)
             out = _sub(

@@ -35,7 +35,7 @@ from engine.dmn.xml import DMN_NAMESPACES, FEEL_LANGUAGES, KADE_NS, read_xml, sp
 from engine.errors import FeelSyntaxError, FeelTypeError, RuleError, RuleErrors
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import HIT_POLICIES, DecisionTable, Entity, InputClause, OutputClause, Rule, Variable
-from engine.model.rulebook import build_ruleset, split_alternatives
+from engine.model.rulebook import build_ruleset, parse_computed, split_alternatives
 
 HIT_POLICY_LETTERS = {name: letter for letter, name in HIT_POLICIES.items() if letter not in ("C+", "C<", "C>", "C#")}
 AGGREGATIONS = {"SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#"}
@@ -390,6 +390,7 @@ class _Loader:
                     element_position(self.file, ident),
                     (meta.get("records") or None) if meta is not None and not path else None,
                     (meta.get("compare") or None) if meta is not None and not path else None,
+                    **(_kade_glossary_extras(meta, element_position(self.file, ident)) if not path else {}),
                 )
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables
@@ -1092,3 +1093,14 @@ def normalize_allowed(test):
     ):
         return test, tuple(t.endpoint.value for t in test.tests)
     return test, ()
+
+
+def _kade_glossary_extras(meta, where) -> dict:
+    """``required`` and ``computed`` of a glossary entry, from kade's extension (see engine.dmn.export)."""
+    if meta is None:
+        return {}
+    computed = meta.get("computed")
+    return {
+        "required": meta.get("required") == "true",
+        "computed": parse_computed(computed, where) if computed else None,
+    }
