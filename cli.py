@@ -73,6 +73,8 @@ no_audit_option = click.option("--no-audit", is_flag=True, help="Do not record t
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
 )
+
+
 def text_or_json_option(json_holds: str):
     return click.option(
         "--format",
