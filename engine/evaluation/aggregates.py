@@ -53,7 +53,7 @@ def with_constants(table: DecisionTable, variables: dict[str, Variable]) -> Deci
     (what a matcher sees); the table itself keeps the names for reasons and exports."""
     constants = {
         name: var
-        for name in feel_names_in_tests(table)
+        for name in _names_in_tests(table)
         if (var := variables.get(name)) is not None and var.computed is not None and var.value is not None
     }
     if not constants:
@@ -71,7 +71,7 @@ def with_constants(table: DecisionTable, variables: dict[str, Variable]) -> Deci
     return dataclasses.replace(table, rules=rules)
 
 
-def feel_names_in_tests(table: DecisionTable) -> set[str]:
+def _names_in_tests(table: DecisionTable) -> set[str]:
     return {name for rule in table.rules for test in rule.inputs for name in feel.names_in(test)}
 
 
