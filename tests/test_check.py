@@ -3,6 +3,7 @@ evaluator confirms; the shipped rules; and a property test against brute force."
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -255,16 +256,32 @@ def test_unused_glossary_entries_and_inputs_without_an_entry(tmp_path):
 
 def test_shipped_rules():
     report = check_path(ROOT / "rules")
-    assert report.exit_code == 1 and report.count("error") == 0
-    assert len(report.tables) == len(engine.load_rules(ROOT / "rules").decisions)
-    gap = next(f for f in report.findings if f.decision == "delivery_days")
-    assert gap.kind == "gap" and dict(gap.witness) == {"needs_access_work": None}
-    assert len(gap.cells) == 1 and gap.cells[0].endswith("sla_tier.xlsx!delivery_days!B6")
-    assert any(f.kind == "unused_glossary" and "employees" in f.message for f in report.findings)
+    assert report.exit_code == 0 and report.count("error") == report.count("warning") == 0
+    assert len(report.tables) == len(engine.load_rules(ROOT / "rules").decisions) == 18
+    assert {f.kind for f in report.findings} == {"unused_glossary"}
+    assert any("employees" in f.message for f in report.findings)
     text = report.render_text()
-    assert "example: needs_access_work empty" in text and text.rstrip().endswith("in 15 tables")
+    assert text.rstrip().endswith("0 errors, 0 warnings, 6 notes in 18 tables")
     payload = json.loads(json.dumps(report.to_dict(), ensure_ascii=False))
-    assert payload["counts"]["error"] == 0 and payload["findings"][0]["witness"]
+    assert payload["counts"] == {"error": 0, "warning": 0, "info": 6}
+
+
+def test_gaps_are_looked_for_inside_the_declared_domains_only():
+    """The shipped tables are complete for the values the glossary allows; drop a
+    domain and the required flag, and the check finds the rows they exclude."""
+    rules = engine.load_rules(ROOT / "rules")
+    for name in ("amount", "backup_circuit"):
+        rules.variables[name] = dataclasses.replace(
+            rules.variables[name], allowed=None, allowed_values=(), required=False
+        )
+    findings = check_ruleset(rules, glossary=False).findings
+    gaps = {f.decision: f for f in findings if f.kind == "gap"}
+    assert set(gaps) == {"required_approver", "sla_tier"} and len(findings) == 2
+    assert "amount: < 0, null;" in gaps["required_approver"].message  # negative or empty: outside the domain
+    assert dict(gaps["required_approver"].witness)["amount"] == -1
+    assert (
+        "backup_circuit: null;" in gaps["sla_tier"].message and dict(gaps["sla_tier"].witness)["backup_circuit"] is None
+    )
 
 
 def test_load_errors_are_findings_and_a_missing_path_is_unreadable(tmp_path):

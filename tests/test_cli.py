@@ -28,8 +28,8 @@ def test_shipped_workbook_end_to_end(tmp_path):
         text=True,
         timeout=300,
     )
-    assert proc.returncode == 1, proc.stderr  # the sample carries three deliberately bad rows
-    assert "client_tier" in proc.stdout and "3 row(s) in error" in proc.stdout
+    assert proc.returncode == 1, proc.stderr  # the sample carries four deliberately bad rows
+    assert "client_tier" in proc.stdout and "4 row(s) in error" in proc.stdout
     assert workbook.read_bytes() == before  # the input is never modified
     out = tmp_path / "key_accounts.kade.xlsx"
     book = openpyxl.load_workbook(out, read_only=True)
@@ -40,8 +40,8 @@ def test_shipped_workbook_end_to_end(tmp_path):
         assert column in header
     first = [c.value for c in next(clients.iter_rows(min_row=2, max_row=2))]
     row = dict(zip(header, first))
-    assert row["客户名称"] == "中国银联" and row["client_tier"] == "platinum" and row["client_tier.rule"] == "CT-03"
-    assert "annual revenue 2,560 ≥ 1,000" in row["client_tier.reason"]
+    assert row["客户名称"] == "中国银联" and row["client_tier"] == "platinum" and row["client_tier.rule"] == "CT-04"
+    assert "client score 594 ≥ 450" in row["client_tier.reason"]
 
 
 def test_exit_0_when_every_row_decided(tmp_path):

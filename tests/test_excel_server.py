@@ -132,8 +132,9 @@ def test_evaluate_over_http_writes_what_kade_evaluate_decides(server, sample):
         column(contracts, "required_approver")[:3]
         == result_frame(expected, "contracts")["required_approver"].tolist()[:3]
     )
-    assert sum(v is not None for v in column(contracts, "kade.errors")) == 3  # the sample's three bad rows
-    assert "3 row(s) in error" in alerts[0][1]
+    assert sum(v is not None for v in column(contracts, "kade.errors")) == 3  # the sample's three bad contracts
+    assert sum(v is not None for v in column(wb["方案申请"], "kade.errors")) == 1  # and a required cell left empty
+    assert "4 row(s) in error" in alerts[0][1]
 
 
 def test_data_cells_survive_the_round_trip(server, sample):

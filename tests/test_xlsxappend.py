@@ -340,7 +340,7 @@ def test_sample_decision_columns_equal_the_new_workbook_writer(sample):
     clients = grid(sample["out_book"]["客户"])
     first = dict(zip(clients[0], clients[1]))
     assert (
-        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-04"
     )
     routes = grid(sample["out_book"]["方案申请"])
     assert all(
@@ -923,7 +923,7 @@ def test_copy_opens_in_libreoffice(sample, render_tools, tmp_path):
     assert clients[0] == list(frame.columns)
     first = dict(zip(clients[0], clients[1]))
     assert (
-        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-03"
+        first["客户名称"] == "中国银联" and first["client_tier"] == "platinum" and first["client_tier.rule"] == "CT-04"
     )
     assert len(clients) == len(frame) + 1
     for name in SAMPLE_SHEETS[1:]:

@@ -17,7 +17,13 @@ engine must report such cells instead of crashing. They sit at fixed positions
   about 2 % of 增长率(%) left empty.
 * 合同: 合同金额(万元) = "1,2O0" (letter O), 折扣率(%) = "N/A", and one row whose
   客户编号 is "C9999", a client that does not exist.
-* SLA订单: about 2 % of 申请等级 left empty.
+* 方案申请: one one-stop request whose 重大项目 is left empty (the glossary requires it).
+* SLA订单: about 2 % of 申请等级 left empty (optional: no level requested).
+
+Columns the shipped rules need beyond the source's usual ones: the relationship
+capability scores (长期合作潜力 … 高层重视程度, 0-100, for 我方 and the main 对手;
+seed 004) on 客户, and 施工范围 (用户端 / 局端 / 两端: who sets the construction up)
+on 方案申请.
 
 Each sheet also records a decision people already took - 现有等级 (the tier in the
 client list), 审批人级别 (the approver who signed), 实际设计单位 (the unit a request
@@ -81,6 +87,10 @@ CLIENT_COLUMNS = [
     "销售渠道",
     "注册资本(万元)",
 ]
+# 客户关系能力比较分析 (seed 004): five soft indicators scored 0-100, for us and the main competitor
+RELATIONSHIP_INDICATORS = ["长期合作潜力", "交易历史及口碑", "客户经理影响力", "内部协调能力", "高层重视程度"]
+RELATIONSHIP_COLUMNS = [f"{i}({side})" for side in ("我方", "对手") for i in RELATIONSHIP_INDICATORS]
+CLIENT_COLUMNS += RELATIONSHIP_COLUMNS
 CONTRACT_COLUMNS = [
     "合同编号",
     "客户编号",
@@ -111,6 +121,7 @@ REQUEST_COLUMNS = [
     "重大项目",
     "一站式服务",
     "维护要求高于标准",
+    "施工范围",
 ]
 SLA_COLUMNS = [
     "订单编号",
@@ -400,6 +411,18 @@ REAL_CLIENTS = [
     ),
 ]
 
+# Relationship scores of the real entities (us, then the main competitor): UnionPay and the exchange are
+# long-standing accounts; xyz is a client a competitor courts better than we do.
+REAL_RELATIONSHIP = {
+    "中国银联": ((90, 85, 80, 75, 90), (70, 60, 65, 60, 70)),
+    "上海期货交易所": ((85, 80, 75, 70, 80), (60, 65, 60, 55, 60)),
+    "海通证券": ((70, 75, 65, 70, 70), (75, 70, 70, 65, 75)),
+    "工商银行上海分行": ((75, 80, 70, 65, 70), (70, 75, 65, 70, 65)),
+    "通用汽车(中国)": ((60, 65, 55, 60, 55), (65, 60, 60, 55, 60)),
+    "某省海关": ((80, 70, 75, 70, 85), (55, 50, 55, 60, 50)),
+    "xyz投资公司": ((40, 35, 45, 50, 40), (70, 60, 65, 55, 70)),
+}
+
 BUSINESS_TYPES = {"数字电路": 26, "数据端口": 14, "互联网专线": 28, "语音": 12, "IDC": 10, "系统集成": 10}
 # Contract size and margin by business type: integration is big and thin, circuits are small and fat.
 TYPE_AMOUNT_FACTOR = {"数字电路": 1.0, "数据端口": 0.9, "互联网专线": 0.7, "语音": 0.4, "IDC": 2.0, "系统集成": 3.0}
@@ -628,6 +651,15 @@ def build_clients(n_clients: int, rng: np.random.Generator) -> pd.DataFrame:
     # A register has gaps: ~2 % of growth rates were never filled in (never the real entities).
     gaps = rng.choice(np.arange(len(REAL_CLIENTS), n_clients), size=round(0.02 * n), replace=False)
     df.loc[np.sort(gaps), "增长率(%)"] = np.nan
+
+    # Relationship capability (drawn last, so the columns above keep their values): an executive
+    # relationship makes our scores higher; the main competitor's are drawn around the same level.
+    ours = np.clip(rng.normal(55 + 12 * executive[:, None], 14, (n, 5)), 0, 100).round()
+    theirs = np.clip(rng.normal(60, 14, (n, 5)), 0, 100).round()
+    real = np.array([sum(REAL_RELATIONSHIP[c["客户名称"]], ()) for c in REAL_CLIENTS], dtype=float)
+    scores = np.vstack([real, np.hstack([ours, theirs])])
+    for k, column in enumerate(RELATIONSHIP_COLUMNS):
+        df[column] = scores[:, k].astype(int)
     return df[CLIENT_COLUMNS]
 
 
@@ -761,6 +793,7 @@ REAL_REQUESTS = [
         重大项目=True,
         一站式服务=True,
         维护要求高于标准=True,
+        施工范围="两端",
     ),
     dict(
         客户编号="C0002",
@@ -793,6 +826,7 @@ REAL_REQUESTS = [
         重大项目=True,
         一站式服务=False,
         维护要求高于标准=False,
+        施工范围="局端",
     ),
     # A low-speed (64K) circuit requested as one-stop service: goes to the department manager.
     dict(
@@ -854,9 +888,21 @@ def build_requests(clients: pd.DataFrame, n_rows: int, rng: np.random.Generator)
             "维护要求高于标准": rng.random(n) < 0.10,
         }
     )
+    # Who sets up the construction (drawn last, so the columns above keep their values): the
+    # user side (用户端), the network side (局端) or both.
+    side = np.array(_draw(rng, {"用户端": 45, "局端": 35, "两端": 20}, n), dtype=object)
+    generated["施工范围"] = np.where(generated["需要施工"], side, None)
     df = pd.concat([fixed, generated], ignore_index=True)
     df.insert(0, "申请编号", _id_list("FA2026-", len(df)))
+    # Deliberate data error: a one-stop request whose 重大项目 was left empty (the glossary requires it).
+    row = _request_error_row(len(df))
+    df["重大项目"] = df["重大项目"].astype(object)
+    df.loc[row, ["一站式服务", "重大项目"]] = [True, None]
     return df[REQUEST_COLUMNS]
+
+
+def _request_error_row(n_rows: int) -> int:
+    return _position(n_rows, len(REAL_REQUESTS), 0.59)
 
 
 # ---------------------------------------------------------------------------
@@ -960,6 +1006,8 @@ def dirty_cells(frames: dict[str, pd.DataFrame]) -> list[tuple[str, str, str, ob
     clients, contracts = frames[SHEET_CLIENTS], frames[SHEET_CONTRACTS]
     out = [(SHEET_CLIENTS, clients.at[r, "客户编号"], c, v) for r, c, v in _client_text_cells(len(clients))]
     out += [(SHEET_CONTRACTS, contracts.at[r, "合同编号"], c, v) for r, c, v in _contract_errors(len(contracts))]
+    requests = frames[SHEET_REQUESTS]
+    out.append((SHEET_REQUESTS, requests.at[_request_error_row(len(requests)), "申请编号"], "重大项目", None))
     for sheet, key, col in ((SHEET_CLIENTS, "客户编号", "增长率(%)"), (SHEET_SLA, "订单编号", "申请等级")):
         df = frames[sheet]
         out += [(sheet, df.at[i, key], col, None) for i in df.index[df[col].isna()]]

@@ -20,12 +20,15 @@ How: each input column's possible values are cut into classes from the
 endpoints and literals written in that column (numbers and dates: each endpoint,
 the open stretches between them, empty; text: each literal, "any other text",
 empty; booleans: true, false, empty), narrowed by the glossary's allowed values
-and by what an upstream decision can produce. Every cell is then exactly a set
-of classes and every rule a box in the product of the columns. Pairwise
-questions (overlap, subsumption) are set operations on the boxes, done as
-matrix products; coverage questions (gaps, rules hidden by earlier ones) split
-the space column by column and keep only the rules still alive in each part,
-so the work follows the table's structure, not the size of the product.
+(a value outside them is a row error, so gaps are looked for only inside this
+domain; a required variable is never empty) and by what an upstream decision can
+produce. A computed glossary value is checked as the number it is now. Every
+cell is then exactly a set of classes and every rule a box in the product of
+the columns. Pairwise questions (overlap, subsumption) are set operations on
+the boxes, done as matrix products; coverage questions (gaps, rules hidden by
+earlier ones) split the space column by column and keep only the rules still
+alive in each part, so the work follows the table's structure, not the size of
+the product.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import numpy as np
 
 from engine import feel
 from engine.errors import ERROR, INFO, WARNING, RuleError, RuleErrors
+from engine.evaluation.aggregates import with_constants
 from engine.evaluation.columns import EPOCH, Column, literal_value
 from engine.evaluation.hitpolicy import priority_ranks
 from engine.evaluation.vectorized import eval_expr, test_mask
@@ -316,7 +320,8 @@ def _output_space(name: str, rules: RuleSet, seen: frozenset = frozenset()):
     A value from the register (not a decision output) may always be empty."""
     table = rules.producer(name)
     if table is None or name in seen:
-        return None, True, False
+        variable = rules.variables.get(name)  # a required register value is never empty: empty is a row error
+        return None, not (variable is not None and (variable.required or variable.computed is not None)), False
     if table.hit_policy in LIST_POLICIES:
         return None, False, True
     if table.hit_policy in AGGREGATING:
@@ -464,6 +469,7 @@ class _TableCheck:
     (one bool row over all columns' classes), and the searches over them."""
 
     def __init__(self, table: DecisionTable, rules: RuleSet, max_steps: int):
+        table = with_constants(table, rules.variables)  # a computed value is checked as the number it is now
         self.table, self.rules, self.max_steps = table, rules, max_steps
         self.file = table.position.file
         self.domains: list[_Domain] = []

@@ -46,6 +46,7 @@ from openpyxl.utils import get_column_letter
 
 from engine import feel
 from engine.errors import Position
+from engine.evaluation.aggregates import constant_column
 from engine.evaluation.bind import coerce
 from engine.evaluation.columns import NULL, Column, to_python
 from engine.evaluation.decisions import DecisionResult, _first_message, evaluate_table
@@ -530,9 +531,11 @@ def _evaluate(sheet: _TestSheet, rules: RuleSet, evaluate: TableEngine, checked:
             continue
         names = referenced_names(table)
         for name in names:
-            if name not in env:  # a value the sheet does not give: empty
-                env[name] = _typed(name, [None] * n, rules)[0]
-                messages[name] = None
+            var = rules.variables.get(name)
+            if name not in env and var is not None and var.computed is not None:  # computed from the rules
+                env[name], messages[name] = constant_column(var, n), None
+            elif name not in env:  # a value the sheet does not give: empty (an error if required)
+                env[name], messages[name] = _typed(name, [None] * n, rules)
         blocked = _first_message(*(messages.get(name) for name in sorted(names)))
         result = evaluate(table, {k: env[k] for k in names}, n, blocked=blocked, variables=rules.variables)
         results[table.name] = result

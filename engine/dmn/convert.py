@@ -21,7 +21,7 @@ from engine.dmn.xml import FEEL_LANGUAGES, KADE_NS, split_tag
 from engine.errors import RuleError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import HIT_POLICIES, DecisionTable, InputClause, OutputClause, Rule, Variable
-from engine.model.rulebook import split_alternatives
+from engine.model.rulebook import parse_computed, split_alternatives
 
 HIT_POLICY_LETTERS = {name: letter for letter, name in HIT_POLICIES.items() if letter not in ("C+", "C<", "C>", "C#")}
 AGGREGATIONS = {"SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#"}
@@ -87,6 +87,7 @@ class Converter:
                     element_position(self.doc.file, ident),
                     (own.get("records") or None) if own is not None else None,
                     (own.get("compare") or None) if own is not None else None,
+                    **_kade_glossary_extras(own, element_position(self.doc.file, ident)),
                 )
             inputs[name] = DmnInput(name, ident, type_, tuple(paths))
         return inputs, variables
@@ -562,3 +563,14 @@ def _leaves(type_: FeelType | None, path: tuple = ()):
         return
     for name, component in type_.components:
         yield from _leaves(component, (*path, name))
+
+
+def _kade_glossary_extras(meta, where) -> dict:
+    """``required`` and ``computed`` of a glossary entry, from kade's extension (see engine.dmn.export)."""
+    if meta is None:
+        return {}
+    computed = meta.get("computed")
+    return {
+        "required": meta.get("required") == "true",
+        "computed": parse_computed(computed, where) if computed else None,
+    }

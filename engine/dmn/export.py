@@ -1,10 +1,11 @@
 """Write a RuleSet (loaded from rules/*.xlsx) as a DMN 1.3, 1.4 or 1.5 model that
 other modellers open (1.3 by default: Camunda Modeler and dmn-js read only that): the glossary becomes input data with item definitions carrying
-the allowed values, each decision table a decision with its information
+the allowed values (also written as each table input's ``inputValues``: its
+domain), each decision table a decision with its information
 requirements, hit policy, rules, annotations and default output.
 
-kade's own metadata - entities, a variable's entity and column headers, rule
-ids, output names - rides in ``extensionElements`` (namespace
+kade's own metadata - entities, a variable's entity and column headers,
+whether it is required, a computed value's formula, rule ids, output names - rides in ``extensionElements`` (namespace
 ``dmn_xml.KADE_NS``), which the DMN schemas allow and other tools ignore;
 ``engine.dmn.loader`` reads it back, so Excel -> DMN -> Excel gives the same tables.
 
@@ -302,6 +303,9 @@ class _Exporter:
         for clause in table.inputs:
             inp = _sub(dt_element, "input", id=self.ids("in", f"{table.name}_{clause.label}"), label=clause.label)
             _text(inp, "inputExpression", self.expression(clause.expr), typeRef=clause.type)
+            variable = self.rules.variables.get(clause.expr.name) if isinstance(clause.expr, feel.Name) else None
+            if variable is not None and variable.allowed is not None and variable.name not in self.producer:
+                _text(inp, "inputValues", feel.unary_tests_text(variable.allowed))  # the input's domain
         for k, output in enumerate(table.outputs):
             variable = self.rules.variables.get(output.name)
             out = _sub(
@@ -337,10 +341,14 @@ class _Exporter:
 
 
 def _glossary_attributes(variable: Variable, *, whole: bool) -> dict[str, str]:
-    """entity, headers, records, compare of a glossary variable (only its entity for a structure)."""
+    """entity, headers, records, compare, required, computed of a glossary variable (only its entity for a structure)."""
     values = {"entity": variable.entity}
     if whole:
         values.update(headers=" | ".join(variable.headers), records=variable.records, compare=variable.compare)
+        if variable.required:
+            values["required"] = "true"
+        if variable.computed is not None:  # computed from the rules by kade; other tools see an input
+            values["computed"] = variable.computed.text
     return {k: v for k, v in values.items() if v}
 
 

@@ -255,6 +255,8 @@ def _write_glossary(wb, variables: list[Variable]):
         "description",
         "records",
         "compare",
+        "required",
+        "computed",
     ]
     for c, text in enumerate(header, start=1):
         _put(ws, 1, c, text, bold=True, fill=_HEAD)
@@ -269,6 +271,8 @@ def _write_glossary(wb, variables: list[Variable]):
             var.description,
             var.records or "",
             var.compare or "",
+            "yes" if var.required else "",
+            var.computed.text if var.computed is not None else "",
         ]
         for c, value in enumerate(row, start=1):
             ws.cell(r, c).value = value if value != "" else None

@@ -2,21 +2,27 @@
 the glossary, coerce values to the declared types, join child rows to their parent.
 
 A value that cannot be coerced never stops the run: the cell is recorded as a
-row error (column and value named) and only decisions that need it fail."""
+row error (column and value named) and only decisions that need it fail. So is
+a value outside the glossary's allowed values (its domain) and an empty cell of
+a required variable; both messages cite the glossary row."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import MissingColumnError, Position
+from engine.evaluation.aggregates import constant_column
 from engine.evaluation.columns import Column
+from engine.feel import feel_text
 from engine.io.registers import ANY_SHEET, Sheet, find_sheet, normalize_header
 from engine.model import RuleSet, Variable
 from engine.model.graph import referenced_names
+from engine.text import format_value
 
 _THOUSANDS = r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对", "有", "√", "✓", "真"}
@@ -67,6 +73,8 @@ def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | No
             f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(kind, 'a value')}"
         ).to_numpy()
         column.values[bad] = np.nan if column.is_float else None
+    if variable.required:
+        messages = _check_required(column, variable, bad, messages)
     if variable.allowed is not None:
         messages = _check_allowed(column, variable, present & ~bad, messages)
     return column, messages
@@ -82,6 +90,25 @@ def _kind_of_cells(cells: pd.Series) -> str:
     if kinds and all(issubclass(k, dt.date) for k in kinds):
         return "date"
     return "string"
+
+
+def _glossary_rule(variable: Variable) -> str:
+    """Where the glossary says it, for a row error's message: the workbook's name,
+    not its path, so the message is the same wherever kade runs."""
+    position = variable.position
+    where = str(position.at(file=Path(position.file).name) if position.file else position)
+    return f" (glossary {where})" if where else ""
+
+
+def _check_required(column: Column, variable: Variable, bad: np.ndarray, messages):
+    """A required variable left empty is a row error, never a value no rule tests."""
+    empty = column.isnull() & ~bad
+    if empty.any():
+        if messages is None:
+            messages = np.full(len(column), None, dtype=object)
+        header = variable.headers[0] if variable.headers else variable.name
+        messages[empty] = f"{header}: empty, but the glossary requires a value{_glossary_rule(variable)}"
+    return messages
 
 
 _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "a date", "string": "text"}
@@ -203,9 +230,13 @@ def _check_allowed(column: Column, variable: Variable, present: np.ndarray, mess
         if messages is None:
             messages = np.full(len(column), None, dtype=object)
         header = variable.headers[0] if variable.headers else variable.name
-        shown = pd.Series(column.python_values(np.flatnonzero(outside))).map(str)
-        allowed = ", ".join(map(str, variable.allowed_values)) if variable.allowed_values else "see glossary"
-        messages[outside] = (f"{header}: " + shown + f" is not an allowed value (allowed: {allowed})").to_numpy()
+        shown = pd.Series(column.python_values(np.flatnonzero(outside))).map(format_value)
+        if variable.allowed_values:
+            allowed = ", ".join(map(str, variable.allowed_values))
+            why = f" is not an allowed value (allowed: {allowed}){_glossary_rule(variable)}"
+        else:
+            why = f" is outside the allowed values {feel_text(variable.allowed)}{_glossary_rule(variable)}"
+        messages[outside] = (f"{header}: " + shown + why).to_numpy()
         column.values[outside] = np.nan if column.is_float else None
     return messages
 
@@ -219,7 +250,7 @@ def needed_variables(rules: RuleSet) -> dict[str, dict[str, list[str]]]:
     for table in rules.decisions:
         for name in sorted(referenced_names(table)):
             var = rules.variables.get(name)
-            if var is None or rules.producer(name) is not None or var.entity is None:
+            if var is None or rules.producer(name) is not None or var.entity is None or var.computed:
                 continue
             need.setdefault(var.entity, {}).setdefault(name, []).append(table.name)
     return need
@@ -285,6 +316,9 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             columns[var_name] = column
             if messages is not None:
                 errors[var_name] = messages
+        for var in rules.variables.values():  # computed from the rules: the same on every row
+            if var.computed is not None and var.entity == name:
+                columns[var.name] = constant_column(var, len(sheet.frame))
         keys = None
         if entity_def.key in columns:
             keys = columns[entity_def.key].python_values()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from engine import feel
 from engine.errors import EvaluatorError
+from engine.evaluation.aggregates import with_constants
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
@@ -114,7 +115,7 @@ def evaluate_table(
     variables = variables or {}
     validate(table)
     inputs = [eval_expr(c.expr, env, n) for c in table.inputs]
-    matrix = matcher(table, inputs, env, n)
+    matrix = matcher(with_constants(table, variables), inputs, env, n)
     if blocked is not None:
         matrix[:, ~is_none(blocked)] = False
 

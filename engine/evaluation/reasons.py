@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from engine import feel
 from engine.evaluation.columns import Column
-from engine.text import value_text
+from engine.text import format_value, value_text
 
 
 def label_of(clause, variables) -> str:
@@ -21,13 +21,24 @@ def label_of(clause, variables) -> str:
     return clause.label
 
 
-def condition_text(test, label: str, shown: pa.Array) -> pa.Array:
+def condition_text(test, label: str, shown: pa.Array, variables=None) -> pa.Array:
     """One condition for many rows: label, the row's value, the test."""
     if isinstance(test, feel.NullTest):
         return pa.array([f"{label} is empty"] * len(shown), pa.string())
     if isinstance(test, feel.Compare) and test.op == "=":
         return pc.binary_join_element_wise(f"{label} ", shown, "")
-    return pc.binary_join_element_wise(f"{label} ", shown, " " + feel.describe_test(test), "")
+    return pc.binary_join_element_wise(
+        f"{label} ", shown, " " + feel.describe_test(test, computed_names(variables)), ""
+    )
+
+
+def computed_names(variables) -> dict[str, str]:
+    """Computed glossary values as reasons show them: '★ cut-off 36.5'."""
+    return {
+        name: f"{var.display} {format_value(var.value)}"
+        for name, var in (variables or {}).items()
+        if var.computed is not None and var.value is not None
+    }
 
 
 def input_texts(
@@ -62,7 +73,7 @@ def rule_reasons(
         if isinstance(test, feel.AnyTest):
             continue
         shown, at = texts
-        parts.append(condition_text(test, label_of(clause, variables), shown.take(pa.array(at[rows]))))
+        parts.append(condition_text(test, label_of(clause, variables), shown.take(pa.array(at[rows])), variables))
     if not parts:
         parts = [pa.array(["any case"] * len(rows), pa.string())]
     note = f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})"

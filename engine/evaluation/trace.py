@@ -9,7 +9,7 @@ import numpy as np
 
 from engine import feel
 from engine.evaluation.columns import Column
-from engine.evaluation.reasons import label_of
+from engine.evaluation.reasons import computed_names, label_of
 from engine.evaluation.vectorized import test_mask
 from engine.text import format_values
 
@@ -20,8 +20,8 @@ def _outputs_text(rule) -> str:
     return ", ".join(feel.describe_expr(e) for e in rule.outputs)
 
 
-def _needs(test) -> str:
-    text = feel.describe_test(test)
+def _needs(test, variables) -> str:
+    text = feel.describe_test(test, computed_names(variables))
     return text[2:] if text.startswith("= ") else text
 
 
@@ -61,7 +61,7 @@ def near_misses(
                 if not failed.any():
                     continue
                 shown = format_values(inputs[j].type, inputs[j].values[idx])
-                part = label_of(table.inputs[j], variables) + " " + shown + f", needs {_needs(test)}"
+                part = label_of(table.inputs[j], variables) + " " + shown + f", needs {_needs(test, variables)}"
                 text = np.where(failed, np.where(text == "", part, text + " and " + part), text)
             line = f"{rule.id} → {_outputs_text(rule)} not matched: " + text
             acc[idx] = np.where(acc[idx] == "", line, acc[idx] + " | " + line)

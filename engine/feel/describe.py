@@ -7,9 +7,10 @@ from engine.feel.ast import STRING, AnyOf, AnyTest, Binary, Compare, Literal, Na
 from engine.text import format_value
 
 
-def describe_test(node) -> str:
+def describe_test(node, names: dict[str, str] | None = None) -> str:
     """A unary test in words-and-signs, used after the actual value in reasons:
-    'annual revenue 2,560 ≥ 1,000'."""
+    'annual revenue 2,560 ≥ 1,000'. ``names``: how to show some names (a
+    computed value with its value: '★ cut-off 36.5')."""
     if isinstance(node, AnyTest):
         return "any"
     if isinstance(node, NullTest):
@@ -17,33 +18,32 @@ def describe_test(node) -> str:
     if isinstance(node, Compare):
         sign = {"=": "=", "!=": "≠", "<": "<", "<=": "≤", ">": ">", ">=": "≥"}[node.op]
         if node.op == "=":
-            return "= " + describe_expr(node.endpoint)
-        return f"{sign} {describe_expr(node.endpoint)}"
+            return "= " + describe_expr(node.endpoint, names)
+        return f"{sign} {describe_expr(node.endpoint, names)}"
     if isinstance(node, Range):
         low = "[" if node.low_closed else "("
         high = "]" if node.high_closed else ")"
-        return f"in {low}{describe_expr(node.low)}..{describe_expr(node.high)}{high}"
+        return f"in {low}{describe_expr(node.low, names)}..{describe_expr(node.high, names)}{high}"
     if isinstance(node, AnyOf):
         if all(isinstance(t, Compare) and t.op == "=" for t in node.tests):
-            return "in " + ", ".join(describe_expr(t.endpoint) for t in node.tests)
-        return " or ".join(describe_test(t) for t in node.tests)
+            return "in " + ", ".join(describe_expr(t.endpoint, names) for t in node.tests)
+        return " or ".join(describe_test(t, names) for t in node.tests)
     if isinstance(node, Not):
-        return f"not {describe_test(node.tests)}"
+        return f"not {describe_test(node.tests, names)}"
     return "?"
 
 
-def describe_expr(node) -> str:
+def describe_expr(node, names: dict[str, str] | None = None) -> str:
     if isinstance(node, Literal):
         if node.type == STRING:
             return str(node.value)
         return format_value(node.value)
     if isinstance(node, Name):
-        return node.name
+        return (names or {}).get(node.name, node.name)
     if isinstance(node, Unary):
-        return f"-{describe_expr(node.operand)}" if node.op == "-" else f"not({describe_expr(node.operand)})"
+        operand = describe_expr(node.operand, names)
+        return f"-{operand}" if node.op == "-" else f"not({operand})"
     if isinstance(node, Binary):
         sign = {"*": "×", "/": "÷", "**": "^", ">=": "≥", "<=": "≤", "!=": "≠"}.get(node.op, node.op)
-        return f"{describe_expr(node.left)} {sign} {describe_expr(node.right)}"
-    if isinstance(node, AnyOf):
-        return describe_test(node)
-    return describe_test(node)
+        return f"{describe_expr(node.left, names)} {sign} {describe_expr(node.right, names)}"
+    return describe_test(node, names)

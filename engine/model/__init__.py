@@ -2,9 +2,11 @@
 read from rule workbooks (``rulebook``) and shown as text (``show``)."""
 
 from engine.model.definitions import (
+    AGGREGATES,
     AGGREGATING,
     HIT_POLICIES,
     SINGLE_HIT,
+    Aggregate,
     DecisionTable,
     Entity,
     InputClause,
@@ -15,9 +17,11 @@ from engine.model.definitions import (
 )
 
 __all__ = [
+    "AGGREGATES",
     "AGGREGATING",
     "HIT_POLICIES",
     "SINGLE_HIT",
+    "Aggregate",
     "DecisionTable",
     "Entity",
     "InputClause",

@@ -43,10 +43,33 @@ class Variable:
     compare: str | None = (
         None  # how kade check compares it: 'at least' | 'at most' | 'equal' (None: from the hit policy)
     )
+    required: bool = False  # an empty register cell is a row error, not a value no rule tests
+    computed: Aggregate | None = None  # not read from the register: computed from a table's rules
+    value: Any = None  # the computed value (set when the rule set is built)
 
     @property
     def display(self) -> str:
         return self.label or self.name.replace("_", " ")
+
+
+AGGREGATES = ("average", "sum", "min", "max", "count")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A glossary value computed once per rule set, not per row: ``function`` of
+    the decision output ``output`` over the rules of the lookup table ``over``
+    (each rule read as one row: its input cells are the row's values).
+    ``average of industry_total over industry_attractiveness``."""
+
+    function: str  # one of AGGREGATES
+    output: str
+    over: str
+    position: Position = field(default_factory=Position, compare=False)
+
+    @property
+    def text(self) -> str:
+        return f"{self.function} of {self.output} over {self.over}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -30,8 +31,10 @@ from engine import feel
 from engine.errors import ErrorCollector, FeelSyntaxError, FeelTypeError, Position, RuleError, RuleStructureError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
 from engine.model import (
+    AGGREGATES,
     AGGREGATING,
     HIT_POLICIES,
+    Aggregate,
     DecisionTable,
     Entity,
     InputClause,
@@ -136,6 +139,10 @@ _GLOSSARY_COLUMNS = {
     "allowed values": "allowed",
     "允许值": "allowed",
     "取值": "allowed",
+    "domain": "allowed",
+    "input values": "allowed",
+    "值域": "allowed",
+    "取值范围": "allowed",
     "label": "label",
     "标签": "label",
     "显示名": "label",
@@ -148,6 +155,11 @@ _GLOSSARY_COLUMNS = {
     "对应决策": "records",
     "compare": "compare",
     "比较": "compare",
+    "required": "required",
+    "必填": "required",
+    "computed": "computed",
+    "计算": "computed",
+    "计算值": "computed",
 }
 _COMPARE = {
     "at least": "at least",
@@ -186,6 +198,8 @@ GLOSSARY_HEADER = (
     "description",
     "records",
     "compare",
+    "required",
+    "computed",
 )
 ENTITY_HEADER = ("entity", "sheet", "key", "parent", "link")
 
@@ -378,7 +392,12 @@ def build_ruleset(variables, entities, tables, sources) -> RuleSet:
         except RuleError as exc:
             errors.add(exc)
     errors.raise_if_any()
-    return RuleSet(variables, entities, ordered, sources)
+    rules = RuleSet(variables, entities, ordered, sources)
+    if any(v.computed for v in variables.values()):
+        from engine.evaluation.aggregates import compute_values
+
+        rules.variables = compute_values(rules)
+    return rules
 
 
 def _type_inputs(table: DecisionTable, tables) -> DecisionTable:
@@ -522,15 +541,27 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: Er
                 except FeelSyntaxError as exc:
                     errors.add(type(exc)(exc.message, sheet.pos(r, header["allowed"], exc.position.offset)))
                     continue
-            compare = _COMPARE.get(get("compare").strip().lower()) if get("compare") else None
-            if get("compare") and compare is None:
-                errors.add(
-                    RuleStructureError(
-                        f"compare of {name} must be 'at least', 'at most' or 'equal', got {get('compare')!r}",
-                        sheet.pos(r, header["compare"]),
+            words: dict[str, Any] = {}  # compare, required: one of a few words each
+            for field, known, expected in (
+                ("compare", _COMPARE, "'at least', 'at most' or 'equal'"),
+                ("required", _REQUIRED, "yes or no (是/否)"),
+            ):
+                words[field] = known.get(get(field).strip().lower()) if get(field) else None
+                if get(field) and words[field] is None:
+                    errors.add(
+                        RuleStructureError(
+                            f"{field} of {name} must be {expected}, got {get(field)!r}", sheet.pos(r, header[field])
+                        )
                     )
-                )
+            if any(get(field) and value is None for field, value in words.items()):
                 continue
+            compare, required = words["compare"], bool(words["required"])
+            computed = None
+            if get("computed"):
+                try:
+                    computed = parse_computed(get("computed"), sheet.pos(r, header["computed"]))
+                except RuleError as exc:
+                    errors.add(exc)  # the entry is still known: the rules using it get no second error
             variables[name] = Variable(
                 name,
                 entity,
@@ -543,8 +574,49 @@ def _read_glossary(sheets: list[_Sheet], entities: dict[str, Entity], errors: Er
                 pos,
                 get("records") or None,
                 compare,
+                required,
+                computed,
             )
     return variables
+
+
+_REQUIRED = {
+    **dict.fromkeys(("yes", "y", "true", "required", "是", "必填", "√", "✓"), True),
+    **dict.fromkeys(("no", "n", "false", "optional", "否", "选填", "可选"), False),
+}
+_AGGREGATE_WORDS = {
+    "average": "average",
+    "mean": "average",
+    "平均": "average",
+    "平均值": "average",
+    "sum": "sum",
+    "合计": "sum",
+    "总和": "sum",
+    "min": "min",
+    "最小": "min",
+    "最小值": "min",
+    "max": "max",
+    "最大": "max",
+    "最大值": "max",
+    "count": "count",
+    "计数": "count",
+}
+
+
+def parse_computed(text: str, position: Position | None = None) -> Aggregate:
+    """``average of industry_total over industry_attractiveness`` (also
+    ``平均 industry_total 遍历 industry_attractiveness``): an aggregate of a
+    decision output over the rules of a lookup table."""
+    words = [w for w in feel.normalize(text).split() if w.lower() != "of"]
+    if len(words) == 4 and words[2].lower() in ("over", "遍历", "按"):
+        function = _AGGREGATE_WORDS.get(words[0].lower())
+        if function is not None and all(feel.is_name(w) for w in (words[1], words[3])):
+            return Aggregate(function, words[1], words[3], position or Position())
+    raise RuleStructureError(
+        f"a computed value reads '<{'|'.join(AGGREGATES)}> of <decision output> over <table>', "
+        f"e.g. 'average of industry_total over industry_attractiveness'; got {text!r}",
+        position or Position(),
+    )
 
 
 def parse_allowed(text: str, type_: str):

@@ -21,7 +21,7 @@ from openpyxl import load_workbook
 
 from engine.feel import feel_literal, feel_text
 from engine.model import HIT_POLICIES, DecisionTable, RuleSet, rulebook
-from engine.text import display_width
+from engine.text import display_width, format_value
 
 TEST_SHEETS = {"tests", "测试"}
 SEPARATOR = " | "
@@ -175,14 +175,21 @@ def render_ruleset(rules: RuleSet) -> str:
     for table in sorted(rules.decisions, key=lambda t: t.position.file or ""):  # stable: graph order within a file
         where = f"{table.position.file}!{table.position.sheet}" if table.position.file else table.name
         sections.append("\n".join([f"== decision sheet {where} ==", *table_lines(table)]))
-    glossary = [["variable", "entity", "column header", "type", "allowed values", "label", "description"]]
+    # required / computed columns only when some entry uses them: older rule sets read as before
+    extra = any(v.required or v.computed is not None for v in rules.variables.values())
+    glossary = [
+        ["variable", "entity", "column header", "type", "allowed values", "label", "description"]
+        + (["required", "computed"] if extra else [])
+    ]
     for var in rules.variables.values():
         allowed = (
             ", ".join(feel_literal(v) for v in var.allowed_values) if var.allowed_values else feel_text(var.allowed)
         )
-        glossary.append(
-            [var.name, var.entity or "", " | ".join(var.headers), var.type or "", allowed, var.label, var.description]
-        )
+        row = [var.name, var.entity or "", " | ".join(var.headers), var.type or "", allowed, var.label, var.description]
+        if extra:
+            computed = f"{var.computed.text} = {format_value(var.value)}" if var.computed is not None else ""
+            row += ["yes" if var.required else "", computed]
+        glossary.append(row)
     sections.append("\n".join(["== glossary ==", *grid(glossary)]))
     entities = [["entity", "sheet", "key", "parent", "link"]]
     for ent in rules.entities.values():
