@@ -73,6 +73,8 @@ no_audit_option = click.option("--no-audit", is_flag=True, help="Do not record t
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
 )
+
+
 def text_or_json_option(json_holds: str):
     return click.option(
         "--format",
@@ -677,10 +679,12 @@ def serve_command(
 
     \b
     POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
-    xlwings' JSON in, actions out. GET /health. Errors are plain text, which
-    the clients show to the user. Every Evaluate is recorded in the audit
-    trail with the token's name (or the caller's address) as its user.
-    Stop with Ctrl+C.
+    xlwings' JSON in, actions out (Why?: add ?worksheet=N, the active sheet's
+    position among the worksheets, as the VBA macros in docs/excel.md do).
+    GET /health. Errors are plain text, which the clients show to the user.
+    Every Evaluate is recorded in the audit trail with the token's name (or
+    the caller's address) as its user, and fills the sheet 'kade summary'
+    with the run's id. Stop with Ctrl+C.
 
     \b
     Examples:

@@ -247,7 +247,7 @@ class OpenpyxlBook:
             longest = max((display_width("" if v is None else str(v)) for v in cells), default=0)
             ws.column_dimensions[get_column_letter(c)].width = min(50, max(8, longest + 2))
 
-    def message(self, text: str, title: str, *, important: bool = True) -> None:
+    def message(self, text: str, title: str) -> None:
         self.messages.append((title, text))
 
 
