@@ -699,10 +699,12 @@ def serve_command(
 
     \b
     POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
-    xlwings' JSON in, actions out. GET /health. Errors are plain text, which
-    the clients show to the user. Every Evaluate is recorded in the audit
-    trail with the token's name (or the caller's address) as its user.
-    Stop with Ctrl+C.
+    xlwings' JSON in, actions out (Why?: add ?worksheet=N, the active sheet's
+    position among the worksheets, as the VBA macros in docs/excel.md do).
+    GET /health. Errors are plain text, which the clients show to the user.
+    Every Evaluate is recorded in the audit trail with the token's name (or
+    the caller's address) as its user, and fills the sheet 'kade summary'
+    with the run's id. Stop with Ctrl+C.
 
     \b
     Examples:

@@ -18,6 +18,7 @@ findings, 2 raised as a KadeError before anything was written.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import json
 import os
@@ -220,11 +221,13 @@ def evaluate_book(
     book, rules: RuleSet, *, engine: str = "vectorized", audit_options: AuditOptions, workbook: str | None = None
 ) -> EvaluationRun:
     """The Evaluate button: decide every data sheet of an open workbook (a
-    ``engine.excel.port.WorkbookPort``) and write the results beside the data. The
+    ``engine.excel.port.WorkbookPort``) and write the results beside the data, and
+    the 'kade summary' sheet (run id, time, rule files, the decision table). The
     run records ``workbook`` (default: the book's name) and a hash of the cells
     read: an open workbook may differ from its file."""
     from engine.excel import handlers
 
+    name = workbook or getattr(book, "name", "") or "workbook"
     with audit_store(audit_options) as store:
         outcome = handlers.evaluate(book, rules, trace=store is not None, engine_name=engine)
         evaluation = outcome.evaluation
@@ -235,10 +238,24 @@ def evaluate_book(
             audit_options,
             command="evaluate (button)",
             engine=engine,
-            workbook=workbook or getattr(book, "name", "") or "workbook",
+            workbook=name,
             workbook_sha256=_data_hash(evaluation),
         )
+    handlers.show_summary(book, _button_summary(run, rules, name))
     return run
+
+
+def _button_summary(run: EvaluationRun, rules: RuleSet, workbook: str) -> list[list]:
+    """The button's 'kade summary' sheet: what `kade evaluate` puts on its summary
+    sheet, under the facts that find the run again (``kade audit show RUN``)."""
+    facts: list[list] = [
+        ["run", run.run_id or "not recorded (the audit trail is off)"],
+        ["time", dt.datetime.now().replace(microsecond=0)],
+        ["workbook", workbook],
+        ["kade", __version__],
+    ]
+    facts += [["rules" if i == 0 else None, source] for i, source in enumerate(rules.sources)]
+    return facts + [[]] + results.summary_rows(run.summary)
 
 
 def _data_hash(evaluation: Evaluation) -> str:

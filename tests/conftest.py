@@ -77,6 +77,15 @@ def render_tools() -> str:
     return shutil.which("soffice") or "soffice"
 
 
+@pytest.fixture(scope="session")
+def office_scripts_client() -> None:
+    """node and esbuild, to run xlwings' Office Scripts client (tests/clients/office_scripts.py).
+    Installed by scripts/node-test-tools.sh."""
+    from tests.clients import office_scripts
+
+    require_system_tool("node with esbuild", office_scripts.missing(), office_scripts.INSTALL_HINT)
+
+
 @pytest.fixture
 def pg_url(pg_server):
     """A fresh, empty database on the test server for one test."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
-import shutil
 import sys
 import types
 import warnings
@@ -28,10 +28,11 @@ import engine  # noqa: E402
 from engine import pipeline  # noqa: E402
 from engine.excel import desktop, handlers  # noqa: E402
 from engine.excel.build import build_workbook, xlwings_template  # noqa: E402
-from engine.excel.clients import apply_actions, payload_from_xlsx  # noqa: E402
 from engine.excel.errors import BuildError  # noqa: E402
 from engine.excel.layout import GUTTER_HEADER  # noqa: E402
 from engine.excel.protocol import PayloadBook  # noqa: E402
+from tests.clients import remote_bas  # noqa: E402
+from tests.clients.excel import Workbook  # noqa: E402
 
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
 VML = {"v": "urn:schemas-microsoft-com:vml", "x": "urn:schemas-microsoft-com:office:excel"}
@@ -181,18 +182,23 @@ def test_formulas_dates_and_formats_are_copied(tmp_path, rules):
     assert [s for s, _, _ in buttons(result.path)] == ["合同"] * 3
 
 
-def test_pressing_evaluate_in_the_built_workbook_writes_right_of_the_buttons(built, rules, tmp_path):
-    path = Path(shutil.copy(built.path, tmp_path / "pressed.xlsm"))
-    book = PayloadBook(payload_from_xlsx(path))
-    handlers.evaluate(book, rules)
-    wb = openpyxl.load_workbook(path, keep_vba=True)
-    apply_actions(wb, book.response()["actions"])
-    headers = [c.value for c in wb["合同"][1]]
+def test_pressing_evaluate_in_the_built_workbook_writes_right_of_the_buttons(built, rules):
+    book = Workbook.from_xlsx(built.path, active="合同")
+    sent = []
+
+    def serve(url: str, body: bytes, headers: dict):  # kade serve's Evaluate, in process
+        payload = PayloadBook(json.loads(body))
+        handlers.evaluate(payload, rules)
+        sent.append(payload.response()["actions"])
+        return 200, json.dumps(payload.response()).encode("utf-8"), "OK"
+
+    remote_bas.run_server_python(book, "http://kade.invalid/xlwings/evaluate", post=serve)
+    headers = book.sheet("合同").grid()[0]
     gutter = headers.index(GUTTER_HEADER)
     assert headers[gutter + 1] == "required_approver" and gutter == openpyxl.load_workbook(SAMPLE)["合同"].max_column
-    book = PayloadBook(payload_from_xlsx(path))  # pressing again: same columns
-    handlers.evaluate(book, rules)
-    assert [a["start_column"] for a in book.response()["actions"] if a["func"] == "setValues"][1] == gutter + 1
+    remote_bas.run_server_python(book, "http://kade.invalid/xlwings/evaluate", post=serve)  # again: same columns
+    assert book.sheet("合同").grid()[0] == headers
+    assert {a["start_column"] for a in sent[1] if a["func"] == "setValues" and a["sheet_position"] == 1} == {gutter + 1}
 
 
 def test_without_a_source_the_sheets_have_the_glossary_headers(tmp_path, rules):

@@ -9,21 +9,20 @@ The manual checklist for desktop Excel is in docs/excel.md."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 import engine  # noqa: E402
 from engine.evaluation.results import result_frame  # noqa: E402
-from engine.excel.clients import apply_actions  # noqa: E402
+from tests.clients import remote_bas  # noqa: E402
+from tests.clients.excel import Workbook  # noqa: E402
 from tests.workbook_factory import small_data, small_model  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -36,18 +35,20 @@ SCRIPT = textwrap.dedent("""
     import json, sys
     import xlwings as xw
     from engine.excel import desktop, handlers
-    from engine.excel.clients import payload_from_xlsx
     from engine.excel.rules_source import RulesSource
+    from tests.clients import excel, remote_bas
 
     path, rules, button = sys.argv[1], sys.argv[2], sys.argv[3]
-    book = xw.Book(json=payload_from_xlsx(path, active_sheet="订单", selection="B6"))
+    model = excel.Workbook.from_xlsx(path, active="订单", selection="B6")
+    book = xw.Book(json=json.loads(remote_bas.ConvertToJson(remote_bas.request_payload(model))))
     book.set_mock_caller()
     getattr(desktop, button)()                  # the RunPython entry point, through xw.Book.caller()
-    print(json.dumps(book.json()["actions"], default=str))
+    print(json.dumps(book.json(), default=str))
 """)
 
 
-def run(button: str, path: Path, rules: Path) -> list[dict]:
+def run(button: str, path: Path, rules: Path) -> str:
+    """The reply xlwings' remote engine makes of the button's writes."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "KADE_RULES": str(rules)}
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(path), str(rules), button],
@@ -57,25 +58,24 @@ def run(button: str, path: Path, rules: Path) -> list[dict]:
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
 
 
 def test_evaluate_button_on_an_xw_book(tmp_path):
     rules = small_model(tmp_path / "rules")
     path = small_data(tmp_path / "register.xlsx")
     expected = result_frame(engine.evaluate_workbook(engine.load_rules(rules), path), "orders")
-    wb = openpyxl.load_workbook(path)
-    apply_actions(wb, run("evaluate", path, rules))
-    orders = wb["订单"]
-    headers = [c.value for c in orders[1]]
-    got = [orders.cell(r, headers.index("approver") + 1).value for r in range(2, orders.max_row + 1)]
+    book = Workbook.from_xlsx(path)
+    remote_bas.run_actions(book, run("evaluate", path, rules))  # as the VBA client applies them
+    grid = book.sheet("订单").grid()
+    got = [row[grid[0].index("approver")] for row in grid[1:]]
     assert got == expected["approver"].tolist()
 
 
 def test_why_button_on_an_xw_book(tmp_path):
     rules = small_model(tmp_path / "rules")
     path = small_data(tmp_path / "register.xlsx")
-    wb = openpyxl.load_workbook(path)
-    alerts = apply_actions(wb, run("why", path, rules))
-    assert wb["kade why"]["A1"].value.startswith("Why? 订单 row 6")
-    assert "approver = manager" in alerts[-1][1]
+    book = Workbook.from_xlsx(path)
+    remote_bas.run_actions(book, run("why", path, rules))
+    assert book.sheet("kade why").get(1, 1).startswith("Why? 订单 row 6")
+    assert "approver = manager" in book.message_boxes[-1][1]

@@ -302,6 +302,41 @@ def test_every_kind_of_dropped_part_is_named(tmp_path, rules, part):
     assert_untouched(path, original)
 
 
+def _rich(book, ws):
+    red = book.add_format({"bold": True, "font_color": "red"})
+    ws.write_rich_string("D2", "重要 ", red, "红色粗体", " 客户")
+
+
+def _runs(path: Path, cell: str):
+    value = openpyxl.load_workbook(path, rich_text=True)["客户"][cell].value
+    return [(str(run), run.font.b, run.font.color.rgb) if hasattr(run, "font") else run for run in value]
+
+
+def test_rich_text_in_a_cell_keeps_its_fonts(tmp_path, rules):
+    path = _xlsxwriter_book(tmp_path / "register.xlsx", _rich)  # Excel's way: runs in the shared strings
+    before = _runs(path, "D2")
+    assert before[1] == ("红色粗体", True, "FFFF0000")
+    evaluate_in_place(path, rules, now=NOW)
+    assert _runs(path, "D2") == before
+    assert openpyxl.load_workbook(path)["客户"]["E1"].value == "tier"  # and it was evaluated
+
+
+def test_phonetic_guides_are_refused(tmp_path, rules):
+    path = _xlsxwriter_book(tmp_path / "register.xlsx", lambda book, ws: None)
+    with zipfile.ZipFile(path) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    parts["xl/sharedStrings.xml"] = parts["xl/sharedStrings.xml"].replace(
+        "<t>客户编号</t>".encode(), '<t>客户编号</t><rPh sb="0" eb="2"><t>kèhù</t></rPh>'.encode()
+    )
+    with zipfile.ZipFile(path, "w") as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+    original = path.read_bytes()
+    with pytest.raises(InPlaceRefused, match="phonetic guides.*xl/sharedStrings.xml"):
+        evaluate_in_place(path, rules, now=NOW)
+    assert_untouched(path, original)
+
+
 def test_comments_and_plain_features_are_not_refused(register):
     assert parts_openpyxl_drops(register) == []
 

@@ -1,80 +1,26 @@
-"""`kade serve` for real: a uvicorn process on 127.0.0.1, HTTP POSTs of payloads
-built from real .xlsx files as the VBA and Office Scripts clients build them,
-the returned actions replayed onto the file with openpyxl, assertions on cells."""
+"""`kade serve` for real: a uvicorn process on 127.0.0.1, pressed through xlwings'
+VBA client (tests/clients/remote_bas.py, Remote.bas transcribed) and Office Scripts
+client (js/xlwings.ts in node) on a model of the workbook; errors, limits, tokens
+and CORS over plain HTTP."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
-import openpyxl
 import pytest
 from click.testing import CliRunner
 
-ROOT = Path(__file__).resolve().parent.parent
-
-import engine  # noqa: E402
-from cli import main  # noqa: E402
-from engine.evaluation.results import result_frame  # noqa: E402
-from engine.excel.clients import OFFICE_SCRIPTS, apply_actions, payload_from_xlsx  # noqa: E402
-from engine.excel.errors import ServeError  # noqa: E402
-from engine.excel.server import check_binding, is_loopback  # noqa: E402
+import engine
+from cli import main
+from engine.evaluation.results import result_frame
+from engine.excel.errors import ServeError
+from engine.excel.server import check_binding, is_loopback
+from tests.clients import office_scripts, remote_bas
+from tests.clients.excel import Workbook
+from tests.serve_process import ROOT, RULES, Server
 
 SAMPLE = ROOT / "workbooks" / "key_accounts.xlsx"
-RULES = ROOT / "rules"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`serve()` in its own process; records which xlwings modules it ever loaded."""
-
-    def __init__(self, tmp: Path, **options):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.modules_file = tmp / f"modules-{self.port}.json"
-        options = {"host": "127.0.0.1", "port": self.port, "rules_path": str(RULES), "log_level": "warning", **options}
-        script = (
-            "import atexit, json, signal, sys\n"
-            # uvicorn re-raises SIGTERM after its clean shutdown: exit normally so atexit runs
-            "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
-            f"atexit.register(lambda: open({str(self.modules_file)!r}, 'w').write("
-            "json.dumps(sorted(m for m in sys.modules if m.startswith('xlwings')))))\n"
-            "from engine.excel.server import serve\n"
-            f"serve(**{options!r})\n"
-        )
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", script], cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-
-    def wait_ready(self, timeout: float = 30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).text == "ok":
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> list[str]:
-        self.process.terminate()  # uvicorn shuts down cleanly on SIGTERM, atexit runs
-        self.process.communicate(timeout=30)
-        return json.loads(self.modules_file.read_text()) if self.modules_file.exists() else ["<no record>"]
 
 
 @pytest.fixture(scope="module")
@@ -85,109 +31,158 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def sample(tmp_path):
-    return Path(shutil.copy(SAMPLE, tmp_path / "key_accounts.xlsx"))
+def sample() -> Workbook:
+    """The sample register as Excel holds it, 客户 active."""
+    return Workbook.from_xlsx(SAMPLE, active="客户", selection="A1")
 
 
-def post(server, endpoint: str, payload: dict | bytes, **headers) -> httpx.Response:
-    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
+def payload(book: Workbook, *, include: list[str] | None = None) -> dict:
+    """The request xlwings' VBA client sends for ``book`` (``include``: the sheets sent)."""
+    excluded = None if include is None else [s.name for s in book.worksheet_list() if s.name not in include]
+    return json.loads(remote_bas.ConvertToJson(remote_bas.request_payload(book, excluded)))
+
+
+def post(server, endpoint: str, body: dict | bytes, **headers) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode("utf-8")
     return httpx.post(
         f"{server.url}/xlwings/{endpoint}",
-        content=body,
+        content=content,
         timeout=60,
         headers={"Content-Type": "application/json", **headers},
     )
 
 
-def replay(path: Path, response: httpx.Response):
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "application/json"
-    wb = openpyxl.load_workbook(path)
-    alerts = apply_actions(wb, response.json()["actions"])
-    wb.save(path)
-    return openpyxl.load_workbook(path), alerts
+def press(server, book: Workbook, endpoint: str, **options) -> Workbook:
+    """A VBA button: ``RunRemotePython url & endpoint, ...`` on ``book``."""
+    remote_bas.run_server_python(book, f"{server.url}/xlwings/{endpoint}", **options)
+    return book
 
 
-def column(ws, header) -> list:
-    headers = [c.value for c in ws[1]]
-    c = headers.index(header) + 1
-    return [ws.cell(r, c).value for r in range(2, ws.max_row + 1)]
+def column(book: Workbook, sheet: str, header) -> list:
+    grid = book.sheet(sheet).grid()
+    c = grid[0].index(header)
+    return [row[c] if c < len(row) else None for row in grid[1:]]
 
 
 # ------------------------------------------------------------------ buttons ----
 
 
 def test_evaluate_over_http_writes_what_kade_evaluate_decides(server, sample):
-    expected = engine.evaluate_workbook(engine.load_rules(RULES), sample)
-    wb, alerts = replay(sample, post(server, "evaluate", payload_from_xlsx(sample)))
+    expected = engine.evaluate_workbook(engine.load_rules(RULES), SAMPLE)
+    book = press(server, sample, "evaluate")
     for entity, rows in expected.rows.items():
         frame = result_frame(expected, entity)
-        ws = wb[rows.sheet]
         for result in expected.for_entity(entity):
             name = result.decision.name
-            assert column(ws, f"{name}.rule") == frame[f"{name}.rule"].tolist(), name
-            assert column(ws, f"{name}.reason") == [None if v is None else v for v in frame[f"{name}.reason"]], name
-    contracts = wb["合同"]
+            assert column(book, rows.sheet, f"{name}.rule") == frame[f"{name}.rule"].tolist(), name
+            assert column(book, rows.sheet, f"{name}.reason") == frame[f"{name}.reason"].tolist(), name
     assert (
-        column(contracts, "required_approver")[:3]
+        column(book, "合同", "required_approver")[:3]
         == result_frame(expected, "contracts")["required_approver"].tolist()[:3]
     )
-    assert sum(v is not None for v in column(contracts, "kade.errors")) == 3  # the sample's three bad contracts
-    assert sum(v is not None for v in column(wb["方案申请"], "kade.errors")) == 1  # and a required cell left empty
-    assert "4 row(s) in error" in alerts[0][1]
+    assert sum(v is not None for v in column(book, "合同", "kade.errors")) == 3  # the sample's three bad contracts
+    assert sum(v is not None for v in column(book, "方案申请", "kade.errors")) == 1  # and a required cell left empty
+    assert "4 row(s) in error" in book.message_boxes[0][1]
 
 
-def test_data_cells_survive_the_round_trip(server, sample):
-    before = openpyxl.load_workbook(sample)
-    wb, _ = replay(sample, post(server, "evaluate", payload_from_xlsx(sample)))
-    for name in before.sheetnames:
-        old, new = before[name], wb[name]
-        for row in old.iter_rows():
-            for cell in row:
-                assert new.cell(cell.row, cell.column).value == cell.value, f"{name}!{cell.coordinate}"
+def test_evaluate_fills_the_kade_summary_sheet(server, sample):
+    book = press(server, sample, "evaluate")
+    grid = book.sheet("kade summary").grid()
+    facts = {row[0]: row[1] for row in grid[:4]}
+    assert facts["run"] == "not recorded (the audit trail is off)" and facts["workbook"] == "key_accounts.xlsx"
+    assert facts["time"].year >= 2026 and facts["kade"] == engine.__version__
+    rules = [row[1] for row in grid if row[0] == "rules" or (row[0] is None and row[1:2] and row[1])]
+    assert rules[0].endswith(".xlsx") and len(rules) == len(engine.load_rules(RULES).sources)
+    table = grid[grid.index(["decision", "rows over", "rows", "in error", "outcomes"]) :]
+    assert [row[0] for row in table[1:]] == [
+        s.decision for s in engine.summarize(engine.evaluate_workbook(engine.load_rules(RULES), SAMPLE))
+    ]
+    press(server, book, "evaluate")  # again: the same sheet, replaced
+    assert [s.name for s in book.sheets].count("kade summary") == 1
 
 
-def test_office_scripts_payload_with_only_the_contracts_and_clients(server, sample):
-    payload = payload_from_xlsx(sample, client=OFFICE_SCRIPTS, include=["客户", "合同"])
-    wb, alerts = replay(sample, post(server, "evaluate", payload))
-    assert column(wb["合同"], "required_approver.rule")[0] is not None
-    assert "required_approver.rule" not in [c.value for c in wb["SLA订单"][1]]  # not sent, not touched
-    assert alerts == []  # Office Scripts shows messages only as errors: the summary is left out
+def test_office_scripts_with_only_the_contracts_and_clients(server, sample, office_scripts_client):
+    run = office_scripts.run_python(sample, f"{server.url}/xlwings/evaluate", include="客户,合同")
+    assert column(run.book, "合同", "required_approver.rule")[0] is not None
+    assert "required_approver.rule" not in run.book.sheet("SLA订单").grid()[0]  # not sent, not touched
+    assert run.error.startswith("客户: 320 rows decided")  # Evaluate's message: the script's error
 
 
 def test_why_over_http(server, sample):
-    payload = payload_from_xlsx(sample, active_sheet="客户", selection="D4")
-    wb, alerts = replay(sample, post(server, "why", payload))
-    lines = [r[0] for r in wb["kade why"].iter_rows(values_only=True) if r[0]]
+    sample.selection = "D4"
+    book = press(server, sample, "why")
+    lines = [row[0] for row in book.sheet("kade why").grid() if row[0]]
     assert lines[0].startswith("Why? 客户 row 4") and lines[1].startswith("clients C0003 (sheet row 4)")
     assert any(line.strip().startswith("client_tier:") for line in lines)
-    message = alerts[0][1].splitlines()
-    assert alerts[0][0] == "kade: why?" and message[0] == "clients C0003 (sheet row 4)"
-    assert message[1].startswith("• client_tier = ")  # the final decision first
+    title, message = book.message_boxes[0]
+    assert title == "kade: why?" and message.splitlines()[0] == "clients C0003 (sheet row 4)"
+    assert message.splitlines()[1].startswith("• client_tier = ")  # the final decision first
+
+
+def test_replies_are_compressed_only_for_clients_that_ask(server, sample):
+    """fetch (Office Scripts) asks for gzip; VBA's WinHttp does not, and gets plain JSON."""
+    body = json.dumps(payload(sample), ensure_ascii=False).encode("utf-8")
+    with httpx.Client() as client:
+        del client.headers["Accept-Encoding"]
+        plain = client.post(f"{server.url}/xlwings/evaluate", content=body)
+        packed = client.post(f"{server.url}/xlwings/evaluate", content=body, headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) * 10 < int(plain.headers["content-length"])
+    data_sheets = lambda reply: [a for a in reply["actions"] if a["sheet_position"] in (0, 1, 2, 3)]
+    assert data_sheets(packed.json()) == data_sheets(plain.json())  # ('kade summary' has the time)
 
 
 def test_check_over_http(server, sample):
-    wb, alerts = replay(sample, post(server, "check", payload_from_xlsx(sample)))
-    lines = [r[0] for r in wb["kade rules check"].iter_rows(values_only=True) if r[0]]
+    book = press(server, sample, "check")
+    lines = [row[0] for row in book.sheet("kade rules check").grid() if row[0]]
     assert lines[0] == f"Check rules: {RULES}" and "tables" in lines[-1]
-    assert alerts[0][0] == "kade: check rules"
+    assert book.message_boxes[0][0] == "kade: check rules"
 
 
 # ------------------------------------------------------------------- errors ----
 
 
 def test_a_data_problem_is_plain_text_for_the_message_box(server, sample):
-    wb = openpyxl.load_workbook(sample)
-    wb["合同"].delete_cols(5)  # 合同金额(万元)
-    wb.save(sample)
-    response = post(server, "evaluate", payload_from_xlsx(sample))
+    contracts = sample.sheet("合同")
+    contracts.cells = [row[:4] + row[5:] for row in contracts.cells]  # column E, 合同金额(万元), deleted
+    response = post(server, "evaluate", payload(sample))
     assert response.status_code == 400 and response.headers["content-type"].startswith("text/plain")
     assert response.text.startswith("kade: ") and "合同金额" in response.text
+    before = sample.copy()
+    book = press(server, sample, "evaluate")  # what the VBA client shows: the text, and nothing written
+    assert book.message_boxes == [("Error", response.text)]
+    assert [s.cells for s in book.sheets] == [s.cells for s in before.sheets]
 
 
 def test_why_without_a_data_row_is_plain_text(server, sample):
-    response = post(server, "why", payload_from_xlsx(sample, active_sheet="客户", selection="A1"))
+    response = post(server, "why", payload(sample))  # A1: the header row
     assert response.status_code == 400 and "header row" in response.text
+
+
+def test_a_cell_error_the_vba_client_cannot_send_breaks_its_request(server, sample):
+    """Remote.bas sends seven Excel errors as text; any other (#SPILL!...) becomes nothing,
+    which is not JSON (WebHelpers ConvertToJson): the user reads why, nothing is written."""
+    from tests.clients.excel import ExcelError
+
+    sample.sheet("合同").put(3, 2, ExcelError("#SPILL!"))
+    book = press(server, sample, "evaluate")
+    assert book.message_boxes[0][0] == "Error" and "not JSON" in book.message_boxes[0][1]
+    assert "required_approver" not in book.sheet("合同").grid()[0]
+
+
+def test_a_bad_worksheet_query_is_plain_text(server, sample):
+    response = post(server, "why?worksheet=0", payload(sample))
+    assert response.status_code == 400 and "1 for the first" in response.text
+    response = post(server, "why?worksheet=9", payload(sample))
+    assert response.status_code == 400 and "not one of the 4 worksheets" in response.text
+
+
+def test_a_workbook_cut_off_on_the_way_says_so(server, sample):
+    body = json.dumps(payload(sample), ensure_ascii=False).encode("utf-8")
+    for cut in (body[:-1], body[: len(body) // 2], body[: body.index("客".encode()) + 1]):  # mid-character too
+        response = post(server, "evaluate", cut)
+        assert response.status_code == 400 and "arrived cut off" in response.text and "timeout" in response.text
+    assert "not JSON" in post(server, "evaluate", body[:-1] + b"x}").text  # not cut off: broken
 
 
 @pytest.mark.parametrize(
@@ -205,12 +200,13 @@ def test_bad_requests_get_plain_text(server, method, path, body, status, words):
     assert response.headers["content-type"].startswith("text/plain")
 
 
-def test_the_server_never_loaded_xlwings(server, sample):
-    post(server, "evaluate", payload_from_xlsx(sample))  # make sure it did real work first
+def test_the_server_never_loaded_xlwings(tmp_path, sample):
     # the module fixture stops the server after the last test; check in a fresh one here
-    fresh = Server(sample.parent).wait_ready()
-    assert post(fresh, "evaluate", payload_from_xlsx(sample)).status_code == 200
-    assert fresh.stop() == []
+    fresh = Server(tmp_path).wait_ready()
+    try:
+        assert post(fresh, "evaluate", payload(sample)).status_code == 200  # it did real work
+    finally:
+        assert fresh.stop() == []
 
 
 # ------------------------------------------------------- limits and tokens ----
@@ -219,12 +215,13 @@ def test_the_server_never_loaded_xlwings(server, sample):
 def test_request_size_limit(tmp_path, sample):
     small = Server(tmp_path, max_request_mb=1).wait_ready()
     try:
-        big = json.dumps(payload_from_xlsx(sample) | {"padding": "x" * (1 << 20)}).encode()
+        big = json.dumps(payload(sample) | {"padding": "x" * (1 << 20)}).encode()
         response = post(small, "evaluate", big)
         assert response.status_code == 413 and "limit of 1 MB" in response.text
         chunked = httpx.post(f"{small.url}/xlwings/evaluate", content=iter([big[:700_000], big[700_000:]]))
         assert chunked.status_code == 413  # no Content-Length: counted as it arrives
-        assert post(small, "why", payload_from_xlsx(sample, active_sheet="客户", selection="A2")).status_code == 200
+        sample.selection = "A2"
+        assert post(small, "why", payload(sample)).status_code == 200
     finally:
         small.stop()
 
@@ -232,12 +229,13 @@ def test_request_size_limit(tmp_path, sample):
 def test_token(tmp_path, sample):
     guarded = Server(tmp_path, tokens={"token": "s3cret"}).wait_ready()
     try:
-        payload = payload_from_xlsx(sample, include=["客户"])
-        assert post(guarded, "evaluate", payload).status_code == 401
-        wrong = post(guarded, "evaluate", payload, Authorization="guess")
-        assert wrong.status_code == 401 and "token" in wrong.text
-        assert post(guarded, "evaluate", payload, Authorization="s3cret").status_code == 200
-        assert post(guarded, "evaluate", payload, Authorization="Bearer s3cret").status_code == 200
+        body = payload(sample, include=["客户"])
+        assert post(guarded, "evaluate", body).status_code == 401
+        wrong = press(guarded, sample.copy(), "evaluate", auth="guess", include="客户")
+        assert wrong.message_boxes[0][0] == "Error" and "missing or wrong token" in wrong.message_boxes[0][1]
+        right = press(guarded, sample.copy(), "evaluate", auth="s3cret", include="客户")
+        assert right.message_boxes[0][1].startswith("客户: 320 rows decided")
+        assert post(guarded, "evaluate", body, Authorization="Bearer s3cret").status_code == 200
     finally:
         guarded.stop()
 
@@ -288,9 +286,7 @@ def test_office_scripts_origin_may_call_when_allowed(tmp_path, sample):
             headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in other.headers
-        response = post(
-            allowed, "evaluate", payload_from_xlsx(sample, client=OFFICE_SCRIPTS, include=["客户"]), Origin=origin
-        )
+        response = post(allowed, "evaluate", payload(sample, include=["客户"]), Origin=origin)
         assert response.status_code == 200 and response.headers["access-control-allow-origin"] == origin
     finally:
         allowed.stop()
@@ -301,50 +297,28 @@ def test_office_scripts_origin_may_call_when_allowed(tmp_path, sample):
 
 def test_kade_serve_audits_evaluate_under_the_token_name_and_explain_answers(tmp_path, sample):
     """The real `kade serve` command: an Evaluate press is a run that `kade audit list`
-    shows with its front end and user, and `kade explain` answers for one of its rows."""
+    shows with its front end and user, and `kade explain` answers for one of its rows;
+    the button's 'kade summary' sheet names the run."""
     audit_db = tmp_path / "serve-audit.sqlite"
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cli",
-            "serve",
-            "--port",
-            str(port),
-            "--rules",
-            str(RULES),
-            "--audit",
-            str(audit_db),
-            "--token",
-            "wang=s3cret",
-            "--token",
-            "li=0ther",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    server = Server.command(
+        tmp_path, "--rules", str(RULES), "--audit", str(audit_db), "--token", "wang=s3cret", "--token", "li=0ther"
     )
-    server = Server.__new__(Server)
-    server.process, server.url, server.port = process, f"http://127.0.0.1:{port}", port
-    server.modules_file = tmp_path / "none.json"
     try:
         server.wait_ready()
-        payload = payload_from_xlsx(sample, include=["客户"])
-        assert post(server, "evaluate", payload, Authorization="Bearer 0ther").status_code == 200
+        book = press(server, sample, "evaluate", auth="Bearer 0ther", include="客户")
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        server.stop()
     runner = CliRunner()
     listed = runner.invoke(main, ["audit", "list", "--audit", str(audit_db)])
     assert listed.exit_code == 0, listed.output
     lines = listed.output.strip().splitlines()
     assert len(lines) == 1 and " li@" in lines[0] and "serve: evaluate (button)" in lines[0]
     assert "key_accounts.xlsx" in lines[0] and "clients 320" in lines[0]
-    explained = runner.invoke(main, ["explain", str(sample), "--row", "C0007", "--audit", str(audit_db)])
+    run_id = book.sheet("kade summary").get(1, 2)
+    assert run_id in lines[0]
+    explained = runner.invoke(main, ["explain", str(SAMPLE), "--row", "C0007", "--audit", str(audit_db)])
     assert explained.exit_code == 0, explained.output
-    assert "by li" in explained.output and "client_tier" in explained.output
+    assert "by li" in explained.output and "client_tier" in explained.output and run_id in explained.output
 
 
 def test_a_token_must_have_a_name_and_a_value():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 from openpyxl import Workbook
 
 from engine.model.rulebook import add_decision_sheet, add_glossary_sheets
@@ -110,3 +111,25 @@ def small_data(path: Path, clients=None, orders=None) -> Path:
         ]
     )
     return write_data(path, {"客户": clients, "订单": orders})
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "key_accounts.xlsx"
+
+
+def repeated_clients(rows: int, path: Path) -> Path:
+    """A workbook whose 客户 sheet has ``rows`` clients: the sample's, repeated with
+    fresh keys (C00001...), so every row is a realistic client for the shipped rules."""
+    sample = openpyxl.load_workbook(SAMPLE, data_only=True)["客户"]
+    header, *body = [list(r) for r in sample.iter_rows(values_only=True)]
+    body = [r for r in body if any(v is not None for v in r)]
+    key = header.index("客户编号")
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "客户"
+    ws.append(header)
+    for i in range(rows):
+        row = list(body[i % len(body)])
+        row[key] = f"C{i + 1:05d}"
+        ws.append(row)
+    wb.save(path)
+    return path

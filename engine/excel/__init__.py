@@ -8,7 +8,9 @@
 * ``inplace``   — ``kade evaluate --in-place``: write into the user's .xlsx, safely
 * ``layout``    — where kade's columns go in a data sheet
 * ``rules_source`` — which rules, reloaded when a rule workbook changes
-* ``clients``   — the xlwings clients' payload and action replay, on a real .xlsx (tests, benchmark)
+
+What the xlwings clients do with the actions is proven against their own code
+(tests/clients: xlwings.ts run in node, Remote.bas transcribed line by line).
 
 Licence boundary: nothing here imports ``xlwings.pro``. Only ``desktop``
 imports xlwings at all (its BSD desktop API), and only when a button runs.

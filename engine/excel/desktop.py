@@ -75,7 +75,7 @@ class XwBook:
         if rows and columns:
             self._range(sheet, row, column, rows, columns).columns.autofit()
 
-    def message(self, text: str, title: str, *, important: bool = True) -> None:
+    def message(self, text: str, title: str) -> None:
         self.book.app.alert(text, title=title)
 
 
@@ -97,7 +97,7 @@ def _press(button) -> None:
         button(port, _rules_source(book))
     except KadeError as exc:  # the user's data or rules: say what to fix
         _screen_updating(book.app, updating)
-        port.message(str(exc), "kade: cannot do that", important=True)
+        port.message(str(exc), "kade: cannot do that")
     finally:
         _screen_updating(book.app, updating)
 

@@ -9,6 +9,8 @@ behave the same.
 
 Why? and Check rules show a short message and put the full text on a sheet of
 its own ("kade why", "kade rules check"): a message box holds about 1,000 characters.
+An Evaluate press also fills the sheet "kade summary" (``show_summary``, called by
+``engine.pipeline.evaluate_book`` once the run has its audit id).
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from engine.excel.errors import SelectionError
 from engine.excel.layout import SheetLayout, data_sheet, result_names
 from engine.excel.port import DECISION_HEADER, ERROR_CELL, ERROR_HEADER, WorkbookPort
 from engine.io.cells import cell_values
+from engine.io.xlsx_copy import SUMMARY_SHEET
 from engine.model import RuleSet
 from engine.text import format_value
 
 WHY_SHEET = "kade why"
 CHECK_SHEET = "kade rules check"  # what `kade rules check` says, for the rules the buttons use
-KADE_SHEETS = (WHY_SHEET, CHECK_SHEET)  # written by kade, never read as data
+# written by kade, never read as data ('kade summary': named as in `kade evaluate`'s output)
+KADE_SHEETS = (WHY_SHEET, CHECK_SHEET, SUMMARY_SHEET)
 MESSAGE_LIMIT = 900  # characters; VBA's MsgBox shows about 1,024
 TITLE = "kade"
 
@@ -88,7 +92,7 @@ def evaluate(
         _write_results(book, layout, results.result_columns(evaluation, entity))
         outcome.written[rows.sheet] = layout
     outcome.error_rows = results.error_rows(evaluation)
-    book.message(_evaluate_summary(evaluation, outcome), TITLE, important=False)
+    book.message(_evaluate_summary(evaluation, outcome), TITLE)
     return outcome
 
 
@@ -228,15 +232,26 @@ def check_rules(book: WorkbookPort, rules_path: str | Path) -> CheckReport:
 # ------------------------------------------------------------------- shared ----
 
 
+def show_summary(book: WorkbookPort, rows: list[list]) -> None:
+    """Replace the 'kade summary' sheet with ``rows`` (run facts, then the decision
+    table of `kade evaluate`'s summary sheet)."""
+    _show_rows(book, SUMMARY_SHEET, rows)
+    book.autofit(SUMMARY_SHEET, 0, 0, len(rows), 1)
+
+
 def _show_text(book: WorkbookPort, sheet: str, lines: list[str]):
     """Replace the contents of one of kade's text sheets with ``lines`` (one per row)."""
+    _show_rows(book, sheet, [[line] for line in lines])
+
+
+def _show_rows(book: WorkbookPort, sheet: str, rows: list[list]):
     if sheet in book.sheet_names():
         old = book.values(sheet)
         if old:
             book.clear(sheet, 0, 0, len(old), max(len(r) for r in old))
     else:
         book.add_sheet(sheet)
-    book.write(sheet, 0, 0, [[line] for line in lines])
+    book.write(sheet, 0, 0, rows)
 
 
 def _clip(text: str) -> str:

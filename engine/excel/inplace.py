@@ -79,6 +79,9 @@ _SHEET_EXTRAS = [
     (b"<controls", "form controls (buttons, check boxes, drop-downs)"),
     (b"<oleObjects", "embedded objects"),
 ]
+# In cell text: rich text runs (fonts, colours within a cell) are kept (read with
+# rich_text=True); phonetic guides are not.
+_TEXT_EXTRAS = [(b"<rPh", "phonetic guides over cell text (pinyin or furigana)")]
 
 
 @dataclass
@@ -107,7 +110,12 @@ def parts_openpyxl_drops(path: str | Path) -> list[str]:
                     found.setdefault("form controls (buttons, check boxes, drop-downs)", []).append(name)
                 elif re.fullmatch(r"xl/worksheets/sheet\d+\.xml", name):
                     xml = package.read(name)
-                    for marker, what in _SHEET_EXTRAS:
+                    for marker, what in _SHEET_EXTRAS + _TEXT_EXTRAS:
+                        if marker in xml:
+                            found.setdefault(what, []).append(name)
+                elif name == "xl/sharedStrings.xml":
+                    xml = package.read(name)
+                    for marker, what in _TEXT_EXTRAS:
                         if marker in xml:
                             found.setdefault(what, []).append(name)
                 continue
@@ -239,7 +247,7 @@ class OpenpyxlBook:
             longest = max((display_width("" if v is None else str(v)) for v in cells), default=0)
             ws.column_dimensions[get_column_letter(c)].width = min(50, max(8, longest + 2))
 
-    def message(self, text: str, title: str, *, important: bool = True) -> None:
+    def message(self, text: str, title: str) -> None:
         self.messages.append((title, text))
 
 
@@ -305,7 +313,7 @@ def _load(path: Path) -> tuple[openpyxl.Workbook, openpyxl.Workbook]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            book = openpyxl.load_workbook(path)
+            book = openpyxl.load_workbook(path, rich_text=True)  # keeps fonts and colours within a cell
             values = openpyxl.load_workbook(path, data_only=True)
         except Exception as exc:
             raise InPlaceRefused(f"cannot read {path.name}: {exc}") from exc

@@ -54,6 +54,6 @@ class WorkbookPort(Protocol):
     def autofit(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
         """Fit the block's columns to their contents."""
 
-    def message(self, text: str, title: str, *, important: bool = True) -> None:
-        """Tell the user something. ``important=False`` marks a note a client may
-        skip when it can only show messages as errors (Office Scripts)."""
+    def message(self, text: str, title: str) -> None:
+        """Tell the user something (a message box; Office Scripts shows it as the
+        script's error, after every write)."""

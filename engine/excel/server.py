@@ -20,6 +20,8 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -27,7 +29,7 @@ from starlette.routing import Route
 from engine import pipeline
 from engine.errors import KadeError
 from engine.excel import handlers
-from engine.excel.errors import ServeError
+from engine.excel.errors import PayloadError, ServeError
 from engine.excel.protocol import PayloadBook
 from engine.excel.rules_source import RulesSource
 
@@ -97,9 +99,10 @@ def create_app(
                     413,
                 )
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                return PlainTextResponse(f"kade: the request is not JSON ({exc})", 400)
+                return PlainTextResponse(_not_json(exc), 400)
             try:
-                body = await run_in_threadpool(button, payload, caller)
+                book = PayloadBook(payload, active_worksheet=_active_worksheet(request))
+                body = await run_in_threadpool(button, book, caller)
             except KadeError as exc:  # the user's data or rules: say what to fix
                 return PlainTextResponse(f"kade: {exc}", 400)
             except Exception as exc:
@@ -114,18 +117,15 @@ def create_app(
 
         return endpoint
 
-    def evaluate(payload, caller: str):
-        book = PayloadBook(payload)
+    def evaluate(book: PayloadBook, caller: str):
         pipeline.evaluate_book(book, rules.load(), audit_options=dataclasses.replace(audit_options, user=caller))
         return book.response()
 
-    def why(payload, _caller: str):
-        book = PayloadBook(payload)
+    def why(book: PayloadBook, _caller: str):
         handlers.why(book, rules.load())
         return book.response()
 
-    def check_rules(payload, _caller: str):
-        book = PayloadBook(payload)
+    def check_rules(book: PayloadBook, _caller: str):
         handlers.check_rules(book, rules.path)
         return book.response()
 
@@ -151,7 +151,6 @@ def create_app(
     ]
     middleware = []
     if cors_origins:
-        from starlette.middleware import Middleware
         from starlette.middleware.cors import CORSMiddleware
 
         patterns = "|".join(re.escape(o).replace(r"\*", "[^/]*") for o in cors_origins)
@@ -163,6 +162,9 @@ def create_app(
                 allow_headers=["Authorization", "Content-Type"],
             )
         )
+    # a reply is mostly reasons, which repeat: gzip makes 5,000 rows' 7.8 MB about 0.3 MB for the
+    # clients that ask (Office Scripts' fetch does; the VBA client's WinHttp does not, and gets JSON)
+    middleware.append(Middleware(GZipMiddleware, minimum_size=4096, compresslevel=5))
     return Starlette(routes=routes, middleware=middleware, exception_handlers={404: not_found, 405: wrong_method})
 
 
@@ -178,6 +180,32 @@ def _caller(request: Request, tokens: dict[str, str] | None) -> str | None:
         if hmac.compare_digest(sent, token.encode("utf-8")):
             found = name
     return found
+
+
+def _active_worksheet(request: Request) -> int | None:
+    """``?worksheet=N``: the active sheet is the N-th worksheet (1-based, chart
+    sheets not counted), as the VBA macros in docs/excel.md send it."""
+    given = request.query_params.get("worksheet")
+    if given is None:
+        return None
+    if not given.strip().isdigit() or int(given) < 1:
+        raise PayloadError(f"?worksheet={given!r} should be the active worksheet's position, 1 for the first")
+    return int(given) - 1
+
+
+def _not_json(exc: UnicodeDecodeError | json.JSONDecodeError) -> str:
+    """The 400 text for a body that is not JSON; a body that ends early says so."""
+    if isinstance(exc, UnicodeDecodeError):
+        cut = exc.reason == "unexpected end of data"
+    else:
+        cut = exc.msg.startswith("Unterminated string") or exc.pos >= len(exc.doc.rstrip())
+    if cut:
+        return (
+            "kade: the workbook arrived cut off (the request ends in the middle of its data): the upload stopped "
+            "before its end. A proxy limit or the client's timeout? (The VBA client gives up after 30 s: "
+            "RunRemotePython's timeout:=, in milliseconds.) Press again, or send fewer sheets (include:=)"
+        )
+    return f"kade: the request is not JSON ({exc})"
 
 
 async def _body(request: Request, limit: int) -> bytes:
