@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io import writers
 from engine.io.registers import read_workbook
 from engine.model import RuleSet
-from engine.model.rulebook import load_rules
+from engine.model.rulebook import default_rules_path, load_rules
 from engine.version import __version__
 
 
@@ -352,19 +351,6 @@ def explain_row(
             rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
             source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
     return Explanation(source, [explain.explain_row(entity, row, notes, decision) for entity, row in records])
-
-
-SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
-
-
-def default_rules_path() -> Path:
-    """$KADE_RULES, else ./rules, else the rules shipped with kade: the rules every
-    front end uses when none are named."""
-    env = os.environ.get("KADE_RULES")
-    if env:
-        return Path(env)
-    local = Path("rules")
-    return local if local.is_dir() else SHIPPED_RULES
 
 
 # ------------------------------------------------------------------ audit ------

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
 EPOCH = dt.date(1970, 1, 1)
 FLOAT_TYPES = ("number", "boolean", "date")
@@ -41,11 +40,15 @@ class Column:
     def isnull(self) -> np.ndarray:
         if self.is_float:
             return np.isnan(self.values)
+        import pandas as pd  # here, not at start-up: rule loading needs only numpy
+
         return pd.isna(self.values)
 
     def factorized(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes, uniques); null has code -1."""
         if self._factorized is None:
+            import pandas as pd
+
             codes, uniques = pd.factorize(self.values, use_na_sentinel=True)
             self._factorized = (codes, np.asarray(uniques, dtype=object))
         return self._factorized

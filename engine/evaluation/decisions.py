@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from engine import feel
+from engine.evaluation import ENGINES
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
@@ -69,7 +70,6 @@ def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray) -> dict[s
     return {name: env[name].take(rows) for name in names if name in env}
 
 
-ENGINES = ("vectorized", "durable")
 _durable_matcher = None
 
 
