@@ -40,10 +40,8 @@ def evaluate_frame(
     (e.g. ``{"clients": clients_df}`` when evaluating contracts)."""
 
     def sheet(name: str, df: pd.DataFrame) -> Sheet:
-        return Sheet(
-            rules.entities[name].sheets[0] if name in rules.entities else name,
-            df.astype(object).where(df.notna(), None),
-        )
+        # typed columns are bound as they are (no conversion to objects and back)
+        return Sheet(rules.entities[name].sheets[0] if name in rules.entities else name, df)
 
     sheets = [sheet(entity, frame)] + [sheet(name, df) for name, df in (parents or {}).items()]
     evaluation = evaluate_sheets(rules, sheets, strict=strict, reasons=reasons)

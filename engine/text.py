@@ -93,8 +93,20 @@ def value_text(type_: str | None, values: np.ndarray) -> pa.Array:
 
 def number_text(values: np.ndarray) -> pa.Array:
     """Numbers as ``format_value`` shows them ('2,560', '40.44', '-0.5'),
-    computed with Arrow string kernels: numbers rarely repeat, so formatting each
-    distinct value in Python would be a loop over the rows."""
+    computed with Arrow string kernels: formatting each value in Python would be a
+    loop over the rows. Values that repeat (years, counts, scores) are formatted
+    once each."""
+    import pandas as pd
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(values)  # NaN: code -1
+    if len(uniques) * 2 > len(values):
+        return _number_text(values)
+    shown = pa.concat_arrays([_number_text(np.asarray(uniques, dtype=float)), pa.array([EMPTY], pa.string())])
+    return shown.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+
+
+def _number_text(values: np.ndarray) -> pa.Array:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -122,7 +134,7 @@ def number_text(values: np.ndarray) -> pa.Array:
         position = np.empty(len(v), dtype=np.int64)
         position[np.concatenate(order)] = np.arange(len(v))
         grouped = pa.concat_arrays(groups).take(pa.array(position))
-        sign = pa.array(np.where((v < 0) & ((whole > 0) | (micro > 0)), "-", ""))
+        sign = pc.if_else(pa.array((v < 0) & ((whole > 0) | (micro > 0))), "-", "")
         shown = pc.binary_join_element_wise(sign, grouped, frac, "")
         if plain.all():
             return shown

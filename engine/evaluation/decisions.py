@@ -7,18 +7,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine import feel
 from engine.evaluation import ENGINES
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
-from engine.evaluation.reasons import input_texts, outputs_text, rule_reasons
+from engine.evaluation.reasons import input_texts, joined, outputs_text, rule_reasons
 from engine.evaluation.trace import near_misses
 from engine.evaluation.vectorized import eval_expr, test_mask
 from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from engine.model.graph import referenced_names
-from engine.text import format_values
+from engine.text import value_text
 
 
 @dataclass
@@ -243,6 +245,7 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
     }
     texts = input_texts(table, inputs, rule_rows, n) if reasons else None
+    parts = []
     for i, rows in rule_rows.items():
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
@@ -253,9 +256,11 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
             assert texts is not None  # built above whenever reasons are asked for
-            reason[rows] = rule_reasons(
-                table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables
+            parts.append(
+                rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
             )
+    if parts:  # one conversion to Python text for all the rules' rows
+        reason[np.concatenate(list(rule_rows.values()))] = pa.concat_arrays(parts).to_numpy(zero_copy_only=False)
     return outputs, rule_ids, reason
 
 
@@ -309,21 +314,19 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
                 values[sel] = rows_lists
             outputs[c.name] = Column("list", values)
     if reasons:
-        sep = np.full(n, "", dtype=object)
-        acc = np.full(n, "", dtype=object)
         texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
-        for i in order:
-            if i not in per_rule:
-                continue
-            rows, vals = per_rule[i]
-            text = rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables)
-            acc[rows] = acc[rows] + sep[rows] + text
-            sep[rows] = "; "
+        parts = [
+            (rows, rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables))
+            for i in order
+            if i in per_rule
+            for rows, vals in [per_rule[i]]
+        ]
+        rows, text = joined(parts)
         if policy in AGGREGATING:
             name = {"C+": "sum", "C<": "minimum", "C>": "maximum", "C#": "count"}[policy]
-            total = format_values("number", outputs[clause.name].values[matched_rows])
-            acc[matched_rows] = f"{name} " + total + " of: " + acc[matched_rows]
-        reason[matched_rows] = acc[matched_rows]
+            total = value_text("number", outputs[clause.name].values[rows])
+            text = pc.binary_join_element_wise(f"{name} ", total, " of: ", text, "")
+        reason[rows] = text.to_numpy(zero_copy_only=False)
     return outputs, rule_ids, reason
 
 
