@@ -162,8 +162,8 @@ def evaluate_to_file(
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:
         evaluation = evaluate(rules, rows, progress=progress.step, engine=engine, trace=store is not None)
-        frames = {
-            evaluation.rows[e].sheet: results.result_frame(evaluation, e)
+        frames = {  # reasons as Arrow text: the writers take them without a Python string per row
+            evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)
             for e in evaluation.rows
             if evaluation.for_entity(e)
         }

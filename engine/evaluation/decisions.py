@@ -3,6 +3,7 @@ graph over a workbook's entities. Pure: no I/O."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,12 +26,15 @@ from engine.text import value_text
 
 @dataclass
 class DecisionResult:
-    """Per row: outputs, deciding rule id(s), reason, error (None when decided)."""
+    """Per row: outputs, deciding rule id(s), reason, error (None when decided).
+
+    Reasons are kept as Arrow text (``reason_text``, null = none): compact, and what
+    the writers take; ``reasons`` gives them as Python strings, built on first use."""
 
     decision: DecisionTable
     outputs: dict[str, Column]
     rules: np.ndarray
-    reasons: np.ndarray
+    reason_text: pa.Array = field(repr=False)
     errors: np.ndarray
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
@@ -39,6 +43,11 @@ class DecisionResult:
     def ok(self) -> np.ndarray:
         """Rows that were decided."""
         return is_none(self.errors)
+
+    @functools.cached_property
+    def reasons(self) -> np.ndarray:
+        """Per row: the reason as a Python string, or None."""
+        return np.asarray(self.reason_text.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _first_message(*messages) -> np.ndarray | None:
@@ -136,7 +145,7 @@ def evaluate_table(
         result = _single(table, hits.winner, inputs, env, n, output_values, reasons, variables)
     else:
         result = _multi(table, hits, inputs, env, n, output_values, reasons, variables)
-    outputs, rule_ids, reason = result
+    outputs, rule_ids, reason_parts = result
     if no_match.any():
         rows = np.flatnonzero(no_match)
         if table.has_default:
@@ -154,9 +163,8 @@ def evaluate_table(
                 _put(outputs, name, rows, col, n)
             rule_ids[rows] = "default"
             if reasons:
-                reason[rows] = "no rule matched → default " + outputs_text(
-                    table, defaults, np.arange(len(rows))
-                ).to_numpy(zero_copy_only=False)
+                shown = outputs_text(table, defaults, np.arange(len(rows)))
+                reason_parts.append((rows, pc.binary_join_element_wise("no rule matched → default ", shown, "")))
         elif strict:
             errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
         elif table.hit_policy == "C#":
@@ -175,9 +183,20 @@ def evaluate_table(
         for col in outputs.values():
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
-        reason[failed] = None
     misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
-    return DecisionResult(table, outputs, rule_ids, reason, errors, matrix, misses)
+    return DecisionResult(table, outputs, rule_ids, _scattered(reason_parts, n, failed), errors, matrix, misses)
+
+
+def _scattered(parts: list[tuple[np.ndarray, pa.Array]], n: int, failed: np.ndarray) -> pa.Array:
+    """Texts for some rows each ((rows, texts) pairs, a row in one pair at most) as
+    one Arrow column over all n rows; null for rows in none of them and failed rows."""
+    if not parts:
+        return pa.nulls(n, pa.string())
+    at = np.full(n, -1, dtype=np.int64)
+    at[np.concatenate([rows for rows, _ in parts])] = np.arange(sum(len(rows) for rows, _ in parts))
+    at[failed] = -1
+    texts = pa.concat_arrays([pc.cast(t, pa.string()) for _, t in parts])
+    return texts.take(pa.array(at, mask=at < 0))
 
 
 def _empty_output(clause, n: int) -> Column:
@@ -217,10 +236,10 @@ def _listify(col: Column, empty: bool = False) -> Column:
 def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     rule_ids = np.full(n, None, dtype=object)
-    reason = np.full(n, None, dtype=object)
+    parts: list[tuple[np.ndarray, pa.Array]] = []
     decided = winner >= 0
     if not decided.any():
-        return outputs, rule_ids, reason
+        return outputs, rule_ids, parts
     ids = np.array([r.id for r in table.rules] + [None], dtype=object)
     rule_ids[:] = ids[winner]
     # plain values: one gather through a per-rule lookup table (computed entries are filled below)
@@ -245,7 +264,6 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
     }
     texts = input_texts(table, inputs, rule_rows, n) if reasons else None
-    parts = []
     for i, rows in rule_rows.items():
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
@@ -256,12 +274,9 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         if reasons:
             shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
             assert texts is not None  # built above whenever reasons are asked for
-            parts.append(
-                rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
-            )
-    if parts:  # one conversion to Python text for all the rules' rows
-        reason[np.concatenate(list(rule_rows.values()))] = pa.concat_arrays(parts).to_numpy(zero_copy_only=False)
-    return outputs, rule_ids, reason
+            text = rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
+            parts.append((rows, text))
+    return outputs, rule_ids, parts
 
 
 def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
@@ -269,12 +284,12 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     matrix, order = hits.chosen, hits.order
     policy = table.hit_policy
     rule_ids = np.full(n, None, dtype=object)
-    reason = np.full(n, None, dtype=object)
+    reason_parts: list[tuple[np.ndarray, pa.Array]] = []
     matched_rows = np.flatnonzero(matrix.any(axis=0))
     clause = table.outputs[0]
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     if len(matched_rows) == 0:
-        return outputs, rule_ids, reason
+        return outputs, rule_ids, reason_parts
     rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order)
     # per rule: its outputs on the rows it matched (constants are broadcast)
     per_rule = {}
@@ -326,8 +341,8 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
             name = {"C+": "sum", "C<": "minimum", "C>": "maximum", "C#": "count"}[policy]
             total = value_text("number", outputs[clause.name].values[rows])
             text = pc.binary_join_element_wise(f"{name} ", total, " of: ", text, "")
-        reason[rows] = text.to_numpy(zero_copy_only=False)
-    return outputs, rule_ids, reason
+        reason_parts.append((rows, text))
+    return outputs, rule_ids, reason_parts
 
 
 # ------------------------------------------------------------- the graph -------
