@@ -188,11 +188,10 @@ def write_pydmn_workbook(path: Path) -> Path:
     return path
 
 
-def pandas_masks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Hand-written pandas/numpy, as an expert would write it for speed: text columns
-    factorised once and each list test decided on the distinct values, numeric
-    comparisons as numpy masks, the first matching rule by np.select on rule numbers,
-    then tier and rule id by lookup (FIRST hit)."""
+def rule_masks(df: pd.DataFrame) -> np.ndarray:
+    """(rules, rows) booleans: which rules match each row, written by hand with
+    pandas/numpy as an expert would for speed (text columns factorised once, each
+    list test decided on the distinct values)."""
     revenue = df["annual_revenue"].to_numpy()
     years = df["years_as_client"].to_numpy()
     text = {name: pd.factorize(df[name]) for name in ("industry", "credit_rating")}
@@ -201,9 +200,8 @@ def pandas_masks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         codes, uniques = text[name]
         return np.append(np.isin(np.asarray(uniques, dtype=object), values), False)[codes]
 
-    conditions = []
-    for lo, hi, industries, min_years, ratings, _tier in RULES:
-        mask = np.ones(len(df), dtype=bool)
+    masks = np.ones((len(RULES), len(df)), dtype=bool)
+    for mask, (lo, hi, industries, min_years, ratings, _tier) in zip(masks, RULES):
         if lo is not None:
             mask &= revenue >= lo
         if hi is not None:
@@ -214,11 +212,50 @@ def pandas_masks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             mask &= years >= min_years
         if ratings is not None:
             mask &= isin("credit_rating", ratings)
-        conditions.append(mask)
-    first = np.select(conditions, list(range(len(RULES))), default=len(RULES))
-    tiers = np.array([r[5] for r in RULES] + [None], dtype=object)
-    ids = np.array([f"T{i:02d}" for i in range(1, len(RULES) + 1)] + [None], dtype=object)
-    return tiers[first], ids[first]
+    return masks
+
+
+TIER_OF = np.array([r[5] for r in RULES] + [None], dtype=object)
+RULE_IDS = np.array([f"T{i:02d}" for i in range(1, len(RULES) + 1)] + [None], dtype=object)
+
+
+def pandas_masks(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The FIRST-hit table by hand: the masks, the first matching rule by np.select
+    on rule numbers, then tier and rule id by lookup."""
+    first = np.select(list(rule_masks(df)), list(range(len(RULES))), default=len(RULES))
+    return TIER_OF[first], RULE_IDS[first]
+
+
+def expected(policy: str, masks: np.ndarray) -> list:
+    """What each hit policy decides per row, from the match masks (None: an error,
+    for U with several matches and A with matches that disagree)."""
+    tiers = TIER_OF[:-1]
+    points = np.array([POINTS[t] for t in tiers], dtype=float)
+    rank = np.array([TIERS.index(t) for t in tiers])
+    out = []
+    for matched in masks.T:
+        hit = np.flatnonzero(matched)
+        if policy == "F":
+            out.append(tiers[hit[0]])
+        elif policy == "U":
+            out.append(tiers[hit[0]] if len(hit) == 1 else None)
+        elif policy == "A":
+            out.append(tiers[hit[0]] if len(set(tiers[hit])) == 1 else None)
+        elif policy == "P":
+            out.append(tiers[hit[np.argmin(rank[hit])]])
+        elif policy == "C+":
+            out.append(float(points[hit].sum()))
+        elif policy == "C#":
+            out.append(float(len(hit)))
+        elif policy == "C<":
+            out.append(float(points[hit].min()))
+        elif policy == "C>":
+            out.append(float(points[hit].max()))
+        elif policy in ("C", "R"):
+            out.append(list(tiers[hit]))
+        else:  # O: by output priority, then rule order
+            out.append(list(tiers[hit[np.argsort(rank[hit], kind="stable")]]))
+    return out
 
 
 def plain_python(df: pd.DataFrame) -> list:
