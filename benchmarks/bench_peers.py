@@ -50,8 +50,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import peer_table as table  # noqa: E402
+from common import code_version, machine, write_section  # noqa: E402
 
-DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- peers:start -->", "<!-- peers:end -->"
 POLICIES = ("F", "U", "A", "P", "R", "O", "C", "C+", "C#", "C<", "C>")
 REASONS_TARGET = 2_000_000  # rows/s, evaluate_frame with reasons
@@ -246,8 +246,6 @@ def compare_policies(rows: int, repeat: int, folder: Path) -> dict:
 
 
 def render(peers: dict, policies: dict) -> str:
-    from bench_register import code_version, machine
-
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_peers.py`; kade {code_version()}; "
         f"{machine()}; zen-engine {_version('zen-engine')}, pyDMNrules {_version('pyDMNrules')}, "
@@ -305,16 +303,6 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def write_docs(text: str):
-    doc = DOCS.read_text(encoding="utf-8")
-    block = f"{START}\n{text}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(doc, encoding="utf-8")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -331,7 +319,7 @@ def main(argv=None):
     if args.output:
         args.output.write_text(json.dumps({"peers": peers, "policies": policies}, indent=1))
     if args.write_docs:
-        write_docs(text)
+        write_section(START, END, text)
 
 
 if __name__ == "__main__":

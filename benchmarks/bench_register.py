@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -54,8 +53,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 import sample_register  # noqa: E402  (benchmarks/sample_register.py)
+from common import code_version, kade_command, machine, record_run, vm_hwm_mb, write_section  # noqa: E402
 
-DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- register:start -->", "<!-- register:end -->"
 RULES = ROOT / "rules"
 CLIENTS = "客户"
@@ -63,13 +62,6 @@ STAGES = ("read", "bind", "evaluate", "result_frame", "summarize", "write", "aud
 MEMORY_TARGET_MB = 3 * 1024
 RATIO_TARGET = 1.25
 LINEARITY_TARGET = 10.5
-
-
-def _vm_hwm_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def load_average() -> tuple[float, float, float]:
@@ -106,7 +98,6 @@ def register(rows: int, only: str | None) -> Path:
 def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     """pipeline.evaluate_to_file, stage by stage."""
     import engine
-    from engine import audit as audit_trail
     from engine.evaluation import results
     from engine.io import writers
 
@@ -119,7 +110,7 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
         nonlocal clock
         now = time.perf_counter()
         times[name] = now - clock
-        peaks[name] = _vm_hwm_mb()
+        peaks[name] = vm_hwm_mb()
         clock = now
 
     source = writers.source_for(workbook)
@@ -140,28 +131,13 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     stage("summarize")
     writers.write_xlsx(frames, out, results.summary_rows(summary), source, {s.name: s.origin for s in sheets})
     stage("write")
-    audit_bytes = 0
-    if audit:
-        db = out.with_suffix(".sqlite")
-        store = audit_trail.open_store(str(db))
-        try:
-            audit_trail.record(
-                store,
-                evaluation,
-                command="evaluate",
-                engine="vectorized",
-                origin=audit_trail.Origin(workbook=str(workbook)),
-                version=engine.__version__,
-            )
-        finally:
-            store.close()
-        audit_bytes = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+    audit_bytes = record_run(evaluation, out.with_suffix(".sqlite"), workbook, "evaluate") if audit else 0
     stage("audit")
     return {
         "times": times,
         "peaks": peaks,
         "total": sum(times.values()),
-        "peak_mb": _vm_hwm_mb(),
+        "peak_mb": vm_hwm_mb(),
         "rows": {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)},
         "decisions": len(evaluation.results),
         "error_rows": errors,
@@ -178,7 +154,7 @@ def child_api(workbook: Path) -> dict:
     evaluation = engine.evaluate_workbook(rules, workbook)
     frames = [engine.result_frame(evaluation, e) for e in evaluation.rows if evaluation.for_entity(e)]
     total = time.perf_counter() - start
-    return {"total": total, "peak_mb": _vm_hwm_mb(), "cells": sum(f.size for f in frames)}
+    return {"total": total, "peak_mb": vm_hwm_mb(), "cells": sum(f.size for f in frames)}
 
 
 def child_baseline(workbook: Path, out: Path, reference: Path) -> dict:
@@ -206,7 +182,7 @@ def child_baseline(workbook: Path, out: Path, reference: Path) -> dict:
     summary_rows = [list(summary.columns)] + summary.to_numpy().tolist()
     writers.write_xlsx(frames, out, summary_rows, source, {s.name: s.origin for s in sheets})
     write = time.perf_counter() - clock
-    return {"times": {"read": read, "write": write}, "total": read + write, "peak_mb": _vm_hwm_mb()}
+    return {"times": {"read": read, "write": write}, "total": read + write, "peak_mb": vm_hwm_mb()}
 
 
 def spawn(*args: str) -> dict:
@@ -217,11 +193,6 @@ def spawn(*args: str) -> dict:
         raise RuntimeError(f"child {args} failed ({proc.returncode}):\n{proc.stderr}")
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
     return json.loads(line[len("RESULT ") :])
-
-
-def kade_command() -> list[str]:
-    kade = shutil.which("kade")
-    return [kade] if kade else [sys.executable, str(ROOT / "cli.py")]
 
 
 def time_cli(workbook: Path, out: Path, audit: bool) -> dict:
@@ -281,34 +252,6 @@ def best(runs: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------- report ----
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory = next(
-        (
-            int(line.split()[1]) / 1024 / 1024
-            for line in Path("/proc/meminfo").read_text().splitlines()
-            if line.startswith("MemTotal")
-        ),
-        0,
-    )
-    return f"{cpu}, nproc = {os.cpu_count()}, {memory:.0f} GiB RAM, Python {platform.python_version()}"
-
-
-def code_version() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", "engine", "cli.py"], capture_output=True, text=True, cwd=ROOT
-    )
-    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def render(results: list[dict]) -> str:
@@ -398,16 +341,6 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str):
-    doc = DOCS.read_text(encoding="utf-8")
-    block = f"{START}\n{text}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(doc, encoding="utf-8")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=f"100k,{sample_register.EXCEL_MAX_DATA_ROWS}", help="rows per sheet")
@@ -453,7 +386,7 @@ def main(argv=None):
     if args.output:
         args.output.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     if args.write_docs:
-        write_docs(text)
+        write_section(START, END, text)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-DOCS = ROOT / "docs" / "performance.md"
 START, END = "<!-- startup:start -->", "<!-- startup:end -->"
 TARGETS = {"kade --help": 0.3, "kade rules check (200 rules)": 1.0}
-
-
-def kade() -> list[str]:
-    found = shutil.which("kade")
-    return [found] if found else [sys.executable, str(ROOT / "cli.py")]
 
 
 def wall(cmd: list[str]) -> float:
@@ -55,13 +48,13 @@ def main(argv=None):
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
     from bench_check import write_rules
-    from bench_register import code_version, machine
+    from common import code_version, kade_command, machine, write_section
 
     with tempfile.TemporaryDirectory() as tmp:
         rules = write_rules(Path(tmp), 200, "F")
         commands = {
-            "kade --help": kade() + ["--help"],
-            "kade rules check (200 rules)": kade() + ["rules", "check", str(rules)],
+            "kade --help": kade_command() + ["--help"],
+            "kade rules check (200 rules)": kade_command() + ["rules", "check", str(rules)],
             'python -c "import engine"': [sys.executable, "-c", "import engine"],
             'python -c "import engine.pipeline"': [sys.executable, "-c", "import engine.pipeline"],
         }
@@ -86,13 +79,7 @@ def main(argv=None):
     text = "\n".join(lines)
     print(text)
     if args.write_docs:
-        doc = DOCS.read_text(encoding="utf-8")
-        block = f"{START}\n{text}\n{END}"
-        if START in doc and END in doc:
-            doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
-        DOCS.write_text(doc, encoding="utf-8")
+        write_section(START, END, text)
 
 
 if __name__ == "__main__":

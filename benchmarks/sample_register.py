@@ -41,29 +41,35 @@ def build_register(rows: int, force: bool = False) -> Path:
         return path
     import generate_sample as sample
 
+    frames = sample.build_frames(max(sample.MIN_CLIENTS, rows))
+    return write_register({name: frame.iloc[:rows] for name, frame in frames.items()}, path)
+
+
+def write_register(frames: dict, path: Path, booleans_as_text: bool = True) -> Path:
+    """Write the generator's frames as a register workbook (engine.io.xlsx_stream)."""
     from engine.io import xlsx_stream
     from engine.io.writers import atomic_path
 
     start = time.perf_counter()
-    frames = sample.build_frames(max(sample.MIN_CLIENTS, rows))
-    frames = {name: frame.iloc[:rows] for name, frame in frames.items()}
-    specs = [xlsx_stream.SheetSpec(name, _cells(frame), freeze=(1, 0)) for name, frame in frames.items()]
-    DATA.mkdir(parents=True, exist_ok=True)
+    specs = [
+        xlsx_stream.SheetSpec(name, _cells(frame, booleans_as_text), freeze=(1, 0)) for name, frame in frames.items()
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         xlsx_stream.write(tmp, specs)
     sizes = ", ".join(f"{name} {len(f):,}" for name, f in frames.items())
-    print(f"built {path.name} ({sizes}) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    print(f"wrote {path.name} ({sizes}) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return path
 
 
-def _cells(frame):
+def _cells(frame, booleans_as_text: bool):
     """Cells as the sample workbook has them: 是/否 for booleans (text, as managers
-    type them), dates as datetime.date, None for blanks."""
+    type them; or booleans), dates as datetime.date, None for blanks."""
     frame = frame.copy()
     for col in frame.columns:
         if frame[col].dtype.kind == "M":
             frame[col] = frame[col].dt.date
-        elif frame[col].dtype.kind == "b":
+        elif frame[col].dtype.kind == "b" and booleans_as_text:
             frame[col] = frame[col].map({True: "是", False: "否"})
     return frame.astype(object).where(frame.notna(), None)
 

@@ -400,6 +400,9 @@ def evaluate(
             matcher=matcher,
             trace=trace,
         )
+        # Arrow's allocator keeps the pages the reasons' intermediates freed; hand them
+        # back, or the numpy and Python objects that follow are placed beside them
+        pa.default_memory_pool().release_unused()
         if progress is not None:
             progress(table.name)
     return Evaluation(rules, rows, results, skipped)
