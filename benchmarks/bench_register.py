@@ -121,7 +121,7 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     evaluation = engine.evaluate(rules, rows, trace=audit)
     stage("evaluate")
     frames = {
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e)
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)  # as kade evaluate
         for e in evaluation.rows
         if evaluation.for_entity(e)
     }

@@ -148,6 +148,12 @@ def test_typed_frames_decide_as_cells_read_from_the_workbook():
         assert len(decided) >= 3
         for name in decided:
             assert got[name].tolist() == want[name].tolist(), (sheet, name)
+    # text as a pandas category: decided per distinct value, the same decisions
+    categories = clients.assign(行业=clients["行业"].astype("category"), 区域=clients["区域"].astype("category"))
+    got = engine.evaluate_frame(rules, categories, "clients")
+    want = engine.result_frame(read, "clients")
+    for name in want.columns[want.attrs["data_columns"] :]:
+        assert got[name].tolist() == want[name].tolist(), name
 
 
 def test_duplicate_keys_are_flagged(rules, tmp_path):

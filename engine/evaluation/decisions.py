@@ -34,7 +34,7 @@ class DecisionResult:
     decision: DecisionTable
     outputs: dict[str, Column]
     rules: np.ndarray
-    reason_text: pa.Array = field(repr=False)
+    reason_text: pa.ChunkedArray = field(repr=False)
     errors: np.ndarray
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
@@ -145,7 +145,8 @@ def evaluate_table(
         result = _single(table, hits.winner, inputs, env, n, output_values, reasons, variables)
     else:
         result = _multi(table, hits, inputs, env, n, output_values, reasons, variables)
-    outputs, rule_ids, reason_parts = result
+    outputs, rule_ids, reason_source = result
+    default_reasons: tuple[np.ndarray, pa.Array] | None = None
     if no_match.any():
         rows = np.flatnonzero(no_match)
         if table.has_default:
@@ -164,7 +165,7 @@ def evaluate_table(
             rule_ids[rows] = "default"
             if reasons:
                 shown = outputs_text(table, defaults, np.arange(len(rows)))
-                reason_parts.append((rows, pc.binary_join_element_wise("no rule matched → default ", shown, "")))
+                default_reasons = (rows, pc.binary_join_element_wise("no rule matched → default ", shown, ""))
         elif strict:
             errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
         elif table.hit_policy == "C#":
@@ -184,12 +185,36 @@ def evaluate_table(
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
     misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
-    return DecisionResult(table, outputs, rule_ids, _scattered(reason_parts, n, failed), errors, matrix, misses)
+    reason_text = _reason_column(reason_source, default_reasons, n, failed)
+    return DecisionResult(table, outputs, rule_ids, reason_text, errors, matrix, misses)
+
+
+REASON_BLOCK = 1 << 17  # rows whose reasons are built at a time: bounds the text in flight
+
+
+def _no_reasons(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+    return []
+
+
+def _reason_column(build, default, n: int, failed: np.ndarray) -> pa.ChunkedArray:
+    """The reasons over all n rows, built a block of rows at a time (``build(lo, hi)``:
+    (rows, texts) pairs for the rows of that block; ``default``: the same for rows no
+    rule matched), one chunk per block; null where there is none and on failed rows."""
+    chunks = []
+    for lo in range(0, n, REASON_BLOCK):
+        hi = min(n, lo + REASON_BLOCK)
+        parts = build(lo, hi)
+        if default is not None:
+            cut = slice(*np.searchsorted(default[0], [lo, hi]))
+            if cut.stop > cut.start:
+                parts.append((default[0][cut], default[1][cut.start : cut.stop]))
+        chunks.append(_scattered([(rows - lo, text) for rows, text in parts], hi - lo, failed[lo:hi]))
+    return pa.chunked_array(chunks, pa.string())
 
 
 def _scattered(parts: list[tuple[np.ndarray, pa.Array]], n: int, failed: np.ndarray) -> pa.Array:
     """Texts for some rows each ((rows, texts) pairs, a row in one pair at most) as
-    one Arrow column over all n rows; null for rows in none of them and failed rows."""
+    one Arrow column over n rows; null for rows in none of them and failed rows."""
     if not parts:
         return pa.nulls(n, pa.string())
     at = np.full(n, -1, dtype=np.int64)
@@ -236,10 +261,9 @@ def _listify(col: Column, empty: bool = False) -> Column:
 def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     rule_ids = np.full(n, None, dtype=object)
-    parts: list[tuple[np.ndarray, pa.Array]] = []
     decided = winner >= 0
     if not decided.any():
-        return outputs, rule_ids, parts
+        return outputs, rule_ids, _no_reasons
     ids = np.array([r.id for r in table.rules] + [None], dtype=object)
     rule_ids[:] = ids[winner]
     # plain values: one gather through a per-rule lookup table (computed entries are filled below)
@@ -263,7 +287,6 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     rule_rows = {
         i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
     }
-    texts = input_texts(table, inputs, rule_rows, n) if reasons else None
     for i, rows in rule_rows.items():
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
@@ -271,12 +294,22 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
             if not isinstance(expr, feel.Literal):
                 value = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
                 _put(outputs, clause.name, rows, value, n)
-        if reasons:
-            shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
-            assert texts is not None  # built above whenever reasons are asked for
-            text = rule_reasons(table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables)
-            parts.append((rows, text))
-    return outputs, rule_ids, parts
+    if not reasons:
+        return outputs, rule_ids, _no_reasons
+    texts = input_texts(table, inputs, rule_rows, n)
+    shown = {name: Column(col.type, col.values.copy()) for name, col in outputs.items()}  # as decided, before defaults
+
+    def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        parts = []
+        for i, rows in rule_rows.items():  # each rule's rows ascending: cut at the block's bounds
+            rows = rows[slice(*np.searchsorted(rows, [lo, hi]))]
+            if len(rows):
+                values = {name: Column(col.type, col.values[rows]) for name, col in shown.items()}
+                said = outputs_text(table, values, np.arange(len(rows)))
+                parts.append((rows, rule_reasons(table, i, texts, rows, said, variables)))
+        return parts
+
+    return outputs, rule_ids, build
 
 
 def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
@@ -284,12 +317,11 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     matrix, order = hits.chosen, hits.order
     policy = table.hit_policy
     rule_ids = np.full(n, None, dtype=object)
-    reason_parts: list[tuple[np.ndarray, pa.Array]] = []
     matched_rows = np.flatnonzero(matrix.any(axis=0))
     clause = table.outputs[0]
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     if len(matched_rows) == 0:
-        return outputs, rule_ids, reason_parts
+        return outputs, rule_ids, _no_reasons
     rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order)
     # per rule: its outputs on the rows it matched (constants are broadcast)
     per_rule = {}
@@ -328,21 +360,30 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
                 rows_lists = stack[idx][:, sel].T.tolist()
                 values[sel] = rows_lists
             outputs[c.name] = Column("list", values)
-    if reasons:
-        texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
-        parts = [
-            (rows, rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables))
-            for i in order
-            if i in per_rule
-            for rows, vals in [per_rule[i]]
-        ]
+    if not reasons:
+        return outputs, rule_ids, _no_reasons
+    texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
+    totals = outputs[clause.name].values.copy() if policy in AGGREGATING else None  # as decided, before defaults
+
+    def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        parts = []
+        for i in order:  # listing order: a row's reasons are joined in it
+            if i not in per_rule:
+                continue
+            rows, vals = per_rule[i]
+            cut = slice(*np.searchsorted(rows, [lo, hi]))
+            if cut.stop > cut.start:
+                said = outputs_text(table, vals, np.arange(cut.start, cut.stop))
+                parts.append((rows[cut], rule_reasons(table, int(i), texts, rows[cut], said, variables)))
+        if not parts:
+            return []
         rows, text = joined(parts)
-        if policy in AGGREGATING:
+        if totals is not None:
             name = {"C+": "sum", "C<": "minimum", "C>": "maximum", "C#": "count"}[policy]
-            total = value_text("number", outputs[clause.name].values[rows])
-            text = pc.binary_join_element_wise(f"{name} ", total, " of: ", text, "")
-        reason_parts.append((rows, text))
-    return outputs, rule_ids, reason_parts
+            text = pc.binary_join_element_wise(f"{name} ", value_text("number", totals[rows]), " of: ", text, "")
+        return [(rows, text)]
+
+    return outputs, rule_ids, build
 
 
 # ------------------------------------------------------------- the graph -------

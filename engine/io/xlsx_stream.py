@@ -234,7 +234,8 @@ def row_cells(
         refs = pc.binary_join_element_wise(letters[c], rows, "")
         column = frame[name]
         if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(column.dtype.pyarrow_dtype):
-            cells.append(_text_cells(pa.array(column.iloc[start:stop]), refs))  # Arrow text (reasons): as it is
+            text = pa.array(column.iloc[start:stop])  # Arrow text (reasons): as it is
+            cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
         else:
             cells.append(_column_xml(column.to_numpy(dtype=object)[start:stop], refs, date_style, epoch))
     if not cells:
