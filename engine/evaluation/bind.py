@@ -120,12 +120,16 @@ def _as_text(series: pd.Series) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarra
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    text = pa.array(series, type=pa.string(), from_pandas=True)
-    trimmed = pc.utf8_trim_whitespace(text)
-    blanked = pc.and_(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(text)), pc.equal(trimmed, ""))
-    encoded = pc.dictionary_encode(pc.if_else(pc.fill_null(blanked, False), pa.scalar(None, pa.string()), trimmed))
-    uniques = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+    # trimmed per distinct value: a cell of only spaces is empty, '' as typed stays ''
+    encoded = pc.dictionary_encode(pa.array(series, type=pa.string(), from_pandas=True))
+    raw = encoded.dictionary
+    trimmed = pc.utf8_trim_whitespace(raw)
+    blank = pc.and_(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(raw)), pc.equal(trimmed, ""))
+    values = np.asarray(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed).to_numpy(zero_copy_only=False))
+    merged, uniques = pd.factorize(values)  # ' a' and 'a' are one value once trimmed; blanks get -1
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    codes = np.where(codes < 0, -1, np.append(merged, -1)[codes])
+    uniques = np.asarray(uniques, dtype=object)
     return np.append(uniques, NULL)[codes], (codes, uniques)
 
 

@@ -39,9 +39,9 @@ class DecisionResult:
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
 
-    @property
+    @functools.cached_property
     def ok(self) -> np.ndarray:
-        """Rows that were decided."""
+        """Rows that were decided (``errors`` is not changed after evaluation)."""
         return is_none(self.errors)
 
     @functools.cached_property
@@ -281,6 +281,9 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         else:
             lookup = np.array([e.value for e in literals] + [None], dtype=object)
         col.values = lookup[winner]
+    computed = any(not isinstance(e, feel.Literal) for r in table.rules for e in r.outputs)
+    if not computed and not reasons:  # every value came from the lookup
+        return outputs, rule_ids, _no_reasons
     # computed outputs and reasons: per rule, on the rows that rule decided
     order = np.argsort(winner, kind="stable")
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
@@ -490,7 +493,7 @@ def _environment(
 def _own(name, producer, entity_rows: EntityRows, results):
     if producer is not None:
         res = results[producer.name]
-        return res.outputs[name], res.errors if (~is_none(res.errors)).any() else None
+        return res.outputs[name], None if res.ok.all() else res.errors
     return entity_rows.columns[name], entity_rows.cell_errors.get(name)
 
 

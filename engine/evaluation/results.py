@@ -22,15 +22,16 @@ def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
     parents first; a decision's own error only where no such cause is listed."""
     rows = evaluation.rows[entity]
     n = len(rows)
-    acc = np.full(n, "", dtype=object)
-    sep = np.full(n, "", dtype=object)
-    for messages in [*rows.cell_errors.values(), rows.parent_missing]:
-        if messages is None:
-            continue
-        bad = ~is_none(messages)
-        acc[bad] = acc[bad] + sep[bad] + messages[bad]
-        sep[bad] = "; "
-    errors = np.where(acc == "", NULL, acc)
+    causes = [m for m in [*rows.cell_errors.values(), rows.parent_missing] if m is not None]
+    errors = np.full(n, None, dtype=object)
+    if causes:
+        acc = np.full(n, "", dtype=object)
+        sep = np.full(n, "", dtype=object)
+        for messages in causes:
+            bad = ~is_none(messages)
+            acc[bad] = acc[bad] + sep[bad] + messages[bad]
+            sep[bad] = "; "
+        errors = np.where(acc == "", NULL, acc)
     for result in evaluation.for_entity(entity):
         own = ~result.ok & is_none(errors)
         if own.any():
