@@ -9,14 +9,19 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 import engine
-from engine import pipeline
 from engine.errors import KadeError
-from engine.evaluation.decisions import ENGINES
+from engine.evaluation import ENGINES
+
+if TYPE_CHECKING:
+    from engine import pipeline
+
+# engine.pipeline (pandas, pyarrow, the whole engine) is imported by the commands
+# that evaluate, not at start-up: `kade --help` and `kade rules check` stay quick.
 
 PROGRESS_ROWS = 50_000  # show a progress bar from this many rows on
 
@@ -51,7 +56,7 @@ def finish(code: int) -> None:
 
 def load_rules(rules_path: Path | None):
     with reported():
-        return engine.load_rules(rules_path or pipeline.default_rules_path())
+        return engine.load_rules(rules_path or default_rules_path())
 
 
 # ---------------------------------------------------------- shared options ------
@@ -129,7 +134,15 @@ class ProgressBar:
             self.bar.__exit__(*exc)
 
 
+def default_rules_path() -> Path:
+    from engine.model.rulebook import default_rules_path
+
+    return default_rules_path()
+
+
 def audit_options(audit_location: str | None, no_audit: bool) -> pipeline.AuditOptions:
+    from engine import pipeline
+
     return pipeline.AuditOptions(enabled=not no_audit, location=audit_location, front_end="cli")
 
 
@@ -240,6 +253,8 @@ def evaluate(
         why = availability()
         if why:
             raise KadeFailure(f"--engine durable is unavailable: {why}")
+    from engine import pipeline
+
     if in_place and (output is not None or fmt is not None or new_workbook):
         raise KadeFailure("--in-place writes into WORKBOOK itself; leave out -o/--format/--new-workbook")
     rules = load_rules(rules_path)
@@ -336,6 +351,8 @@ def check(
       kade check register.xlsx --format json > findings.json
       kade check register.xlsx -q || echo "kade check: exit $?"    # cron, CI
     """
+    from engine import pipeline
+
     rules = load_rules(rules_path)
     with reported(), ProgressBar("checking", wanted=progress, quiet=quiet) as bar:
         run = pipeline.check_register(
@@ -388,7 +405,7 @@ def rules_check(path: Path | None, fmt: str):
     """
     from engine.analysis.rules_check import check_path
 
-    report = check_path(path or pipeline.default_rules_path())
+    report = check_path(path or default_rules_path())
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     elif report.unreadable:
@@ -428,7 +445,7 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
 
     with reported():
         try:
-            run = run_tests(path or pipeline.default_rules_path(), engines=(engine_name,))
+            run = run_tests(path or default_rules_path(), engines=(engine_name,))
         except ValueError as exc:  # the engine asked for is not available
             raise KadeFailure(str(exc)) from exc
     click.echo(run.render_text(coverage=coverage), nl=False)
@@ -715,6 +732,7 @@ def serve_command(
     """
     import os
 
+    from engine import pipeline
     from engine.excel.server import parse_tokens, serve
 
     with reported():
@@ -725,7 +743,7 @@ def serve_command(
             host,
             port,
             tokens=named,
-            rules_path=rules_path or pipeline.default_rules_path(),
+            rules_path=rules_path or default_rules_path(),
             max_request_mb=max_request_mb,
             cors_origins=cors_origins,
             audit_options=pipeline.AuditOptions(enabled=not no_audit, location=audit_location, front_end="serve"),
@@ -771,6 +789,8 @@ def explain(
       kade explain workbooks/key_accounts.xlsx --row HT2026-0008 --decision required_approver
       kade explain workbooks/key_accounts.xlsx --row C0001 --fresh
     """
+    from engine import pipeline
+
     with reported():
         explanation = pipeline.explain_row(
             workbook, key, decision=decision_name, fresh=fresh, rules_path=rules_path, audit_location=audit_location
@@ -802,6 +822,8 @@ def audit_group():
 
 @contextlib.contextmanager
 def _store(location: str | None):
+    from engine import pipeline
+
     with reported(), pipeline.audit_store(pipeline.AuditOptions(location=location)) as store:
         yield store
 
@@ -878,6 +900,8 @@ def audit_export(run_id, output, audit_location):
       kade audit export 20261125-150606-01e0db -o run.xlsx
       kade audit export 20261125-150606-01e0db -o run.json
     """
+    from engine import pipeline
+
     with reported():
         done = pipeline.export_run(run_id, output, audit_location=audit_location)
     click.echo(f"wrote {done.rows:,} rows of run {done.run_id} to {done.output}")

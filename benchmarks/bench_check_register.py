@@ -47,12 +47,10 @@ SAMPLE_ROWS_PER_CLIENT = (320 + 600 + 400 + 500) / 320  # rows of all four sheet
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "workbooks"))
+sys.path.insert(0, str(HERE))
 
-
-def _size(text: str) -> int:
-    text = text.strip().lower().replace(",", "").replace("_", "")
-    factor = 1_000_000 if text.endswith("m") else 1_000 if text.endswith("k") else 1
-    return int(float(text.rstrip("mk")) * factor)
+from common import record_run, write_section  # noqa: E402
+from sample_register import size, write_register  # noqa: E402
 
 
 def _status_mb(field: str) -> float:
@@ -76,10 +74,6 @@ def build_register(rows: int, force: bool = False) -> Path:
         return path
     import generate_sample as sample
 
-    from engine.io import xlsx_stream
-    from engine.io.writers import atomic_path
-
-    start = time.perf_counter()
     clients = max(sample.MIN_CLIENTS, int(rows / SAMPLE_ROWS_PER_CLIENT) + 1)  # a few rows too many, cut below
     frames = sample.build_frames(clients)
     excess = sum(len(f) for f in frames.values()) - rows
@@ -88,23 +82,7 @@ def build_register(rows: int, force: bool = False) -> Path:
         frames[last] = frames[last].iloc[: len(frames[last]) - excess]
     elif excess < 0:
         raise SystemExit(f"the generator made {rows + excess:,} rows, fewer than {rows:,}")
-    specs = [xlsx_stream.SheetSpec(name, _cells(frame), freeze=(1, 0)) for name, frame in frames.items()]
-    DATA.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        xlsx_stream.write(tmp, specs)
-    sizes = ", ".join(f"{name} {len(f):,}" for name, f in frames.items())
-    print(f"built {path.name} ({sizes}) in {time.perf_counter() - start:.0f} s", file=sys.stderr)
-    return path
-
-
-def _cells(frame):
-    """Values as xlsxstream writes them: Python objects, None for blanks, dates as
-    datetime.date (it does not recognise pandas.Timestamp objects)."""
-    frame = frame.copy()
-    for col in frame.columns:
-        if frame[col].dtype.kind == "M":
-            frame[col] = frame[col].dt.date
-    return frame.astype(object).where(frame.notna(), None)
+    return write_register(frames, path, booleans_as_text=False)
 
 
 # ------------------------------------------------------------- the child ------
@@ -113,7 +91,6 @@ def _cells(frame):
 def child(workbook: Path) -> dict:
     """What `kade check WORKBOOK --report OUT` does, stage by stage."""
     import engine
-    from engine import audit
     from engine.analysis import compliance, compliance_report
 
     stages: dict[str, float] = {}
@@ -137,23 +114,11 @@ def child(workbook: Path) -> dict:
         compliance_report.write_report(result, Path(tmp) / "report.xlsx")
         stage("write_report", t)
         t = time.perf_counter()
-        store = audit.open_store(str(Path(tmp) / "audit.sqlite"))
-        try:
-            audit.record(
-                store,
-                result.evaluation,
-                command="check",
-                engine="vectorized",
-                origin=audit.Origin(workbook=str(workbook)),
-                version=engine.__version__,
-            )
-        finally:
-            store.close()
+        audit_bytes = record_run(result.evaluation, Path(tmp) / "audit.sqlite", workbook, "check")
         stage("audit", t)
         t = time.perf_counter()
         result.render_text()
         stage("text", t)
-        audit_bytes = sum(p.stat().st_size for p in Path(tmp).glob("audit.sqlite*"))
         report_bytes = (Path(tmp) / "report.xlsx").stat().st_size
     totals = result.totals()
     return {
@@ -258,13 +223,7 @@ VmHWM. Target: 1,048,576 rows within 3 GB, time linear in rows. Results (replace
 
 def write_docs(text: str):
     """Replace (or append) only the kade check section of docs/performance.md."""
-    doc = DOCS.read_text(encoding="utf-8")
-    block = f"{START}\n{text}\n{END}"
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + block + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n## kade check\n\n" + SECTION_INTRO + "\n\n" + block + "\n"
-    DOCS.write_text(doc, encoding="utf-8")
+    write_section(START, END, text, "## kade check\n\n" + SECTION_INTRO + "\n\n")
 
 
 def main(argv=None):
@@ -282,7 +241,7 @@ def main(argv=None):
         print(json.dumps(child(args.child)))
         return
     results = []
-    for rows in [_size(s) for s in args.sizes.split(",")]:
+    for rows in [size(s) for s in args.sizes.split(",")]:
         workbook = build_register(rows, args.force)
         results.append(run_child(workbook))
         print(

@@ -98,7 +98,7 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
     frames = {
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e)
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)  # as kade evaluate
         for e in evaluation.rows
         if evaluation.for_entity(e)
     }

@@ -18,9 +18,8 @@ docs/architecture.md.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
+import importlib
+from typing import TYPE_CHECKING
 
 from engine.errors import (
     DataError,
@@ -35,13 +34,51 @@ from engine.errors import (
     RuleErrors,
     RuleStructureError,
 )
-from engine.evaluation.bind import bind
-from engine.evaluation.decisions import DecisionResult, Evaluation, evaluate, evaluate_table
-from engine.evaluation.results import result_frame, summarize
-from engine.io.registers import Sheet, read_workbook
-from engine.model import DecisionTable, RuleSet
-from engine.model.rulebook import load_rules
 from engine.version import __version__
+
+if TYPE_CHECKING:
+    from engine.api import evaluate_frame, evaluate_sheets, evaluate_workbook
+    from engine.evaluation.bind import bind as bind  # not in __all__, used by benchmarks
+    from engine.evaluation.decisions import DecisionResult, Evaluation, evaluate, evaluate_table
+    from engine.evaluation.results import result_frame, summarize
+    from engine.io.registers import Sheet, read_workbook
+    from engine.model import DecisionTable, RuleSet
+    from engine.model.rulebook import load_rules
+
+# The API's functions and classes are imported on first use, so a process that
+# needs little (`kade --help`, a button's small job) does not pay for pandas,
+# pyarrow and the whole engine at start-up.
+_LAZY = {
+    "load_rules": "engine.model.rulebook",
+    "read_workbook": "engine.io.registers",
+    "Sheet": "engine.io.registers",
+    "bind": "engine.evaluation.bind",
+    "evaluate": "engine.evaluation.decisions",
+    "evaluate_table": "engine.evaluation.decisions",
+    "Evaluation": "engine.evaluation.decisions",
+    "DecisionResult": "engine.evaluation.decisions",
+    "result_frame": "engine.evaluation.results",
+    "summarize": "engine.evaluation.results",
+    "DecisionTable": "engine.model",
+    "RuleSet": "engine.model",
+    "evaluate_sheets": "engine.api",
+    "evaluate_workbook": "engine.api",
+    "evaluate_frame": "engine.api",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "__version__",
@@ -71,39 +108,3 @@ __all__ = [
     "MissingColumnError",
     "Position",
 ]
-
-
-def evaluate_sheets(rules: RuleSet, sheets: list[Sheet], *, source: str = "", **options) -> Evaluation:
-    """Evaluate already-read sheets (what a front end that is not a file has).
-    Options are those of ``engine.evaluate``: strict, reasons, engine, trace, progress."""
-    rows = bind(rules, sheets, source)
-    return evaluate(rules, rows, **options)
-
-
-def evaluate_workbook(rules: RuleSet, path: str | Path, **options) -> Evaluation:
-    """Read a data workbook and evaluate every decision on it."""
-    return evaluate_sheets(rules, read_workbook(path), source=str(path), **options)
-
-
-def evaluate_frame(
-    rules: RuleSet,
-    frame: pd.DataFrame,
-    entity: str,
-    *,
-    parents: dict[str, pd.DataFrame] | None = None,
-    strict: bool = True,
-    reasons: bool = True,
-) -> pd.DataFrame:
-    """Evaluate the decisions over ``entity`` on a DataFrame; returns the frame with
-    the decision columns added. ``parents`` supplies parent entities' rows
-    (e.g. ``{"clients": clients_df}`` when evaluating contracts)."""
-
-    def sheet(name: str, df: pd.DataFrame) -> Sheet:
-        return Sheet(
-            rules.entities[name].sheets[0] if name in rules.entities else name,
-            df.astype(object).where(df.notna(), None),
-        )
-
-    sheets = [sheet(entity, frame)] + [sheet(name, df) for name, df in (parents or {}).items()]
-    evaluation = evaluate_sheets(rules, sheets, strict=strict, reasons=reasons)
-    return result_frame(evaluation, entity)

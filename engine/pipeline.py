@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io import writers
 from engine.io.registers import read_workbook
 from engine.model import RuleSet
-from engine.model.rulebook import load_rules
+from engine.model.rulebook import default_rules_path, load_rules
 from engine.version import __version__
 
 
@@ -165,8 +164,8 @@ def evaluate_to_file(
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:
         evaluation = evaluate(rules, rows, progress=progress.step, engine=engine, trace=store is not None)
-        frames = {
-            evaluation.rows[e].sheet: results.result_frame(evaluation, e)
+        frames = {  # reasons as Arrow text: the writers take them without a Python string per row
+            evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)
             for e in evaluation.rows
             if evaluation.for_entity(e)
         }
@@ -370,19 +369,6 @@ def explain_row(
             rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
             source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
     return Explanation(source, [explain.explain_row(entity, row, notes, decision) for entity, row in records])
-
-
-SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
-
-
-def default_rules_path() -> Path:
-    """$KADE_RULES, else ./rules, else the rules shipped with kade: the rules every
-    front end uses when none are named."""
-    env = os.environ.get("KADE_RULES")
-    if env:
-        return Path(env)
-    local = Path("rules")
-    return local if local.is_dir() else SHIPPED_RULES
 
 
 # ------------------------------------------------------------------ audit ------

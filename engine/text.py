@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from engine.evaluation.columns import to_python
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pandas and pyarrow are imported by the column formatters only: format_value is
+# all that rule loading and `kade rules check` need, and they start quickly.
 
 EMPTY = "empty"  # an empty cell, a null value
 NO_ITEMS = "(none)"  # a multi-hit result where no rule matched
@@ -54,6 +58,8 @@ def format_value(value) -> str:
 
 def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
     """Object array of display strings ('2,560', '金融', 'true', '2026-01-31', 'empty')."""
+    import pandas as pd
+
     if len(values) == 0:
         return np.empty(0, dtype=object)
     if values.dtype.kind == "f" and type_ in (None, "number"):
@@ -78,6 +84,8 @@ def format_values(type_: str | None, values: np.ndarray) -> np.ndarray:
 
 def value_text(type_: str | None, values: np.ndarray) -> pa.Array:
     """``format_values`` as an Arrow string array (reasons are built with Arrow)."""
+    import pyarrow as pa
+
     if values.dtype.kind == "f" and type_ in (None, "number") and len(values):
         return number_text(values)
     return pa.array(format_values(type_, values), type=pa.string())
@@ -85,8 +93,23 @@ def value_text(type_: str | None, values: np.ndarray) -> pa.Array:
 
 def number_text(values: np.ndarray) -> pa.Array:
     """Numbers as ``format_value`` shows them ('2,560', '40.44', '-0.5'),
-    computed with Arrow string kernels: numbers rarely repeat, so formatting each
-    distinct value in Python would be a loop over the rows."""
+    computed with Arrow string kernels: formatting each value in Python would be a
+    loop over the rows. Values that repeat (years, counts, scores) are formatted
+    once each."""
+    import pandas as pd
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(values)  # NaN: code -1
+    if len(uniques) * 2 > len(values):
+        return _number_text(values)
+    shown = pa.concat_arrays([_number_text(np.asarray(uniques, dtype=float)), pa.array([EMPTY], pa.string())])
+    return shown.take(pa.array(np.where(codes < 0, len(uniques), codes)))
+
+
+def _number_text(values: np.ndarray) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     out = np.full(len(values), EMPTY, dtype=object)
     finite = np.isfinite(values)
     plain = finite & (np.abs(values) < 1e15)
@@ -111,7 +134,7 @@ def number_text(values: np.ndarray) -> pa.Array:
         position = np.empty(len(v), dtype=np.int64)
         position[np.concatenate(order)] = np.arange(len(v))
         grouped = pa.concat_arrays(groups).take(pa.array(position))
-        sign = pa.array(np.where((v < 0) & ((whole > 0) | (micro > 0)), "-", ""))
+        sign = pc.if_else(pa.array((v < 0) & ((whole > 0) | (micro > 0))), "-", "")
         shown = pc.binary_join_element_wise(sign, grouped, frac, "")
         if plain.all():
             return shown

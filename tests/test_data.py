@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +115,45 @@ def test_evaluate_frame_library_api(rules):
     orders = pd.DataFrame({"订单编号": ["O1"], "客户编号": ["C1"], "金额": [120]})
     out = engine.evaluate_frame(rules, orders, entity="orders", parents={"clients": clients})
     assert out["approver"].tolist() == ["director"]
+
+
+def test_typed_frames_decide_as_cells_read_from_the_workbook():
+    """evaluate_frame binds typed columns (nullable Int64/Float64, pandas strings with
+    是/否, datetime64) without converting them to objects; the decisions, rule ids,
+    reasons and errors are those of the same register read from its file."""
+    import pandas as pd
+
+    root = Path(__file__).resolve().parent.parent
+
+    rules = engine.load_rules(root / "rules")
+    workbook = root / "workbooks" / "key_accounts.xlsx"
+    sheets = {s.name: s.frame for s in engine.read_workbook(workbook)}
+    read = engine.evaluate_workbook(rules, workbook)
+
+    def typed(frame):
+        out = frame.convert_dtypes()
+        for name in out.columns:
+            if pd.api.types.infer_dtype(frame[name], skipna=True) == "date":
+                out[name] = pd.to_datetime(frame[name])
+        return out
+
+    clients = typed(sheets["客户"])
+    assert {str(t) for t in clients.dtypes} >= {"Int64", "Float64", "string"}
+    for entity, sheet in (("clients", "客户"), ("contracts", "合同"), ("sla_orders", "SLA订单")):
+        frame = typed(sheets[sheet])
+        parents = {"clients": clients} if entity != "clients" else None
+        got = engine.evaluate_frame(rules, frame, entity, parents=parents)
+        want = engine.result_frame(read, entity)
+        decided = want.columns[want.attrs["data_columns"] :]
+        assert len(decided) >= 3
+        for name in decided:
+            assert got[name].tolist() == want[name].tolist(), (sheet, name)
+    # text as a pandas category: decided per distinct value, the same decisions
+    categories = clients.assign(行业=clients["行业"].astype("category"), 区域=clients["区域"].astype("category"))
+    got = engine.evaluate_frame(rules, categories, "clients")
+    want = engine.result_frame(read, "clients")
+    for name in want.columns[want.attrs["data_columns"] :]:
+        assert got[name].tolist() == want[name].tolist(), name
 
 
 def test_duplicate_keys_are_flagged(rules, tmp_path):

@@ -1,4 +1,5 @@
-"""The vectorized number formatter shows numbers exactly as feel.format_value does."""
+"""The vectorized number formatter shows numbers exactly as feel.format_value does;
+reasons built a block of rows at a time are the reasons built at once."""
 
 from __future__ import annotations
 
@@ -45,3 +46,27 @@ def test_examples():
         "3.00001",
         "empty",
     ]
+
+
+def test_reasons_built_in_blocks_are_the_same(monkeypatch):
+    """Every decision of the shipped rules on the sample register (single-hit, C+, collect
+    lists, defaults, row errors): blocks of 7 rows give the same reasons as one block."""
+    from pathlib import Path
+
+    import engine
+    from engine.evaluation import decisions
+
+    root = Path(__file__).resolve().parent.parent
+    rules = engine.load_rules(root / "rules")
+    workbook = root / "workbooks" / "key_accounts.xlsx"
+    whole = engine.evaluate_workbook(rules, workbook)
+    monkeypatch.setattr(decisions, "REASON_BLOCK", 7)
+    blocks = engine.evaluate_workbook(rules, workbook)
+    policies = set()
+    for name, result in whole.results.items():
+        in_blocks = blocks.results[name]
+        assert in_blocks.reason_text.num_chunks > 1
+        assert list(in_blocks.reasons) == list(result.reasons), name
+        assert any(r is not None for r in result.reasons), name
+        policies.add(result.decision.hit_policy)
+    assert {"U", "F", "P", "C", "C+"} <= policies

@@ -75,32 +75,40 @@ def _user() -> str:
         return str(os.getuid())
 
 
-def row_table(evaluation, entity: str):
-    """One entity's audited rows as an Arrow table (typed columns, built per column)."""
+def row_table(evaluation, entity: str, rows: slice = slice(None)):
+    """One entity's audited rows (``rows``: some of them) as an Arrow table (typed
+    columns, built per column)."""
     import pyarrow as pa
 
+    return pa.table(
+        {name: _arrow(type_, values[rows]) for name, (type_, values) in _row_columns(evaluation, entity).items()}
+    )
+
+
+def _row_columns(evaluation, entity: str) -> dict[str, tuple[str | None, np.ndarray]]:
+    """The audited columns of one entity's rows as (type, values over all rows)."""
     from engine.evaluation.decisions import input_values
 
     rows = evaluation.rows[entity]
     n = len(rows)
     keys = pd.Series(rows.keys if rows.keys is not None else np.full(n, None, dtype=object), dtype=object)
     numbers = pd.Series(np.arange(2, n + 2)).astype(str)
-    columns = {
-        "key": pa.array(keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object), type=pa.string()),
-        "row": pa.array(np.arange(2, n + 2, dtype=np.int64)),
+    columns: dict[str, tuple[str | None, np.ndarray]] = {
+        "key": ("string", keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object)),
+        "row": ("row", np.arange(2, n + 2, dtype=np.int64)),
     }
     for name, col in input_values(evaluation, entity).items():
-        columns[f"in.{name}"] = _arrow(col.type, col.values)
+        columns[f"in.{name}"] = (col.type, col.values)
     for result in evaluation.for_entity(entity):
         table = result.decision
         for clause in table.outputs:
             col = result.outputs[clause.name]
-            columns[f"{table.name}.{clause.name}"] = _arrow(col.type, col.values)
-        columns[f"{table.name}.rule"] = _arrow("string", result.rules)
-        columns[f"{table.name}.error"] = _arrow("string", result.errors)
+            columns[f"{table.name}.{clause.name}"] = (col.type, col.values)
+        columns[f"{table.name}.rule"] = ("string", result.rules)
+        columns[f"{table.name}.error"] = ("string", result.errors)
         if result.near_misses is not None:
-            columns[f"{table.name}.near_misses"] = _arrow("string", result.near_misses)
-    return pa.table(columns)
+            columns[f"{table.name}.near_misses"] = ("string", result.near_misses)
+    return columns
 
 
 def _arrow(type_, values: np.ndarray):
@@ -108,6 +116,10 @@ def _arrow(type_, values: np.ndarray):
     of mixed values (rare) as the JSON text of each value."""
     import pyarrow as pa
 
+    if type_ == "row":
+        return pa.array(values)
+    if type_ == "string" and values.dtype.kind == "O":  # keys, rule ids, errors, near misses, text inputs
+        return pa.array(values, type=pa.string(), from_pandas=True)
     if values.dtype.kind == "f":
         null = np.isnan(values)
         if type_ == "boolean":
@@ -136,14 +148,26 @@ def _ipc(table) -> bytes:
 
 
 def row_chunks(evaluation) -> list[tuple[str, str, bytes]]:
-    """(entity, 'n=<rows> <first>..<last>', IPC bytes) per chunk of CHUNK_ROWS rows."""
+    """(entity, 'n=<rows> <first>..<last>', IPC bytes) per chunk of CHUNK_ROWS rows.
+    Each chunk is converted to Arrow on its own: a big run never holds a copy of
+    every audited column at once."""
+    import pyarrow as pa
+
     out = []
     for entity in evaluation.rows:
         if not evaluation.for_entity(entity):
             continue
-        table = row_table(evaluation, entity)
-        for start in range(0, table.num_rows, CHUNK_ROWS):
-            chunk = table.slice(start, CHUNK_ROWS)
+        columns = _row_columns(evaluation, entity)
+        # lists and values of mixed kinds take one Arrow type for the whole column (small columns)
+        whole = {n: _arrow(t, v) for n, (t, v) in columns.items() if t != "string" and v.dtype.kind == "O"}
+        for start in range(0, len(evaluation.rows[entity]), CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            chunk = pa.table(
+                {
+                    name: whole[name].slice(start, CHUNK_ROWS) if name in whole else _arrow(type_, values[rows])
+                    for name, (type_, values) in columns.items()
+                }
+            )
             keys = chunk["key"]
             label = f"n={chunk.num_rows} {keys[0].as_py()}..{keys[chunk.num_rows - 1].as_py()}"
             out.append((entity, label, _ipc(chunk)))

@@ -17,7 +17,7 @@ import pandas as pd
 
 from engine.errors import MissingColumnError, Position
 from engine.evaluation.aggregates import constant_column
-from engine.evaluation.columns import Column
+from engine.evaluation.columns import NULL, Column
 from engine.feel import feel_text
 from engine.io.registers import ANY_SHEET, Sheet, find_sheet, normalize_header
 from engine.model import RuleSet, Variable
@@ -50,20 +50,25 @@ class EntityRows:
 # ------------------------------------------------------------ coercion ---------
 
 
-def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | None]:
-    """Typed column plus, if some cells failed, an object array of messages."""
-    series = pd.Series(raw, dtype=object)
+def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.ndarray | None]:
+    """Typed column plus, if some cells failed, an object array of messages.
+    ``raw``: cells as read (an object array), or a typed pandas Series, whose values
+    pass through when its dtype already is the variable's type."""
+    series = raw if isinstance(raw, pd.Series) else pd.Series(raw, dtype=object)
     present = series.notna().to_numpy()
     kind = variable.type or _kind_of_cells(series[present])
+    factorized = None
     if kind == "string":
-        values, bad = _as_string(series), np.zeros(len(series), bool)
-    elif kind == "number":
-        values, bad = _as_number(series)
-    elif kind == "boolean":
-        values, bad = _as_boolean(series)
+        values, factorized = _as_text(series)
+        bad = np.zeros(len(series), bool)
     else:
-        values, bad = _as_date(series)
-    column = Column(kind, values)
+        typed = _typed(series, kind)
+        if typed is not None:
+            values, bad = typed, np.zeros(len(series), bool)
+        else:
+            series = series.astype(object).where(present, None)
+            values, bad = _convert(series, kind)
+    column = Column(kind, values, factorized)
     messages = None
     if bad.any():
         messages = np.full(len(series), None, dtype=object)
@@ -72,7 +77,7 @@ def coerce(raw: np.ndarray, variable: Variable) -> tuple[Column, np.ndarray | No
         messages[bad] = (
             f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(kind, 'a value')}"
         ).to_numpy()
-        column.values[bad] = np.nan if column.is_float else None
+        column.set_null(bad)
     if variable.required:
         messages = _check_required(column, variable, bad, messages)
     if variable.allowed is not None:
@@ -111,26 +116,66 @@ def _check_required(column: Column, variable: Variable, bad: np.ndarray, message
     return messages
 
 
+def _typed(series: pd.Series, type_: str | None) -> np.ndarray | None:
+    """A column whose dtype already is ``type_`` (a DataFrame built in code, not cells
+    read from a sheet), converted without looking at each value; None otherwise."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype):
+        if (type_ == "number" and dtype.kind in "iuf") or (type_ == "boolean" and dtype.kind == "b"):
+            return series.to_numpy(dtype=float)
+        if type_ == "date" and dtype.kind == "M":
+            days = series.to_numpy().astype("datetime64[D]")
+            return np.where(np.isnat(days), np.nan, days.astype("int64").astype(float))
+    elif (type_ == "number" and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)) or (
+        type_ == "boolean" and pd.api.types.is_bool_dtype(dtype)
+    ):
+        return series.to_numpy(dtype=float, na_value=np.nan)  # nullable Int64, Float64, boolean
+    return None
+
+
+def _convert(series: pd.Series, type_: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Cells (objects, None for blanks) to a typed array and the cells that failed.
+    Text true/false (是/否) and dates repeat: each distinct cell is converted once."""
+    convert = {"number": _as_number, "boolean": _as_boolean}.get(type_ or "", _as_date)
+    kind = pd.api.types.infer_dtype(series.to_numpy(), skipna=True)
+    if type_ in ("boolean", "date") and kind in ("string", "boolean", "date", "datetime"):
+        # one kind of value, so equal cells are equal values (factorize would merge True, 1 and 1.0)
+        codes, uniques = pd.factorize(series.to_numpy())
+        values, bad = convert(pd.Series(uniques, dtype=object))
+        return np.append(values, np.nan)[codes], np.append(bad, False)[codes]
+    return convert(series)
+
+
 _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "a date", "string": "text"}
 
 
-def _as_string(series: pd.Series) -> np.ndarray:
-    out = series.to_numpy(dtype=object).copy()
-    if pd.api.types.infer_dtype(out, skipna=True) in ("string", "empty"):  # the usual case: trim with Arrow
-        import pyarrow as pa
-        import pyarrow.compute as pc
+def _as_text(series: pd.Series) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """Text, trimmed; a cell of only spaces is empty. Objects (None for blanks) and,
+    when the cells are all text, their factorisation (built with Arrow, per distinct
+    value, so the evaluators need not factorise again)."""
+    if not isinstance(series.dtype, pd.StringDtype) and pd.api.types.infer_dtype(
+        series.to_numpy(), skipna=True
+    ) not in ("string", "empty"):
+        return _as_string(series.astype(object).where(series.notna(), None)), None
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-        text = pa.array(out, type=pa.string(), from_pandas=True)
-        trimmed = pc.utf8_trim_whitespace(text)
-        changed = np.flatnonzero(
-            pc.fill_null(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(text)), False).to_numpy(
-                zero_copy_only=False
-            )
-        )
-        if len(changed):
-            new = trimmed.take(pa.array(changed)).to_numpy(zero_copy_only=False)
-            out[changed] = np.where(new == "", None, new)
-        return out
+    # trimmed per distinct value: a cell of only spaces is empty, '' as typed stays ''
+    encoded = pc.dictionary_encode(pa.array(series, type=pa.string(), from_pandas=True))
+    raw = encoded.dictionary
+    trimmed = pc.utf8_trim_whitespace(raw)
+    blank = pc.and_(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(raw)), pc.equal(trimmed, ""))
+    values = np.asarray(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed).to_numpy(zero_copy_only=False))
+    merged, uniques = pd.factorize(values)  # ' a' and 'a' are one value once trimmed; blanks get -1
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
+    codes = np.where(codes < 0, -1, np.append(merged, -1)[codes])
+    uniques = np.asarray(uniques, dtype=object)
+    return np.append(uniques, NULL)[codes], (codes, uniques)
+
+
+def _as_string(series: pd.Series) -> np.ndarray:
+    """Cells of any kind as text: 1001.0 -> '1001', a date -> '2026-01-31'."""
+    out = series.to_numpy(dtype=object).copy()
     is_str = series.map(type).to_numpy() == str
     if is_str.any():
         stripped = series[is_str].str.strip()
@@ -237,7 +282,7 @@ def _check_allowed(column: Column, variable: Variable, present: np.ndarray, mess
         else:
             why = f" is outside the allowed values {feel_text(variable.allowed)}{_glossary_rule(variable)}"
         messages[outside] = (f"{header}: " + shown + why).to_numpy()
-        column.values[outside] = np.nan if column.is_float else None
+        column.set_null(outside)
     return messages
 
 
@@ -312,7 +357,7 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
                 needed = f"needed by {', '.join(users)}" if users else "the row key"
                 missing.append(f"sheet {sheet.name!r} has no column {shown} ({needed})")
                 continue
-            column, messages = coerce(sheet.frame[header].to_numpy(dtype=object), var)
+            column, messages = coerce(sheet.frame[header], var)
             columns[var_name] = column
             if messages is not None:
                 errors[var_name] = messages
@@ -382,7 +427,7 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     if parent.keys is None:
         missing.append(f"sheet {parent.sheet!r} has no key column {entity.key}")
         return
-    link = _as_string(pd.Series(rows.frame[header].to_numpy(dtype=object), dtype=object))
+    link, _codes = _as_text(rows.frame[header])
     parent_keys = pd.Series(parent.keys, dtype=object)
     first = ~parent_keys.duplicated().to_numpy() & parent_keys.notna().to_numpy()  # an empty key is nobody's
     index = pd.Index(parent_keys[first])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
 EPOCH = dt.date(1970, 1, 1)
 FLOAT_TYPES = ("number", "boolean", "date")
@@ -26,10 +25,15 @@ def is_none(values: np.ndarray) -> np.ndarray:
 class Column:
     __slots__ = ("type", "values", "_factorized")
 
-    def __init__(self, type_: str | None, values: np.ndarray):
+    def __init__(self, type_: str | None, values: np.ndarray, factorized: tuple[np.ndarray, np.ndarray] | None = None):
         self.type = type_
         self.values = values
-        self._factorized: tuple[np.ndarray, np.ndarray] | None = None
+        self._factorized = factorized  # (codes, uniques) when the values were built from them
+
+    def set_null(self, rows: np.ndarray) -> None:
+        """Make the values at ``rows`` (a mask or positions) null: cells that could not be used."""
+        self.values[rows] = np.nan if self.is_float else None
+        self._factorized = None
 
     def __len__(self) -> int:
         return len(self.values)
@@ -41,11 +45,17 @@ class Column:
     def isnull(self) -> np.ndarray:
         if self.is_float:
             return np.isnan(self.values)
+        if self._factorized is not None:
+            return self._factorized[0] < 0
+        import pandas as pd  # here, not at start-up: rule loading needs only numpy
+
         return pd.isna(self.values)
 
     def factorized(self) -> tuple[np.ndarray, np.ndarray]:
         """(codes, uniques); null has code -1."""
         if self._factorized is None:
+            import pandas as pd
+
             codes, uniques = pd.factorize(self.values, use_na_sentinel=True)
             self._factorized = (codes, np.asarray(uniques, dtype=object))
         return self._factorized

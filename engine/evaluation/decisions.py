@@ -3,41 +3,53 @@ graph over a workbook's entities. Pure: no I/O."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from engine import feel
 from engine.errors import EvaluatorError
+from engine.evaluation import ENGINES
 from engine.evaluation.aggregates import with_constants
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
-from engine.evaluation.reasons import input_texts, outputs_text, rule_reasons
+from engine.evaluation.reasons import input_texts, joined, outputs_text, rule_reasons
 from engine.evaluation.trace import near_misses
 from engine.evaluation.vectorized import eval_expr, test_mask
 from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
 from engine.model.graph import referenced_names
-from engine.text import format_values
+from engine.text import value_text
 
 
 @dataclass
 class DecisionResult:
-    """Per row: outputs, deciding rule id(s), reason, error (None when decided)."""
+    """Per row: outputs, deciding rule id(s), reason, error (None when decided).
+
+    Reasons are kept as Arrow text (``reason_text``, null = none): compact, and what
+    the writers take; ``reasons`` gives them as Python strings, built on first use."""
 
     decision: DecisionTable
     outputs: dict[str, Column]
     rules: np.ndarray
-    reasons: np.ndarray
+    reason_text: pa.ChunkedArray = field(repr=False)
     errors: np.ndarray
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
 
-    @property
+    @functools.cached_property
     def ok(self) -> np.ndarray:
-        """Rows that were decided."""
+        """Rows that were decided (``errors`` is not changed after evaluation)."""
         return is_none(self.errors)
+
+    @functools.cached_property
+    def reasons(self) -> np.ndarray:
+        """Per row: the reason as a Python string, or None."""
+        return np.asarray(self.reason_text.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _first_message(*messages) -> np.ndarray | None:
@@ -71,7 +83,6 @@ def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray) -> dict[s
     return {name: env[name].take(rows) for name in names if name in env}
 
 
-ENGINES = ("vectorized", "durable")
 _durable_matcher = None
 
 
@@ -136,7 +147,8 @@ def evaluate_table(
         result = _single(table, hits.winner, inputs, env, n, output_values, reasons, variables)
     else:
         result = _multi(table, hits, inputs, env, n, output_values, reasons, variables)
-    outputs, rule_ids, reason = result
+    outputs, rule_ids, reason_source = result
+    default_reasons: tuple[np.ndarray, pa.Array] | None = None
     if no_match.any():
         rows = np.flatnonzero(no_match)
         if table.has_default:
@@ -154,9 +166,8 @@ def evaluate_table(
                 _put(outputs, name, rows, col, n)
             rule_ids[rows] = "default"
             if reasons:
-                reason[rows] = "no rule matched → default " + outputs_text(
-                    table, defaults, np.arange(len(rows))
-                ).to_numpy(zero_copy_only=False)
+                shown = outputs_text(table, defaults, np.arange(len(rows)))
+                default_reasons = (rows, pc.binary_join_element_wise("no rule matched → default ", shown, ""))
         elif strict:
             errors[rows] = f"no rule of {table.name} matches this row and the table has no default output"
         elif table.hit_policy == "C#":
@@ -175,9 +186,44 @@ def evaluate_table(
         for col in outputs.values():
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
-        reason[failed] = None
     misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
-    return DecisionResult(table, outputs, rule_ids, reason, errors, matrix, misses)
+    reason_text = _reason_column(reason_source, default_reasons, n, failed)
+    return DecisionResult(table, outputs, rule_ids, reason_text, errors, matrix, misses)
+
+
+REASON_BLOCK = 1 << 17  # rows whose reasons are built at a time: bounds the text in flight
+
+
+def _no_reasons(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+    return []
+
+
+def _reason_column(build, default, n: int, failed: np.ndarray) -> pa.ChunkedArray:
+    """The reasons over all n rows, built a block of rows at a time (``build(lo, hi)``:
+    (rows, texts) pairs for the rows of that block; ``default``: the same for rows no
+    rule matched), one chunk per block; null where there is none and on failed rows."""
+    chunks = []
+    for lo in range(0, n, REASON_BLOCK):
+        hi = min(n, lo + REASON_BLOCK)
+        parts = build(lo, hi)
+        if default is not None:
+            cut = slice(*np.searchsorted(default[0], [lo, hi]))
+            if cut.stop > cut.start:
+                parts.append((default[0][cut], default[1][cut.start : cut.stop]))
+        chunks.append(_scattered([(rows - lo, text) for rows, text in parts], hi - lo, failed[lo:hi]))
+    return pa.chunked_array(chunks, pa.string())
+
+
+def _scattered(parts: list[tuple[np.ndarray, pa.Array]], n: int, failed: np.ndarray) -> pa.Array:
+    """Texts for some rows each ((rows, texts) pairs, a row in one pair at most) as
+    one Arrow column over n rows; null for rows in none of them and failed rows."""
+    if not parts:
+        return pa.nulls(n, pa.string())
+    at = np.full(n, -1, dtype=np.int64)
+    at[np.concatenate([rows for rows, _ in parts])] = np.arange(sum(len(rows) for rows, _ in parts))
+    at[failed] = -1
+    texts = pa.concat_arrays([pc.cast(t, pa.string()) for _, t in parts])
+    return texts.take(pa.array(at, mask=at < 0))
 
 
 def _empty_output(clause, n: int) -> Column:
@@ -217,10 +263,9 @@ def _listify(col: Column, empty: bool = False) -> Column:
 def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     rule_ids = np.full(n, None, dtype=object)
-    reason = np.full(n, None, dtype=object)
     decided = winner >= 0
     if not decided.any():
-        return outputs, rule_ids, reason
+        return outputs, rule_ids, _no_reasons
     ids = np.array([r.id for r in table.rules] + [None], dtype=object)
     rule_ids[:] = ids[winner]
     # plain values: one gather through a per-rule lookup table (computed entries are filled below)
@@ -238,13 +283,15 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         else:
             lookup = np.array([e.value for e in literals] + [None], dtype=object)
         col.values = lookup[winner]
+    computed = any(not isinstance(e, feel.Literal) for r in table.rules for e in r.outputs)
+    if not computed and not reasons:  # every value came from the lookup
+        return outputs, rule_ids, _no_reasons
     # computed outputs and reasons: per rule, on the rows that rule decided
     order = np.argsort(winner, kind="stable")
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
     rule_rows = {
         i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
     }
-    texts = input_texts(table, inputs, rule_rows, n) if reasons else None
     for i, rows in rule_rows.items():
         rule = table.rules[i]
         for k, clause in enumerate(table.outputs):
@@ -252,13 +299,22 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
             if not isinstance(expr, feel.Literal):
                 value = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
                 _put(outputs, clause.name, rows, value, n)
-        if reasons:
-            shown = {c.name: Column(outputs[c.name].type, outputs[c.name].values[rows]) for c in table.outputs}
-            assert texts is not None  # built above whenever reasons are asked for
-            reason[rows] = rule_reasons(
-                table, i, texts, rows, outputs_text(table, shown, np.arange(len(rows))), variables
-            )
-    return outputs, rule_ids, reason
+    if not reasons:
+        return outputs, rule_ids, _no_reasons
+    texts = input_texts(table, inputs, rule_rows, n)
+    shown = {name: Column(col.type, col.values.copy()) for name, col in outputs.items()}  # as decided, before defaults
+
+    def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        parts = []
+        for i, rows in rule_rows.items():  # each rule's rows ascending: cut at the block's bounds
+            rows = rows[slice(*np.searchsorted(rows, [lo, hi]))]
+            if len(rows):
+                values = {name: Column(col.type, col.values[rows]) for name, col in shown.items()}
+                said = outputs_text(table, values, np.arange(len(rows)))
+                parts.append((rows, rule_reasons(table, i, texts, rows, said, variables)))
+        return parts
+
+    return outputs, rule_ids, build
 
 
 def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
@@ -266,12 +322,11 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     matrix, order = hits.chosen, hits.order
     policy = table.hit_policy
     rule_ids = np.full(n, None, dtype=object)
-    reason = np.full(n, None, dtype=object)
     matched_rows = np.flatnonzero(matrix.any(axis=0))
     clause = table.outputs[0]
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     if len(matched_rows) == 0:
-        return outputs, rule_ids, reason
+        return outputs, rule_ids, _no_reasons
     rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order)
     # per rule: its outputs on the rows it matched (constants are broadcast)
     per_rule = {}
@@ -310,23 +365,30 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
                 rows_lists = stack[idx][:, sel].T.tolist()
                 values[sel] = rows_lists
             outputs[c.name] = Column("list", values)
-    if reasons:
-        sep = np.full(n, "", dtype=object)
-        acc = np.full(n, "", dtype=object)
-        texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
-        for i in order:
+    if not reasons:
+        return outputs, rule_ids, _no_reasons
+    texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
+    totals = outputs[clause.name].values.copy() if policy in AGGREGATING else None  # as decided, before defaults
+
+    def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        parts = []
+        for i in order:  # listing order: a row's reasons are joined in it
             if i not in per_rule:
                 continue
             rows, vals = per_rule[i]
-            text = rule_reasons(table, int(i), texts, rows, outputs_text(table, vals, np.arange(len(rows))), variables)
-            acc[rows] = acc[rows] + sep[rows] + text
-            sep[rows] = "; "
-        if policy in AGGREGATING:
+            cut = slice(*np.searchsorted(rows, [lo, hi]))
+            if cut.stop > cut.start:
+                said = outputs_text(table, vals, np.arange(cut.start, cut.stop))
+                parts.append((rows[cut], rule_reasons(table, int(i), texts, rows[cut], said, variables)))
+        if not parts:
+            return []
+        rows, text = joined(parts)
+        if totals is not None:
             name = {"C+": "sum", "C<": "minimum", "C>": "maximum", "C#": "count"}[policy]
-            total = format_values("number", outputs[clause.name].values[matched_rows])
-            acc[matched_rows] = f"{name} " + total + " of: " + acc[matched_rows]
-        reason[matched_rows] = acc[matched_rows]
-    return outputs, rule_ids, reason
+            text = pc.binary_join_element_wise(f"{name} ", value_text("number", totals[rows]), " of: ", text, "")
+        return [(rows, text)]
+
+    return outputs, rule_ids, build
 
 
 # ------------------------------------------------------------- the graph -------
@@ -392,6 +454,9 @@ def evaluate(
             skipped[table.name] = str(exc)
             refused.append(table.name)
             continue
+        # Arrow's allocator keeps the pages the reasons' intermediates freed; hand them
+        # back, or the numpy and Python objects that follow are placed beside them
+        pa.default_memory_pool().release_unused()
         if progress is not None:
             progress(table.name)
     return Evaluation(rules, rows, results, skipped, refused)
@@ -446,7 +511,7 @@ def _environment(
 def _own(name, producer, entity_rows: EntityRows, results):
     if producer is not None:
         res = results[producer.name]
-        return res.outputs[name], res.errors if (~is_none(res.errors)).any() else None
+        return res.outputs[name], None if res.ok.all() else res.errors
     return entity_rows.columns[name], entity_rows.cell_errors.get(name)
 
 

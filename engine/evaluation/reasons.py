@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine import feel
-from engine.evaluation.columns import Column
+from engine.evaluation.columns import NULL, Column
 from engine.text import format_value, value_text
 
 
@@ -57,16 +57,22 @@ def input_texts(
             out.append(None)
             continue
         at = np.cumsum(needed) - 1  # row -> position among the formatted rows
-        shown = value_text(column.type, column.values[needed])
+        if column.type == "string":  # text repeats: each distinct value once, then gathered
+            codes, uniques = column.factorized()
+            shown = value_text("string", np.append(uniques, NULL)).take(
+                pa.array(np.where(codes < 0, len(uniques), codes)[needed])
+            )
+        else:
+            shown = value_text(column.type, column.values[needed])
         out.append((shown, at))
     return out
 
 
 def rule_reasons(
     table, rule_index: int, inputs: list, rows: np.ndarray, outputs_shown: pa.Array, variables
-) -> np.ndarray:
-    """Reasons for the rows (positions) that rule `rule_index` decided, as an
-    object array; ``inputs`` are the input values as text (``input_texts``)."""
+) -> pa.Array:
+    """Reasons for the rows (positions) that rule `rule_index` decided, as Arrow
+    text; ``inputs`` are the input values as text (``input_texts``)."""
     rule = table.rules[rule_index]
     parts = []
     for clause, texts, test in zip(table.inputs, inputs, rule.inputs):
@@ -78,7 +84,20 @@ def rule_reasons(
         parts = [pa.array(["any case"] * len(rows), pa.string())]
     note = f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})"
     text = pc.binary_join_element_wise(*parts, " and ")
-    return pc.binary_join_element_wise(text, " → ", outputs_shown, note, "").to_numpy(zero_copy_only=False)
+    return pc.binary_join_element_wise(text, " → ", outputs_shown, note, "")
+
+
+def joined(parts: list[tuple[np.ndarray, pa.Array]], separator: str = "; ") -> tuple[np.ndarray, pa.Array]:
+    """Per row, the texts of every part that has it, in the order of ``parts``,
+    joined: the reasons of a multi-hit row, one per matching rule. ``parts`` are
+    (rows, texts) pairs; returns the rows (ascending, each once) and their texts."""
+    rows = np.concatenate([r for r, _ in parts])
+    order = np.argsort(rows, kind="stable")  # stable: a row's texts stay in the parts' order
+    rows = rows[order]
+    texts = pa.concat_arrays([t for _, t in parts]).take(pa.array(order))
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    offsets = pa.array(np.append(starts, len(rows)).astype(np.int32))
+    return rows[starts], pc.binary_join(pa.ListArray.from_arrays(offsets, texts), separator)
 
 
 def outputs_text(table, values: dict[str, Column], rows: np.ndarray) -> pa.Array:

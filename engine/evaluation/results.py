@@ -22,15 +22,16 @@ def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
     parents first; a decision's own error only where no such cause is listed."""
     rows = evaluation.rows[entity]
     n = len(rows)
-    acc = np.full(n, "", dtype=object)
-    sep = np.full(n, "", dtype=object)
-    for messages in [*rows.cell_errors.values(), rows.parent_missing]:
-        if messages is None:
-            continue
-        bad = ~is_none(messages)
-        acc[bad] = acc[bad] + sep[bad] + messages[bad]
-        sep[bad] = "; "
-    errors = np.where(acc == "", NULL, acc)
+    causes = [m for m in [*rows.cell_errors.values(), rows.parent_missing] if m is not None]
+    errors = np.full(n, None, dtype=object)
+    if causes:
+        acc = np.full(n, "", dtype=object)
+        sep = np.full(n, "", dtype=object)
+        for messages in causes:
+            bad = ~is_none(messages)
+            acc[bad] = acc[bad] + sep[bad] + messages[bad]
+            sep[bad] = "; "
+        errors = np.where(acc == "", NULL, acc)
     for result in evaluation.for_entity(entity):
         own = ~result.ok & is_none(errors)
         if own.any():
@@ -38,29 +39,44 @@ def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
     return errors
 
 
-def result_columns(evaluation: Evaluation, entity: str) -> pd.DataFrame:
-    """Decision columns for one entity's rows (without the input data)."""
-    data: dict[str, np.ndarray] = {}
+def result_columns(evaluation: Evaluation, entity: str, *, arrow_text: bool = False) -> pd.DataFrame:
+    """Decision columns for one entity's rows (without the input data). With
+    ``arrow_text`` the reason columns stay Arrow text (pandas ArrowDtype, a missing
+    reason is NA), as the writers take them: no Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data: dict[str, pd.Series] = {}
     for result in evaluation.for_entity(entity):
         name = result.decision.name
         for clause in result.decision.outputs:
             col = result.outputs[clause.name]
-            data[clause.name] = to_python(col.type, col.values) if col.is_float else col.values
-        data[f"{name}.rule"] = result.rules
-        reason = result.reasons.copy()
+            data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values)
+        data[f"{name}.rule"] = _objects(result.rules)
+        reason = result.reason_text
         failed = ~result.ok
-        reason[failed] = "error: " + result.errors[failed]
-        data[f"{name}.reason"] = reason
-    data[ERRORS_COLUMN] = row_errors(evaluation, entity)
+        if failed.any():
+            errors = pa.array(np.where(failed, result.errors, NULL), type=pa.string())
+            reason = pc.if_else(pa.array(failed), pc.binary_join_element_wise("error: ", errors, ""), reason)
+        if arrow_text:
+            data[f"{name}.reason"] = pd.Series(pd.arrays.ArrowExtensionArray(reason))
+        else:
+            data[f"{name}.reason"] = _objects(reason.to_numpy(zero_copy_only=False))
+    data[ERRORS_COLUMN] = _objects(row_errors(evaluation, entity))
+    return pd.DataFrame(data)
+
+
+def _objects(values: np.ndarray) -> pd.Series:
     # object dtype keeps None as None (pandas would infer a string dtype with NaN)
-    return pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in data.items()})
+    return pd.Series(values, dtype=object)
 
 
-def result_frame(evaluation: Evaluation, entity: str) -> pd.DataFrame:
-    """The sheet as read, followed by the decision columns."""
+def result_frame(evaluation: Evaluation, entity: str, *, arrow_text: bool = False) -> pd.DataFrame:
+    """The sheet as read, followed by the decision columns (``arrow_text``: see
+    ``result_columns``)."""
     rows = evaluation.rows[entity]
     left = rows.frame.reset_index(drop=True)
-    right = result_columns(evaluation, entity)
+    right = result_columns(evaluation, entity, arrow_text=arrow_text)
     clash = [c for c in right.columns if c in left.columns]
     if clash:  # re-evaluating a results workbook: the new decisions replace the old
         left = left.drop(columns=clash)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import engine
 from engine.model import RuleSet
-from engine.pipeline import default_rules_path
+from engine.model.rulebook import default_rules_path
 
 
 class RulesSource:

@@ -4,6 +4,8 @@ Typing the cells and joining rows to their parent is ``engine.evaluation.bind``.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,10 +45,11 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         book = CalamineWorkbook.from_path(str(path))
         sheets = []
         for name in book.sheet_names:
-            sheet = book.get_sheet_by_name(name)
-            rows = sheet.to_python(skip_empty_area=True)  # starts at sheet.start, the first non-empty cell
-            start = sheet.start or (0, 0)
-            sheets.append(Sheet(name, frame_from_rows(rows), (start[0], start[1])))
+            with _no_cycle_collection():  # millions of cells, no reference cycles: a collection would find nothing
+                sheet = book.get_sheet_by_name(name)
+                rows = sheet.to_python(skip_empty_area=True)  # starts at sheet.start, the first non-empty cell
+                start = sheet.start or (0, 0)
+                sheets.append(Sheet(name, frame_from_rows(rows), (start[0], start[1])))
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own types for broken files
@@ -82,6 +85,20 @@ def _flatten(record: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector paused (as it was before, afterwards): building a
+    sheet's cells as objects would trigger full collections that walk every cell
+    made so far, which makes reading a 1M-row sheet about a quarter slower."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def frame_from_rows(rows: list[list]) -> pd.DataFrame:

@@ -141,6 +141,9 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
     """Multi-hit outputs (lists) as 'a; b' text; every other value is written as it is."""
     out = {}
     for c in frame.columns:
+        if isinstance(frame[c].dtype, pd.ArrowDtype):  # Arrow text (reasons): written as it is
+            out[c] = frame[c]
+            continue
         values = frame[c].to_numpy(dtype=object)
         if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
             values = np.array(cell_values(frame[c]), dtype=object)

@@ -229,15 +229,15 @@ def row_cells(
     """Per sheet row (numbers as text in ``rows``), the XML of its cells from
     frame rows start..stop, columns placed at ``letters``; '' for no cells.
     Dates are day counts from ``epoch`` (the workbook's date system)."""
-    cells = [
-        _column_xml(
-            frame[name].to_numpy(dtype=object)[start:stop],
-            pc.binary_join_element_wise(letters[c], rows, ""),
-            date_style,
-            epoch,
-        )
-        for c, name in enumerate(frame.columns)
-    ]
+    cells = []
+    for c, name in enumerate(frame.columns):
+        refs = pc.binary_join_element_wise(letters[c], rows, "")
+        column = frame[name]
+        if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(column.dtype.pyarrow_dtype):
+            text = pa.array(column.iloc[start:stop])  # Arrow text (reasons): as it is
+            cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
+        else:
+            cells.append(_column_xml(column.to_numpy(dtype=object)[start:stop], refs, date_style, epoch))
     if not cells:
         return pa.array([""] * (stop - start), pa.string())
     return pc.binary_join_element_wise(*cells, "", null_handling="replace", null_replacement="")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -922,3 +923,16 @@ def _aliases(variables: dict[str, Variable]) -> dict[str, str]:
     for var in variables.values():
         aliases[var.name] = var.name  # names win over labels
     return aliases
+
+
+SHIPPED_RULES = Path(__file__).resolve().parent.parent.parent / "rules"
+
+
+def default_rules_path() -> Path:
+    """$KADE_RULES, else ./rules, else the rules shipped with kade: the rules every
+    front end uses when none are named."""
+    env = os.environ.get("KADE_RULES")
+    if env:
+        return Path(env)
+    local = Path("rules")
+    return local if local.is_dir() else SHIPPED_RULES
