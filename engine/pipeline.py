@@ -32,7 +32,7 @@ from engine.evaluation import results
 from engine.evaluation.bind import bind
 from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io import writers
-from engine.io.registers import read_workbook
+from engine.io.registers import formula_note, read_workbook
 from engine.model import RuleSet
 from engine.model.rulebook import load_rules
 from engine.version import __version__
@@ -112,6 +112,7 @@ class EvaluationRun:
     output: Path | None = None  # the file written (None for a button: the workbook itself)
     run_id: str | None = None  # the audit record
     notes: list[str] = field(default_factory=list)
+    audit_head: str | None = None  # the audit chain's head hash after this run: note it to detect truncation
     backup: Path | None = None  # --in-place: where the original is kept
 
     @property
@@ -172,6 +173,7 @@ def evaluate_to_file(
         progress.step(f"writing {out}")
         _write(frames, out, fmt, summary, source, {s.name: s.origin for s in sheets})
         run = EvaluationRun(evaluation, summary, results.error_rows(evaluation), out)
+        run.notes += formula_note(sheets)
         if source is not None and source.why_not:
             run.notes.append(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
@@ -179,6 +181,7 @@ def evaluate_to_file(
         run.run_id = _record(
             store, evaluation, audit_options, command="evaluate", engine=engine, workbook=str(workbook)
         )
+        run.audit_head = store.head if store is not None else None
     return run
 
 
@@ -212,6 +215,7 @@ def evaluate_in_place(
         run.run_id = _record(
             store, evaluation, audit_options, command="evaluate --in-place", engine=engine, workbook=str(workbook)
         )
+        run.audit_head = store.head if store is not None else None
     return run
 
 

@@ -329,7 +329,7 @@ def test_openpyxl_warnings_refuse(tmp_path, rules, monkeypatch):
     "name, content, words",
     [
         ("register.xlsm", None, "only .xlsx"),
-        ("register.xlsx", b"\xd0\xcf\x11\xe0 an OLE file", "not an .xlsx package"),
+        ("register.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 an OLE file", "Excel 97-2003 workbook"),
         ("missing.xlsx", False, "not found"),
     ],
 )

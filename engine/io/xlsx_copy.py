@@ -414,6 +414,12 @@ class _Package:
         self.path = path
         with zipfile.ZipFile(path) as zf:
             self.names = set(zf.namelist())
+            for info in zf.infolist():
+                if info.filename.lower().endswith((".xml", ".rels", ".vml")) and _declares_dtd(zf, info):
+                    raise NotAppendable(
+                        f"part {info.filename} declares a DTD (<!DOCTYPE …>), which Excel never writes "
+                        "and other programs refuse"
+                    )
             self.content_types = zf.read("[Content_Types].xml").decode("utf-8")
             root_rels = zf.read("_rels/.rels").decode("utf-8")
             main = _relationship_targets(root_rels, "", _REL + "/officeDocument")
@@ -483,6 +489,19 @@ class _Package:
             self.rels_part: rels.encode("utf-8"),
             "[Content_Types].xml": types.encode("utf-8"),
         }
+
+
+def _declares_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the part's prolog (what comes before its root element) has a <!DOCTYPE."""
+    with zf.open(info) as fh:
+        head = b""
+        while len(head) < 1 << 16:
+            block = fh.read(4096)
+            head += block
+            root = re.search(rb"<[A-Za-z_]", head)
+            if root is not None or not block:
+                return b"<!DOCTYPE" in head[: root.start() if root else len(head)]
+    return True  # a prolog of 64 KB: not written by any spreadsheet program
 
 
 def _shift_view(match: re.Match) -> str:
