@@ -361,6 +361,9 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     found_at = index.get_indexer(pd.Index(link, dtype=object))
     found_at[pd.isna(link)] = -1  # an empty link finds no parent, even a row with an empty key
     positions = np.flatnonzero(first)
+    if not len(positions):  # a parent sheet with no keyed rows (headers only): nobody's parent is there
+        found_at[:] = -1
+        positions = np.zeros(1, dtype=np.int64)
     rows.parent_index = np.where(found_at >= 0, positions[np.maximum(found_at, 0)], -1)
     absent = rows.parent_index < 0
     if absent.any():

@@ -302,6 +302,13 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
         evaluate("formula =2000+2 has no stored result (E2)", "open and save the workbook in Excel"),
         make=lambda p: edit_xlsx(SAMPLE, p, {clients: set_cell("E2", '<c r="E2"><f>2000+2</f><v></v></c>')}),
     )
+    case(
+        "client-sheet-with-headers-only",
+        evaluate('"客户编号 C0001 not found in sheet 客户"'),
+        make=lambda p: edit_xlsx(
+            SAMPLE, p, {clients: lambda x: re.sub(rb'<row r="(?!1")[0-9]+".*?</row>', b"", x, flags=re.S)}
+        ),
+    )
     # 10. small ones
     case(
         "infinity",
