@@ -681,8 +681,9 @@ def serve_command(
 
     \b
     POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
-    xlwings' JSON in, actions out. GET /health. Errors are plain text, which
-    the clients show to the user. Every Evaluate is recorded in the audit
+    xlwings' JSON in, actions out. GET /health: "ok", or what is wrong with
+    rule files that changed and do not load (the last rules that loaded stay
+    in use meanwhile). Errors are plain text, which the clients show to the user. Every Evaluate is recorded in the audit
     trail with the token's name (or the caller's address) as its user.
     Stop with Ctrl+C.
 
