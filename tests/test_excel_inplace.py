@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -386,3 +387,19 @@ def test_other_files_are_refused(tmp_path, rules, name, content, words):
         path.write_bytes(content)
     with pytest.raises(InPlaceRefused, match=words):
         evaluate_in_place(path, rules, now=NOW)
+
+
+def test_formulas_without_a_stored_result_and_error_values_are_row_errors(tmp_path, rules):
+    """openpyxl writes formulas without their results; --in-place reads through
+    openpyxl too: such a cell, and an error value, is a row error naming the cell."""
+    path = small_data(tmp_path / "formulas.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["客户"]["B2"] = "=1000+1560"  # C1's revenue, saved without a result
+    book.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert re.search(rb"<f>1000\+1560</f><v ?/>", zf.read("xl/worksheets/sheet1.xml"))
+    done = evaluate_in_place(path, rules, now=NOW)
+    errors = done.outcome.evaluation.rows["clients"].cell_errors["revenue"]
+    assert errors[0] == "年收入: formula =1000+1560 has no stored result (B2)"
+    tier = openpyxl.load_workbook(path)["客户"]
+    assert [c.value for c in tier[2]][-1] == "年收入: formula =1000+1560 has no stored result (B2)"

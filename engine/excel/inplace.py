@@ -208,9 +208,15 @@ class OpenpyxlBook:
     """A workbook port over an openpyxl workbook: values from the cached-values
     copy, writes into the copy that keeps formulas."""
 
-    def __init__(self, book: openpyxl.Workbook, values: openpyxl.Workbook, name: str):
+    def __init__(self, book: openpyxl.Workbook, values: openpyxl.Workbook, name: str, scans=()):
         self.book, self._values, self.name = book, values, name
         self.messages: list[tuple[str, str]] = []
+        self._scans = {scan.name: scan for scan in scans}  # engine.io.xlsx_scan: what has no value
+
+    def unreadable(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Cells holding an error value or a formula without a stored result (0-based)."""
+        scan = self._scans.get(sheet)
+        return scan.unreadable if scan is not None else {}
 
     def sheet_names(self) -> list[str]:
         return self.book.sheetnames
@@ -307,7 +313,7 @@ def evaluate_in_place(
     if busy:
         raise WorkbookLocked(busy)
     try:  # a renamed file, a far-away cell or a zip bomb is refused before openpyxl loads it whole
-        scan_workbook(path)
+        scans = scan_workbook(path)
     except DataError as exc:
         raise InPlaceRefused(exc.message, exc.position) from None
     with WorkbookLock(path):
@@ -319,7 +325,7 @@ def evaluate_in_place(
             )
         before = sha256_file(path)
         book, values = _load(path)
-        port = OpenpyxlBook(book, values, path.name)
+        port = OpenpyxlBook(book, values, path.name, scans)
         outcome = handlers.evaluate(port, rules, trace=trace, engine_name=engine_name)
         notes = _formula_notes(book)
         backup = backup_path(path, now)

@@ -62,16 +62,22 @@ def read_workbook(path: str | Path) -> list[Sheet]:
 
 
 def _with_scan(sheet: Sheet, scan: SheetScan | None) -> Sheet:
-    """The scan's unreadable cells placed in the frame (those outside the data are left out)."""
-    if scan is None or not scan.unreadable:
+    if scan is None:
         return sheet
+    return place_unreadable(sheet, scan.unreadable, scan.formulas_without_values)
+
+
+def place_unreadable(sheet: Sheet, cells: dict[tuple[int, int], str], formulas: list[str] | None = None) -> Sheet:
+    """Put the cells a reader had no value for (``engine.io.xlsx_scan``: 0-based
+    (row, column) of the sheet -> '#DIV/0!') into ``sheet.unreadable``, by column
+    and row of its frame; cells outside the data are left out."""
     top, left = sheet.origin
     columns = sheet.frame.columns
-    for (row, column), what in scan.unreadable.items():
+    for (row, column), what in cells.items():
         i, j = row - top - 1, column - left
         if 0 <= i < len(sheet.frame) and 0 <= j < len(columns):
             sheet.unreadable.setdefault(columns[j], {})[i] = f"{what} ({cell_name(row, column)})"
-    sheet.formulas_without_values = list(scan.formulas_without_values)
+    sheet.formulas_without_values = list(formulas or [])
     return sheet
 
 
