@@ -335,11 +335,12 @@ def _targets(rels: str, folder: str, kind: str) -> dict[str, str]:
     for tag in re.findall(r"<(?:[\w.-]+:)?Relationship\b[^>]*>", rels):
         attrs = dict(re.findall(r'\s(Id|Type|Target)\s*=\s*["\']([^"\']*)["\']', tag))
         if attrs.get("Type", "").endswith(kind) and "Target" in attrs:
-            out[attrs.get("Id", "")] = _resolve(folder, unescape(attrs["Target"]))
+            out[attrs.get("Id", "")] = resolve_part(folder, unescape(attrs["Target"]))
     return out
 
 
-def _resolve(folder: str, target: str) -> str:
+def resolve_part(folder: str, target: str) -> str:
+    """A relationship's target as a part name: relative to ``folder`` unless absolute."""
     parts: list[str] = [] if target.startswith("/") else [p for p in folder.split("/") if p]
     for piece in target.split("/"):
         if piece == "..":

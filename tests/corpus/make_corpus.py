@@ -83,6 +83,11 @@ def set_cell(ref: str, xml: str) -> Callable[[bytes], bytes]:
     return edit
 
 
+def inline_text(ref: str, text: str) -> Callable[[bytes], bytes]:
+    """Cell ``ref`` holding ``text`` (as an inline string)."""
+    return set_cell(ref, f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>')
+
+
 def add_rows(xml: str) -> Callable[[bytes], bytes]:
     return lambda part: part.replace(b"</sheetData>", xml.encode("utf-8") + b"</sheetData>", 1)
 
@@ -222,6 +227,11 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
         made.append(Case(name, list(runs), slow=heavy, **options))
 
     clients = CLIENTS_PART
+
+    def edited(edit: Callable[[bytes], bytes]) -> Callable[[Path], object]:
+        """The sample register with its 客户 sheet edited."""
+        return lambda p: edit_xlsx(SAMPLE, p, {clients: edit})
+
     # 1. a far-away cell: calamine would ask for 550 GB and abort
     case(
         "far-cell-in-another-sheet",
@@ -255,16 +265,12 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
     case(
         "far-cell-in-the-data",
         evaluate("register.xlsx!客户!XFD1048576", exits=(2,)),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: add_rows('<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')}
-        ),
+        make=edited(add_rows('<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')),
     )
     case(
         "reference-outside-the-grid",
         evaluate("register.xlsx!客户!ZZZZZ99999999", "outside Excel's grid", exits=(2,)),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: add_rows('<row r="400"><c r="ZZZZZ99999999"><v>1</v></c></row>')}
-        ),
+        make=edited(add_rows('<row r="400"><c r="ZZZZZ99999999"><v>1</v></c></row>')),
     )
     case(
         "prefixed-far-cell",
@@ -283,59 +289,51 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
     case(
         "cells-without-references",
         evaluate(exits=(1,)),  # cells placed by counting, as calamine does: within the limits, decided
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: add_rows('<row r="5000"><c><v>1</v></c><c><v>2</v></c></row>')}),
+        make=edited(add_rows('<row r="5000"><c><v>1</v></c><c><v>2</v></c></row>')),
     )
     # 2. error values and formulas without a stored result
     case(
         "error-value-in-a-number",
         evaluate('"年收入(百万元): #DIV/0! (E2)"'),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: set_cell("E2", '<c r="E2" t="e"><v>#DIV/0!</v></c>')}),
+        make=edited(set_cell("E2", '<c r="E2" t="e"><v>#DIV/0!</v></c>')),
         check=_check_error_cell,
     )
     case(
         "error-value-in-the-key",
         evaluate('"客户编号: #VALUE! (A3)"'),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: set_cell("A3", '<c r="A3" t="e"><f>A1+1</f><v>#VALUE!</v></c>')}),
+        make=edited(set_cell("A3", '<c r="A3" t="e"><f>A1+1</f><v>#VALUE!</v></c>')),
     )
     case(
         "formula-without-a-stored-result",
         evaluate("formula =2000+2 has no stored result (E2)", "open and save the workbook in Excel"),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: set_cell("E2", '<c r="E2"><f>2000+2</f><v></v></c>')}),
+        make=edited(set_cell("E2", '<c r="E2"><f>2000+2</f><v></v></c>')),
     )
     case(
         "client-sheet-with-headers-only",
         evaluate('"客户编号 C0001 not found in sheet 客户"'),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: lambda x: re.sub(rb'<row r="(?!1")[0-9]+".*?</row>', b"", x, flags=re.S)}
-        ),
+        make=edited(lambda x: re.sub(rb'<row r="(?!1")[0-9]+".*?</row>', b"", x, flags=re.S)),
     )
     # 10. small ones
     case(
         "infinity",
         evaluate("cannot read 'inf' as a number"),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: set_cell("E2", '<c r="E2"><v>1e309</v></c>')}),
+        make=edited(set_cell("E2", '<c r="E2"><v>1e309</v></c>')),
     )
     case(
         "infinity-as-text",
         evaluate("cannot read '1e309' as a number"),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: set_cell("E2", '<c r="E2" t="inlineStr"><is><t>1e309</t></is></c>')}
-        ),
+        make=edited(inline_text("E2", "1e309")),
     )
     case(
         "full-width-digits",
         evaluate(),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: set_cell("E2", '<c r="E2" t="inlineStr"><is><t>２，５６０</t></is></c>')}
-        ),
+        make=edited(inline_text("E2", "２，５６０")),
         check=_check_full_width,
     )
     case(
         "ten-thousands-written-in-chinese",
         evaluate("年收入(百万元): cannot read '100万' as a number"),
-        make=lambda p: edit_xlsx(
-            SAMPLE, p, {clients: set_cell("E2", '<c r="E2" t="inlineStr"><is><t>100万</t></is></c>')}
-        ),
+        make=edited(inline_text("E2", "100万")),
     )
     case(
         "forty-thousand-character-key",
@@ -358,7 +356,7 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
                     "B2", '<c r="B2" t="inlineStr"><is><t>=HYPERLINK("http://evil.example","x")</t></is></c>'
                 )(
                     set_cell("B3", '<c r="B3" t="inlineStr"><is><t>=cmd|\' /C calc\'!A0</t></is></c>')(
-                        set_cell("B4", '<c r="B4" t="inlineStr"><is><t>@SUM(1+1)</t></is></c>')(x)
+                        inline_text("B4", "@SUM(1+1)")(x)
                     )
                 )
             },
@@ -368,7 +366,7 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
     case(
         "doctype-in-a-sheet",
         evaluate("declares a DTD", output="out.xlsx"),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: add_doctype("<!DOCTYPE worksheet>")}),
+        make=edited(add_doctype("<!DOCTYPE worksheet>")),
         check=_check_copy_opens,
     )
     case(
@@ -378,7 +376,7 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
             SAMPLE,
             p,
             {
-                clients: lambda x: set_cell("B2", '<c r="B2" t="inlineStr"><is><t>&xxe;</t></is></c>')(
+                clients: lambda x: inline_text("B2", "&xxe;")(
                     add_doctype('<!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>')(x)
                 )
             },
@@ -395,11 +393,7 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
         make=lambda p: edit_xlsx(
             SAMPLE,
             p,
-            {
-                clients: lambda x: set_cell("B2", '<c r="B2" t="inlineStr"><is><t>&i;</t></is></c>')(
-                    add_doctype(laughs)(x)
-                )
-            },
+            {clients: lambda x: inline_text("B2", "&i;")(add_doctype(laughs)(x))},
         ),
     )
     # what the file really is
@@ -443,7 +437,7 @@ def register_cases(folder: Path | None, slow: bool = False) -> list[Case]:
     case(
         "zip-bomb",
         evaluate("unpacks to", "KADE_MAX_UNPACKED_MB", exits=(2,)),
-        make=lambda p: edit_xlsx(SAMPLE, p, {clients: big_text_part(40 << 20)}),
+        make=edited(big_text_part(40 << 20)),
         env={"KADE_MAX_UNPACKED_MB": "32"},
     )
     case(
