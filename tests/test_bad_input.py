@@ -213,6 +213,7 @@ def test_bad_input_ends_cleanly(corpus, case):
             assert outcome.status >= 0, f"killed by signal {-outcome.status}: {shown}"
             assert outcome.status in run.exits, shown
             assert not outcome.changed, f"inputs changed: {outcome.changed}"
+            assert len(outcome.text) < 20_000, f"{len(outcome.text):,} characters of output: {shown[:500]}"  # no dumps
         for words in run.says:
             assert words in outcome.text or words in outcome.written, f"{words!r} not said: {shown}"
     if case.check is not None:

@@ -746,13 +746,13 @@ class _Loader:
         for pattern, what in checks:
             if pattern.search(bare):
                 self.fail(
-                    f"{text.strip()!r} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
+                    f"{_shown(text)} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
                     where,
                     exc.position.offset,
                     unsupported=True,
                 )
                 return
-        self.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
+        self.fail(f"{_shown(text)}: {exc.message}", where, exc.position.offset)
 
     def resolve(self, node, scope: _Scope, where: str | None):
         """Rename DMN names to kade names; check calls. None after recording a problem."""
@@ -1092,3 +1092,9 @@ def normalize_allowed(test):
     ):
         return test, tuple(t.endpoint.value for t in test.tests)
     return test, ()
+
+
+def _shown(text: str) -> str:
+    """An expression quoted in a message, cut when long (a 100,000-term sum)."""
+    text = text.strip()
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + "…"

@@ -63,7 +63,12 @@ MAX_OPERATORS = 200
 
 
 def _describe(tok: Token) -> str:
-    return "the end of the cell" if tok.kind == "end" else f"'{tok.text}'"
+    return "the end of the cell" if tok.kind == "end" else f"'{_shown(tok.text)}'"
+
+
+def _shown(text: str) -> str:
+    """A token in a message: a 40,000-character string is not repeated whole."""
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 class _Parser:
@@ -184,7 +189,7 @@ class _Parser:
             and node.type != self.expected
         ):
             raise FeelTypeError(
-                f"expected {TYPE_WORDS[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else tok.text}",
+                f"expected {TYPE_WORDS[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else _shown(tok.text)}",
                 Position(offset=tok.offset),
             )
         return node
