@@ -346,7 +346,7 @@ def check(
         if run.report is not None:
             click.echo(f"wrote {run.report}")
         if run.run_id:
-            click.echo(f"audited as run {run.run_id}")
+            click.echo(f"audited as run {run.run_id}; audit chain head {run.audit_head}")
     finish(run.exit_code)
 
 

@@ -263,6 +263,7 @@ class CheckRun:
     compliance: object  # engine.analysis.compliance.Compliance
     report: Path | None
     run_id: str | None
+    audit_head: str | None = None  # the audit chain's head hash after this run
 
     @property
     def exit_code(self) -> int:
@@ -270,7 +271,12 @@ class CheckRun:
 
     def to_dict(self) -> dict:
         doc = self.compliance.to_dict()  # type: ignore[attr-defined]
-        return {**doc, "report": str(self.report) if self.report else None, "audit_run": self.run_id}
+        return {
+            **doc,
+            "report": str(self.report) if self.report else None,
+            "audit_run": self.run_id,
+            "audit_head": self.audit_head,
+        }
 
 
 def check_register(
@@ -303,7 +309,7 @@ def check_register(
         run_id = _record(
             store, result.evaluation, audit_options, command="check", engine="vectorized", workbook=str(workbook)
         )
-    return CheckRun(result, report_path, run_id)
+    return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
 
 # ---------------------------------------------------------------- explain ------
