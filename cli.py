@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,7 +290,7 @@ def _print_run(run: pipeline.EvaluationRun) -> None:
     elif run.output is not None:
         click.echo(f"wrote {run.output}")
     if run.run_id:
-        click.echo(f"audited as run {run.run_id}")
+        click.echo(f"audited as run {run.run_id}; audit chain head {run.audit_head}")
 
 
 # ------------------------------------------------------------------ check ------
@@ -365,7 +366,7 @@ def check(
         if run.report is not None:
             click.echo(f"wrote {run.report}")
         if run.run_id:
-            click.echo(f"audited as run {run.run_id}")
+            click.echo(f"audited as run {run.run_id}; audit chain head {run.audit_head}")
     finish(run.exit_code)
 
 
@@ -395,7 +396,8 @@ def rules_check(path: Path | None, fmt: str):
 
     \b
     Every finding names its cells (file!sheet!cell) and gives an example row.
-    Exit status: 0 clean (notes only), 1 errors or warnings, 2 rules unreadable.
+    Exit status: 0 clean (notes only), 1 errors or warnings, 2 rules unreadable
+    or not loadable (every cell that stops them loading is listed).
 
     \b
     Examples:
@@ -718,10 +720,11 @@ def serve_command(
     POST /xlwings/evaluate, /xlwings/why, /xlwings/check: the workbook as
     xlwings' JSON in, actions out (Why?: add ?worksheet=N, the active sheet's
     position among the worksheets, as the VBA macros in docs/excel.md do).
-    GET /health. Errors are plain text, which the clients show to the user.
-    Every Evaluate is recorded in the audit trail with the token's name (or
-    the caller's address) as its user, and fills the sheet 'kade summary'
-    with the run's id. Stop with Ctrl+C.
+    GET /health: "ok", or what is wrong with rule files that changed and do not
+    load (the last rules that loaded stay in use meanwhile). Errors are plain
+    text, which the clients show to the user. Every Evaluate is recorded in the
+    audit trail with the token's name (or the caller's address) as its user,
+    and fills the sheet 'kade summary' with the run's id. Stop with Ctrl+C.
 
     \b
     Examples:
@@ -909,25 +912,47 @@ def audit_export(run_id, output, audit_location):
 
 @audit_group.command(name="verify")
 @audit_option
-def audit_verify(audit_location):
-    """Check the whole hash chain; exit 1 naming the first bad record.
+@click.option(
+    "--head",
+    "head",
+    default=None,
+    metavar="HASH",
+    help="A head hash noted earlier (each run and each verify prints it): the chain must still hold it, "
+    "so runs removed from the end are found too.",
+)
+def audit_verify(audit_location, head):
+    """Check the whole hash chain and the database itself; exit 1 naming the
+    first bad record.
 
     \b
-    Any record altered, deleted, inserted or reordered breaks the chain.
-    Note the printed head hash: comparing it later also detects records
-    removed from the end.
+    Any record altered, deleted, inserted or reordered breaks the chain; so
+    does a damaged database file, a missing table or an empty chain. Nothing
+    is created: a mistyped path is an error (exit 2). Runs removed from the
+    end leave a shorter chain that is intact in itself: keep the head hash a
+    run or verify prints somewhere else, and pass it with --head.
 
     \b
     Examples:
       kade audit verify
       kade audit verify --audit /srv/kade/audit.sqlite
+      kade audit verify --head 5f0c3e…   # the head noted after last month's runs
     """
-    with _store(audit_location) as store:
-        result = store.verify()
+    if head is not None and not re.fullmatch(r"[0-9a-fA-F]{12,64}", head):
+        raise KadeFailure("--head takes a head hash as printed (64 hex digits; the first 12 or more will do)")
+    from engine import audit
+
+    with reported():
+        store = audit.open_store(audit_location, create=False)
+    try:
+        with reported():
+            result = store.verify(head)
+    finally:
+        store.close()
     if result.ok:
         click.echo(f"audit chain intact: {result.checked:,} records, head {result.head}")
         finish(0)
-    click.secho(f"audit chain broken at record {result.seq}: {result.problem}", fg="red", err=True)
+    where = f"at record {result.seq}" if result.seq else "in " + store.location
+    click.secho(f"audit chain not intact {where}: {result.problem}", fg="red", err=True)
     finish(1)
 
 

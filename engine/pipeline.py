@@ -32,7 +32,7 @@ from engine.evaluation import results
 from engine.evaluation.bind import bind
 from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io import writers
-from engine.io.registers import read_workbook
+from engine.io.registers import formula_note, read_workbook
 from engine.model import RuleSet
 from engine.model.rulebook import default_rules_path, load_rules
 from engine.version import __version__
@@ -112,6 +112,7 @@ class EvaluationRun:
     output: Path | None = None  # the file written (None for a button: the workbook itself)
     run_id: str | None = None  # the audit record
     notes: list[str] = field(default_factory=list)
+    audit_head: str | None = None  # the audit chain's head hash after this run: note it to detect truncation
     backup: Path | None = None  # --in-place: where the original is kept
 
     @property
@@ -173,6 +174,7 @@ def evaluate_to_file(
         progress.step(f"writing {out}")
         _write(frames, out, fmt, summary, source, {s.name: s.origin for s in sheets})
         run = EvaluationRun(evaluation, summary, results.error_rows(evaluation), out)
+        run.notes += formula_note(sheets)
         if source is not None and source.why_not:
             run.notes.append(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
@@ -180,6 +182,7 @@ def evaluate_to_file(
         run.run_id = _record(
             store, evaluation, audit_options, command="evaluate", engine=engine, workbook=str(workbook)
         )
+        run.audit_head = store.head if store is not None else None
     return run
 
 
@@ -213,6 +216,7 @@ def evaluate_in_place(
         run.run_id = _record(
             store, evaluation, audit_options, command="evaluate --in-place", engine=engine, workbook=str(workbook)
         )
+        run.audit_head = store.head if store is not None else None
     return run
 
 
@@ -276,6 +280,7 @@ class CheckRun:
     compliance: object  # engine.analysis.compliance.Compliance
     report: Path | None
     run_id: str | None
+    audit_head: str | None = None  # the audit chain's head hash after this run
 
     @property
     def exit_code(self) -> int:
@@ -283,7 +288,12 @@ class CheckRun:
 
     def to_dict(self) -> dict:
         doc = self.compliance.to_dict()  # type: ignore[attr-defined]
-        return {**doc, "report": str(self.report) if self.report else None, "audit_run": self.run_id}
+        return {
+            **doc,
+            "report": str(self.report) if self.report else None,
+            "audit_run": self.run_id,
+            "audit_head": self.audit_head,
+        }
 
 
 def check_register(
@@ -316,7 +326,7 @@ def check_register(
         run_id = _record(
             store, result.evaluation, audit_options, command="check", engine="vectorized", workbook=str(workbook)
         )
-    return CheckRun(result, report_path, run_id)
+    return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
 
 # ---------------------------------------------------------------- explain ------

@@ -229,3 +229,64 @@ def test_no_audit_and_bad_location(model, tmp_path):
     assert bad.exit_code == 2 and "cannot open the audit database" in bad.output
     pg = evaluate_cli(rules, data, "--audit", "postgresql://nobody@127.0.0.1:1/none")
     assert pg.exit_code == 2 and "cannot connect to the audit database" in pg.output
+
+
+# ------------------------------------------------ nothing to verify is not intact
+
+
+def test_verify_never_creates_a_store(tmp_path):
+    missing = tmp_path / "mistyped" / "audit.sqlite"
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", str(missing)])
+    assert result.exit_code == 2 and "no audit database at" in result.output
+    assert not missing.exists() and not missing.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "attack, expected",
+    [
+        ("DELETE FROM kade_audit", "the audit chain is empty"),
+        ("DROP TABLE kade_audit", "holds no audit table (kade_audit)"),
+    ],
+)
+def test_an_empty_or_dropped_chain_is_not_intact(model, location, attack, expected):
+    rules, data = model
+    evaluate_cli(rules, data, "--audit", location)
+    _tamper(location, attack)
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", location])
+    assert result.exit_code == 1 and expected in result.output and "intact:" not in result.output
+
+
+def test_the_head_a_run_prints_finds_a_removed_last_run(model, location):
+    rules, data = model
+    evaluate_cli(rules, data, "--audit", location)
+    second = evaluate_cli(rules, data, "--audit", location)
+    head = second.output.split("audit chain head ")[1].split()[0]
+    verified = CliRunner().invoke(main, ["audit", "verify", "--audit", location, "--head", head])
+    assert verified.exit_code == 0 and f"head {head}" in verified.output
+    with _open(location) as store:
+        last = store.runs()[-1]["run_id"]
+    _tamper(location, f"DELETE FROM kade_audit WHERE run_id = '{last}'")
+    # the shorter chain is intact in itself: only the head noted before tells
+    assert CliRunner().invoke(main, ["audit", "verify", "--audit", location]).exit_code == 0
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", location, "--head", head[:16]])
+    assert result.exit_code == 1 and f"does not hold the head {head[:16]}" in result.output
+
+
+def test_verify_runs_sqlites_own_integrity_check(model, tmp_path):
+    """A flipped byte in an index page: the chain (read through the table) is
+    intact, SQLite's integrity check is not."""
+    rules, data = model
+    location = tmp_path / "t.sqlite"
+    for _ in range(2):
+        evaluate_cli(rules, data, "--audit", str(location))
+    raw = bytearray(location.read_bytes())
+    page_size = int.from_bytes(raw[16:18], "big")
+    index_pages = [p for p in range(1, len(raw) // page_size) if raw[p * page_size] == 0x0A]  # leaf index b-tree
+    assert index_pages
+    last_byte = (index_pages[0] + 1) * page_size - 1  # cells are packed from the page's end
+    raw[last_byte] ^= 0x55
+    location.write_bytes(bytes(raw))
+    with _open(str(location)) as store:
+        assert store._walk(None).ok  # what the chain alone says
+    result = CliRunner().invoke(main, ["audit", "verify", "--audit", str(location)])
+    assert result.exit_code == 1 and "the audit database file is damaged" in result.output

@@ -288,7 +288,7 @@ def test_load_errors_are_findings_and_a_missing_path_is_unreadable(tmp_path):
     bad = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")], [("T1", ">= 1o0", '"gold"', "")], None)
     report = check_path(small_model(tmp_path / "r", {"r.xlsx": [bad]}))
     [finding] = report.findings
-    assert (finding.kind, report.exit_code) == ("rule_error", 1) and finding.cells[0].endswith("r.xlsx!tier!B6")
+    assert (finding.kind, report.exit_code) == ("rule_error", 2) and finding.cells[0].endswith("r.xlsx!tier!B6")
     assert "1 problem stops the rules from loading" in report.render_text()
     missing = check_path(tmp_path / "nowhere")
     assert missing.exit_code == 2 and "not found" in missing.unreadable

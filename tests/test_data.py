@@ -61,7 +61,7 @@ def test_missing_column_names_column_and_tables(rules, tmp_path):
 def test_unreadable_workbook(rules, tmp_path):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"this is not a zip file")
-    with pytest.raises(DataError, match="cannot read workbook"):
+    with pytest.raises(DataError, match="a text file named .xlsx, not an Excel workbook"):
         engine.evaluate_workbook(rules, bad)
     with pytest.raises(DataError, match="workbook not found"):
         engine.evaluate_workbook(rules, tmp_path / "nope.xlsx")

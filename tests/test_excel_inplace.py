@@ -7,7 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from engine.excel.inplace import evaluate_in_place, parts_openpyxl_drops
 from tests.workbook_factory import small_data, small_model
 
 NOW = dt.datetime(2026, 11, 25, 9, 30, 0)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -181,6 +187,46 @@ def test_a_stale_lock_names_the_file_to_delete(register, rules):
     with pytest.raises(WorkbookLocked, match="pid 1, anna@pc.*delete .*register.xlsx.kade-lock"):
         evaluate_in_place(register, rules, now=NOW)
     assert lock.exists()  # someone else's lock is not ours to remove
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from engine.excel.inplace import WorkbookLock
+from engine.io.writers import atomic_path
+register = Path(sys.argv[1])
+WorkbookLock(register).__enter__()
+atomic_path(register).__enter__().write_bytes(b"half a workbook")
+print("writing", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_nothing_in_the_way(register, rules):
+    """kill -9 while a kade holds the lock and has half a temporary file: the next
+    run sees that process is gone, takes the lock over and removes the file."""
+    original = register.read_bytes()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(register)], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    lock = register.with_name("register.xlsx.kade-lock")
+    left = [p for p in register.parent.iterdir() if p.name.startswith(f".{register.name}.")]
+    assert lock.exists() and f"pid {writer.pid}," in lock.read_text() and len(left) == 1
+    assert register.read_bytes() == original
+    evaluate_in_place(register, rules, now=NOW)
+    assert not lock.exists() and not left[0].exists()
+    assert not [p for p in register.parent.iterdir() if p.name.startswith(f".{register.name}.")]
+
+
+def test_a_live_writers_lock_on_this_machine_is_respected(register, rules):
+    lock = register.with_name("register.xlsx.kade-lock")
+    lock.write_text(f"pid {os.getppid()}, someone@{socket.gethostname()}, since 2026-11-24T08:00:00\n")
+    with pytest.raises(WorkbookLocked, match="another kade is writing"):
+        evaluate_in_place(register, rules, now=NOW)
+    assert lock.exists()
 
 
 @pytest.mark.parametrize("owner, app", [("~$register.xlsx", "Excel"), (".~lock.register.xlsx#", "LibreOffice")])
@@ -364,7 +410,7 @@ def test_openpyxl_warnings_refuse(tmp_path, rules, monkeypatch):
     "name, content, words",
     [
         ("register.xlsm", None, "only .xlsx"),
-        ("register.xlsx", b"\xd0\xcf\x11\xe0 an OLE file", "not an .xlsx package"),
+        ("register.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 an OLE file", "Excel 97-2003 workbook"),
         ("missing.xlsx", False, "not found"),
     ],
 )
@@ -376,3 +422,19 @@ def test_other_files_are_refused(tmp_path, rules, name, content, words):
         path.write_bytes(content)
     with pytest.raises(InPlaceRefused, match=words):
         evaluate_in_place(path, rules, now=NOW)
+
+
+def test_formulas_without_a_stored_result_and_error_values_are_row_errors(tmp_path, rules):
+    """openpyxl writes formulas without their results; --in-place reads through
+    openpyxl too: such a cell, and an error value, is a row error naming the cell."""
+    path = small_data(tmp_path / "formulas.xlsx")
+    book = openpyxl.load_workbook(path)
+    book["客户"]["B2"] = "=1000+1560"  # C1's revenue, saved without a result
+    book.save(path)
+    with zipfile.ZipFile(path) as zf:
+        assert re.search(rb"<f>1000\+1560</f><v ?/>", zf.read("xl/worksheets/sheet1.xml"))
+    done = evaluate_in_place(path, rules, now=NOW)
+    errors = done.outcome.evaluation.rows["clients"].cell_errors["revenue"]
+    assert errors[0] == "年收入: formula =1000+1560 has no stored result (B2)"
+    tier = openpyxl.load_workbook(path)["客户"]
+    assert [c.value for c in tier[2]][-1] == "年收入: formula =1000+1560 has no stored result (B2)"

@@ -107,8 +107,9 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
-        """0 clean (notes only), 1 errors or warnings, 2 unreadable."""
-        if self.unreadable:
+        """0 clean (notes only), 1 errors or warnings, 2 unreadable or not loadable
+        (cells that stop the rules loading are listed as findings)."""
+        if self.unreadable or any(f.kind == "rule_error" for f in self.findings):
             return 2
         return 1 if any(f.severity in (ERROR, WARNING) for f in self.findings) else 0
 

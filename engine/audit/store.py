@@ -97,10 +97,15 @@ class AuditStore:
 
     placeholder = "?"
 
-    def __init__(self, location: str):
+    def __init__(self, location: str, *, create: bool = True):
+        """Open the store at ``location``; with ``create`` (writing runs) the table is
+        made if missing, without it (verifying) nothing is created or changed."""
         self.location = location
+        self.create = create
+        self.head: str | None = None  # the chain's last hash after this process's last append_run
         self.conn = self._connect()
-        self._create()
+        if create:
+            self._create()
 
     # dialect hooks
     def _connect(self):
@@ -154,6 +159,7 @@ class AuditStore:
         except Exception as exc:
             self.conn.rollback()
             raise AuditError(f"cannot write the audit record to {self.location}: {exc}") from exc
+        self.head = prev
         return run_id
 
     # reading
@@ -210,11 +216,37 @@ class AuditStore:
             matching = [r for r in runs if r.get("workbook") == name]
         return matching[-1] if matching else None
 
-    def verify(self) -> Verification:
+    def verify(self, head: str | None = None) -> Verification:
+        """Walk the whole chain. Not intact: a damaged database, a missing table, an
+        empty chain, any entry altered, deleted, inserted or moved - and, given the
+        ``head`` hash noted after an earlier run, a chain that no longer holds it
+        (runs removed from the end)."""
+        damage = self._damage()
+        if damage:
+            return Verification(False, 0, GENESIS, damage)
+        if not self._has_table():
+            return Verification(
+                False, 0, GENESIS, f"{self.location} holds no audit table ({TABLE}): not an audit store, or dropped"
+            )
+        try:
+            result = self._walk(head)
+        except Exception as exc:  # a damaged page shows up as a failing read
+            return Verification(False, 0, GENESIS, f"the audit database cannot be read: {exc}")
+        return result
+
+    def _damage(self) -> str | None:
+        """The database's own integrity check, where it has one (SQLite)."""
+        return None
+
+    def _has_table(self) -> bool:
+        raise NotImplementedError
+
+    def _walk(self, head: str | None) -> Verification:
         cur = self.conn.cursor()
         cur.execute(f"SELECT seq, run_id, kind, entity, row_key, payload, prev_hash, hash FROM {TABLE} ORDER BY seq")
         prev, expected_seq, count = GENESIS, 1, 0
         open_run = None
+        seen_head = head is None
         for row in cur:
             e = Entry.from_row(row)
             count += 1
@@ -256,9 +288,21 @@ class AuditStore:
                     )
                 open_run = None
             prev, expected_seq = e.hash, expected_seq + 1
+            seen_head = seen_head or (head is not None and e.hash.startswith(head.lower()))
         if open_run is not None:
             return Verification(
                 False, count, prev, f"run {open_run[0]} has no end entry: its last rows were deleted", expected_seq
+            )
+        if count == 0:
+            return Verification(False, 0, GENESIS, "the audit chain is empty: there is nothing to verify")
+        if not seen_head:
+            return Verification(
+                False,
+                count,
+                prev,
+                f"the chain does not hold the head {head}: records after it were removed "
+                "(or the hash is from another audit store)",
+                expected_seq,
             )
         return Verification(True, count, prev)
 
@@ -270,15 +314,37 @@ class SqliteStore(AuditStore):
         import sqlite3
 
         path = Path(self.location)
+        if not self.create and not path.is_file():
+            raise AuditError(
+                f"no audit database at {path} (nothing is created here: check the path, --audit or $KADE_AUDIT)"
+            )
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if self.create:
+                path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
-            _switch_to_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.create:
+                _switch_to_wal(conn)
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=60000")
         except (sqlite3.Error, OSError) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
         return _AutoTx(conn)
+
+    def _damage(self) -> str | None:
+        import sqlite3
+
+        try:
+            found = [row[0] for row in self.conn.cursor().execute("PRAGMA integrity_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            return f"the audit database file is damaged: {exc}"
+        if found != ["ok"]:
+            return "the audit database file is damaged (SQLite integrity check: " + "; ".join(map(str, found)) + ")"
+        return None
+
+    def _has_table(self) -> bool:
+        cur = self.conn.cursor()
+        cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,))
+        return cur.fetchone() is not None
 
     def _begin_exclusive(self, cur):
         cur.execute("BEGIN IMMEDIATE")  # takes the write lock before reading the chain head
@@ -340,15 +406,24 @@ class PostgresStore(AuditStore):
     def _begin_exclusive(self, cur):
         cur.execute(f"LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE")  # one writer at a time; readers go on
 
+    def _has_table(self) -> bool:
+        cur = self.conn.cursor()
+        cur.execute("SELECT to_regclass(%s)", (TABLE,))
+        row = cur.fetchone()
+        self.conn.rollback()  # end the read's transaction: verify reads in its own
+        return row is not None and row[0] is not None
+
     def _begin_exclusive_schema(self, cur):
         cur.execute("SELECT pg_advisory_xact_lock(740510)")  # the table may not exist yet: lock a number
 
 
-def open_store(location: str | None = None) -> AuditStore:
+def open_store(location: str | None = None, *, create: bool = True) -> AuditStore:
+    """The store at ``location`` (default: ``default_location()``). ``create=False``
+    opens an existing store only, changing nothing (for verifying)."""
     location = location or default_location()
     if location.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(location)
-    return SqliteStore(location)
+        return PostgresStore(location, create=create)
+    return SqliteStore(location, create=create)
 
 
 def json_bytes(doc: dict) -> bytes:

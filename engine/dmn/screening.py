@@ -93,7 +93,7 @@ class FeelReader:
         temporal = _TEMPORAL.search(bare)
         if temporal and " ".join(temporal.group(1).split()) not in scope:
             self.doc.fail(
-                f"{text.strip()!r} uses FEEL's {' '.join(temporal.group(1).split())}() values: kade supports number, "
+                f"{_shown(text)} uses FEEL's {' '.join(temporal.group(1).split())}() values: kade supports number, "
                 "string, boolean and date values",
                 where,
                 temporal.start(),
@@ -113,13 +113,13 @@ class FeelReader:
         for pattern, what in checks:
             if pattern.search(bare):
                 self.doc.fail(
-                    f"{text.strip()!r} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
+                    f"{_shown(text)} uses {what}, which is beyond S-FEEL (DMN compliance level 2): not supported",
                     where,
                     exc.position.offset,
                     unsupported=True,
                 )
                 return
-        self.doc.fail(f"{text.strip()!r}: {exc.message}", where, exc.position.offset)
+        self.doc.fail(f"{_shown(text)}: {exc.message}", where, exc.position.offset)
 
 
 def _negated_non_boolean(node):
@@ -131,3 +131,9 @@ def _negated_non_boolean(node):
         if isinstance(operand, feel.Literal) and operand.type not in (None, feel.BOOLEAN):
             return operand
     return None
+
+
+def _shown(text: str) -> str:
+    """An expression quoted in a message, cut when long (a 100,000-term sum)."""
+    text = text.strip()
+    return repr(text) if len(text) <= 80 else repr(text[:80]) + "…"

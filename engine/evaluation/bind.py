@@ -24,7 +24,7 @@ from engine.model import RuleSet, Variable
 from engine.model.graph import referenced_names
 from engine.text import format_value
 
-_THOUSANDS = r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?"
+_THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?"
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对", "有", "√", "✓", "真"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "不", "无", "×", "✗", "假"}
 _DATE_FORMATS = ("ISO8601", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d.%m.%Y")
@@ -72,7 +72,7 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
     messages = None
     if bad.any():
         messages = np.full(len(series), None, dtype=object)
-        shown = series[bad].map(lambda v: str(v))  # only the bad cells, for the message
+        shown = series[bad].map(_shown)  # only the bad cells, for the message
         header = variable.headers[0] if variable.headers else variable.name
         messages[bad] = (
             f"{header}: cannot read " + shown.map(repr) + f" as {_TYPE_NAME.get(kind, 'a value')}"
@@ -146,6 +146,12 @@ def _convert(series: pd.Series, type_: str | None) -> tuple[np.ndarray, np.ndarr
     return convert(series)
 
 
+def _shown(value) -> str:
+    """A cell's value in a message: long text cut (the cell is named beside it)."""
+    text = str(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
 _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "a date", "string": "text"}
 
 
@@ -208,15 +214,30 @@ def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     is_str = kinds == str
     if is_str.any():
         text = series[is_str].str.strip()
-        text = text.where(~text.str.fullmatch(_THOUSANDS), text.str.replace(",", "", regex=False))
-        parsed = pd.to_numeric(
-            text.where(text.str.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?"), None), errors="coerce"
-        ).to_numpy(dtype=float)
+        parsed = _parse_numbers(text)
+        typed = (text != "").to_numpy()
+        failed = np.isnan(parsed) & typed
+        if failed.any():  # full-width digits an input method typed (１２３，４５６) are the same number
+            parsed[failed] = _parse_numbers(text[failed].str.translate(_FULL_WIDTH).str.strip())
         out[is_str] = parsed
-        bad[is_str] = np.isnan(parsed) & (text != "").to_numpy()
+        bad[is_str] = np.isnan(parsed) & typed
     other = ~numeric & ~is_str & series.notna().to_numpy()
     bad |= other  # booleans, dates, times in a number column
+    infinite = np.isinf(out)  # '1e309', or a stored inf: no amount a register holds
+    if infinite.any():
+        bad |= infinite
+        out[infinite] = np.nan
     return out, bad
+
+
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－＋ｅＥ\u3000", "0123456789.,-+eE ")
+
+
+def _parse_numbers(text: pd.Series) -> np.ndarray:
+    """'1,234.5', '-7', '2e3' as floats; NaN for anything else."""
+    text = text.where(~text.str.fullmatch(_THOUSANDS), text.str.replace(",", "", regex=False))
+    number = text.str.fullmatch(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+    return np.array(pd.to_numeric(text.where(number, None), errors="coerce"), dtype=float)
 
 
 def _as_boolean(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -264,6 +285,20 @@ def _as_date(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     other = ~is_date & ~is_num & ~is_str & series.notna().to_numpy()
     bad |= other
     return out, bad
+
+
+def _mark_unreadable(cells: dict[int, str] | None, column: Column, variable: Variable, messages):
+    """Cells the reader had no value for (an error value, a formula saved without
+    its result) are row errors naming the cell, never empty values."""
+    if not cells:
+        return messages
+    rows = np.fromiter(cells, dtype=np.int64, count=len(cells))
+    header = variable.headers[0] if variable.headers else variable.name
+    if messages is None:
+        messages = np.full(len(column), None, dtype=object)
+    messages[rows] = [f"{header}: {what}" for what in cells.values()]
+    column.values[rows] = np.nan if column.is_float else None
+    return messages
 
 
 def _check_allowed(column: Column, variable: Variable, present: np.ndarray, messages):
@@ -358,6 +393,7 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
                 missing.append(f"sheet {sheet.name!r} has no column {shown} ({needed})")
                 continue
             column, messages = coerce(sheet.frame[header], var)
+            messages = _mark_unreadable(sheet.unreadable.get(header), column, var, messages)
             columns[var_name] = column
             if messages is not None:
                 errors[var_name] = messages
@@ -434,6 +470,9 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     found_at = index.get_indexer(pd.Index(link, dtype=object))
     found_at[pd.isna(link)] = -1  # an empty link finds no parent, even a row with an empty key
     positions = np.flatnonzero(first)
+    if not len(positions):  # a parent sheet with no keyed rows (headers only): nobody's parent is there
+        found_at[:] = -1
+        positions = np.zeros(1, dtype=np.int64)
     rows.parent_index = np.where(found_at >= 0, positions[np.maximum(found_at, 0)], -1)
     absent = rows.parent_index < 0
     if absent.any():

@@ -30,6 +30,7 @@ from engine.excel.errors import SelectionError
 from engine.excel.layout import SheetLayout, data_sheet, result_names
 from engine.excel.port import DECISION_HEADER, ERROR_CELL, ERROR_HEADER, WorkbookPort
 from engine.io.cells import cell_values
+from engine.io.registers import place_unreadable
 from engine.io.xlsx_copy import SUMMARY_SHEET
 from engine.model import RuleSet
 from engine.text import format_value
@@ -67,6 +68,8 @@ def _read_data_sheets(book: WorkbookPort, rules: RuleSet) -> dict[str, tuple[She
 def _evaluate(book: WorkbookPort, rules: RuleSet, **options):
     sheets = _read_data_sheets(book, rules)
     frames = [data_sheet(grid, layout) for layout, grid in sheets.values()]
+    if hasattr(book, "unreadable"):  # a port over a file: error values, formulas without a stored result
+        frames = [place_unreadable(frame, book.unreadable(frame.name)) for frame in frames]
     evaluation = engine.evaluate_sheets(rules, frames, source=_book_name(book), **options)
     return evaluation, sheets
 

@@ -17,6 +17,7 @@ The decisions are written by the same handler as the Evaluate button
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import os
@@ -33,9 +34,11 @@ from openpyxl.styles import PatternFill
 from openpyxl.utils import get_column_letter
 
 from engine.audit import sha256_file
+from engine.errors import DataError
 from engine.excel import handlers
 from engine.excel.errors import InPlaceRefused, WorkbookLocked
-from engine.io.writers import atomic_path
+from engine.io.writers import atomic_path, process_alive
+from engine.io.xlsx_scan import scan_workbook
 from engine.model import RuleSet
 from engine.text import display_width
 
@@ -155,19 +158,43 @@ class WorkbookLock:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                holder = self.path.read_text(encoding="utf-8").strip()
+                holder = self.path.read_text(encoding="utf-8")
             except OSError:
                 holder = "unknown"
-            raise WorkbookLocked(
-                f"another kade is writing {self.path.with_suffix('').name} ({holder}); "
-                f"if none is running, delete {self.path}"
-            ) from None
+            if not self._take_over(holder):
+                raise WorkbookLocked(
+                    f"another kade is writing {self.path.with_suffix('').name} ({holder.strip()}); "
+                    f"if none is running, delete {self.path}"
+                ) from None
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(
                 f"pid {os.getpid()}, {_user()}@{socket.gethostname()}, since {dt.datetime.now().isoformat(timespec='seconds')}\n"
             )
         self._held = True
         return self
+
+    def _take_over(self, holder: str) -> bool:
+        """Remove the lock of a kade on this machine that was killed while writing
+        (its process is gone). The lock is first renamed aside, so of two runs
+        doing this at once only one removes it, and a fresh lock that appeared
+        meanwhile is put back."""
+        owner = re.match(r"pid (\d+), .*@(.*?), since ", holder)
+        if owner is None or owner[2] != socket.gethostname() or process_alive(int(owner[1])):
+            return False
+        aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}")
+        try:
+            os.replace(self.path, aside)
+            taken = aside.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        if taken != holder:  # not the dead one's lock: give it back
+            with contextlib.suppress(OSError):
+                os.link(aside, self.path)
+            aside.unlink(missing_ok=True)
+            return False
+        aside.unlink(missing_ok=True)
+        return True
 
     def __exit__(self, *exc) -> None:
         if self._held:
@@ -189,9 +216,15 @@ class OpenpyxlBook:
     """A workbook port over an openpyxl workbook: values from the cached-values
     copy, writes into the copy that keeps formulas."""
 
-    def __init__(self, book: openpyxl.Workbook, values: openpyxl.Workbook, name: str):
+    def __init__(self, book: openpyxl.Workbook, values: openpyxl.Workbook, name: str, scans=()):
         self.book, self._values, self.name = book, values, name
         self.messages: list[tuple[str, str]] = []
+        self._scans = {scan.name: scan for scan in scans}  # engine.io.xlsx_scan: what has no value
+
+    def unreadable(self, sheet: str) -> dict[tuple[int, int], str]:
+        """Cells holding an error value or a formula without a stored result (0-based)."""
+        scan = self._scans.get(sheet)
+        return scan.unreadable if scan is not None else {}
 
     def sheet_names(self) -> list[str]:
         return self.book.sheetnames
@@ -287,6 +320,10 @@ def evaluate_in_place(
     busy = _open_elsewhere(path)
     if busy:
         raise WorkbookLocked(busy)
+    try:  # a renamed file, a far-away cell or a zip bomb is refused before openpyxl loads it whole
+        scans = scan_workbook(path)
+    except DataError as exc:
+        raise InPlaceRefused(exc.message, exc.position) from None
     with WorkbookLock(path):
         dropped = parts_openpyxl_drops(path)
         if dropped:
@@ -296,7 +333,7 @@ def evaluate_in_place(
             )
         before = sha256_file(path)
         book, values = _load(path)
-        port = OpenpyxlBook(book, values, path.name)
+        port = OpenpyxlBook(book, values, path.name, scans)
         outcome = handlers.evaluate(port, rules, trace=trace, engine_name=engine_name)
         notes = _formula_notes(book)
         backup = backup_path(path, now)

@@ -203,6 +203,10 @@ def _decode_grid(values: list[list]) -> list[list]:
 def _decode(value):
     if value == "":
         return None
+    if isinstance(value, (list, dict)):
+        raise PayloadError(
+            "a cell of the request holds a list or an object; cells are numbers, text, true/false or null"
+        )
     if isinstance(value, str) and len(value) >= 19 and _ISO.fullmatch(value):
         return dt.datetime.fromisoformat(value.rstrip("Z")[:19])
     return value

@@ -91,7 +91,7 @@ def create_app(
             if caller is None:
                 return PlainTextResponse('kade: missing or wrong token (set auth:="<token>" in RunRemotePython)', 401)
             try:
-                payload = json.loads(await _body(request, max_request_bytes))
+                payload = _parse_json(await _body(request, max_request_bytes))
             except _TooLarge:
                 return PlainTextResponse(
                     f"kade: the workbook is larger than the server's limit of {max_request_bytes >> 20} MB; "
@@ -100,6 +100,10 @@ def create_app(
                 )
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 return PlainTextResponse(_not_json(exc), 400)
+            except ValueError as exc:  # NaN / Infinity
+                return PlainTextResponse(f"kade: the request is not JSON ({exc})", 400)
+            except RecursionError:
+                return PlainTextResponse("kade: the request is not a workbook: its JSON is nested too deeply", 400)
             try:
                 book = PayloadBook(payload, active_worksheet=_active_worksheet(request))
                 body = await run_in_threadpool(button, book, caller)
@@ -130,7 +134,17 @@ def create_app(
         return book.response()
 
     async def health(_request: Request) -> Response:
-        return PlainTextResponse("ok")
+        try:
+            await run_in_threadpool(rules.load)  # notices a rule file saved since the last button press
+        except Exception as exc:  # no rules have loaded at all: nothing can be decided
+            return PlainTextResponse(f"kade: the rules do not load: {exc}", 503)
+        if rules.problem is None:
+            return PlainTextResponse("ok")
+        since = rules.loaded_at.isoformat(timespec="seconds") if rules.loaded_at else "start"
+        return PlainTextResponse(
+            f"serving, but the rule files changed and do not load; the rules loaded at {since} are still in use. "
+            f"The problem: {rules.problem}"
+        )
 
     async def not_found(request: Request, exc) -> Response:
         return PlainTextResponse(
@@ -206,6 +220,15 @@ def _not_json(exc: UnicodeDecodeError | json.JSONDecodeError) -> str:
             "RunRemotePython's timeout:=, in milliseconds.) Press again, or send fewer sheets (include:=)"
         )
     return f"kade: the request is not JSON ({exc})"
+
+
+def _parse_json(body: bytes):
+    """JSON as the clients send it: no NaN or Infinity (JavaScript sends null)."""
+
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not a JSON value")
+
+    return json.loads(body, parse_constant=refuse)
 
 
 async def _body(request: Request, limit: int) -> bytes:

@@ -10,7 +10,21 @@ from typing import Any
 from engine.errors import FeelSyntaxError, Position
 
 # one character for one, so error offsets still point into the cell as written
-_FULL_WIDTH = str.maketrans({"，": ",", "（": "(", "）": ")", "“": '"', "”": '"', "　": " ", "【": "[", "】": "]"})
+_FULL_WIDTH = str.maketrans(
+    {
+        "，": ",",
+        "（": "(",
+        "）": ")",
+        "“": '"',
+        "”": '"',
+        "　": " ",
+        "【": "[",
+        "】": "]",
+        "＞": ">",
+        "＜": "<",
+        "＝": "=",
+    }
+)
 _SIGNS = {"≥": ">=", "≤": "<=", "≠": "!="}
 
 _OPERATORS = ("..", "<=", ">=", "!=", "**", "<", ">", "=", "(", ")", "[", "]", ",", "+", "-", "*", "/")

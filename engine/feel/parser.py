@@ -55,8 +55,21 @@ TYPE_WORDS = {
 }
 
 
+# How deep a cell's expression may go. Brackets, not(…), calls and signs nest the
+# parser (about ten Python frames a level); operators one after another make a
+# tree as deep as they are many, which the evaluators and printers walk
+# recursively. Far beyond anything a manager writes, well within Python's stack.
+MAX_NESTING = 40
+MAX_OPERATORS = 200
+
+
 def _describe(tok: Token) -> str:
-    return "the end of the cell" if tok.kind == "end" else f"'{tok.text}'"
+    return "the end of the cell" if tok.kind == "end" else f"'{_shown(tok.text)}'"
+
+
+def _shown(text: str) -> str:
+    """A token in a message: a 40,000-character string is not repeated whole."""
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 class _Parser:
@@ -66,6 +79,8 @@ class _Parser:
         self.pos = 0
         self.expected = expected  # declared type of the input column, for messages
         self.calls = dialect.calls
+        self.nesting = 0
+        self.operators = 0
 
     # helpers
     @property
@@ -175,62 +190,80 @@ class _Parser:
             and node.type != self.expected
         ):
             raise FeelTypeError(
-                f"expected {TYPE_WORDS[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else tok.text}",
+                f"expected {TYPE_WORDS[self.expected]} {context}, got {_describe(tok) if tok.kind != 'string' else _shown(tok.text)}",
                 Position(offset=tok.offset),
             )
         return node
 
+    def nest(self, step: int):
+        """Enter (+1) or leave (-1) a nested expression; too deep is a syntax error."""
+        self.nesting += step
+        if self.nesting > MAX_NESTING:
+            self.fail(f"expression nested too deeply (more than {MAX_NESTING} levels of brackets, not( or signs)")
+
+    def operator(self, op: str, left, right) -> Binary:
+        self.operators += 1
+        if self.operators > MAX_OPERATORS:
+            self.fail(
+                f"expression nested too deeply (more than {MAX_OPERATORS} operators); split it over several cells"
+            )
+        return Binary(op, left, right)
+
     # expressions (precedence climbing, lowest first)
     def expression(self):
+        self.nest(1)
         node = self.disjunction()
+        self.nest(-1)
         return node
 
     def disjunction(self):
         node = self.conjunction()
         while self.at_word("or"):
             self.advance()
-            node = Binary("or", node, self.conjunction())
+            node = self.operator("or", node, self.conjunction())
         return node
 
     def conjunction(self):
         node = self.comparison()
         while self.at_word("and"):
             self.advance()
-            node = Binary("and", node, self.comparison())
+            node = self.operator("and", node, self.comparison())
         return node
 
     def comparison(self):
         node = self.additive()
         if self.at_op(*_COMPARATORS):
             op = self.advance().text
-            node = Binary(op, node, self.additive())
+            node = self.operator(op, node, self.additive())
         return node
 
     def additive(self):
         node = self.multiplicative()
         while self.at_op("+", "-"):
             op = self.advance().text
-            node = Binary(op, node, self.multiplicative())
+            node = self.operator(op, node, self.multiplicative())
         return node
 
     def multiplicative(self):
         node = self.power()
         while self.at_op("*", "/"):
             op = self.advance().text
-            node = Binary(op, node, self.power())
+            node = self.operator(op, node, self.power())
         return node
 
     def power(self):
         node = self.unary()
         while self.at_op("**"):  # left to right, as the DMN TCK expects
             self.advance()
-            node = Binary("**", node, self.unary())
+            node = self.operator("**", node, self.unary())
         return node
 
     def unary(self):
         if self.at_op("-"):
             self.advance()
+            self.nest(1)
             operand = self.unary()
+            self.nest(-1)
             if isinstance(operand, Literal) and operand.type == NUMBER:
                 return Literal(-operand.value, NUMBER, "-" + operand.text)
             return Unary("-", operand)

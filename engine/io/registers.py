@@ -7,13 +7,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import DataError, Position
+from engine.io.xlsx_scan import SheetScan, cell_name, scan_workbook
 
 
 @dataclass
@@ -23,6 +24,10 @@ class Sheet:
     name: str
     frame: pd.DataFrame  # object dtype, one column per header, in sheet order
     origin: tuple[int, int] = (0, 0)  # 0-based (row, column) of the first header cell in the sheet
+    # cells that hold no value a reader can give (an error value, a formula saved without its
+    # result): column header -> {row index in frame: '#DIV/0! (E2)'}; the frame has None there
+    unreadable: dict[str, dict[int, str]] = field(default_factory=dict)
+    formulas_without_values: list[str] = field(default_factory=list)  # their A1 references
 
 
 def normalize_header(header) -> str:
@@ -32,8 +37,9 @@ def normalize_header(header) -> str:
 
 
 def read_workbook(path: str | Path) -> list[Sheet]:
-    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine), or the
-    rows of a .csv / .json file as one sheet named after the file (``_read_rows``)."""
+    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine), once
+    ``engine.io.xlsx_scan`` has found the file safe to hand to it; or the rows of a
+    .csv / .json file as one sheet named after the file (``_read_rows``)."""
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
@@ -41,6 +47,9 @@ def read_workbook(path: str | Path) -> list[Sheet]:
         raise DataError(f"workbook not found: {path}")
     if path.suffix.lower() in (".csv", ".json"):
         return [_read_rows(path)]
+    if path.suffix.lower() == ".xlsb":
+        raise DataError("kade reads .xlsx, .xlsm, .xls and .ods workbooks: save this one as .xlsx", Position(str(path)))
+    scans = {scan.name: scan for scan in scan_workbook(path)}
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheets = []
@@ -49,11 +58,12 @@ def read_workbook(path: str | Path) -> list[Sheet]:
                 sheet = book.get_sheet_by_name(name)
                 rows = sheet.to_python(skip_empty_area=True)  # starts at sheet.start, the first non-empty cell
                 start = sheet.start or (0, 0)
-                sheets.append(Sheet(name, frame_from_rows(rows), (start[0], start[1])))
+                sheets.append(_with_scan(Sheet(name, frame_from_rows(rows), (start[0], start[1])), scans.get(name)))
     except DataError:
         raise
     except Exception as exc:  # calamine raises its own types for broken files
-        raise DataError(f"cannot read workbook: {exc}", Position(str(path))) from exc
+        text = str(exc) if len(str(exc)) <= 300 else str(exc)[:300] + "…"
+        raise DataError(f"cannot read workbook: {text}", Position(str(path))) from exc
     return sheets
 
 
@@ -99,6 +109,39 @@ def _no_cycle_collection():
     finally:
         if was:
             gc.enable()
+
+
+def _with_scan(sheet: Sheet, scan: SheetScan | None) -> Sheet:
+    if scan is None:
+        return sheet
+    return place_unreadable(sheet, scan.unreadable, scan.formulas_without_values)
+
+
+def place_unreadable(sheet: Sheet, cells: dict[tuple[int, int], str], formulas: list[str] | None = None) -> Sheet:
+    """Put the cells a reader had no value for (``engine.io.xlsx_scan``: 0-based
+    (row, column) of the sheet -> '#DIV/0!') into ``sheet.unreadable``, by column
+    and row of its frame; cells outside the data are left out."""
+    top, left = sheet.origin
+    columns = sheet.frame.columns
+    for (row, column), what in cells.items():
+        i, j = row - top - 1, column - left
+        if 0 <= i < len(sheet.frame) and 0 <= j < len(columns):
+            sheet.unreadable.setdefault(columns[j], {})[i] = f"{what} ({cell_name(row, column)})"
+    sheet.formulas_without_values = list(formulas or [])
+    return sheet
+
+
+def formula_note(sheets: list[Sheet]) -> list[str]:
+    """A warning when formulas were saved without their results (openpyxl and other
+    libraries write them so): every reader sees those cells empty."""
+    refs = [f"{sheet.name}!{ref}" for sheet in sheets for ref in sheet.formulas_without_values]
+    if not refs:
+        return []
+    shown = ", ".join(refs[:3]) + (", …" if len(refs) > 3 else "")
+    return [
+        f"{len(refs):,} formula cell(s) have no stored result ({shown}): kade cannot see their values, and "
+        "rows whose decisions need them are in error; open and save the workbook in Excel, which stores them"
+    ]
 
 
 def frame_from_rows(rows: list[list]) -> pd.DataFrame:

@@ -12,8 +12,11 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import math
 import os
+import socket
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -35,10 +38,15 @@ FORMATS = ("xlsx", "csv", "json")
 def atomic_path(target: Path, suffix: str = ""):
     """Yield a temporary path in the target's folder; rename over the target on
     success. The file gets the target's permissions if it exists, else the
-    usual ones for a new file (mkstemp would leave it readable by its owner only)."""
+    usual ones for a new file (mkstemp would leave it readable by its owner only).
+    Its name carries this host and process, so a later run removes what a killed
+    one left behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(target)
     mode = stat.S_IMODE(target.stat().st_mode) if target.is_file() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f"{_temporary_prefix(target)}{os.getpid()}.", suffix=suffix or target.suffix, dir=target.parent
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -48,6 +56,51 @@ def atomic_path(target: Path, suffix: str = ""):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _temporary_prefix(target: Path) -> str:
+    host = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in socket.gethostname())[:40]
+    return f".{target.name}.kade-{host}-"
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete the temporary files of ``target`` that a kade on this host left when
+    it was killed while writing (its process is gone)."""
+    prefix = _temporary_prefix(target)
+    try:
+        leftovers = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for path in leftovers:
+        pid = path.name[len(prefix) :].split(".", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                log.info("removed %s, left by a kade that was stopped while writing", path)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (True when that cannot be told)."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # os.kill would terminate it there
+        import ctypes
+
+        kernel32 = ctypes.windll.kernel32
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return kernel32.GetLastError() == 5  # access denied: it exists
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -152,24 +205,51 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(sheets: dict[str, pd.DataFrame], target: Path):
-    """A folder with one UTF-8 (with BOM, so Excel shows Chinese) CSV per sheet."""
+    """A folder with one UTF-8 (with BOM, so Excel shows Chinese) CSV per sheet.
+    Text that a spreadsheet would take for a formula is written as text."""
     target.mkdir(parents=True, exist_ok=True)
     for name, frame in sheets.items():
-        out = pd.DataFrame({c: cell_values(frame[c]) for c in frame.columns})
+        out = pd.DataFrame({_csv_text(str(c)): _csv_cells(frame[c]) for c in frame.columns})
         with atomic_path(target / f"{_safe_name(name)}.csv") as tmp:
             out.to_csv(tmp, index=False, encoding="utf-8-sig")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(text: str) -> str:
+    """Text starting like a formula ('=HYPERLINK(…)', '+1', '@SUM', '-2+3', a tab) gets a
+    leading apostrophe, as OWASP advises against CSV injection: Excel and LibreOffice
+    then show it as the text it is instead of running it."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _csv_cells(column: pd.Series) -> list:
+    values = cell_values(column)
+    if column.dtype == object:
+        values = [_csv_text(v) if isinstance(v, str) else v for v in values]
+    return values
 
 
 def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | None = None):
     doc = {
         "summary": summary or {},
         "sheets": {
-            name: [dict(zip(frame.columns, row)) for row in zip(*(cell_values(frame[c]) for c in frame.columns))]
+            name: [dict(zip(frame.columns, row)) for row in zip(*(_json_cells(frame[c]) for c in frame.columns))]
             for name, frame in sheets.items()
         },
     }
     with atomic_path(target) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         json.dump(doc, fh, ensure_ascii=False, indent=1, default=_json_default)
+
+
+def _json_cells(column: pd.Series) -> list:
+    """A column's cells for JSON: infinity (a register can hold 1e309) as text,
+    which every JSON reader takes; json.dump would write the non-standard Infinity."""
+    values = cell_values(column)
+    if column.dtype == object or column.dtype.kind == "f":
+        values = [str(v) if isinstance(v, float) and not math.isfinite(v) else v for v in values]
+    return values
 
 
 def _json_default(value):

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.io import xlsx_stream
+from engine.io.xlsx_scan import resolve_part
 from engine.io.xlsx_stream import SheetSpec
 
 MAX_COLUMNS = 16_384
@@ -414,6 +415,12 @@ class _Package:
         self.path = path
         with zipfile.ZipFile(path) as zf:
             self.names = set(zf.namelist())
+            for info in zf.infolist():
+                if info.filename.lower().endswith((".xml", ".rels", ".vml")) and _declares_dtd(zf, info):
+                    raise NotAppendable(
+                        f"part {info.filename} declares a DTD (<!DOCTYPE …>), which Excel never writes "
+                        "and other programs refuse"
+                    )
             self.content_types = zf.read("[Content_Types].xml").decode("utf-8")
             root_rels = zf.read("_rels/.rels").decode("utf-8")
             main = _relationship_targets(root_rels, "", _REL + "/officeDocument")
@@ -437,13 +444,13 @@ class _Package:
             if name is not None:
                 self.sheet_names.append(unescape(name, {"&quot;": '"', "&apos;": "'"}))
                 if kind == _WORKSHEET_REL:
-                    self.sheet_parts[self.sheet_names[-1]] = _resolve(folder, target)
+                    self.sheet_parts[self.sheet_names[-1]] = resolve_part(folder, target)
         date1904 = re.search(r'<workbookPr\b[^>]*\bdate1904="(?:1|true)"', self.workbook)
         self.epoch = xlsx_stream.EPOCH_1904 if date1904 else xlsx_stream.EPOCH_1900
         styles = [t for k, t in targets.values() if k == _REL + "/styles"]
         if len(styles) != 1:
             raise NotAppendable("the workbook has no styles part")
-        self.styles_part = _resolve(folder, styles[0])
+        self.styles_part = resolve_part(folder, styles[0])
         self.folder = folder
 
     def read(self, part: str) -> str:
@@ -485,6 +492,19 @@ class _Package:
         }
 
 
+def _declares_dtd(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether the part's prolog (what comes before its root element) has a <!DOCTYPE."""
+    with zf.open(info) as fh:
+        head = b""
+        while len(head) < 1 << 16:
+            block = fh.read(4096)
+            head += block
+            root = re.search(rb"<[A-Za-z_]", head)
+            if root is not None or not block:
+                return b"<!DOCTYPE" in head[: root.start() if root else len(head)]
+    return True  # a prolog of 64 KB: not written by any spreadsheet program
+
+
 def _shift_view(match: re.Match) -> str:
     """The open tab moves one place right with its sheet; so does the first tab
     shown, unless it was the first (then the summary tab is shown too)."""
@@ -504,20 +524,7 @@ def _relationships(xml: str) -> list[dict[str, str]]:
 
 
 def _relationship_targets(xml: str, folder: str, kind: str) -> list[str]:
-    return [_resolve(folder, r["Target"]) for r in _relationships(xml) if r.get("Type") == kind]
-
-
-def _resolve(folder: str, target: str) -> str:
-    if target.startswith("/"):
-        return target.lstrip("/")
-    parts: list[str] = [p for p in folder.split("/") if p]
-    for piece in target.split("/"):
-        if piece == "..":
-            if parts:
-                parts.pop()
-        elif piece not in ("", "."):
-            parts.append(piece)
-    return "/".join(parts)
+    return [resolve_part(folder, r["Target"]) for r in _relationships(xml) if r.get("Type") == kind]
 
 
 def _content_type(types: str, part: str) -> str | None:

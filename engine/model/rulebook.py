@@ -29,8 +29,17 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from engine import feel
-from engine.errors import ErrorCollector, FeelSyntaxError, FeelTypeError, Position, RuleError, RuleStructureError
+from engine.errors import (
+    DataError,
+    ErrorCollector,
+    FeelSyntaxError,
+    FeelTypeError,
+    Position,
+    RuleError,
+    RuleStructureError,
+)
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
+from engine.io.xlsx_scan import SheetScan, scan_workbook
 from engine.model import (
     AGGREGATES,
     AGGREGATING,
@@ -271,11 +280,23 @@ def split_alternatives(text: str) -> tuple[str, ...]:
 
 
 class _Sheet:
-    """A worksheet as a grid of values, with cell names for messages."""
+    """A worksheet as a grid of values, with cell names for messages. With the
+    sheet's scan (``engine.io.xlsx_scan``), only its used range is read and the
+    cells that hold no readable value are kept aside, empty in the grid."""
 
-    def __init__(self, file: str, ws):
+    def __init__(self, file: str, ws, scan: SheetScan | None = None):
         self.file, self.name = file, ws.title
-        self.rows = [list(r) for r in ws.iter_rows(values_only=True)]
+        self.unreadable: dict[tuple[int, int], str] = {}
+        if scan is None:
+            self.rows = [list(r) for r in ws.iter_rows(values_only=True)]
+            return
+        # the used range, not the sheet's own <dimension>: openpyxl pads every row to that
+        used = ws.iter_rows(max_row=scan.bottom + 1, max_col=scan.right + 1, values_only=True)
+        self.rows = [list(r) for r in used] if scan.bottom >= 0 else []
+        for (row, col), what in scan.unreadable.items():
+            if row < len(self.rows) and col < len(self.rows[row]):
+                self.rows[row][col] = None
+                self.unreadable[(row, col)] = what
 
     def pos(self, row: int, col: int, offset: int | None = None) -> Position:
         """row/col are 0-based indexes into self.rows."""
@@ -307,18 +328,40 @@ def rule_files(path: Path) -> list[Path]:
     return [path]
 
 
+RULE_WORKBOOK_CELLS = 1_000_000  # cells in a rule workbook's used ranges: 10,000 rules of 100 columns
+
+
 def _read_sheets(files: list[Path]) -> list[_Sheet]:
     sheets: list[_Sheet] = []
     for file in files:
+        shown = _display_path(file)
+        try:  # what openpyxl would choke on, named: a renamed or damaged file, a stray far-away cell
+            scans = {scan.name: scan for scan in scan_workbook(file, cells=RULE_WORKBOOK_CELLS)}
+        except DataError as exc:
+            raise RuleError(f"cannot read rule workbook: {exc.message}", exc.position.at(file=shown)) from None
         try:
             wb = load_workbook(file, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a bad file
-            raise RuleError(f"cannot read rule workbook: {exc}", Position(_display_path(file))) from exc
-        try:
-            sheets.extend(_Sheet(_display_path(file), ws) for ws in wb.worksheets)
-        finally:
-            wb.close()
+            try:
+                sheets.extend(_Sheet(shown, ws, scans.get(ws.title)) for ws in wb.worksheets)
+            finally:
+                wb.close()
+        except Exception as exc:  # openpyxl raises many types for a bad file; their text may quote raw bytes
+            text = f"{type(exc).__name__}: {exc}"
+            text = text if len(text) <= 200 else text[:200] + "…"
+            raise RuleError(f"cannot read rule workbook: {text}", Position(shown)) from exc
     return sheets
+
+
+def _unreadable_cells(sheets: list[_Sheet], errors: ErrorCollector) -> None:
+    """A rule cell that shows an error value or a formula saved without its result
+    would read as empty (a test that matches anything): an error naming the cell."""
+    for sheet in sheets:
+        for (row, col), what in sorted(sheet.unreadable.items()):
+            if what.endswith("has no stored result"):
+                message = f"{what}: kade cannot see what the cell shows; open and save the workbook in Excel, or type the text itself"
+            else:
+                message = f"the cell holds the error value {what}: type the rule text itself"
+            errors.add(RuleStructureError(message, sheet.pos(row, col)))
 
 
 def _is_decision_sheet(sheet: _Sheet) -> bool:
@@ -346,6 +389,9 @@ def load_rules(path: str | Path) -> RuleSet:
     entities = _read_entities([s for s in sheets if s.name.strip().lower() in ENTITY_SHEETS], errors)
     variables = _read_glossary([s for s in sheets if s.name.strip().lower() in GLOSSARY_SHEETS], entities, errors)
     decision_sheets = [s for s in sheets if _is_decision_sheet(s) and s.file in {_display_path(f) for f in files}]
+    _unreadable_cells(
+        [s for s in sheets if s.name.strip().lower() in GLOSSARY_SHEETS | ENTITY_SHEETS] + decision_sheets, errors
+    )
     outputs = {name for s in decision_sheets for name in _output_names(s)}
     tables = []
     for sheet in decision_sheets:
