@@ -468,7 +468,10 @@ def rules_test(path: Path | None, engine_name: str, coverage: bool):
 def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
     """What changed from OLD to NEW: rules added, removed, moved, changed
     entries and thresholds, hit policies, glossary. OLD and NEW are folders,
-    workbooks, or git revisions (REVISION:PATH).
+    workbooks, or git revisions (REVISION:PATH). When NEW is a table kade rules
+    learn wrote, it lists where practice departs from the policy instead: the
+    thresholds that moved, the rules only practice has, and with --against the
+    rows each departure covers.
 
     \b
     Examples:
@@ -476,15 +479,105 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
       kade rules diff HEAD~1:rules/client_tier.xlsx rules/client_tier.xlsx
       kade rules diff HEAD:rules rules --against workbooks/key_accounts.xlsx
     """
+    from engine.analysis import learn
     from engine.analysis import rules_diff as diffing
 
     with reported():
         before, after = diffing.load_rules_spec(old), diffing.load_rules_spec(new)
+        if any(learn.is_learned(t) for t in after.decisions):  # practice (kade rules learn) against policy
+            lines, changed = learn.practice_vs_policy(before, after, workbook)
+            click.echo("\n".join(lines))
+            finish(1 if changed else 0)
         click.echo(diffing.diff_rulesets(before, after).render_text(), nl=False)
         if workbook is not None:
             impacts = diffing.decision_changes(before, after, workbook)
             click.echo(f"\nrows of {workbook} whose decision changes:")
             click.echo(diffing.render_impact(impacts, limit), nl=False)
+
+
+@rules.command("learn")
+@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--decision", "decision", required=True, help="The decision to learn (its name in the rules).")
+@click.option(
+    "--from-column",
+    "from_column",
+    default=None,
+    help="The register column that records it. Default: the glossary variable whose 'records' names it.",
+)
+@click.option(
+    "--inputs",
+    default=None,
+    metavar="NAME,NAME",
+    help="Learn from these glossary inputs only. Default: the decision's inputs read from the register.",
+)
+@click.option(
+    "--max-depth", type=click.IntRange(1, 12), default=None, help="At most this many conditions per rule (6)."
+)
+@click.option("--min-leaf", type=click.IntRange(1), default=None, help="At least this many rows behind each rule (10).")
+@rules_option()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The learned rule workbook (.xlsx).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a report workbook: fit, departures from the policy, agreement charts.",
+)
+def rules_learn(
+    workbook: Path,
+    decision: str,
+    from_column: str | None,
+    inputs: str | None,
+    max_depth: int | None,
+    min_leaf: int | None,
+    rules_path: Path | None,
+    output: Path,
+    report_path: Path | None,
+):
+    """Learn the decision table people actually follow from what WORKBOOK records,
+    and show where it departs from the written policy.
+
+    \b
+    Each rule of the learned table (hit policy U) says how many rows it covers and
+    how many of them were recorded so; hold-out accuracy (5-fold cross-validated)
+    is printed beside the accuracy on the rows learned from. Rows whose recorded
+    value is empty or not an allowed value are left out and counted. Compare the
+    learned table with the policy: kade rules diff POLICY.xlsx LEARNED.xlsx --against WORKBOOK.
+
+    \b
+    Examples:
+      kade rules learn workbooks/key_accounts.xlsx --decision required_approver -o learned/approval.xlsx
+      kade rules learn register.xlsx --decision sla_tier --report practice.xlsx -o learned/sla.xlsx
+      kade rules learn register.xlsx --decision required_approver --inputs amount,discount -o learned/a.xlsx
+    """
+    from engine import pipeline
+
+    rules = load_rules(rules_path)
+    names = [n.strip() for n in inputs.split(",") if n.strip()] if inputs else None
+    with reported():
+        run = pipeline.learn_rules(
+            workbook,
+            rules,
+            decision,
+            output=output,
+            from_column=from_column,
+            inputs=names,
+            max_depth=max_depth,
+            min_leaf=min_leaf,
+            report=report_path,
+        )
+    click.echo("\n".join(run.table.lines()))
+    click.echo("\n".join(f"  {line}" for line in run.table.rule_lines()))
+    click.echo("where practice departs from the policy:" if run.departures else "practice follows the policy")
+    for departure in run.departures:
+        click.echo(f"  {departure.text()}")
+    click.echo(f"wrote {run.output}" + (f" and {run.report}" if run.report else ""))
 
 
 @rules.command("show")

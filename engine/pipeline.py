@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine import audit
 from engine.errors import DataError, KadeError, OutputError
@@ -36,6 +36,9 @@ from engine.io.registers import formula_note, read_workbook
 from engine.model import RuleSet
 from engine.model.rulebook import default_rules_path, load_rules
 from engine.version import __version__
+
+if TYPE_CHECKING:
+    from engine.analysis.learn import Departure, LearnedTable
 
 
 class Progress(Protocol):
@@ -329,6 +332,55 @@ def check_register(
     return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
 
+# ------------------------------------------------------------------ learn ------
+
+
+@dataclass
+class LearnRun:
+    table: LearnedTable
+    output: Path  # the learned rule workbook
+    departures: list[Departure]
+    report: Path | None
+
+
+def learn_rules(
+    workbook: str | Path,
+    rules: RuleSet,
+    decision: str,
+    *,
+    output: str | Path,
+    from_column: str | None = None,
+    inputs: list[str] | None = None,
+    max_depth: int | None = None,
+    min_leaf: int | None = None,
+    report: str | Path | None = None,
+) -> LearnRun:
+    """Learn the table a register's recorded decisions follow (`kade rules learn`),
+    write it as a rule workbook, compare it with the policy and, when asked, write
+    the report workbook. Raises KadeError when it cannot learn (too few rows...)."""
+    from engine.analysis import learn
+
+    workbook, out = Path(workbook), Path(output)
+    if out.suffix.lower() != ".xlsx":
+        raise OutputError("the learned table is a rule workbook: -o must end in .xlsx")
+    if report is not None and Path(report).resolve() in (workbook.resolve(), out.resolve()):
+        raise OutputError("the report would overwrite the register or the learned table; choose another --report")
+    evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)), reasons=False)
+    table = learn.learn(
+        evaluation,
+        decision,
+        recorded_column=from_column,
+        inputs=inputs,
+        max_depth=max_depth or learn.DEFAULT_MAX_DEPTH,
+        min_leaf=min_leaf or learn.DEFAULT_MIN_LEAF,
+    )
+    written = learn.write_rule_workbook(table, rules, out)
+    learned = load_rules(written).decision(table.decision.name)
+    found = learn.departures(table.decision, learned, table.comparison)
+    report_path = learn.write_report(table, learned, found, report) if report is not None else None
+    return LearnRun(table, written, found, report_path)
+
+
 # ---------------------------------------------------------------- explain ------
 
 
@@ -441,4 +493,5 @@ __all__ = [
     "evaluate_to_file",
     "explain_row",
     "export_run",
+    "learn_rules",
 ]

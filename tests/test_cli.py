@@ -129,7 +129,7 @@ def test_check_command_text_report_json_and_audit(tmp_path):
         ],
     )
     assert result.exit_code == 1, result.output  # findings, and three rows that cannot be checked
-    assert "100 findings (27 error, 61 warning, 12 info) in 1,820 rows; 3 not checked" in result.output
+    assert "143 findings (70 error, 61 warning, 12 info) in 1,820 rows; 3 not checked" in result.output
     assert "合同 HT2026-0006 (row 7)" in result.output and (tmp_path / "check.xlsx").exists()
     assert "check (vectorized)" in runner.invoke(main, ["audit", "list", "--audit", str(audit_db)]).output
     doc = json.loads(
@@ -137,7 +137,7 @@ def test_check_command_text_report_json_and_audit(tmp_path):
             main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "--format", "json", "--audit", str(audit_db)]
         ).output
     )
-    assert doc["totals"]["findings"] == 100 and len(doc["findings"]) == 100 and doc["audit_run"]
+    assert doc["totals"]["findings"] == 143 and len(doc["findings"]) == 143 and doc["audit_run"]
     quiet = runner.invoke(
         main, ["check", str(workbook), "--rules", str(ROOT / "rules"), "-q", "--audit", str(audit_db)]
     )

@@ -35,6 +35,12 @@ request not sent to the chief engineer, ...), about 4 % random violations and 1 
 empty cells per sheet, and on contracts about 5 % signed by an approver *above*
 the required one, which the rules allow.
 
+One departure is a *practice*, not noise: the account manager signs standard
+contracts up to 80 万 with a discount under 8 % (``PRACTICE_STORY``), where the policy
+(CA-01) lets him sign up to 50 万 and 5 % and gives the rest to the industry manager.
+Every such contract records account_manager - `kade check` reports each as a
+violation, and `kade rules learn` recovers the 80 万 / 8 % rule from them.
+
 Usage::
 
     python workbooks/generate_sample.py [-o workbooks/key_accounts.xlsx] [--clients 320]
@@ -1157,6 +1163,31 @@ def _story_rows(
     return rows
 
 
+PRACTICE_AMOUNT, PRACTICE_DISCOUNT = 80, 8  # the policy (CA-01) says 50 万 and 5 %
+PRACTICE_STORY = (
+    f"practice: the account manager signs standard contracts up to {PRACTICE_AMOUNT} 万 with a discount under "
+    f"{PRACTICE_DISCOUNT} % (the policy, CA-01: 50 万 and 5 %)"
+)
+
+
+def _account_manager_practice(contracts: pd.DataFrame, decided: np.ndarray, first: int) -> np.ndarray:
+    """Generated contracts on a standard template and solution, up to PRACTICE_AMOUNT 万
+    with a discount under PRACTICE_DISCOUNT %, that the rules give the industry
+    manager: in practice the account manager signed them. A known, documented
+    departure from the policy for `kade rules learn` to recover."""
+    amount = pd.to_numeric(contracts["合同金额(万元)"], errors="coerce").to_numpy(dtype=float)
+    discount = pd.to_numeric(contracts["折扣率(%)"], errors="coerce").to_numpy(dtype=float)
+    standard = (contracts["标准合同"] == True).to_numpy() & (contracts["标准方案"] == True).to_numpy()  # noqa: E712
+    rows = np.arange(len(contracts))
+    return np.flatnonzero(
+        (rows >= first)
+        & standard
+        & (amount <= PRACTICE_AMOUNT)
+        & (discount < PRACTICE_DISCOUNT)
+        & (decided == "industry_manager")
+    )
+
+
 def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str, np.ndarray], list[RecordedCase]]:
     """The recorded column of every sheet and the planted cases. Deterministic: its
     own random stream (the fifth spawned from the seed; the sheets use the first four)."""
@@ -1179,6 +1210,9 @@ def _recorded_plan(frames: dict[str, pd.DataFrame], seed: int) -> tuple[dict[str
         named = {row: (value, kind, story) for s, row, value, kind, story in stories if s == sheet}
         planted: dict[int, tuple[str | None, str]] = {row: (value, story) for row, (value, _, story) in named.items()}
         n = len(values)
+        if sheet == APPROVERS:  # the practice that departs from the written policy (kade rules learn finds it)
+            practised = _account_manager_practice(frames[sheet], values, fixed_rows[sheet])
+            planted.update({int(r): ("account_manager", PRACTICE_STORY) for r in practised if r not in planted})
         free = np.arange(fixed_rows[sheet], n)
         free = free[(rank[free] >= 0) & ~np.isin(free, list(planted))]
         order = rng.permutation(free)

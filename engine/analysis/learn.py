@@ -24,14 +24,14 @@ import pandas as pd
 
 from engine import feel
 from engine.errors import DataError, RuleError
-from engine.evaluation.columns import Column, to_python
+from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, table_environment
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.text import format_value
 
 MIN_ROWS = 30  # never learn from fewer rows than this
 ROWS_PER_INPUT = 10  # ... nor from fewer than this many rows per input
-DEFAULT_MAX_DEPTH = 4
+DEFAULT_MAX_DEPTH = 6
 DEFAULT_MIN_LEAF = 10
 FOLDS = 5
 
@@ -117,6 +117,7 @@ class LearnedTable:
     min_leaf: int
     recorded_column: str
     comparison: pd.DataFrame = field(repr=False)  # per training row: recorded, learned, policy, rule ids
+    complete: set[str] = field(default_factory=set)  # inputs no training row left empty
 
     def confusion(self, against: str = "learned") -> pd.DataFrame:
         """Rows per recorded value (down) and learned or policy value (across)."""
@@ -135,6 +136,14 @@ class LearnedTable:
             f"hold-out ({FOLDS}-fold cross-validated) {self.holdout_accuracy:.1%} ± {self.holdout_spread:.1%}",
             f"the written policy agrees with the recorded values on {policy:.1%} of these rows",
         ]
+
+    def rule_lines(self) -> list[str]:
+        """The learned rules: cells, output, support and accuracy."""
+        lines = []
+        for rule in self.rules:
+            cells = ", ".join(f"{c.name} {c.cell()}" for c in rule.conditions if c.cell() != "-")
+            lines.append(f"{rule.id}: {cells or 'any row'} -> {format_value(rule.output)}  ({rule.annotation()})")
+        return lines
 
 
 def learn(
@@ -175,8 +184,14 @@ def learn(
     unknown = ~empty & ~pd.Series(recorded, dtype=object).astype(str).str.strip().isin(allowed).to_numpy()
     if not allowed:
         unknown[:] = False
-    usable = ~empty & ~unknown
-    left_out = {"recorded value empty": int(empty.sum()), "recorded value not an allowed value": int(unknown.sum())}
+    # a row the rules cannot decide (a bad cell, an unknown client) says nothing about practice
+    in_error = ~is_none(evaluation.results[table.name].errors) & ~empty & ~unknown
+    usable = ~empty & ~unknown & ~in_error
+    left_out = {
+        "recorded value empty": int(empty.sum()),
+        "recorded value not an allowed value": int(unknown.sum()),
+        "rows in error": int(in_error.sum()),
+    }
     needed = max(MIN_ROWS, ROWS_PER_INPUT * len(variables))
     if int(usable.sum()) < needed:
         raise DataError(
@@ -228,6 +243,7 @@ def learn(
         min_leaf=min_leaf,
         recorded_column=column,
         comparison=comparison,
+        complete={v.name for v in variables if not env[v.name].isnull()[usable].any()},
     )
 
 
@@ -393,7 +409,9 @@ def _conditions(path, names, kinds, variables, nullable: dict[str, bool]) -> lis
         kind = kinds[features[0]]
         cond = Condition(var.name, kind, nulls=nullable[var.name])
         if kind == "string":
-            universe = [names[i][1] for i in features]
+            seen = [names[i][1] for i in features]
+            # values the glossary allows but no training row holds go where an empty cell goes: left
+            universe = seen + [str(v) for v in var.allowed_values if str(v) not in seen]
             allowed = set(universe)
             constrained = False
             for f, left, _cut, _at_most, _nulls in path:
@@ -430,15 +448,6 @@ def _conditions(path, names, kinds, variables, nullable: dict[str, bool]) -> lis
     return conditions
 
 
-def describe(table: LearnedTable) -> list[str]:
-    """The learned rules as lines: cells, output, support and accuracy."""
-    lines = []
-    for rule in table.rules:
-        cells = ", ".join(f"{c.name} {c.cell()}" for c in rule.conditions if c.cell() != "-")
-        lines.append(f"{rule.id}: {cells or 'any row'} -> {format_value(rule.output)}  ({rule.annotation()})")
-    return lines
-
-
 def write_rule_workbook(table: LearnedTable, rules: RuleSet, path: str | Path) -> Path:
     """The learned table in kade's rule-workbook layout (hit policy UNIQUE, one rule
     per leaf, annotated with support and accuracy), with the glossary and entities it
@@ -450,7 +459,9 @@ def write_rule_workbook(table: LearnedTable, rules: RuleSet, path: str | Path) -
 
     out = Path(path)
     used = {v.name for v in table.inputs} | {table.output}
-    glossary = [_glossary_row(rules.variables[name]) for name in rules.variables if name in used]
+    glossary = [
+        _glossary_row(rules.variables[name], name in table.complete) for name in rules.variables if name in used
+    ]
     if table.output not in rules.variables:
         clause = table.decision.outputs[0]
         glossary.append(
@@ -463,8 +474,13 @@ def write_rule_workbook(table: LearnedTable, rules: RuleSet, path: str | Path) -
             ]
         )
     entity_names = _entity_chain(rules, table.decision.entity or "", {v.entity for v in table.inputs})
-    entities = [
-        [e.name, " | ".join(e.sheets), e.key, e.parent or "", " | ".join(e.link or ())]
+    entities = [  # a parent no input comes from is left out, and so is the link to it
+        [
+            e.name,
+            " | ".join(e.sheets),
+            e.key,
+            *((e.parent, " | ".join(e.link or ())) if e.parent in entity_names else ("", "")),
+        ]
         for name, e in rules.entities.items()
         if name in entity_names
     ]
@@ -486,9 +502,22 @@ def write_rule_workbook(table: LearnedTable, rules: RuleSet, path: str | Path) -
     return out
 
 
-def _glossary_row(v: Variable) -> list:
-    allowed = ", ".join(feel.feel_literal(a) for a in v.allowed_values) if v.allowed_values else ""
-    return [v.name, v.entity or "", " | ".join(v.headers), v.type or "", allowed, v.label, v.description]
+def _glossary_row(v: Variable, required: bool = False) -> list:
+    """The variable's glossary row as the policy's glossary has it; ``required`` when
+    no training row left it empty (the learned table has no rule for empty cells)."""
+    allowed = feel.unary_tests_text(v.allowed) if v.allowed is not None else ""
+    return [
+        v.name,
+        v.entity or "",
+        " | ".join(v.headers),
+        v.type or "",
+        allowed,
+        v.label,
+        v.description,
+        v.records or "",
+        v.compare or "",
+        "yes" if (v.required or required) else "",
+    ]
 
 
 def _entity_chain(rules: RuleSet, entity: str, others: set) -> set[str]:
@@ -500,3 +529,244 @@ def _entity_chain(rules: RuleSet, entity: str, others: set) -> set[str]:
             break
         current = rules.entities[current].parent or ""
     return chain
+
+
+# ------------------------------------------------------- practice vs policy ----
+
+
+@dataclass
+class Departure:
+    """Where a learned rule departs from the written policy."""
+
+    rule: str  # the learned rule
+    output: object
+    rows: int | None  # rows the learned rule decides differently from the policy (None: not counted)
+    policy_rules: dict[str, int]  # policy rule -> how many of those rows it decides
+    counterpart: str | None  # the policy rule with the same output it is compared with (None: only in practice)
+    moved: list[tuple[str, str, str]]  # (input, the policy's cell, the practice's cell)
+
+    def text(self) -> str:
+        if self.rows is None:  # no register to count on
+            return self._moves(f"{self.rule} → {format_value(self.output)}")
+        where = ", ".join(f"{r} {n:,}" for r, n in sorted(self.policy_rules.items(), key=lambda kv: -kv[1]))
+        return self._moves(
+            f"{self.rule} → {format_value(self.output)}: {self.rows:,} {'row' if self.rows == 1 else 'rows'} the policy decides otherwise ({where})"
+        )
+
+    def _moves(self, head: str) -> str:
+        if self.counterpart is None:
+            return head + "; a rule that exists only in practice"
+        moves = "; ".join(f"{name} {old} → {new}" for name, old, new in self.moved) or "the same conditions"
+        return head + f"; against {self.counterpart}: {moves}"
+
+
+def departures(policy: DecisionTable, learned: DecisionTable, comparison: pd.DataFrame | None) -> list[Departure]:
+    """For each learned rule that decides rows otherwise than the policy: how many, by
+    which policy rules, and how its conditions differ from the policy rule giving
+    the same value (the thresholds that moved) - or that no policy rule gives it.
+    ``comparison``: per row the learned and policy values and rule ids (None: no
+    rows to count on - every learned rule is compared)."""
+    out = []
+    differs = None if comparison is None else comparison[comparison["learned"] != comparison["policy"]]
+    for rule in learned.rules:
+        mine = None if differs is None else differs[differs["learned_rule"] == rule.id]
+        if mine is not None and not len(mine):
+            continue
+        value = rule.outputs[0].value if isinstance(rule.outputs[0], feel.Literal) else None
+        counterpart = _counterpart(policy, learned, rule, value)
+        moved = []
+        if counterpart is not None:
+            for k, clause in enumerate(learned.inputs):
+                j = _input_index(policy, clause)
+                old = feel.feel_text(counterpart.inputs[j]) if j is not None else "-"
+                new = feel.feel_text(rule.inputs[k])
+                if old != new:
+                    moved.append((clause.label, old, new))
+        out.append(
+            Departure(
+                rule.id,
+                value,
+                None if mine is None else len(mine),
+                {} if mine is None else {str(r): int(n) for r, n in mine["policy_rule"].value_counts().items()},
+                counterpart.id if counterpart is not None else None,
+                moved,
+            )
+        )
+    return sorted(out, key=lambda d: -(d.rows or 0))
+
+
+def _input_index(table: DecisionTable, clause) -> int | None:
+    return next((j for j, c in enumerate(table.inputs) if c.expr == clause.expr), None)
+
+
+def _counterpart(policy: DecisionTable, learned: DecisionTable, rule, value):
+    """The policy rule giving the same value whose conditions are most like the rule's."""
+    same = [r for r in policy.rules if isinstance(r.outputs[0], feel.Literal) and r.outputs[0].value == value]
+
+    def alike(candidate) -> int:
+        score = 0
+        for k, clause in enumerate(learned.inputs):
+            j = _input_index(policy, clause)
+            constrained_here = not isinstance(rule.inputs[k], feel.AnyTest)
+            constrained_there = j is not None and not isinstance(candidate.inputs[j], feel.AnyTest)
+            score += constrained_here == constrained_there
+        return score
+
+    return max(same, key=alike) if same else None
+
+
+# ------------------------------------------------------------------ report ----
+
+
+def write_report(table: LearnedTable, learned: DecisionTable, found: list[Departure], target: str | Path) -> Path:
+    """The learning report (.xlsx): the fit, the departures from the policy with their
+    row counts, the learned table, and recorded × learned / recorded × policy tables
+    with native charts of how often each agrees with what the register records."""
+    import xlsxwriter
+
+    from engine.io.writers import atomic_path
+
+    target = Path(target)
+    with atomic_path(target, ".xlsx") as tmp:
+        book = xlsxwriter.Workbook(
+            str(tmp), {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False}
+        )
+        bold = book.add_format({"bold": True})
+        head = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+        wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        pct = book.add_format({"num_format": "0.0%"})
+        summary = book.add_worksheet("Summary")
+        summary.set_column(0, 0, 110)
+        summary.write(0, 0, f"kade rules learn: {table.decision.name}", bold)
+        row = 2
+        for line in table.lines():
+            summary.write(row, 0, line)
+            row += 1
+        row += 1
+        summary.write(row, 0, "Where practice departs from the written policy", bold)
+        row += 1
+        for departure in found or []:
+            summary.write(row, 0, departure.text(), wrap)
+            row += 1
+        if not found:
+            summary.write(row, 0, "nowhere: the learned table decides every row as the policy does")
+            row += 1
+        row += 1
+        values = sorted(
+            set(table.comparison["recorded"]) | set(table.comparison["learned"]) | set(table.comparison["policy"])
+        )
+        agree = book.add_worksheet("Agreement")
+        agree.write_row(0, 0, ["recorded value", "rows", "learned agrees", "policy agrees"], head)
+        for i, value in enumerate(values, start=1):
+            rows = table.comparison[table.comparison["recorded"] == value]
+            agree.write(i, 0, value)
+            agree.write(i, 1, len(rows))
+            agree.write(i, 2, float((rows["learned"] == value).mean()) if len(rows) else 0.0, pct)
+            agree.write(i, 3, float((rows["policy"] == value).mean()) if len(rows) else 0.0, pct)
+        chart = book.add_chart({"type": "column"})
+        for col, name, colour in ((2, "learned table", "#4472C4"), (3, "written policy", "#A5A5A5")):
+            chart.add_series(
+                {
+                    "name": name,
+                    "categories": ["Agreement", 1, 0, len(values), 0],
+                    "values": ["Agreement", 1, col, len(values), col],
+                    "fill": {"color": colour},
+                }
+            )
+        chart.set_title({"name": "How often each agrees with the recorded value"})
+        chart.set_y_axis({"num_format": "0%", "max": 1})
+        summary.insert_chart(row, 0, chart, {"x_scale": 1.3, "y_scale": 1.1})
+        sheet = book.add_worksheet("Learned table")
+        headers = ["rule", *(v.name for v in table.inputs), table.output, "rows", "recorded so", "accuracy"]
+        sheet.write_row(0, 0, headers, head)
+        for i, rule in enumerate(table.rules, start=1):
+            sheet.write_row(i, 0, [rule.id, *(c.cell() for c in rule.conditions), format_value(rule.output)])
+            sheet.write(i, len(headers) - 3, rule.support)
+            sheet.write(i, len(headers) - 2, rule.correct)
+            sheet.write(i, len(headers) - 1, rule.accuracy, pct)
+        sheet.set_column(0, len(headers), 16)
+        for title, against in (("Recorded x learned", "learned"), ("Recorded x policy", "policy")):
+            ws = book.add_worksheet(title)
+            matrix = table.confusion(against)
+            ws.write(0, 0, f"rows per recorded value (down) and {against} value (across)", bold)
+            ws.write_row(1, 1, [str(c) for c in matrix.columns], head)
+            for i, (label, counts) in enumerate(matrix.iterrows(), start=2):
+                ws.write(i, 0, str(label), head)
+                ws.write_row(i, 1, [int(n) for n in counts])
+            ws.set_column(0, len(matrix.columns), 18)
+        book.close()
+    return target
+
+
+def is_learned(table: DecisionTable) -> bool:
+    """A table `kade rules learn` wrote (its rules annotated 'learned: ...')."""
+    return bool(table.rules) and all(r.annotation.startswith("learned:") for r in table.rules)
+
+
+def practice_vs_policy(policy: RuleSet, practice: RuleSet, workbook: str | Path | None = None) -> tuple[list[str], int]:
+    """`kade rules diff POLICY LEARNED [--against WORKBOOK]` when LEARNED is a learned
+    table: per learned decision, where it departs from the policy - which thresholds
+    moved, which rules exist only in practice - and, with a register, how many of
+    its rows each departure covers.Returns the lines and how many rows
+    are decided otherwise (0 without a register)."""
+    from engine.evaluation.bind import bind
+    from engine.evaluation.decisions import evaluate
+    from engine.io.registers import read_workbook
+
+    lines: list[str] = []
+    changed = 0
+    sheets = read_workbook(workbook) if workbook is not None else None
+    for learned in (t for t in practice.decisions if is_learned(t)):
+        try:
+            written = policy.decision(learned.name)
+        except KeyError:
+            lines.append(f"{learned.name}: learned, but the policy has no such decision")
+            continue
+        lines.append(
+            f"{learned.name}: the practice learned ({len(learned.rules)} rules, hit policy {learned.hit_policy}) "
+            f"against the policy ({len(written.rules)} rules, hit policy {written.hit_policy})"
+        )
+        if sheets is not None:
+            whole = _whole_policy(policy)  # the decisions the policy table needs (client_tier...) too
+            comparison = _compared_rows(
+                evaluate(whole, bind(whole, sheets, str(workbook)), reasons=False),
+                evaluate(practice, bind(practice, sheets, str(workbook)), reasons=False),
+                learned.name,
+            )
+            same = int((comparison["learned"] == comparison["policy"]).sum())
+            changed += len(comparison) - same
+            lines.append(f"  {same:,} of {len(comparison):,} rows of {workbook} are decided the same")
+        else:
+            comparison = None
+        found = departures(written, learned, comparison)
+        lines += [f"  {departure.text()}" for departure in found]
+        if not found:
+            lines.append("  no departure: the practice decides as the policy does")
+    return lines, changed
+
+
+def _whole_policy(policy: RuleSet) -> RuleSet:
+    """A rule set loaded from one workbook (its siblings' glossary read with it) lacks
+    the decisions of the other workbooks beside it: the whole folder has them."""
+    from engine.model.rulebook import load_rules
+
+    folders = {Path(f).parent for f in policy.sources}
+    if len(policy.sources) == 1 and len(folders) == 1:
+        return load_rules(folders.pop())
+    return policy
+
+
+def _compared_rows(before: Evaluation, after: Evaluation, decision: str) -> pd.DataFrame:
+    """Rows both versions decide: policy and practice value and rule per row."""
+    a, b = before.results[decision], after.results[decision]
+    output = b.decision.outputs[0].name
+    ok = is_none(a.errors) & is_none(b.errors)
+    text = lambda column: pd.Series(_python(column), dtype=object).map(lambda v: "" if v is None else str(v))
+    return pd.DataFrame(
+        {
+            "learned": text(b.outputs[output]).to_numpy()[ok],
+            "policy": text(a.outputs[output]).to_numpy()[ok],
+            "learned_rule": b.rules[ok],
+            "policy_rule": a.rules[ok],
+        }
+    )

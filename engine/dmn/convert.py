@@ -20,11 +20,11 @@ from engine.dmn.types import FeelType
 from engine.dmn.xml import FEEL_LANGUAGES, KADE_NS, split_tag
 from engine.errors import RuleError
 from engine.evaluation.hitpolicy import validate as validate_hit_policy
-from engine.model import HIT_POLICIES, DecisionTable, InputClause, OutputClause, Rule, Variable
+from engine.model import AGGREGATING, HIT_POLICIES, DecisionTable, InputClause, OutputClause, Rule, Variable
 from engine.model.rulebook import parse_computed, split_alternatives
 
-HIT_POLICY_LETTERS = {name: letter for letter, name in HIT_POLICIES.items() if letter not in ("C+", "C<", "C>", "C#")}
-AGGREGATIONS = {"SUM": "C+", "MIN": "C<", "MAX": "C>", "COUNT": "C#"}
+HIT_POLICY_LETTERS = {name: letter for letter, name in HIT_POLICIES.items() if letter not in AGGREGATING}
+AGGREGATIONS = {name.split()[1]: code for code, name in HIT_POLICIES.items() if code in AGGREGATING}
 
 SUPPORTED_LOGIC = ("decisionTable", "literalExpression", "invocation")
 BOXED_UNSUPPORTED = {

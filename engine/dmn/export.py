@@ -25,23 +25,12 @@ from engine import feel
 from engine.dmn.diagram import DC, DI, diagram
 from engine.dmn.errors import DmnError
 from engine.dmn.xml import DEFAULT_EXPORT_VERSION, EXPORT_VERSIONS, KADE_NS
-from engine.model import DecisionTable, RuleSet, Variable
+from engine.model import AGGREGATING, HIT_POLICIES, DecisionTable, RuleSet, Variable
 from engine.model.graph import referenced_names
 
-_POLICY_NAMES = {
-    "U": "UNIQUE",
-    "A": "ANY",
-    "P": "PRIORITY",
-    "F": "FIRST",
-    "R": "RULE ORDER",
-    "O": "OUTPUT ORDER",
-    "C": "COLLECT",
-    "C+": "COLLECT",
-    "C<": "COLLECT",
-    "C>": "COLLECT",
-    "C#": "COLLECT",
-}
-_AGGREGATION = {"C+": "SUM", "C<": "MIN", "C>": "MAX", "C#": "COUNT"}
+# DMN writes a collect-and-aggregate policy as COLLECT plus an aggregation (C+ -> COLLECT, SUM)
+_AGGREGATION = {code: name.split()[1] for code, name in HIT_POLICIES.items() if code in AGGREGATING}
+_POLICY_NAMES = {code: "COLLECT" if code in AGGREGATING else name for code, name in HIT_POLICIES.items()}
 
 
 def export_dmn(

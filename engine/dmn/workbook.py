@@ -35,7 +35,7 @@ from engine.dmn.loader import load_dmn
 from engine.dmn.model import DmnModel
 from engine.dmn.rules_source import evaluable_rules
 from engine.model import DecisionTable, RuleSet, Variable
-from engine.model.rulebook import DEFAULT_MARKERS
+from engine.model.rulebook import DEFAULT_MARKERS, GLOSSARY_HEADER
 
 _HEAD = PatternFill("solid", fgColor="DDEBF7")
 _OUT = PatternFill("solid", fgColor="E2EFDA")
@@ -245,19 +245,7 @@ def _put(ws, row: int, col: int, value, *, bold=False, fill=None):
 
 def _write_glossary(wb, variables: list[Variable]):
     ws = wb.create_sheet("Glossary")
-    header = [
-        "variable",
-        "entity",
-        "column header",
-        "type",
-        "allowed values",
-        "label",
-        "description",
-        "records",
-        "compare",
-        "required",
-        "computed",
-    ]
+    header = list(GLOSSARY_HEADER)
     for c, text in enumerate(header, start=1):
         _put(ws, 1, c, text, bold=True, fill=_HEAD)
     for r, var in enumerate(variables, start=2):

@@ -26,11 +26,16 @@ from engine.model.graph import referenced_names
 
 
 def compute_values(rules: RuleSet) -> dict[str, Variable]:
-    """The glossary with every computed variable's ``value`` filled in."""
+    """The glossary with every computed variable's ``value`` filled in - those the
+    loaded decisions use, or whose table is loaded: one rule workbook loaded on its
+    own reads its siblings' glossary, which may compute values over tables that are
+    not loaded and that nothing loaded needs."""
     variables = dict(rules.variables)
     errors: list[RuleError] = []
+    used = set().union(*(referenced_names(t) for t in rules.decisions)) if rules.decisions else set()
+    loaded = {t.name for t in rules.decisions}
     for var in rules.variables.values():
-        if var.computed is None:
+        if var.computed is None or (var.name not in used and var.computed.over not in loaded):
             continue
         try:
             variables[var.name] = dataclasses.replace(var, value=_compute(var, rules))

@@ -202,7 +202,7 @@ def _check_copy_opens(folder: Path) -> None:
 
 
 def evaluate(*says: str, exits=(1,), output="out.json") -> Run:
-    """The sample register has three bad rows: a run that reads it exits 1."""
+    """The sample register has bad rows: a run that reads it exits 1."""
     return Run(
         ["evaluate", "{dir}/register.xlsx", "--rules", "{rules}", "--no-audit", "-o", "{dir}/" + output], exits, says
     )
