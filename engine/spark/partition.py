@@ -1,0 +1,255 @@
+"""What Spark's executors run: one entity's rows - with their parent's values
+joined in - decided by the one-machine path (``bind``, ``evaluate``,
+``result_columns``) a chunk at a time, and what each partition reports back
+(row count, digests of its input and output rows, the decision summary). Pure
+pandas: no Spark import, so it is tested and profiled like the rest of the engine.
+
+A child row (a contract) arrives with the columns of the parent row (its client)
+that the join found for it. The join matches on a loose form of the link; the
+exact match is ``bind``'s, on the chunk: the parent rows in it become the parent
+sheet, so a contract whose client is missing gets the same error as on one
+machine. A loose match can pair one child row with two parent rows; such copies
+are adjacent in a partition, never split between chunks, and counted once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from engine.evaluation.bind import bind, mark_duplicate_keys
+from engine.evaluation.columns import is_none
+from engine.evaluation.decisions import Evaluation, evaluate
+from engine.evaluation.results import MAX_OUTCOMES, DecisionSummary, error_rows, result_columns, summarize
+from engine.io.cells import cell_values
+from engine.io.registers import Sheet
+from engine.io.tables import cell_frame
+from engine.model import RuleSet
+
+ORDER = "__kade_order"  # row position as read: the earlier row of a duplicate key is the first
+DUPLICATE = "__kade_dup"  # a later row of a key seen before, over all partitions
+KEY = "__kade_key"  # the row key as text: what child rows link to
+ERROR = "__kade_error__"  # + output name: the row errors of the decision producing it (for child rows)
+PARENT = "__kade_parent__"  # + n: a parent column joined into a child row
+OUTPUT = "__kade_output__"  # + name: a parent's output joined into a child row
+OUTCOME_CAP = 2000  # distinct first-output values a summary counts; beyond, numbers show their range
+
+
+@dataclass
+class ParentColumns:
+    """How a child chunk rebuilds its parent sheet from the joined columns."""
+
+    entity: str
+    sheet: str
+    headers: dict[str, str]  # joined column -> header in the rebuilt parent sheet
+    key: str  # joined column holding the parent's key as text
+    errors: dict[str, str] = field(default_factory=dict)  # parent variable (an output) -> joined error column
+
+
+@dataclass
+class EntityPlan:
+    """Everything an executor needs for one entity, shipped once per executor."""
+
+    entity: str
+    sheet: str
+    rules: RuleSet  # this entity's decisions; parent outputs read as parent variables
+    data_columns: list[str]  # the entity's own columns, as read
+    output_data: list[str]  # data columns kept in the results (a re-evaluated results file loses its old ones)
+    result_columns: list[str]
+    string_results: list[str]  # result columns Spark holds as text
+    parent: ParentColumns | None = None
+    payload: list[str] = field(default_factory=list)  # this entity's outputs its children use
+    producers: dict[str, str] = field(default_factory=dict)  # payload output -> decision producing it
+
+
+# ------------------------------------------------------------- deciding --------
+
+
+def decide(plan: EntityPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, Evaluation]:
+    """(input rows in read order, output rows, evaluation) of one chunk."""
+    batch = batch.sort_values(ORDER, kind="stable")  # a shuffle join mixes the order; duplicates need it
+    own = batch.drop_duplicates(ORDER) if plan.parent is not None else batch
+    own = own.reset_index(drop=True)
+    sheets = [Sheet(plan.sheet, cell_frame(own[plan.data_columns]))]
+    parent_rows = None
+    if plan.parent is not None:
+        p = plan.parent
+        joined = list(dict.fromkeys([*p.headers, p.key, *p.errors.values()]))
+        parent_rows = batch[joined].dropna(subset=[p.key]).drop_duplicates(p.key)
+        cells = cell_frame(parent_rows[list(p.headers)]).rename(columns=p.headers)
+        sheets.append(Sheet(p.sheet, cells))
+    rows = bind(plan.rules, sheets, plan.sheet)
+    if plan.parent is not None and plan.parent.entity in rows:
+        assert parent_rows is not None
+        for name, column in plan.parent.errors.items():
+            messages = cell_frame(parent_rows[[column]])[column].to_numpy(dtype=object)
+            if (~is_none(messages)).any():
+                rows[plan.parent.entity].cell_errors[name] = messages
+    mark_duplicate_keys(plan.rules, rows[plan.entity], own[DUPLICATE].to_numpy(dtype=bool))
+    evaluation = evaluate(plan.rules, rows)
+    results = result_columns(evaluation, plan.entity)
+    for name in plan.string_results:  # an untyped output: its values as text
+        results[name] = _as_text(results[name])
+    out = pd.concat([own[plan.output_data], results], axis=1)
+    out[ORDER] = own[ORDER].to_numpy()
+    if plan.payload:
+        out[DUPLICATE] = own[DUPLICATE].to_numpy()
+        keys = rows[plan.entity].keys
+        out[KEY] = _as_text(pd.Series(keys, dtype=object)) if keys is not None else None
+        for name in plan.payload:
+            out[ERROR + name] = pd.Series(evaluation.results[plan.producers[name]].errors, dtype=object)
+    return own, out, evaluation
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    text = pd.Series(cell_values(values), dtype=object)
+    return text.map(str, na_action="ignore").astype(object)
+
+
+def chunks(batches: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Arrow batches gathered into chunks of about ``rows`` rows (the evaluator is
+    fastest on large arrays); copies of one child row (adjacent) stay together."""
+    pending: list[pd.DataFrame] = []
+    size = 0
+    for batch in batches:
+        pending.append(batch)
+        size += len(batch)
+        if size < rows:
+            continue
+        frame = pd.concat(pending, ignore_index=True)
+        order = frame[ORDER].to_numpy()
+        different = np.flatnonzero(order != order[-1])
+        cut = int(different[-1]) + 1 if len(different) else 0
+        if cut == 0:
+            pending, size = [frame], len(frame)
+            continue
+        yield frame.iloc[:cut]
+        pending, size = [frame.iloc[cut:]], len(frame) - cut
+    if size:
+        yield pd.concat(pending, ignore_index=True)
+
+
+# ------------------------------------------------------- what is reported ------
+
+
+def update_digest(digest, frame: pd.DataFrame) -> None:
+    """Feed rows to a SHA-256: per cell the text a spreadsheet would show, hashed
+    per column with pandas and fed row by row. The same rows give the same
+    digest whether they come from a Spark batch or a Parquet file read back."""
+    if not len(frame.columns):
+        return
+    hashed = np.empty((len(frame), len(frame.columns)), dtype=np.uint64)
+    for j, name in enumerate(frame.columns):
+        series = frame[name]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        values = series.to_numpy(dtype=object)
+        arrays = (pd.Series(values, dtype=object).map(type) == np.ndarray).to_numpy()
+        if arrays.any():  # a list read back from Parquet
+            values = values.copy()
+            values[arrays] = [list(v) for v in values[arrays]]
+        hashed[:, j] = pd.util.hash_array(_as_text(pd.Series(values, dtype=object)).to_numpy(dtype=object))
+    digest.update(hashed.tobytes())
+
+
+def digest_header(columns: Iterable[str]):
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(columns).encode("utf-8"))
+    return digest
+
+
+@dataclass
+class DecisionTally:
+    """One decision's summary so far: rows, errors, first-output counts, range."""
+
+    entity: str | None
+    rows: int = 0
+    errors: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    many: bool = False  # more than OUTCOME_CAP distinct values: only the range is kept
+    low: float | None = None
+    high: float | None = None
+
+    def add(self, other: DecisionTally) -> None:
+        self.rows += other.rows
+        self.errors += other.errors
+        self.many = self.many or other.many
+        self.outcomes.update(other.outcomes)
+        if self.many or len(self.outcomes) > OUTCOME_CAP:
+            self.many, self.outcomes = True, Counter()
+        ranges = (
+            [v for v in (self.low, other.low) if v is not None],
+            [v for v in (self.high, other.high) if v is not None],
+        )
+        self.low, self.high = (min(ranges[0]) if ranges[0] else None), (max(ranges[1]) if ranges[1] else None)
+
+
+def tally(evaluation: Evaluation) -> dict[str, DecisionTally]:
+    out = {}
+    for summary in summarize(evaluation):
+        result = evaluation.results[summary.decision]
+        first = result.outputs[result.decision.outputs[0].name]
+        counted = DecisionTally(summary.entity, summary.rows, summary.errors, Counter(dict(summary.outcomes)))
+        if first.is_float and first.type == "number":
+            finite = first.values[result.ok & ~np.isnan(first.values)]
+            if len(finite):
+                counted.low, counted.high = float(finite.min()), float(finite.max())
+        out[summary.decision] = counted
+    return out
+
+
+def summaries(tallies: dict[str, DecisionTally]) -> list[DecisionSummary]:
+    """The merged tallies as the one-machine summary (``engine.evaluation.results``)."""
+    out = []
+    for name, t in tallies.items():
+        shown = None if t.low is None or t.high is None else (t.low, t.high)
+        many = t.many or len(t.outcomes) > MAX_OUTCOMES
+        out.append(DecisionSummary(name, t.entity, t.rows, t.errors, t.outcomes.most_common(), shown if many else None))
+    return out
+
+
+@dataclass
+class PartitionReport:
+    """What one partition of one entity reports to the driver (and the audit)."""
+
+    entity: str
+    partition: int
+    rows: int = 0
+    first_key: str | None = None
+    last_key: str | None = None
+    input_sha256: str = ""
+    output_sha256: str = ""
+    error_rows: int = 0
+    decisions: dict[str, DecisionTally] = field(default_factory=dict)
+
+
+def decide_partition(plan: EntityPlan, batches: Iterable[pd.DataFrame], partition: int, chunk_rows: int, report):
+    """Decide a partition chunk by chunk, yielding output frames; ``report`` gets
+    the partition's PartitionReport once every row is decided."""
+    done = PartitionReport(plan.entity, partition)
+    inputs = digest_header(plan.data_columns)
+    outputs = digest_header([*plan.output_data, *plan.result_columns])
+    for chunk in chunks(batches, chunk_rows):
+        own, out, evaluation = decide(plan, chunk)
+        update_digest(inputs, own[plan.data_columns])
+        update_digest(outputs, out[[*plan.output_data, *plan.result_columns]])
+        keys = evaluation.rows[plan.entity].keys
+        if keys is not None and len(keys):
+            done.first_key = done.first_key if done.first_key is not None else _key_text(keys[0])
+            done.last_key = _key_text(keys[-1])
+        done.rows += len(own)
+        done.error_rows += error_rows(evaluation)
+        for name, counted in tally(evaluation).items():
+            done.decisions.setdefault(name, DecisionTally(counted.entity)).add(counted)
+        yield out
+    done.input_sha256, done.output_sha256 = inputs.hexdigest(), outputs.hexdigest()
+    report(done)
+
+
+def _key_text(key) -> str | None:
+    return None if key is None else str(key)
