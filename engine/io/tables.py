@@ -11,6 +11,7 @@ booleans, dates) and the glossary's coercion does the rest in both cases."""
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -115,7 +116,9 @@ def read_tables(path: str | Path) -> list[Sheet]:
 
 def _read(file: Path) -> pd.DataFrame:
     if file.suffix.lower() == ".csv":
-        text = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        with warnings.catch_warnings():  # a row longer than the header would lose cells: refuse it
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            text = pd.read_csv(file, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
         return cell_frame(text)
     import pyarrow.parquet as pq
 
