@@ -333,8 +333,8 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     index = pd.Index(parent_keys[first])
     found_at = index.get_indexer(pd.Index(link, dtype=object))
     found_at[pd.isna(link)] = -1  # an empty link finds no parent, even a row with an empty key
-    positions = np.flatnonzero(first)
-    rows.parent_index = np.where(found_at >= 0, positions[np.maximum(found_at, 0)], -1)
+    positions = np.append(np.flatnonzero(first), -1)  # found_at -1 (not found) -> -1, also with no parent rows
+    rows.parent_index = positions[found_at]
     absent = rows.parent_index < 0
     if absent.any():
         msg = np.full(len(rows), None, dtype=object)

@@ -119,7 +119,7 @@ def evaluate_to_files(
     data: str | Path,
     rules: RuleSet,
     *,
-    master: str,
+    master: str | None = None,
     output: str | Path | None = None,
     fmt: str | None = None,
     audit_options=None,
@@ -128,7 +128,8 @@ def evaluate_to_files(
 ) -> SparkRun:
     """Decide every row of DATA's tables on Spark and write ``OUT/<sheet>/`` (part
     files, as Spark writes) for each evaluated sheet, as parquet (default), csv
-    or json lines."""
+    or json lines. ``master`` None: the session spark-submit (or an existing
+    session) gives."""
     from engine.pipeline import AuditOptions, audit_store
 
     data = str(data)
@@ -155,7 +156,8 @@ def evaluate_to_files(
             if n
         ]
         if store is not None:
-            run.run_id = record(store, done, data=data, master=master, origin_user=audit_options.user)
+            master_used = spark.sparkContext.master
+            run.run_id = record(store, done, data=data, master=master_used, origin_user=audit_options.user)
     return run
 
 
@@ -250,7 +252,7 @@ def verify_outputs(store, run_id: str, output: str | Path) -> list[str]:
     partition recorded: the problems found, none when the results are the run's."""
     import pyarrow.parquet as pq
 
-    from engine.spark.partition import digest_header, update_digest
+    from engine.spark.partition import RowsDigest
 
     run = store.run(run_id)
     problems = []
@@ -263,10 +265,10 @@ def verify_outputs(store, run_id: str, output: str | Path) -> list[str]:
         if len(files) != 1:
             problems.append(f"{report.entity} partition {report.partition}: {len(files)} part files in {folder}")
             continue
-        frame = pq.read_table(files[0]).to_pandas()
-        digest = digest_header(list(frame.columns))
-        update_digest(digest, frame)
-        if digest.hexdigest() != report.output_sha256 or len(frame) != report.rows:
+        table = pq.read_table(files[0])
+        digest = RowsDigest(table.column_names)
+        digest.update(table)
+        if digest.hexdigest() != report.output_sha256 or table.num_rows != report.rows:
             problems.append(f"{report.entity} partition {report.partition}: {files[0].name} differs from the run")
     return problems
 

@@ -95,7 +95,7 @@ def decide(plan: EntityPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     results = result_columns(evaluation, plan.entity)
     for name in plan.string_results:  # an untyped output: its values as text
         results[name] = _as_text(results[name])
-    out = pd.concat([own[plan.output_data], results], axis=1)
+    out = pd.concat([_one_chunk(own[plan.output_data]), results], axis=1)
     out[ORDER] = own[ORDER].to_numpy()
     if plan.payload:
         out[DUPLICATE] = own[DUPLICATE].to_numpy()
@@ -104,6 +104,24 @@ def decide(plan: EntityPlan, batch: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
         for name in plan.payload:
             out[ERROR + name] = pd.Series(evaluation.results[plan.producers[name]].errors, dtype=object)
     return own, out, evaluation
+
+
+def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow-backed text columns as one Arrow array each: concatenated batches leave
+    them in pieces, which Spark's conversion back to Arrow does not take."""
+    import pyarrow as pa
+
+    text = [
+        c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype) and frame[c].dtype.storage == "pyarrow"
+    ]
+    if not text:
+        return frame
+    frame = frame.copy()
+    for name in text:
+        array = pa.Array.from_pandas(frame[name])
+        if isinstance(array, pa.ChunkedArray):
+            frame[name] = array.combine_chunks().to_pandas()
+    return frame
 
 
 def _as_text(values: pd.Series) -> pd.Series:
@@ -137,30 +155,72 @@ def chunks(batches: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]
 # ------------------------------------------------------- what is reported ------
 
 
-def update_digest(digest, frame: pd.DataFrame) -> None:
-    """Feed rows to a SHA-256: per cell the text a spreadsheet would show, hashed
-    per column with pandas and fed row by row. The same rows give the same
-    digest whether they come from a Spark batch or a Parquet file read back."""
-    if not len(frame.columns):
-        return
-    hashed = np.empty((len(frame), len(frame.columns)), dtype=np.uint64)
-    for j, name in enumerate(frame.columns):
-        series = frame[name]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        values = series.to_numpy(dtype=object)
-        arrays = (pd.Series(values, dtype=object).map(type) == np.ndarray).to_numpy()
-        if arrays.any():  # a list read back from Parquet
-            values = values.copy()
-            values[arrays] = [list(v) for v in values[arrays]]
-        hashed[:, j] = pd.util.hash_array(_as_text(pd.Series(values, dtype=object)).to_numpy(dtype=object))
-    digest.update(hashed.tobytes())
+class RowsDigest:
+    """SHA-256 of rows, fed a chunk at a time; the same rows give the same digest
+    however they are cut into chunks and whether they come from a Spark batch
+    (pandas) or a Parquet file read back (Arrow). Each cell is taken as Arrow's
+    text of its value (a number 1001 and 1001.0 alike, a date as ISO, a list
+    as its items), and per column its text lengths (-1 for an empty cell) and
+    its text bytes are hashed - vectorized, no per-cell Python."""
+
+    def __init__(self, columns: Iterable[str]):
+        self.columns = list(columns)
+        self.parts = [(hashlib.sha256(), hashlib.sha256()) for _ in self.columns]
+
+    def update(self, rows) -> None:
+        """``rows``: a pandas DataFrame or an Arrow table with (at least) the columns."""
+        import pyarrow as pa
+
+        for name, (lengths, data) in zip(self.columns, self.parts):
+            column = rows[name]
+            array = _arrow(column) if isinstance(column, pd.Series) else column
+            if isinstance(array, pa.ChunkedArray):
+                array = array.combine_chunks() if array.num_chunks else pa.array([], array.type)
+            text = _canonical_text(array)
+            offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+            sizes = np.diff(offsets)
+            sizes[~np.asarray(text.is_valid().to_numpy(zero_copy_only=False), dtype=bool)] = -1
+            lengths.update(sizes.tobytes())
+            if len(offsets) and offsets[-1] > offsets[0]:
+                data.update(memoryview(text.buffers()[2])[int(offsets[0]) : int(offsets[-1])])
+
+    def hexdigest(self) -> str:
+        digest = hashlib.sha256("\x1f".join(self.columns).encode("utf-8"))
+        for lengths, data in self.parts:
+            digest.update(lengths.digest())
+            digest.update(data.digest())
+        return digest.hexdigest()
 
 
-def digest_header(columns: Iterable[str]):
-    digest = hashlib.sha256()
-    digest.update("\x1f".join(columns).encode("utf-8"))
-    return digest
+def _arrow(series: pd.Series):
+    """A pandas column as Arrow; a column of mixed values as the text a sheet shows."""
+    import pyarrow as pa
+
+    try:
+        return pa.Array.from_pandas(series)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pa.array(_as_text(series), type=pa.large_string(), from_pandas=True)
+
+
+def _canonical_text(array):
+    """The cells of an Arrow array as large_string, empty text for a null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        array, kind = array.dictionary_decode(), array.type.value_type
+    if pa.types.is_timestamp(kind):  # naive (a Spark batch in UTC) and UTC-aware (read back) alike
+        array = pc.cast(array, pa.timestamp("us", tz=kind.tz), safe=False).view(pa.int64())
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        items = pc.cast(array.flatten(), pa.large_string())
+        rebuilt = pa.LargeListArray.from_arrays(pc.subtract(array.offsets, array.offsets[0]).cast(pa.int64()), items)
+        joined = pc.binary_join(rebuilt, pa.scalar("\x1e", pa.large_string()))
+        array = pc.if_else(array.is_valid(), joined, pa.scalar(None, pa.large_string()))
+    elif pa.types.is_null(kind):
+        array = pa.nulls(len(array), pa.large_string())
+    text = pc.cast(array, pa.large_string())
+    return pc.fill_null(text, "") if text.null_count else text
 
 
 @dataclass
@@ -232,12 +292,12 @@ def decide_partition(plan: EntityPlan, batches: Iterable[pd.DataFrame], partitio
     """Decide a partition chunk by chunk, yielding output frames; ``report`` gets
     the partition's PartitionReport once every row is decided."""
     done = PartitionReport(plan.entity, partition)
-    inputs = digest_header(plan.data_columns)
-    outputs = digest_header([*plan.output_data, *plan.result_columns])
+    inputs = RowsDigest(plan.data_columns)
+    outputs = RowsDigest([*plan.output_data, *plan.result_columns])
     for chunk in chunks(batches, chunk_rows):
         own, out, evaluation = decide(plan, chunk)
-        update_digest(inputs, own[plan.data_columns])
-        update_digest(outputs, out[[*plan.output_data, *plan.result_columns]])
+        inputs.update(own)
+        outputs.update(out)
         keys = evaluation.rows[plan.entity].keys
         if keys is not None and len(keys):
             done.first_key = done.first_key if done.first_key is not None else _key_text(keys[0])
