@@ -111,9 +111,7 @@ def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
     them in pieces, which Spark's conversion back to Arrow does not take."""
     import pyarrow as pa
 
-    text = [
-        c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype) and frame[c].dtype.storage == "pyarrow"
-    ]
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.StringDtype)]
     if not text:
         return frame
     frame = frame.copy()
