@@ -99,12 +99,16 @@ def evaluate(
     *,
     broadcast_rows: int = BROADCAST_ROWS,
     chunk_rows: int = CHUNK_ROWS,
+    min_partitions: int | None = None,
 ) -> SparkEvaluation:
     """Decide every row of Spark DataFrames named by entity or sheet
     (``{"clients": df}`` or ``{"客户": df}``), as ``kade evaluate`` decides a
     workbook. Raises MissingColumnError (every missing column at once) before
     any Spark job runs. Inputs must be deterministic (read from files, not
-    randomly repartitioned): rows are numbered once and found again by number."""
+    randomly repartitioned): rows are numbered once and found again by number.
+    An entity read into fewer than ``min_partitions`` partitions (default: two
+    per core) is spread over that many first: deciding is CPU work, and a
+    compressed table of millions of rows is often a single file split."""
     from pyspark.sql import functions as F
 
     warnings.filterwarnings("ignore", message=PANDAS_3_WARNING, category=FutureWarning)
@@ -119,7 +123,8 @@ def evaluate(
     plans = _plans(rules, plan, [e for e in plan_rows if e in decided or e in parents], frames)
     reports = spark.sparkContext.accumulator([], _Reports())
     out = SparkEvaluation(rules, {}, {e: plan_rows[e].sheet for e in decided}, dict(plan.skipped), {}, {}, reports)
-    numbered = {entity: _numbered(frames[plan_rows[entity].sheet]) for entity in plans}
+    spread = min_partitions or 2 * spark.sparkContext.defaultParallelism
+    numbered = {entity: _spread(_numbered(frames[plan_rows[entity].sheet]), spread) for entity in plans}
     later, out.duplicates = _duplicates(numbered, rules, plans)
     results: dict[str, object] = {}
     for entity, entity_plan in plans.items():  # parents first
@@ -286,6 +291,14 @@ def _numbered(df):
     return df if ORDER in df.columns else df.withColumn(ORDER, F.monotonically_increasing_id())
 
 
+def _spread(df, partitions: int):
+    """At least ``partitions`` partitions (hashed by row number: the same rows land
+    in the same partition if a stage is computed again)."""
+    if df.rdd.getNumPartitions() >= partitions:
+        return df
+    return df.repartition(partitions, ORDER)
+
+
 def _quoted(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
@@ -309,7 +322,6 @@ def _duplicates(numbered: dict, rules: RuleSet, plans: dict[str, EntityPlan]):
     partitions of every entity (one job), and their number per entity. A narrow
     pass computes the exact keys as bind does; only (entity, key, row number)
     is shuffled."""
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     keyed = []
@@ -327,11 +339,18 @@ def _duplicates(numbered: dict, rules: RuleSet, plans: dict[str, EntityPlan]):
     union = keyed[0]
     for more in keyed[1:]:
         union = union.unionByName(more)
-    first = F.min(ORDER).over(Window.partitionBy(ENTITY, KEY))
-    later = union.withColumn("__kade_first", first).where(F.col(ORDER) != F.col("__kade_first"))
-    later = later.select(ENTITY, ORDER, F.lit(True).alias(DUPLICATE))
-    counts.update({row[ENTITY]: row["count"] for row in later.groupBy(ENTITY).count().collect()})
-    return later, counts
+    # a hash aggregation finds the repeated keys; only they are looked at again
+    repeated = (
+        union.groupBy(ENTITY, KEY)
+        .agg(F.count(F.lit(1)).alias("__kade_rows"), F.min(ORDER).alias("__kade_first"))
+        .where(F.col("__kade_rows") > 1)
+    )
+    totals = repeated.groupBy(ENTITY).agg(F.sum(F.col("__kade_rows") - 1).alias("later")).collect()
+    counts.update({row[ENTITY]: int(row["later"]) for row in totals})
+    if not any(counts.values()):
+        return None, counts
+    later = union.join(repeated, [ENTITY, KEY]).where(F.col(ORDER) != F.col("__kade_first"))
+    return later.select(ENTITY, ORDER, F.lit(True).alias(DUPLICATE)), counts
 
 
 def _flag_duplicates(df, later, entity: str, count: int, broadcast_rows: int):

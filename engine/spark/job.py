@@ -66,20 +66,14 @@ def read_tables(spark, path: str) -> dict[str, object]:
         else:
             frames[name] = spark.read.parquet(location)
             parquet.append(name)
-    if parquet:
-        listed = None
-        for name in parquet:
-            files = frames[name].select(F.lit(name).alias("t"), F.col("_metadata.file_path").alias("f")).distinct()  # type: ignore[attr-defined]
-            listed = files if listed is None else listed.unionByName(files)
-        numbers: dict[str, dict[str, int]] = {}
-        for row in listed.collect():  # type: ignore[union-attr]
-            numbers.setdefault(row["t"], {})[row["f"]] = 0
-        for name in parquet:
-            ranks = {f: i for i, f in enumerate(sorted(numbers.get(name, {})))}
-            mapping = F.create_map(*[F.lit(x) for pair in ranks.items() for x in pair]) if ranks else None
-            file_number = mapping[F.col("_metadata.file_path")] if mapping is not None else F.lit(0)
-            order = F.shiftleft(file_number.cast("long"), ROW_BITS) + F.col("_metadata.row_index")
-            frames[name] = frames[name].withColumn(ORDER, order)  # type: ignore[attr-defined]
+    jvm = spark.sparkContext._jvm
+    for name in parquet:  # file number: the file's place in name order (the names as _metadata gives them)
+        paths = [jvm.org.apache.hadoop.fs.Path(f) for f in frames[name].inputFiles()]  # type: ignore[attr-defined]
+        ranked = sorted(paths, key=lambda p: p.toString())
+        keys = {form: i for i, p in enumerate(ranked) for form in (p.toString(), p.toUri().toString())}
+        mapping = F.create_map(*[F.lit(x) for pair in keys.items() for x in pair])
+        order = F.shiftleft(mapping[F.col("_metadata.file_path")].cast("long"), ROW_BITS) + F.col("_metadata.row_index")
+        frames[name] = frames[name].withColumn(ORDER, order)  # type: ignore[attr-defined]
     return frames
 
 

@@ -30,6 +30,7 @@ from engine.io.cells import cell_values
 from engine.io.registers import Sheet
 from engine.io.tables import cell_frame
 from engine.model import RuleSet
+from engine.text import format_values
 
 ORDER = "__kade_order"  # row position as read: the earlier row of a duplicate key is the first
 DUPLICATE = "__kade_dup"  # a later row of a key seen before, over all partitions
@@ -123,6 +124,10 @@ def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
+    """Values as the text a sheet shows (None stays None); text stays as it is."""
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        out = values.astype(object)
+        return out.where(out.notna(), None)
     text = pd.Series(cell_values(values), dtype=object)
     return text.map(str, na_action="ignore").astype(object)
 
@@ -232,14 +237,17 @@ class DecisionTally:
     many: bool = False  # more than OUTCOME_CAP distinct values: only the range is kept
     low: float | None = None
     high: float | None = None
+    first: dict = field(default_factory=dict)  # value -> row number of its first row (orders ties as one machine)
 
     def add(self, other: DecisionTally) -> None:
         self.rows += other.rows
         self.errors += other.errors
         self.many = self.many or other.many
         self.outcomes.update(other.outcomes)
+        for value, row in other.first.items():
+            self.first[value] = min(row, self.first.get(value, row))
         if self.many or len(self.outcomes) > OUTCOME_CAP:
-            self.many, self.outcomes = True, Counter()
+            self.many, self.outcomes, self.first = True, Counter(), {}
         ranges = (
             [v for v in (self.low, other.low) if v is not None],
             [v for v in (self.high, other.high) if v is not None],
@@ -247,12 +255,17 @@ class DecisionTally:
         self.low, self.high = (min(ranges[0]) if ranges[0] else None), (max(ranges[1]) if ranges[1] else None)
 
 
-def tally(evaluation: Evaluation) -> dict[str, DecisionTally]:
+def tally(evaluation: Evaluation, order: np.ndarray) -> dict[str, DecisionTally]:
+    """Per decision of a chunk: its summary, the range of a numeric output, and
+    where each value first appears (``order``: the rows' numbers as read)."""
     out = {}
     for summary in summarize(evaluation):
         result = evaluation.results[summary.decision]
         first = result.outputs[result.decision.outputs[0].name]
         counted = DecisionTally(summary.entity, summary.rows, summary.errors, Counter(dict(summary.outcomes)))
+        if len(summary.outcomes) <= OUTCOME_CAP:
+            texts = format_values(first.type, first.values[result.ok])
+            counted.first = pd.Series(order[result.ok]).groupby(texts).min().to_dict()
         if first.is_float and first.type == "number":
             finite = first.values[result.ok & ~np.isnan(first.values)]
             if len(finite):
@@ -267,7 +280,8 @@ def summaries(tallies: dict[str, DecisionTally]) -> list[DecisionSummary]:
     for name, t in tallies.items():
         shown = None if t.low is None or t.high is None else (t.low, t.high)
         many = t.many or len(t.outcomes) > MAX_OUTCOMES
-        out.append(DecisionSummary(name, t.entity, t.rows, t.errors, t.outcomes.most_common(), shown if many else None))
+        outcomes = sorted(t.outcomes.items(), key=lambda item: (-item[1], t.first.get(item[0], 0)))
+        out.append(DecisionSummary(name, t.entity, t.rows, t.errors, outcomes, shown if many else None))
     return out
 
 
@@ -302,7 +316,7 @@ def decide_partition(plan: EntityPlan, batches: Iterable[pd.DataFrame], partitio
             done.last_key = _key_text(keys[-1])
         done.rows += len(own)
         done.error_rows += error_rows(evaluation)
-        for name, counted in tally(evaluation).items():
+        for name, counted in tally(evaluation, own[ORDER].to_numpy()).items():
             done.decisions.setdefault(name, DecisionTally(counted.entity)).add(counted)
         yield out
     done.input_sha256, done.output_sha256 = inputs.hexdigest(), outputs.hexdigest()
