@@ -166,21 +166,31 @@ def main():
 
 
 @main.command()
-@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workbook", type=click.Path(path_type=str))
 @rules_option("Rules folder, one rule workbook, or a DMN model (.dmn). Default: $KADE_RULES, else ./rules.")
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=str),
     default=None,
-    help="Where to write. Default: <workbook>.kade.xlsx beside the input (a folder for csv).",
+    help="Where to write. Default: <workbook>.kade.xlsx beside the input (a folder <name>.kade for csv and parquet).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["xlsx", "csv", "json"]),
+    type=click.Choice(["xlsx", "csv", "json", "parquet"]),
     default=None,
-    help="xlsx (default), csv (a folder, one file per sheet) or json. Guessed from -o's suffix.",
+    help="xlsx (default for a workbook), csv or parquet (a folder, one file per sheet; the default "
+    "for tables is their own format) or json. Guessed from -o's suffix.",
+)
+@click.option(
+    "--spark",
+    "spark_master",
+    default=None,
+    metavar="MASTER",
+    help="Decide on Apache Spark (the kade[spark] extra): local[2], spark://host:7077, yarn... "
+    "WORKBOOK is then Parquet/CSV tables on any filesystem Spark reads; the results are a folder "
+    "per sheet (parquet, csv or json).",
 )
 @engine_option
 @audit_option
@@ -201,9 +211,9 @@ def main():
     "WORKBOOK.bak-<time>.xlsx; refused if the workbook holds parts that would be lost.",
 )
 def evaluate(
-    workbook: Path,
+    workbook: str,
     rules_path: Path | None,
-    output: Path | None,
+    output: str | None,
     fmt: str | None,
     engine_name: str,
     audit_location: str | None,
@@ -212,10 +222,13 @@ def evaluate(
     quiet: bool,
     new_workbook: bool,
     in_place: bool,
+    spark_master: str | None,
 ):
     """Decide every row of WORKBOOK and write the results to a new file.
 
     \b
+    WORKBOOK is an Excel file, or Parquet/CSV tables: a file per entity
+    named like its sheet (客户.parquet, 合同.csv), or a folder of them.
     Each decision gets three columns beside the data: its value(s), the rule
     that decided (<decision>.rule) and a one-line reason (<decision>.reason);
     kade.errors lists what was wrong with a row. The input is never modified.
@@ -247,6 +260,9 @@ def evaluate(
       kade evaluate register.xlsx --new-workbook
       kade evaluate register.xlsx --in-place
       kade evaluate guests.csv --rules dinnerDecisions.dmn
+      kade evaluate registers/ -o decided/ --format parquet
+      kade evaluate registers/ --spark "local[2]" -o decided/
+      kade evaluate hdfs:///warehouse/key_accounts --spark yarn -o hdfs:///warehouse/decided
     """
     if engine_name == "durable":
         from engine.evaluation.durable import availability
@@ -254,14 +270,24 @@ def evaluate(
         why = availability()
         if why:
             raise KadeFailure(f"--engine durable is unavailable: {why}")
+    if spark_master is not None and (in_place or new_workbook or engine_name != "vectorized"):
+        raise KadeFailure(
+            "--spark writes new result folders with the vectorized evaluator; leave out "
+            "--in-place/--new-workbook/--engine"
+        )
     from engine import pipeline
 
     if in_place and (output is not None or fmt is not None or new_workbook):
         raise KadeFailure("--in-place writes into WORKBOOK itself; leave out -o/--format/--new-workbook")
     rules = load_rules(rules_path)
     options = audit_options(audit_location, no_audit)
+    run: Any
     with reported():
-        if in_place:
+        if spark_master is not None:
+            from engine.spark.job import evaluate_to_files
+
+            run = evaluate_to_files(workbook, rules, master=spark_master, output=output, fmt=fmt, audit_options=options)
+        elif in_place:
             run = pipeline.evaluate_in_place(workbook, rules, engine=engine_name, audit_options=options)
         else:
             with ProgressBar("deciding", wanted=progress, quiet=quiet) as bar:
@@ -280,12 +306,12 @@ def evaluate(
     finish(run.exit_code)
 
 
-def _print_run(run: pipeline.EvaluationRun) -> None:
+def _print_run(run) -> None:
     for note in run.notes:
         click.echo(f"note: {note}", err=True)
     for line in run.summary_lines():
         click.secho(line, fg="yellow" if "in error" in line else None)
-    if run.backup is not None:
+    if getattr(run, "backup", None) is not None:
         click.echo(f"the original is kept as {run.backup}")
     elif run.output is not None:
         click.echo(f"wrote {run.output}")
@@ -850,7 +876,7 @@ def serve_command(
 
 
 @main.command()
-@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workbook", type=click.Path(path_type=Path))
 @click.option(
     "--row", "key", required=True, help="Row key (客户编号 C0001, 合同编号 HT2026-0008...) or Excel row number."
 )

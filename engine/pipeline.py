@@ -4,7 +4,7 @@ status. Front ends collect options, call one of these and show the result; the
 work, including recording the run in the audit trail, is done here for all of
 them alike.
 
-    evaluate_to_file    kade evaluate WORKBOOK [-o OUT]
+    evaluate_to_file    kade evaluate WORKBOOK|TABLES [-o OUT]
     evaluate_in_place   kade evaluate WORKBOOK --in-place
     evaluate_book       the Evaluate button (desktop RunPython, kade serve)
     check_register      kade check WORKBOOK [--report OUT]
@@ -32,7 +32,8 @@ from engine.evaluation import results
 from engine.evaluation.bind import bind
 from engine.evaluation.decisions import Evaluation, evaluate
 from engine.io import writers
-from engine.io.registers import formula_note, read_workbook
+from engine.io.registers import formula_note
+from engine.io.tables import is_tables, read_register, register_sha256
 from engine.model import RuleSet
 from engine.model.rulebook import default_rules_path, load_rules
 from engine.version import __version__
@@ -127,17 +128,25 @@ class EvaluationRun:
         return results.summary_lines(self.summary, self.evaluation.skipped, self.error_rows)
 
 
+FOLDER_FORMATS = ("csv", "parquet")  # one file per sheet in a folder
+
+
 def default_output(workbook: Path, fmt: str) -> Path:
     """Beside the input, keeping its name: register.xlsx -> register.kade.xlsx
-    (a folder register.kade for csv)."""
+    (a folder register.kade for csv and parquet)."""
     stem = workbook.with_name(f"{workbook.stem}.kade")
-    return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
+    return stem if fmt in FOLDER_FORMATS else stem.with_suffix(f".kade.{fmt}")
 
 
-def format_for(output: Path | None) -> str:
-    """The output format guessed from -o's suffix: xlsx, json, csv (no suffix: a folder)."""
+def format_for(output: Path | None, data: Path | None = None) -> str:
+    """The output format guessed from -o's suffix: xlsx, json, csv, parquet (no
+    suffix: a csv folder). Without -o: xlsx for a workbook, and for tables the
+    input's own format (parquet unless every table is a .csv)."""
     if output is not None and output.suffix.lower().lstrip(".") in writers.FORMATS:
         return output.suffix.lower().lstrip(".")
+    if output is None and data is not None and is_tables(data):
+        suffixes = {p.suffix.lower() for p in data.rglob("*")} if data.is_dir() else {data.suffix.lower()}
+        return "csv" if ".csv" in suffixes and ".parquet" not in suffixes else "parquet"
     return "csv" if output is not None and output.suffix == "" else "xlsx"
 
 
@@ -152,18 +161,19 @@ def evaluate_to_file(
     audit_options: AuditOptions = AuditOptions(),
     progress: Progress | None = None,
 ) -> EvaluationRun:
-    """Decide every row of ``workbook`` and write the results to a new file: a
-    copy of an .xlsx with the decision columns appended (or a new workbook of the
-    evaluated sheets, csv, json). The input is never modified."""
+    """Decide every row of ``workbook`` (or of Parquet/CSV tables: a file per
+    entity, or a folder of them) and write the results to a new file: a copy of
+    an .xlsx with the decision columns appended (or a new workbook of the
+    evaluated sheets, csv, json, parquet). The input is never modified."""
     workbook = Path(workbook)
-    fmt = fmt or format_for(Path(output) if output is not None else None)
+    fmt = fmt or format_for(Path(output) if output is not None else None, workbook)
     out = Path(output) if output is not None else default_output(workbook, fmt)
     if out.resolve() == workbook.resolve():
         raise OutputError("the output would overwrite the input workbook; choose another -o")
     progress = progress or _Silent()
     # the copy's source sheets are indexed in the background while the workbook is read and evaluated
     source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
-    sheets = read_workbook(workbook)
+    sheets = read_register(workbook)
     rows = bind(rules, sheets, str(workbook))
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:
@@ -183,10 +193,18 @@ def evaluate_to_file(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
             )
         run.run_id = _record(
-            store, evaluation, audit_options, command="evaluate", engine=engine, workbook=str(workbook)
+            store, evaluation, audit_options, command="evaluate", engine=engine, **register_identity(workbook)
         )
         run.audit_head = store.head if store is not None else None
     return run
+
+
+def register_identity(data: Path) -> dict:
+    """How the audit names an input: a workbook by its path (the file is hashed),
+    tables by their resolved path and the hash of every table file."""
+    if is_tables(data):
+        return {"workbook": str(data.resolve()), "workbook_sha256": register_sha256(data)}
+    return {"workbook": str(data)}
 
 
 def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
@@ -194,6 +212,8 @@ def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
         writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
     elif fmt == "csv":
         writers.write_csv(frames, output)
+    elif fmt == "parquet":
+        writers.write_parquet(frames, output)
     else:
         writers.write_json(frames, output, {"decisions": [s.__dict__ for s in summary]})
 
@@ -317,7 +337,7 @@ def check_register(
         raise OutputError("the report would overwrite the register; choose another --report")
     progress = progress or _Silent()
     with audit_store(audit_options) as store:
-        sheets = read_workbook(workbook)
+        sheets = read_register(workbook)
         progress.start(compliance.progress_steps(rules) + (report_path is not None), sum(len(s.frame) for s in sheets))
         result = compliance.check_sheets(rules, sheets, source=str(workbook), trace=True, progress=progress.step)
         if report_path is not None:
@@ -327,7 +347,7 @@ def check_register(
             except OSError as exc:
                 raise OutputError(f"cannot write {report_path}: {exc.strerror or exc}") from exc
         run_id = _record(
-            store, result.evaluation, audit_options, command="check", engine="vectorized", workbook=str(workbook)
+            store, result.evaluation, audit_options, command="check", engine="vectorized", **register_identity(workbook)
         )
     return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
@@ -365,7 +385,7 @@ def learn_rules(
         raise OutputError("the learned table is a rule workbook: -o must end in .xlsx")
     if report is not None and Path(report).resolve() in (workbook.resolve(), out.resolve()):
         raise OutputError("the report would overwrite the register or the learned table; choose another --report")
-    evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)), reasons=False)
+    evaluation = evaluate(rules, bind(rules, read_register(workbook), str(workbook)), reasons=False)
     table = learn.learn(
         evaluation,
         decision,
@@ -410,7 +430,7 @@ def explain_row(
 
     if fresh:
         rules = load_rules(rules_path if rules_path is not None else default_rules_path())
-        evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)), trace=True)
+        evaluation = evaluate(rules, bind(rules, read_register(workbook), str(workbook)), trace=True)
         records = [
             (entity, row)
             for entity in evaluation.rows
@@ -426,6 +446,11 @@ def explain_row(
             run = store.latest_run_for(str(workbook))
             if run is None:
                 raise DataError(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
+            if run.get("digests"):  # a Spark run keeps digests, not rows: decide the row again
+                from engine.spark.job import explain_row as explain_spark_row
+
+                source, records, notes = explain_spark_row(run, workbook, key, rules_path)
+                return Explanation(source, [explain.explain_row(e, row, notes, decision) for e, row in records])
             records = store.rows(run["run_id"], key)
             notes = run.get("annotations", {})
             rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])

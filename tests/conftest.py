@@ -127,3 +127,36 @@ def dmn_moddle():
         return json.loads(done.stdout)
 
     return read
+
+
+def _java_problem() -> str | None:
+    """None when Java 17+ is on the PATH (Spark 4 needs it), else what is wrong."""
+    java = shutil.which("java")
+    if java is None:
+        return "java is not on the PATH"
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
+    version = out.split('"')[1] if '"' in out else ""
+    major = int(version.split(".")[0]) if version.split(".")[0].isdigit() else 0
+    return None if major >= 17 else f"java is version {version or 'unknown'}, Spark 4 needs 17+"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One real local Spark (local[2]) for the whole test session: small file
+    splits and few shuffle partitions, so the sample register spreads over
+    several partitions and the tests stay quick."""
+    require_system_tool("Java 17+", _java_problem(), "bash scripts/ensure-java.sh")
+    from engine.spark import session
+
+    spark = session(
+        "local[2]",
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "4",
+            "spark.sql.files.maxPartitionBytes": "16k",
+            "spark.sql.files.openCostInBytes": "1k",
+        },
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()

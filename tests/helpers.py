@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -113,3 +114,50 @@ def values(result, name: str) -> list:
             out = [None if v is None else v == 1.0 for v in out]
         return out
     return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in vals.tolist()]
+
+
+# --------------------------------------------------- registers as tables ------
+
+SAMPLE = Path(__file__).resolve().parent.parent / "workbooks" / "key_accounts.xlsx"
+SAMPLE_KEYS = {"客户": "客户编号", "合同": "合同编号", "方案申请": "申请编号", "SLA订单": "订单编号"}
+
+
+def sample_as_parquet(folder: Path) -> Path:
+    """The sample register converted to a folder of Parquet files, one per sheet
+    (客户.parquet ...): mixed columns, as a hand-typed sheet has, become text."""
+    from engine.io.registers import read_workbook
+    from engine.io.writers import write_parquet
+
+    write_parquet({sheet.name: sheet.frame for sheet in read_workbook(SAMPLE)}, folder)
+    return folder
+
+
+def cells(value):
+    """A cell as compared across engines: NaN/NaT -> None, arrays -> lists."""
+    import pandas as pd
+
+    if isinstance(value, np.ndarray):
+        return [cells(v) for v in value.tolist()]
+    if isinstance(value, list):
+        return [cells(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (not isinstance(value, (list, str)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
+
+
+def assert_same_cells(expected, got, keys: list[str]) -> None:
+    """Two result frames hold the same columns and, row for row (sorted by
+    ``keys``), the same cells."""
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected)
+    expected = expected.sort_values(keys, kind="stable").reset_index(drop=True)
+    got = got.sort_values(keys, kind="stable").reset_index(drop=True)
+    for column in expected.columns:
+        want = [cells(v) for v in expected[column].tolist()]
+        have = [cells(v) for v in got[column].tolist()]
+        wrong = [(i, w, h) for i, (w, h) in enumerate(zip(want, have)) if w != h]
+        assert not wrong, f"{column}: {len(wrong)} cells differ, first (row, expected, got): {wrong[:3]}"

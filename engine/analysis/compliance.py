@@ -40,10 +40,10 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import ERROR, INFO, SEVERITIES, WARNING, RuleStructureError
-from engine.evaluation.bind import EntityRows, bind, coerce, column_for
+from engine.evaluation.bind import EntityRows, bind, coerce, variable_column
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
-from engine.io.registers import Sheet, normalize_header, read_workbook
+from engine.io.registers import Sheet, read_workbook
 from engine.model import RuleSet, Variable
 from engine.model.graph import ancestors
 from engine.text import format_values
@@ -344,7 +344,7 @@ def _compare(evaluation: Evaluation, variable: Variable) -> tuple[ColumnCheck, p
         check.problem = f"{clause.name} is a list (hit policy {table.hit_policy}); kade check compares single values"
     else:
         rows = evaluation.rows[variable.entity]
-        check.sheet, check.column = rows.sheet, find_column(rows.frame, variable)
+        check.sheet, check.column = rows.sheet, variable_column(variable, rows.frame.columns)
         if check.column is None:
             shown = " / ".join(variable.headers or (variable.name,))
             check.problem = f"sheet {rows.sheet!r} has no column {shown} (it records {variable.records})"
@@ -429,11 +429,6 @@ def _judge(check: ColumnCheck, rows: EntityRows, result) -> tuple[ColumnCheck, p
         }
     )
     return check, findings, errors
-
-
-def find_column(frame: pd.DataFrame, variable: Variable) -> str | None:
-    """The sheet's header for a variable, matched as ``bind`` matches headers."""
-    return column_for({normalize_header(h): h for h in frame.columns}, variable)
 
 
 def _python(column: Column) -> np.ndarray:

@@ -252,7 +252,7 @@ def _python(column: Column) -> np.ndarray:
 
 
 def _recorded_column(rules: RuleSet, frame: pd.DataFrame, output: str, wanted: str | None) -> str:
-    from engine.analysis.compliance import find_column
+    from engine.evaluation.bind import variable_column
 
     if wanted is not None:
         if wanted not in frame.columns:
@@ -260,7 +260,7 @@ def _recorded_column(rules: RuleSet, frame: pd.DataFrame, output: str, wanted: s
         return wanted
     for variable in rules.variables.values():
         if variable.records == output:
-            found = find_column(frame, variable)
+            found = variable_column(variable, frame.columns)
             if found is not None:
                 return found
     raise DataError(

@@ -199,6 +199,8 @@ class AuditStore:
         out: list[tuple[str, dict]] = []
         for chunk in self.chunks(run_id):
             table = chunk.table()
+            if key is not None and "key" not in table.column_names:  # a Spark run's partition digests
+                continue
             if key is not None:
                 mask = pc.or_(pc.equal(table["key"], key), pc.equal(pc.cast(table["row"], "string"), key))
                 table = table.filter(mask)

@@ -336,24 +336,9 @@ def needed_variables(rules: RuleSet) -> dict[str, dict[str, list[str]]]:
     return need
 
 
-def column_for(headers: dict[str, str], var: Variable) -> str | None:
-    """The header (of ``headers``: normalized -> as written) holding ``var``."""
-    return next(
-        (
-            headers[normalize_header(h)]
-            for h in (*var.headers, var.name, var.label)
-            if h and normalize_header(h) in headers
-        ),
-        None,
-    )
-
-
 def _sheet_with_columns(sheets: list[Sheet], variables: list[Variable]) -> Sheet | None:
     """The sheet with the most of ``variables``' columns (the first of equals), if it has any."""
-    found = [
-        sum(column_for({normalize_header(h): h for h in s.frame.columns}, v) is not None for v in variables)
-        for s in sheets
-    ]
+    found = [sum(variable_column(v, s.frame.columns) is not None for v in variables) for s in sheets]
     best = max(range(len(sheets)), key=lambda k: found[k], default=None)
     return sheets[best] if best is not None and found[best] > 0 else None
 
@@ -378,7 +363,6 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             sheet = _sheet_with_columns(sheets, [rules.variables[v] for v in need.get(name, {})])
         if sheet is None:
             continue
-        headers = {normalize_header(h): h for h in sheet.frame.columns}
         columns, errors = {}, {}
         variables = dict(need.get(name, {}))
         key_var = rules.variables.get(entity_def.key)
@@ -386,7 +370,7 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
             variables.setdefault(entity_def.key, [])
         for var_name, users in variables.items():
             var = rules.variables[var_name]
-            header = column_for(headers, var)
+            header = variable_column(var, sheet.frame.columns)
             if header is None:
                 shown = " / ".join((*var.headers, var.name)) if var.headers else var.name
                 needed = f"needed by {', '.join(users)}" if users else "the row key"
@@ -403,8 +387,10 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
         keys = None
         if entity_def.key in columns:
             keys = columns[entity_def.key].python_values()
-            _flag_duplicate_keys(keys, entity_def.key, rules.variables[entity_def.key], errors)
         found[name] = EntityRows(name, sheet.name, sheet.frame, columns, errors, keys)
+        if keys is not None:
+            key_series = pd.Series(keys, dtype=object)
+            mark_duplicate_keys(rules, found[name], (key_series.duplicated() & key_series.notna()).to_numpy())
     if missing:
         raise MissingColumnError("; ".join(missing), Position(source or None))
     for rows in found.values():
@@ -421,17 +407,33 @@ def bind(rules: RuleSet, sheets: list[Sheet], source: str = "") -> dict[str, Ent
     return found
 
 
-def _flag_duplicate_keys(keys: np.ndarray, name: str, variable: Variable, errors: dict):
-    """A key used twice is a row error on the later rows; links use the first."""
-    series = pd.Series(keys, dtype=object)
-    dup = (series.duplicated() & series.notna()).to_numpy()
-    if dup.any():
-        header = variable.headers[0] if variable.headers else name
-        messages = errors.get(name, np.full(len(keys), None, dtype=object)).copy()
-        messages[dup] = (
-            f"{header} " + series[dup].astype(str) + " appears more than once; the first row is used for links"
-        ).to_numpy()
-        errors[name] = messages
+def variable_column(variable: Variable, columns) -> str | None:
+    """The column of a sheet that holds a glossary variable: one of its headers, its
+    name or its label (compared as ``normalize_header`` does)."""
+    return find_column(columns, (*variable.headers, variable.name, variable.label))
+
+
+def find_column(columns, names) -> str | None:
+    """The first of ``names`` that is one of ``columns``."""
+    headers = {normalize_header(h): h for h in columns}
+    return next((headers[normalize_header(h)] for h in names if h and normalize_header(h) in headers), None)
+
+
+def mark_duplicate_keys(rules: RuleSet, rows: EntityRows, duplicate: np.ndarray):
+    """A key used twice is a row error on the later rows (``duplicate``: those rows);
+    links use the first."""
+    if not duplicate.any() or rows.keys is None:
+        return
+    name = rules.entities[rows.entity].key
+    variable = rules.variables[name]
+    header = variable.headers[0] if variable.headers else name
+    messages = rows.cell_errors.get(name, np.full(len(rows.keys), None, dtype=object)).copy()
+    messages[duplicate] = (
+        f"{header} "
+        + pd.Series(rows.keys[duplicate], dtype=object).astype(str)
+        + " appears more than once; the first row is used for links"
+    ).to_numpy()
+    rows.cell_errors[name] = messages
 
 
 def _uses_parent(rules: RuleSet, entity: str) -> bool:
@@ -452,9 +454,8 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     if not entity.parent or entity.parent not in found:
         return
     parent = found[entity.parent]
-    headers = {normalize_header(h): h for h in rows.frame.columns}
     links = entity.link or ()
-    header = next((headers[normalize_header(h)] for h in links if normalize_header(h) in headers), None)
+    header = find_column(rows.frame.columns, links)
     if header is None:
         missing.append(
             f"sheet {rows.sheet!r} has no column {' / '.join(links)} (links each row to its {entity.parent} row)"
@@ -469,11 +470,8 @@ def _link_parent(rules: RuleSet, rows: EntityRows, found: dict[str, EntityRows],
     index = pd.Index(parent_keys[first])
     found_at = index.get_indexer(pd.Index(link, dtype=object))
     found_at[pd.isna(link)] = -1  # an empty link finds no parent, even a row with an empty key
-    positions = np.flatnonzero(first)
-    if not len(positions):  # a parent sheet with no keyed rows (headers only): nobody's parent is there
-        found_at[:] = -1
-        positions = np.zeros(1, dtype=np.int64)
-    rows.parent_index = np.where(found_at >= 0, positions[np.maximum(found_at, 0)], -1)
+    positions = np.append(np.flatnonzero(first), -1)  # found_at -1 (not found) -> -1, also with no parent rows
+    rows.parent_index = positions[found_at]
     absent = rows.parent_index < 0
     if absent.any():
         msg = np.full(len(rows), None, dtype=object)

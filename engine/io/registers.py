@@ -39,13 +39,17 @@ def normalize_header(header) -> str:
 def read_workbook(path: str | Path) -> list[Sheet]:
     """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine), once
     ``engine.io.xlsx_scan`` has found the file safe to hand to it; or the rows of a
-    .csv / .json file as one sheet named after the file (``_read_rows``)."""
+    .csv (``engine.io.tables``) or .json file (``_read_rows``) as one sheet named after the file."""
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
     if not path.exists():
         raise DataError(f"workbook not found: {path}")
-    if path.suffix.lower() in (".csv", ".json"):
+    if path.suffix.lower() == ".csv":
+        from engine.io.tables import read_tables  # imports this module
+
+        return read_tables(path)
+    if path.suffix.lower() == ".json":
         return [_read_rows(path)]
     if path.suffix.lower() == ".xlsb":
         raise DataError("kade reads .xlsx, .xlsm, .xls and .ods workbooks: save this one as .xlsx", Position(str(path)))
@@ -68,17 +72,13 @@ def read_workbook(path: str | Path) -> list[Sheet]:
 
 
 def _read_rows(path: Path) -> Sheet:
-    """A .csv (header row first, UTF-8) or .json file (a list of objects; a nested
-    object's fields become columns ``Loan.amount``) as a sheet named after the file."""
-    import csv
+    """A .json file (a list of objects; a nested object's fields become columns
+    ``Loan.amount``) as a sheet named after the file."""
     import json
 
     try:
-        if path.suffix.lower() == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                return Sheet(path.stem, frame_from_rows([list(r) for r in csv.reader(f)]))
         records = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, csv.Error) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"cannot read {path.suffix[1:]} rows: {exc}", Position(str(path))) from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError("a .json file of rows holds a list of objects, one per row", Position(str(path)))

@@ -1,4 +1,4 @@
-"""Write results: .xlsx, one .csv per sheet, or .json.
+"""Write results: .xlsx, one .csv or .parquet per sheet, or .json.
 
 An .xlsx input is copied with the decision columns appended to its sheets
 (engine.io.xlsx_copy); other inputs, or an .xlsx kade cannot edit safely, get a
@@ -31,7 +31,7 @@ from engine.text import display_width
 
 log = logging.getLogger("kade")
 
-FORMATS = ("xlsx", "csv", "json")
+FORMATS = ("xlsx", "csv", "json", "parquet")
 
 
 @contextlib.contextmanager
@@ -229,6 +229,19 @@ def _csv_cells(column: pd.Series) -> list:
     if column.dtype == object:
         values = [_csv_text(v) if isinstance(v, str) else v for v in values]
     return values
+
+
+def write_parquet(sheets: dict[str, pd.DataFrame], target: Path):
+    """A folder with one Parquet file per sheet (客户.parquet ...): columns typed
+    from their values (engine.io.tables.arrow_table)."""
+    import pyarrow.parquet as pq
+
+    from engine.io.tables import arrow_table
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name, frame in sheets.items():
+        with atomic_path(target / f"{_safe_name(name)}.parquet") as tmp:
+            pq.write_table(arrow_table(frame), tmp)
 
 
 def write_json(sheets: dict[str, pd.DataFrame], target: Path, summary: dict | None = None):
