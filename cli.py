@@ -73,6 +73,8 @@ no_audit_option = click.option("--no-audit", is_flag=True, help="Do not record t
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: on for 50,000+ rows in a terminal)."
 )
+
+
 def text_or_json_option(json_holds: str):
     return click.option(
         "--format",
@@ -720,9 +722,11 @@ def serve_command(
     "--decision", "decision_name", default=None, help="Only this decision (default: every decision of that row)."
 )
 @click.option(
-    "--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run."
+    "--fresh",
+    is_flag=True,
+    help="Evaluate now with the current rules instead of reading the latest audited run (nothing is recorded).",
 )
-@rules_option("Rules for --fresh (default as for evaluate).")
+@rules_option("Rules to explain with; implies --fresh. Default: the rules the audited run used.")
 @audit_option
 def explain(
     workbook: Path,
@@ -736,10 +740,17 @@ def explain(
 
     \b
     Reads the latest audited run of WORKBOOK - from kade evaluate, kade check
-    or an Evaluate button (a button run is found by the workbook's name) - or,
-    with --fresh, evaluates it now: for each decision of the row, the value,
-    the rule and its annotation, the inputs it used, and the near misses - the
-    closest rules that did not fire and which condition failed.
+    or an Evaluate button (a button run is found by the workbook's name). For
+    each decision of the row: the outcome, the rule and its annotation, the
+    reason with the row's values, and what would change it - the closest rules
+    that give another outcome ("would be platinum if client score were >= 500
+    (it is 462)"), nearest first.
+
+    \b
+    If WORKBOOK or the run's rule files have changed since the run, kade says
+    so and explains from a fresh evaluation of both as they are now, showing
+    the audited outcome where it differs. --fresh (or --rules) evaluates now.
+    A --decision or --row that is not there exits 2 with the closest names.
 
     \b
     Examples:
@@ -751,9 +762,8 @@ def explain(
         explanation = pipeline.explain_row(
             workbook, key, decision=decision_name, fresh=fresh, rules_path=rules_path, audit_location=audit_location
         )
-    if not explanation.texts:
-        click.secho(f"error: no row with key {key!r} in {workbook}", fg="red", err=True)
-        finish(1)
+    for note in explanation.notes:
+        click.secho(f"warning: {note}", fg="yellow", err=True)
     click.echo(f"From {explanation.source}:")
     for text in explanation.texts:
         click.echo(text)
@@ -836,8 +846,9 @@ def audit_show(run_id, key, audit_location):
         click.secho(f"error: no row {key!r} in run {run['run_id']}", fg="red", err=True)
         finish(1)
     if key is not None:
+        rules = pipeline.rules_of_run(run)  # the reason and what would change it need the same rules
         for entity, row in entries:
-            click.echo(explain_row(entity, row, run.get("annotations", {})))
+            click.echo(explain_row(entity, row, run.get("annotations", {}), rules=rules))
 
 
 @audit_group.command(name="export")

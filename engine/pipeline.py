@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from engine import audit
-from engine.errors import DataError, KadeError, OutputError
+from engine.audit import explain
+from engine.errors import DataError, KadeError, OutputError, UsageError
 from engine.evaluation import results
 from engine.evaluation.bind import bind
 from engine.evaluation.decisions import Evaluation, evaluate
@@ -35,6 +38,7 @@ from engine.io import writers
 from engine.io.registers import read_workbook
 from engine.model import RuleSet
 from engine.model.rulebook import load_rules
+from engine.text import did_you_mean
 from engine.version import __version__
 
 
@@ -235,19 +239,30 @@ def evaluate_book(
             command="evaluate (button)",
             engine=engine,
             workbook=workbook or getattr(book, "name", "") or "workbook",
-            workbook_sha256=_data_hash(evaluation),
+            workbook_sha256=_data_hash({e: r for e, r in evaluation.rows.items() if evaluation.for_entity(e)}),
         )
     return run
 
 
-def _data_hash(evaluation: Evaluation) -> str:
-    """SHA-256 of the cells that were evaluated, sheet by sheet (a button run's
-    stand-in for the file hash)."""
+def _data_hash(entity_rows: dict) -> str:
+    """SHA-256 of the values evaluated, sheet by sheet and column by column, as
+    the rules read them (typed; unreadable cells by their message). A button
+    run's stand-in for the file hash: the same cells give the same hash whether
+    Excel sent them or kade read the saved file."""
     digest = hashlib.sha256()
-    for entity in sorted(evaluation.rows):
-        rows = evaluation.rows[entity]
+    for entity in sorted(entity_rows):
+        rows = entity_rows[entity]
         digest.update(rows.sheet.encode("utf-8"))
-        digest.update(rows.frame.to_json(orient="split", date_format="iso", force_ascii=False).encode("utf-8"))
+        for name in sorted(rows.columns):
+            column = rows.columns[name]
+            digest.update(name.encode("utf-8"))
+            if column.is_float:
+                digest.update(np.ascontiguousarray(column.values, dtype=np.float64).tobytes())
+            else:
+                digest.update(json.dumps(column.values.tolist(), ensure_ascii=False, default=str).encode("utf-8"))
+            errors = rows.cell_errors.get(name)
+            if errors is not None:
+                digest.update(json.dumps(errors.tolist(), ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -309,6 +324,7 @@ def check_register(
 class Explanation:
     source: str  # where the answer comes from: an audited run, or a fresh evaluation
     texts: list[str]  # one explanation per matching row
+    notes: list[str] = field(default_factory=list)  # why the answer is not from the audited run
 
     @property
     def exit_code(self) -> int:
@@ -324,34 +340,142 @@ def explain_row(
     rules_path: str | Path | None = None,
     audit_location: str | None = None,
 ) -> Explanation:
-    """Why the row with ``key`` (its key or Excel row number) was decided so: from
-    the latest audited run of the workbook (a button run is found by the workbook's
-    name), or from a fresh evaluation with the current rules."""
-    from engine.audit import explain
+    """Why the row with ``key`` (its key or Excel row number) was decided so.
 
-    if fresh:
+    From the latest audited run of the workbook (a button run is found by the
+    workbook's name) while the workbook and the run's rule files are as the run
+    recorded them (SHA-256); when either has changed since, from a fresh
+    evaluation of both as they are now, saying so and showing the run's outcome
+    where it differs - never from stale data. ``fresh`` or ``rules_path``:
+    evaluate now (nothing is recorded). A decision or key that is not there is
+    a UsageError naming the closest ones."""
+    workbook = Path(workbook)
+    if fresh or rules_path is not None:
         rules = load_rules(rules_path if rules_path is not None else default_rules_path())
-        evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)), trace=True)
-        records = [
-            (entity, row)
-            for entity in evaluation.rows
-            if evaluation.for_entity(entity)
-            for row in audit.row_table(evaluation, entity).to_pylist()
-            if key in (row["key"], str(row["row"]))
-        ]
-        notes = audit.rule_annotations(rules)
-        source = "a fresh evaluation with the current rules"
+        return _explain_fresh(workbook, key, rules, decision, "a fresh evaluation with the current rules")
+    with audit_store(AuditOptions(location=audit_location)) as store:
+        assert store is not None
+        run = store.latest_run_for(str(workbook))
+        if run is None:
+            raise DataError(f"no audited run of {workbook}; run kade evaluate {workbook} first, or use --fresh")
+        rules = _rules_of(run)
+        changed = _changes_since(run, workbook, rules)
+        records = store.rows(run["run_id"], key)
+        if changed:
+            note = (
+                f"{' and '.join(changed)} since audited run {run['run_id']} of {run['time']}: explained from a "
+                f"fresh evaluation (nothing recorded; kade evaluate {workbook} records a new run)"
+            )
+            recorded = {(entity, row["key"]): row for entity, row in records}
+            answer = _explain_fresh(workbook, key, rules, decision, "a fresh evaluation", recorded, run["run_id"])
+            answer.notes.insert(0, note)
+            return answer
+        if not records:
+            keys = [k for chunk in store.chunks(run["run_id"]) for k in chunk.table()["key"].to_pylist()]
+            raise _no_row(key, workbook, keys)
+    _check_decision(decision, [row for _, row in records])
+    annotations = run.get("annotations", {})
+    rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
+    source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
+    texts = [explain.explain_row(entity, row, annotations, decision, rules) for entity, row in records]
+    return Explanation(source, texts)
+
+
+def _explain_fresh(
+    workbook: Path, key: str, rules: RuleSet, decision, source: str, recorded=None, run_id=None
+) -> Explanation:
+    evaluation = evaluate(rules, bind(rules, read_workbook(workbook), str(workbook)))
+    records = []
+    for entity in evaluation.rows:
+        if evaluation.for_entity(entity):
+            records += [(entity, row) for row in audit.rows_with_key(audit.row_table(evaluation, entity), key)]
+    if not records:
+        keys = [k for rows in evaluation.rows.values() if rows.keys is not None for k in rows.keys if k is not None]
+        raise _no_row(key, workbook, [str(k) for k in keys])
+    _check_decision(decision, [row for _, row in records])
+    annotations = audit.rule_annotations(rules)
+    texts = []
+    for entity, row in records:
+        before = (recorded or {}).get((entity, row["key"]))
+        texts.append(
+            explain.explain_row(
+                entity, row, annotations, decision, rules, (run_id, before) if before is not None else None
+            )
+        )
+    return Explanation(source, texts)
+
+
+def _rules_of(run: dict) -> RuleSet:
+    """The rules where the run read them: its one rule file, or the folder of its files."""
+    files = [Path(f["path"]) for f in run["rule_files"]]
+    folders = {f.parent for f in files}
+    path = files[0] if len(files) == 1 else folders.pop() if len(folders) == 1 else default_rules_path()
+    try:
+        return load_rules(path)
+    except KadeError as exc:
+        raise KadeError(
+            f"cannot read the rules audited run {run['run_id']} used ({path}): {exc}; "
+            f"kade explain --rules RULES explains with other rules"
+        ) from exc
+
+
+def _changes_since(run: dict, workbook: Path, rules: RuleSet) -> list[str]:
+    """What differs from what the run recorded: the workbook, the rule files."""
+    changed = []
+    recorded = run.get("workbook_sha256")
+    if not workbook.exists():
+        pass  # a button run of a workbook that is not here: nothing to compare
+    elif run.get("front_end", "cli") == "cli":
+        if audit.sha256_file(workbook) != recorded:
+            changed.append(f"{workbook} has changed")
     else:
-        with audit_store(AuditOptions(location=audit_location)) as store:
-            assert store is not None
-            run = store.latest_run_for(str(workbook))
-            if run is None:
-                raise DataError(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
-            records = store.rows(run["run_id"], key)
-            notes = run.get("annotations", {})
-            rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
-            source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
-    return Explanation(source, [explain.explain_row(entity, row, notes, decision) for entity, row in records])
+        try:
+            now = _data_hash(_entities(bind(rules, read_workbook(workbook), str(workbook)), run["rows"]))
+        except KadeError:
+            now = None
+        if now != recorded:
+            changed.append(f"{workbook} holds other values than the Excel button evaluated")
+    differing = _changed_rule_files(run, rules)
+    if differing:
+        changed.append(f"the rules have changed ({', '.join(differing)})")
+    return changed
+
+
+def _changed_rule_files(run: dict, rules: RuleSet) -> list[str]:
+    then = {Path(f["path"]).name: f["sha256"] for f in run["rule_files"]}
+    now = {Path(f).name: audit.sha256_file(f) for f in rules.sources}
+    return sorted(name for name in then.keys() | now.keys() if then.get(name) != now.get(name))
+
+
+def rules_of_run(run: dict) -> RuleSet | None:
+    """The rules an audited run used, if their files are still as it recorded
+    them (then its rows can be explained in full); else None."""
+    try:
+        rules = _rules_of(run)
+    except KadeError:
+        return None
+    return None if _changed_rule_files(run, rules) else rules
+
+
+def _entities(rows: dict, wanted) -> dict:
+    return {entity: r for entity, r in rows.items() if entity in wanted}
+
+
+def _no_row(key: str, workbook: Path, keys: list[str]) -> UsageError:
+    hint = did_you_mean(key, keys) or "--row takes a row key or an Excel row number"
+    return UsageError(f"no row with key {key!r} in {workbook}; {hint}")
+
+
+def _check_decision(decision: str | None, rows: list[dict]) -> None:
+    if decision is None:
+        return
+    held = list(dict.fromkeys(name for row in rows for name in explain.decisions_of(row)))
+    if decision in held:
+        return
+    hint = did_you_mean(decision, held, n=2)
+    raise UsageError(
+        f"no decision {decision!r} for this row; {hint + ' ' if hint else ''}(its decisions: {', '.join(held)})"
+    )
 
 
 SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"

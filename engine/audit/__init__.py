@@ -1,7 +1,7 @@
 """The audit trail: every run and every decided row, hash-chained, in SQLite or
 PostgreSQL; and the plain-words explanation of an audited row."""
 
-from engine.audit.records import Origin, record, row_table, rule_annotations
+from engine.audit.records import Origin, record, row_table, rows_with_key, rule_annotations
 from engine.audit.store import (
     AuditError,
     AuditStore,
@@ -22,6 +22,7 @@ __all__ = [
     "open_store",
     "record",
     "row_table",
+    "rows_with_key",
     "rule_annotations",
     "sha256_file",
 ]

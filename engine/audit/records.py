@@ -99,8 +99,39 @@ def row_table(evaluation, entity: str):
         columns[f"{table.name}.rule"] = _arrow("string", result.rules)
         columns[f"{table.name}.error"] = _arrow("string", result.errors)
         if result.near_misses is not None:
-            columns[f"{table.name}.near_misses"] = _arrow("string", result.near_misses)
+            columns[f"{table.name}.near_misses"] = _rule_lists(table, result.near_misses)
     return pa.table(columns)
+
+
+def rows_with_key(table, key: str) -> list[dict]:
+    """The rows of an audited table whose key, or sheet row number, is ``key``."""
+    import pyarrow.compute as pc
+
+    mask = pc.or_(pc.equal(table["key"], key), pc.equal(pc.cast(table["row"], "string"), key))
+    return table.filter(mask).to_pylist()
+
+
+def _rule_lists(table, ranked: np.ndarray):
+    """Ranked rule indexes (KEEP, n; -1 none) as each row's rule ids, 'CT-04, CT-03':
+    dictionary-encoded text, made once per distinct ranking - not once per row."""
+    import pyarrow as pa
+
+    width = len(table.rules) + 1
+    code = np.zeros(ranked.shape[1], dtype=np.int64)
+    for slot in ranked:  # one number per ranking (base: rules + 'none')
+        code = code * width + (slot.astype(np.int64) + 1)
+    inverse, distinct = pd.factorize(code)
+    texts = []
+    for value in distinct.tolist():
+        ids = []
+        for _ in range(len(ranked)):
+            value, index = divmod(value, width)
+            if index:
+                ids.append(table.rules[index - 1].id)
+        texts.append(", ".join(reversed(ids)))
+    empty = np.array([t == "" for t in texts], dtype=bool)[inverse]  # rows with no near miss: null
+    indices = pa.array(inverse.astype(np.int32), mask=empty)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(texts, pa.string()))
 
 
 def _arrow(type_, values: np.ndarray):
