@@ -159,7 +159,8 @@ def closest(word: str, candidates, n: int = 3) -> list[str]:
         folded.setdefault(unicodedata.normalize("NFKC", candidate).lower(), candidate)
         if _spelling_key(candidate) == key:
             same.append(candidate)
-    similar = difflib.get_close_matches(unicodedata.normalize("NFKC", word).lower(), list(folded), n=n, cutoff=0.6)
+    cutoff = 0.5 if len(word) <= 3 else 0.6  # one wrong character of two (金触 for 金融) is still close
+    similar = difflib.get_close_matches(unicodedata.normalize("NFKC", word).lower(), list(folded), n=n, cutoff=cutoff)
     return list(dict.fromkeys(same + [folded[s] for s in similar]))[:n]
 
 
