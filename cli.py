@@ -449,6 +449,12 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
     workbooks, or git revisions (REVISION:PATH).
 
     \b
+    Exit status:
+      0  no difference (and, with --against, no row decided differently)
+      1  the rules differ, or with --against some row decisions change
+      2  OLD or NEW cannot be read, or the workbook cannot be decided
+
+    \b
     Examples:
       kade rules diff HEAD:rules rules
       kade rules diff HEAD~1:rules/client_tier.xlsx rules/client_tier.xlsx
@@ -458,11 +464,15 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
 
     with reported():
         before, after = diffing.load_rules_spec(old), diffing.load_rules_spec(new)
-        click.echo(diffing.diff_rulesets(before, after).render_text(), nl=False)
+        changes = diffing.diff_rulesets(before, after)
+        click.echo(changes.render_text(), nl=False)
+        changed_rows = 0
         if workbook is not None:
             impacts = diffing.decision_changes(before, after, workbook)
             click.echo(f"\nrows of {workbook} whose decision changes:")
             click.echo(diffing.render_impact(impacts, limit), nl=False)
+            changed_rows = sum(len(i.changed) for i in impacts)
+    finish(1 if changes or changed_rows else 0)
 
 
 @rules.command("show")

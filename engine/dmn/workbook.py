@@ -30,6 +30,7 @@ from engine.dmn.errors import DmnError, UnsupportedDmnError
 from engine.dmn.loader import load_dmn, normalize_allowed
 from engine.dmn.model import DmnModel
 from engine.errors import FeelSyntaxError
+from engine.io.writers import atomic_path
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.rulebook import DEFAULT_MARKERS
 
@@ -70,7 +71,8 @@ def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
     sheet_names = {"glossary", "entities"}
     for table in rules.decisions:
         _write_table(wb, _renamed_table(table, rename), aliases, sheet_names)
-    wb.save(path)
+    with atomic_path(path) as tmp:  # a missing folder is made; a half-written file never stays
+        wb.save(tmp)
     return WorkbookSummary(
         path,
         [rename(t.name) for t in rules.decisions],
