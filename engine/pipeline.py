@@ -96,11 +96,67 @@ def _record(
     engine: str,
     workbook: str,
     workbook_sha256: str | None = None,
+    run: RunInfo | None = None,
 ) -> str | None:
     if store is None:
         return None
     origin = audit.Origin(options.front_end, workbook, workbook_sha256, options.user)
-    return audit.record(store, evaluation, command=command, engine=engine, origin=origin, version=__version__)
+    return audit.record(
+        store,
+        evaluation,
+        command=command,
+        engine=engine,
+        origin=origin,
+        version=__version__,
+        run_id=run.run_id if run is not None else None,
+        time=run.time if run is not None else None,
+    )
+
+
+@dataclass
+class RunInfo:
+    """What a results file says about the run that made it (its 'kade summary'
+    sheet, its JSON): the same run id, time and hashes as the audit record."""
+
+    run_id: str | None  # None: not recorded (--no-audit)
+    time: str
+    workbook: str
+    workbook_sha256: str
+    rule_files: list[tuple[str, str]]  # (path, sha256)
+    engine: str
+    rows: dict[str, int]  # entity -> rows evaluated
+    error_rows: int
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, workbook: Path, engine: str, recorded: bool) -> RunInfo:
+        return cls(
+            audit.new_run_id() if recorded else None,
+            audit.now(),
+            str(workbook.resolve()),
+            audit.sha256_file(workbook),
+            [(str(Path(f).resolve()), audit.sha256_file(f)) for f in evaluation.rules.sources],
+            engine,
+            {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)},
+            results.error_rows(evaluation),
+        )
+
+    def rows_for_sheet(self) -> list[list]:
+        """Label, value (and a hash) per line: the head of the 'kade summary' sheet."""
+        return [
+            ["kade run", self.run_id or "not recorded in the audit trail (--no-audit)"],
+            ["time", self.time],
+            ["workbook", self.workbook],
+            ["workbook sha256", self.workbook_sha256],
+            *(["rules", Path(path).name, sha] for path, sha in self.rule_files),
+            ["engine", f"{self.engine} (kade {__version__})"],
+            ["rows", ", ".join(f"{entity} {count:,}" for entity, count in self.rows.items())],
+            ["rows in error", self.error_rows],
+        ]
+
+    def to_dict(self) -> dict:
+        doc = dict(self.__dict__)
+        doc["rule_files"] = [{"path": path, "sha256": sha} for path, sha in self.rule_files]
+        return {**doc, "kade_version": __version__}
 
 
 # --------------------------------------------------------------- evaluate ------
@@ -128,9 +184,12 @@ class EvaluationRun:
 
 def default_output(workbook: Path, fmt: str) -> Path:
     """Beside the input, keeping its name: register.xlsx -> register.kade.xlsx
-    (a folder register.kade for csv)."""
-    stem = workbook.with_name(f"{workbook.stem}.kade")
-    return stem if fmt == "csv" else stem.with_suffix(f".kade.{fmt}")
+    (a folder register.kade for csv). Any other input keeps its suffix, so
+    register.ods and register.xlsx never write the same file:
+    register.ods -> register.ods.kade.xlsx."""
+    name = workbook.stem if workbook.suffix.lower() == ".xlsx" else workbook.name
+    stem = workbook.with_name(f"{name}.kade")
+    return stem if fmt == "csv" else workbook.with_name(f"{name}.kade.{fmt}")
 
 
 def format_for(output: Path | None) -> str:
@@ -173,26 +232,34 @@ def evaluate_to_file(
             if evaluation.for_entity(e)
         }
         summary = results.summarize(evaluation)
+        info = RunInfo.of(evaluation, workbook, engine, recorded=store is not None)
         progress.step(f"writing {out}")
-        _write(frames, out, fmt, summary, source, {s.name: s.origin for s in sheets})
-        run = EvaluationRun(evaluation, summary, results.error_rows(evaluation), out)
+        _write(frames, out, fmt, summary, info, source, {s.name: s.origin for s in sheets})
+        run = EvaluationRun(evaluation, summary, info.error_rows, out)
         if source is not None and source.why_not:
             run.notes.append(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
             )
         run.run_id = _record(
-            store, evaluation, audit_options, command="evaluate", engine=engine, workbook=str(workbook)
+            store,
+            evaluation,
+            audit_options,
+            command="evaluate",
+            engine=engine,
+            workbook=info.workbook,
+            workbook_sha256=info.workbook_sha256,
+            run=info,
         )
     return run
 
 
-def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
+def _write(frames, output: Path, fmt: str, summary, info: RunInfo, source=None, origins=None):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
+        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins, info.rows_for_sheet())
     elif fmt == "csv":
         writers.write_csv(frames, output)
     else:
-        writers.write_json(frames, output, {"decisions": [s.__dict__ for s in summary]})
+        writers.write_json(frames, output, {"run": info.to_dict(), "decisions": [s.__dict__ for s in summary]})
 
 
 def evaluate_in_place(

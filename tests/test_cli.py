@@ -214,3 +214,62 @@ def test_every_command_that_records_a_run_can_skip_it():
             assert "no_audit" in _audit_options(command), " ".join(path)
             checked.append(path)
     assert {("evaluate",), ("check",), ("serve",)} <= set(checked)
+
+
+# ------------------------------------------------------ the results workbook ----
+
+
+def _summary_head(path: Path) -> dict:
+    rows = list(openpyxl.load_workbook(path, read_only=True)["kade summary"].iter_rows(values_only=True))
+    head = {}
+    for row in rows[: [r[0] for r in rows].index(None)]:
+        head.setdefault(row[0], []).append([v for v in row[1:] if v is not None])
+    return head
+
+
+def test_the_summary_says_which_run_files_and_hashes_made_it(tmp_path):
+    from engine.audit import sha256_file
+
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out)])
+    run_id = result.output.split("audited as run ")[1].split()[0]
+    head = _summary_head(out)
+    assert head["kade run"] == [[run_id]]
+    assert head["workbook"] == [[str(data.resolve())]] and head["workbook sha256"] == [[sha256_file(data)]]
+    assert head["rules"] == [
+        ["glossary.xlsx", sha256_file(rules / "glossary.xlsx")],
+        ["rules.xlsx", sha256_file(rules / "rules.xlsx")],
+    ]
+    assert head["engine"][0][0].startswith("vectorized (kade ")
+    assert head["rows"] == [["clients 3, orders 5"]] and head["rows in error"] == [[2]]
+    listed = CliRunner().invoke(main, ["audit", "show", run_id])
+    assert head["time"][0][0] in listed.output  # the same run, the same time
+    unrecorded = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out), "--no-audit"])
+    assert unrecorded.exit_code == 1
+    assert _summary_head(out)["kade run"] == [["not recorded in the audit trail (--no-audit)"]]
+    as_json = tmp_path / "out.json"
+    CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(as_json), "--no-audit"])
+    run = json.loads(as_json.read_text(encoding="utf-8"))["summary"]["run"]
+    assert run["workbook_sha256"] == sha256_file(data) and run["rows"] == {"clients": 3, "orders": 5}
+
+
+def test_a_new_workbook_filters_every_column_and_highlights_error_rows(tmp_path):
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+    out = tmp_path / "out.xlsx"
+    CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out), "--new-workbook"])
+    orders = openpyxl.load_workbook(out)["订单"]
+    header = [c.value for c in orders[1]]
+    last = openpyxl.utils.get_column_letter(len(header))
+    assert orders.auto_filter.ref == f"A1:{last}6" and header[-1] == "kade.errors"
+    [rule] = [r for cf in orders.conditional_formatting for r in cf.rules]
+    assert rule.formula == [f"LEN(${last}2)>0"] and rule.dxf.fill.bgColor.rgb == "FFFCE4D6"
+
+
+def test_inputs_of_other_kinds_keep_their_suffix_in_the_output_name(tmp_path):
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "register.xlsx")
+    shutil.copy(data, tmp_path / "register.xlsm")  # another register of the same name
+    for name in ("register.xlsx", "register.xlsm"):
+        result = CliRunner().invoke(main, ["evaluate", str(tmp_path / name), "--rules", str(rules), "--no-audit"])
+        assert result.exit_code == 1, result.output
+    assert (tmp_path / "register.kade.xlsx").exists() and (tmp_path / "register.xlsm.kade.xlsx").exists()

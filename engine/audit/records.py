@@ -48,13 +48,26 @@ class Origin:
 FRONT_ENDS = ("cli", "excel-desktop", "serve")
 
 
+def now() -> str:
+    """A run's time as recorded: UTC, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def run_header(
-    *, command: str, engine: str, origin: Origin, rule_files: list[str], row_counts: dict, version: str
+    *,
+    command: str,
+    engine: str,
+    origin: Origin,
+    rule_files: list[str],
+    row_counts: dict,
+    version: str,
+    run_id: str | None = None,
+    time: str | None = None,
 ) -> dict:
     is_file = origin.workbook_sha256 is None
     return {
-        "run_id": new_run_id(),
-        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_id": run_id or new_run_id(),
+        "time": time or now(),
         "user": origin.user or _user(),
         "host": socket.gethostname(),
         "front_end": origin.front_end,
@@ -186,8 +199,19 @@ def rule_annotations(rules) -> dict:
     return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
 
 
-def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: Origin, version: str) -> str:
-    """Write one evaluation to the audit store; returns the run id."""
+def record(
+    store: AuditStore,
+    evaluation,
+    *,
+    command: str,
+    engine: str,
+    origin: Origin,
+    version: str,
+    run_id: str | None = None,
+    time: str | None = None,
+) -> str:
+    """Write one evaluation to the audit store; returns the run id (``run_id``
+    and ``time`` when the results already name them)."""
     from engine.evaluation.results import error_rows
 
     chunks = row_chunks(evaluation)
@@ -199,6 +223,8 @@ def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: 
         rule_files=evaluation.rules.sources,
         row_counts=counts,
         version=version,
+        run_id=run_id,
+        time=time,
     )
     header["annotations"] = rule_annotations(evaluation.rules)
     return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})
