@@ -142,7 +142,7 @@ def test_a_gap_between_two_bands_names_the_rules_whose_bounds_meet_there(tmp_pat
     )
     report = check_path(small_model(tmp_path / "r", {"r.xlsx": [bands]}))
     gap = next(f for f in report.findings if f.kind == "gap" and "[450..460)" in f.message)
-    assert "revenue [450..460) lies between the bounds of T2 ([0..450)) and T1 (>= 460)" in gap.message
+    assert "revenue: [450..460), null; the gap in revenue lies between T2 ([0..450)) and T1 (>= 460);" in gap.message
     assert gap.rules == ("T2", "T1")
     assert [c.rsplit("!", 1)[1] for c in gap.cells] == ["B7", "B6"]  # the two cells to move, not the header
 

@@ -209,11 +209,6 @@ class _Domain:
     def __len__(self) -> int:
         return len(self.classes)
 
-    @property
-    def valued(self) -> np.ndarray:
-        """The classes that are values (not empty)."""
-        return np.array([c.kind != "null" for c in self.classes], dtype=bool)
-
     # a set of classes (bool mask) -> the S-FEEL cell that selects it
     def feel(self, mask: np.ndarray) -> str:
         key = mask.tobytes()
@@ -744,8 +739,7 @@ class _TableCheck:
             )
             named = list(dict.fromkeys(r for rules in edges.values() for r in rules))
             meet = "".join(
-                f"; {self.domains[j].label} {self.domains[j].feel(box[self.seg(j)] & self.domains[j].valued)} "
-                f"lies between the bounds of "
+                f"; the gap in {self.domains[j].label} lies between "
                 + _and([f"{self.table.rules[r].id} ({feel_text(self.table.rules[r].inputs[j])})" for r in rules])
                 for j, rules in edges.items()
             )
