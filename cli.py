@@ -500,7 +500,11 @@ def rules_show(file: Path, as_text: bool):
 @rules.command(name="export")
 @click.argument("rules_path", metavar="RULES", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .dmn file to write (missing folders are made).",
 )
 @click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
 def rules_export(rules_path: Path, output: Path, name: str | None):
@@ -525,7 +529,7 @@ def rules_export(rules_path: Path, output: Path, name: str | None):
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="The rule workbook (.xlsx) to write.",
+    help="The rule workbook (.xlsx) to write (missing folders are made).",
 )
 def rules_import(model: Path, output: Path):
     """Write the DMN model MODEL (DMN 1.1-1.5) as a rule workbook in kade's layout.

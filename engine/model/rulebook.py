@@ -769,9 +769,12 @@ class _DecisionReader:
         if values:
             quoted = " or ".join(f'"{v}"' for v in values)
             return f"did you mean {quoted} (a value, in double quotes)?"
+        # one suggestion per variable, as the closest of its spellings (name, label, header)
+        meant = {self.aliases[alias]: alias for alias in reversed(closest(name, self.aliases, n=6))}
+        suggestion = did_you_mean(name, list(reversed(meant.values())))
         if column is None:
-            return did_you_mean(name, self.aliases) or "add it to the Glossary sheet (variable, label or column header)"
-        return did_you_mean(name, self.aliases) or "add it to the Glossary sheet, or write a value in double quotes"
+            return suggestion or "add it to the Glossary sheet (variable, label or column header)"
+        return suggestion or "add it to the Glossary sheet, or write a value in double quotes"
 
     def _input_clause(self, row: int, col: int) -> InputClause | None:
         label = cell_text(self.sheet.value(row, col))
