@@ -500,6 +500,13 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
     rows each departure covers.
 
     \b
+    Exit status:
+      0  no difference (and, with --against, no row decided differently)
+      1  the rules differ, or with --against some row decisions change (for a
+         learned table: practice departs from the policy)
+      2  OLD or NEW cannot be read, or the workbook cannot be decided
+
+    \b
     Examples:
       kade rules diff HEAD:rules rules
       kade rules diff HEAD~1:rules/client_tier.xlsx rules/client_tier.xlsx
@@ -514,11 +521,15 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
             lines, changed = learn.practice_vs_policy(before, after, workbook)
             click.echo("\n".join(lines))
             finish(1 if changed else 0)
-        click.echo(diffing.diff_rulesets(before, after).render_text(), nl=False)
+        changes = diffing.diff_rulesets(before, after)
+        click.echo(changes.render_text(), nl=False)
+        changed_rows = 0
         if workbook is not None:
             impacts = diffing.decision_changes(before, after, workbook)
             click.echo(f"\nrows of {workbook} whose decision changes:")
             click.echo(diffing.render_impact(impacts, limit), nl=False)
+            changed_rows = sum(len(i.changed) for i in impacts)
+    finish(1 if changes or changed_rows else 0)
 
 
 @rules.command("learn")
@@ -631,7 +642,11 @@ def rules_show(file: Path, as_text: bool):
 @rules.command(name="export")
 @click.argument("rules_path", metavar="RULES", type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .dmn file to write."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The .dmn file to write (missing folders are made).",
 )
 @click.option("--name", default=None, help="Model name in the DMN (default: RULES' name).")
 @click.option(
@@ -666,7 +681,7 @@ def rules_export(rules_path: Path, output: Path, name: str | None, dmn_version: 
     "--output",
     type=click.Path(path_type=Path),
     required=True,
-    help="The rules folder to write (glossary.xlsx and a workbook of the decisions), or one .xlsx.",
+    help="The rules folder to write (glossary.xlsx and a workbook of the decisions), or one .xlsx; missing folders are made.",
 )
 def rules_import(model: Path, output: Path):
     """Write the DMN model MODEL (DMN 1.1-1.5) as rule workbooks in kade's layout.
@@ -884,9 +899,11 @@ def serve_command(
     "--decision", "decision_name", default=None, help="Only this decision (default: every decision of that row)."
 )
 @click.option(
-    "--fresh", is_flag=True, help="Evaluate now with the current rules instead of reading the latest audited run."
+    "--fresh",
+    is_flag=True,
+    help="Evaluate now with the current rules instead of reading the latest audited run (nothing is recorded).",
 )
-@rules_option("Rules for --fresh (default as for evaluate).")
+@rules_option("Rules to explain with; implies --fresh. Default: the rules the audited run used.")
 @audit_option
 def explain(
     workbook: Path,
@@ -900,10 +917,17 @@ def explain(
 
     \b
     Reads the latest audited run of WORKBOOK - from kade evaluate, kade check
-    or an Evaluate button (a button run is found by the workbook's name) - or,
-    with --fresh, evaluates it now: for each decision of the row, the value,
-    the rule and its annotation, the inputs it used, and the near misses - the
-    closest rules that did not fire and which condition failed.
+    or an Evaluate button (a button run is found by the workbook's name). For
+    each decision of the row: the outcome, the rule and its annotation, the
+    reason with the row's values, and what would change it - the closest rules
+    that give another outcome ("would be platinum if client score were >= 500
+    (it is 462)"), nearest first.
+
+    \b
+    If WORKBOOK or the run's rule files have changed since the run, kade says
+    so and explains from a fresh evaluation of both as they are now, showing
+    the audited outcome where it differs. --fresh (or --rules) evaluates now.
+    A --decision or --row that is not there exits 2 with the closest names.
 
     \b
     Examples:
@@ -917,9 +941,8 @@ def explain(
         explanation = pipeline.explain_row(
             workbook, key, decision=decision_name, fresh=fresh, rules_path=rules_path, audit_location=audit_location
         )
-    if not explanation.texts:
-        click.secho(f"error: no row with key {key!r} in {workbook}", fg="red", err=True)
-        finish(1)
+    for note in explanation.notes:
+        click.secho(f"warning: {note}", fg="yellow", err=True)
     click.echo(f"From {explanation.source}:")
     for text in explanation.texts:
         click.echo(text)
@@ -987,6 +1010,7 @@ def audit_show(run_id, key, audit_location):
       kade audit show 20261125-150606-01e0db
       kade audit show 20261125-150606-01e0db --row C0001
     """
+    from engine import pipeline
     from engine.audit.explain import explain_row
 
     with _store(audit_location) as store:
@@ -1004,8 +1028,9 @@ def audit_show(run_id, key, audit_location):
         click.secho(f"error: no row {key!r} in run {run['run_id']}", fg="red", err=True)
         finish(1)
     if key is not None:
+        rules = pipeline.rules_of_run(run)  # the reason and what would change it need the same rules
         for entity, row in entries:
-            click.echo(explain_row(entity, row, run.get("annotations", {})))
+            click.echo(explain_row(entity, row, run.get("annotations", {}), rules=rules))
 
 
 @audit_group.command(name="export")

@@ -90,6 +90,11 @@ class OutputError(KadeError):
     the folder cannot be written): exit 2, nothing written."""
 
 
+class UsageError(KadeError):
+    """An option that names something that is not there (a decision, a row key):
+    exit 2, with the closest names as suggestions."""
+
+
 class MissingColumnError(DataError):
     """A column that some decision needs is not in the sheet."""
 

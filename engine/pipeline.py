@@ -18,7 +18,6 @@ findings, 2 raised as a KadeError before anything was written.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
@@ -26,8 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from engine import audit
-from engine.errors import DataError, KadeError, OutputError
+from engine.audit import explain
+from engine.errors import DataError, KadeError, OutputError, UsageError
 from engine.evaluation import results
 from engine.evaluation.bind import bind
 from engine.evaluation.decisions import Evaluation, evaluate
@@ -36,6 +38,7 @@ from engine.io.registers import formula_note
 from engine.io.tables import is_tables, read_register, register_sha256
 from engine.model import RuleSet
 from engine.model.rulebook import default_rules_path, load_rules
+from engine.text import did_you_mean
 from engine.version import __version__
 
 if TYPE_CHECKING:
@@ -96,11 +99,66 @@ def _record(
     engine: str,
     workbook: str,
     workbook_sha256: str | None = None,
+    run: RunInfo | None = None,
 ) -> str | None:
     if store is None:
         return None
     origin = audit.Origin(options.front_end, workbook, workbook_sha256, options.user)
-    return audit.record(store, evaluation, command=command, engine=engine, origin=origin, version=__version__)
+    return audit.record(
+        store,
+        evaluation,
+        command=command,
+        engine=engine,
+        origin=origin,
+        version=__version__,
+        run_id=run.run_id if run is not None else None,
+        time=run.time if run is not None else None,
+    )
+
+
+@dataclass
+class RunInfo:
+    """What a results file says about the run that made it (its 'kade summary'
+    sheet, its JSON): the same run id, time and hashes as the audit record."""
+
+    run_id: str | None  # None: not recorded (--no-audit)
+    time: str
+    workbook: str
+    workbook_sha256: str
+    rule_files: list[tuple[str, str]]  # (path, sha256)
+    engine: str
+    rows: dict[str, int]  # entity -> rows evaluated
+    error_rows: int
+
+    @classmethod
+    def of(cls, evaluation: Evaluation, workbook: Path, engine: str, recorded: bool) -> RunInfo:
+        return cls(
+            audit.new_run_id() if recorded else None,
+            audit.now(),
+            *register_identity(workbook),
+            [(str(Path(f).resolve()), audit.sha256_file(f)) for f in evaluation.rules.sources],
+            engine,
+            {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)},
+            results.error_rows(evaluation),
+        )
+
+    def rows_for_sheet(self) -> list[list]:
+        """Label, value (and a hash) per line: the head of the 'kade summary' sheet."""
+        return [
+            ["kade run", self.run_id or "not recorded (the audit trail is off)"],
+            ["time", self.time],
+            ["workbook", self.workbook],
+            ["workbook sha256", self.workbook_sha256],
+            *(["rules", Path(path).name, sha] for path, sha in self.rule_files),
+            ["engine", f"{self.engine} (kade {__version__})"],
+            ["rows", ", ".join(f"{entity} {count:,}" for entity, count in self.rows.items())],
+            ["rows in error", self.error_rows],
+        ]
+
+    def to_dict(self) -> dict:
+        doc = dict(self.__dict__)
+        doc["rule_files"] = [{"path": path, "sha256": sha} for path, sha in self.rule_files]
+        return {**doc, "kade_version": __version__}
 
 
 # --------------------------------------------------------------- evaluate ------
@@ -133,9 +191,12 @@ FOLDER_FORMATS = ("csv", "parquet")  # one file per sheet in a folder
 
 def default_output(workbook: Path, fmt: str) -> Path:
     """Beside the input, keeping its name: register.xlsx -> register.kade.xlsx
-    (a folder register.kade for csv and parquet)."""
-    stem = workbook.with_name(f"{workbook.stem}.kade")
-    return stem if fmt in FOLDER_FORMATS else stem.with_suffix(f".kade.{fmt}")
+    (a folder register.kade for csv and parquet). Any other input keeps its
+    suffix, so register.ods and register.xlsx never write the same file:
+    register.ods -> register.ods.kade.xlsx."""
+    name = workbook.stem if workbook.suffix.lower() == ".xlsx" else workbook.name
+    stem = workbook.with_name(f"{name}.kade")
+    return stem if fmt in FOLDER_FORMATS else workbook.with_name(f"{name}.kade.{fmt}")
 
 
 def format_for(output: Path | None, data: Path | None = None) -> str:
@@ -184,38 +245,46 @@ def evaluate_to_file(
             if evaluation.for_entity(e)
         }
         summary = results.summarize(evaluation)
+        info = RunInfo.of(evaluation, workbook, engine, recorded=store is not None)
         progress.step(f"writing {out}")
-        _write(frames, out, fmt, summary, source, {s.name: s.origin for s in sheets})
-        run = EvaluationRun(evaluation, summary, results.error_rows(evaluation), out)
+        _write(frames, out, fmt, summary, info, source, {s.name: s.origin for s in sheets})
+        run = EvaluationRun(evaluation, summary, info.error_rows, out)
         run.notes += formula_note(sheets)
         if source is not None and source.why_not:
             run.notes.append(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
             )
         run.run_id = _record(
-            store, evaluation, audit_options, command="evaluate", engine=engine, **register_identity(workbook)
+            store,
+            evaluation,
+            audit_options,
+            command="evaluate",
+            engine=engine,
+            workbook=info.workbook,
+            workbook_sha256=info.workbook_sha256,
+            run=info,
         )
         run.audit_head = store.head if store is not None else None
     return run
 
 
-def register_identity(data: Path) -> dict:
-    """How the audit names an input: a workbook by its path (the file is hashed),
-    tables by their resolved path and the hash of every table file."""
+def register_identity(data: Path) -> tuple[str, str]:
+    """How the audit and the results name an input: its resolved path and SHA-256
+    (of the workbook file, or of every table file of a Parquet/CSV input)."""
     if is_tables(data):
-        return {"workbook": str(data.resolve()), "workbook_sha256": register_sha256(data)}
-    return {"workbook": str(data)}
+        return str(data.resolve()), register_sha256(data)
+    return str(data.resolve()), audit.sha256_file(data)
 
 
-def _write(frames, output: Path, fmt: str, summary, source=None, origins=None):
+def _write(frames, output: Path, fmt: str, summary, info: RunInfo, source=None, origins=None):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins)
+        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins, info.rows_for_sheet())
     elif fmt == "csv":
         writers.write_csv(frames, output)
     elif fmt == "parquet":
         writers.write_parquet(frames, output)
     else:
-        writers.write_json(frames, output, {"decisions": [s.__dict__ for s in summary]})
+        writers.write_json(frames, output, {"run": info.to_dict(), "decisions": [s.__dict__ for s in summary]})
 
 
 def evaluate_in_place(
@@ -258,40 +327,49 @@ def evaluate_book(
         outcome = handlers.evaluate(book, rules, trace=store is not None, engine_name=engine)
         evaluation = outcome.evaluation
         run = EvaluationRun(evaluation, results.summarize(evaluation), outcome.error_rows)
+        info = RunInfo(
+            audit.new_run_id() if store is not None else None,
+            audit.now(),
+            name,
+            _data_hash({e: r for e, r in evaluation.rows.items() if evaluation.for_entity(e)}),
+            [(str(Path(f).resolve()), audit.sha256_file(f)) for f in rules.sources],
+            engine,
+            {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)},
+            outcome.error_rows,
+        )
         run.run_id = _record(
             store,
             evaluation,
             audit_options,
             command="evaluate (button)",
             engine=engine,
-            workbook=name,
-            workbook_sha256=_data_hash(evaluation),
+            workbook=info.workbook,
+            workbook_sha256=info.workbook_sha256,
+            run=info,
         )
-    handlers.show_summary(book, _button_summary(run, rules, name))
+    handlers.show_summary(book, info.rows_for_sheet() + [[]] + results.summary_rows(run.summary))
     return run
 
 
-def _button_summary(run: EvaluationRun, rules: RuleSet, workbook: str) -> list[list]:
-    """The button's 'kade summary' sheet: what `kade evaluate` puts on its summary
-    sheet, under the facts that find the run again (``kade audit show RUN``)."""
-    facts: list[list] = [
-        ["run", run.run_id or "not recorded (the audit trail is off)"],
-        ["time", dt.datetime.now().replace(microsecond=0)],
-        ["workbook", workbook],
-        ["kade", __version__],
-    ]
-    facts += [["rules" if i == 0 else None, source] for i, source in enumerate(rules.sources)]
-    return facts + [[]] + results.summary_rows(run.summary)
-
-
-def _data_hash(evaluation: Evaluation) -> str:
-    """SHA-256 of the cells that were evaluated, sheet by sheet (a button run's
-    stand-in for the file hash)."""
+def _data_hash(entity_rows: dict) -> str:
+    """SHA-256 of the values evaluated, sheet by sheet and column by column, as
+    the rules read them (typed; unreadable cells by their message). A button
+    run's stand-in for the file hash: the same cells give the same hash whether
+    Excel sent them or kade read the saved file."""
     digest = hashlib.sha256()
-    for entity in sorted(evaluation.rows):
-        rows = evaluation.rows[entity]
+    for entity in sorted(entity_rows):
+        rows = entity_rows[entity]
         digest.update(rows.sheet.encode("utf-8"))
-        digest.update(rows.frame.to_json(orient="split", date_format="iso", force_ascii=False).encode("utf-8"))
+        for name in sorted(rows.columns):
+            column = rows.columns[name]
+            digest.update(name.encode("utf-8"))
+            if column.is_float:
+                digest.update(np.ascontiguousarray(column.values, dtype=np.float64).tobytes())
+            else:
+                digest.update(json.dumps(column.values.tolist(), ensure_ascii=False, default=str).encode("utf-8"))
+            errors = rows.cell_errors.get(name)
+            if errors is not None:
+                digest.update(json.dumps(errors.tolist(), ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -346,8 +424,15 @@ def check_register(
                 compliance_report.write_report(result, report_path)
             except OSError as exc:
                 raise OutputError(f"cannot write {report_path}: {exc.strerror or exc}") from exc
+        path, sha256 = register_identity(workbook)
         run_id = _record(
-            store, result.evaluation, audit_options, command="check", engine="vectorized", **register_identity(workbook)
+            store,
+            result.evaluation,
+            audit_options,
+            command="check",
+            engine="vectorized",
+            workbook=path,
+            workbook_sha256=sha256,
         )
     return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
@@ -408,6 +493,7 @@ def learn_rules(
 class Explanation:
     source: str  # where the answer comes from: an audited run, or a fresh evaluation
     texts: list[str]  # one explanation per matching row
+    notes: list[str] = field(default_factory=list)  # why the answer is not from the audited run
 
     @property
     def exit_code(self) -> int:
@@ -423,39 +509,151 @@ def explain_row(
     rules_path: str | Path | None = None,
     audit_location: str | None = None,
 ) -> Explanation:
-    """Why the row with ``key`` (its key or Excel row number) was decided so: from
-    the latest audited run of the workbook (a button run is found by the workbook's
-    name), or from a fresh evaluation with the current rules."""
-    from engine.audit import explain
+    """Why the row with ``key`` (its key or Excel row number) was decided so.
 
-    if fresh:
+    From the latest audited run of the workbook (a button run is found by the
+    workbook's name) while the workbook and the run's rule files are as the run
+    recorded them (SHA-256); when either has changed since, from a fresh
+    evaluation of both as they are now, saying so and showing the run's outcome
+    where it differs - never from stale data. ``fresh`` or ``rules_path``:
+    evaluate now (nothing is recorded). A decision or key that is not there is
+    a UsageError naming the closest ones."""
+    workbook = Path(workbook)
+    if fresh or rules_path is not None:
         rules = load_rules(rules_path if rules_path is not None else default_rules_path())
-        evaluation = evaluate(rules, bind(rules, read_register(workbook), str(workbook)), trace=True)
-        records = [
-            (entity, row)
-            for entity in evaluation.rows
-            if evaluation.for_entity(entity)
-            for row in audit.row_table(evaluation, entity).to_pylist()
-            if key in (row["key"], str(row["row"]))
-        ]
-        notes = audit.rule_annotations(rules)
-        source = "a fresh evaluation with the current rules"
-    else:
-        with audit_store(AuditOptions(location=audit_location)) as store:
-            assert store is not None
-            run = store.latest_run_for(str(workbook))
-            if run is None:
-                raise DataError(f"no audited run of {workbook}; run kade evaluate first, or use --fresh")
-            if run.get("digests"):  # a Spark run keeps digests, not rows: decide the row again
-                from engine.spark.job import explain_row as explain_spark_row
+        return _explain_fresh(workbook, key, rules, decision, "a fresh evaluation with the current rules")
+    with audit_store(AuditOptions(location=audit_location)) as store:
+        assert store is not None
+        run = store.latest_run_for(str(workbook))
+        if run is None:
+            raise DataError(f"no audited run of {workbook}; run kade evaluate {workbook} first, or use --fresh")
+        if run.get("digests"):  # a Spark run keeps digests, not rows: decide the row again
+            from engine.spark.job import explain_row as explain_spark_row
 
-                source, records, notes = explain_spark_row(run, workbook, key, rules_path)
-                return Explanation(source, [explain.explain_row(e, row, notes, decision) for e, row in records])
-            records = store.rows(run["run_id"], key)
-            notes = run.get("annotations", {})
-            rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
-            source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
-    return Explanation(source, [explain.explain_row(entity, row, notes, decision) for entity, row in records])
+            source, records, rules = explain_spark_row(run, workbook, key, rules_path)
+            if not records:
+                raise _no_row(key, workbook, [])
+            _check_decision(decision, [row for _, row in records])
+            notes = audit.rule_annotations(rules)
+            return Explanation(source, [explain.explain_row(e, row, notes, decision, rules) for e, row in records])
+        rules = _rules_of(run)
+        changed = _changes_since(run, workbook, rules)
+        records = store.rows(run["run_id"], key)
+        if changed:
+            note = (
+                f"{' and '.join(changed)} since audited run {run['run_id']} of {run['time']}: explained from a "
+                f"fresh evaluation (nothing recorded; kade evaluate {workbook} records a new run)"
+            )
+            recorded = {(entity, row["key"]): row for entity, row in records}
+            answer = _explain_fresh(workbook, key, rules, decision, "a fresh evaluation", recorded, run["run_id"])
+            answer.notes.insert(0, note)
+            return answer
+        if not records:
+            keys = [k for chunk in store.chunks(run["run_id"]) for k in chunk.table()["key"].to_pylist()]
+            raise _no_row(key, workbook, keys)
+    _check_decision(decision, [row for _, row in records])
+    annotations = run.get("annotations", {})
+    rule_files = ", ".join(Path(f["path"]).name for f in run["rule_files"])
+    source = f"audited run {run['run_id']} of {run['time']} by {run['user']} (rules {rule_files})"
+    texts = [explain.explain_row(entity, row, annotations, decision, rules) for entity, row in records]
+    return Explanation(source, texts)
+
+
+def _explain_fresh(
+    workbook: Path, key: str, rules: RuleSet, decision, source: str, recorded=None, run_id=None
+) -> Explanation:
+    evaluation = evaluate(rules, bind(rules, read_register(workbook), str(workbook)))
+    records = []
+    for entity in evaluation.rows:
+        if evaluation.for_entity(entity):
+            records += [(entity, row) for row in audit.rows_with_key(audit.row_table(evaluation, entity), key)]
+    if not records:
+        keys = [k for rows in evaluation.rows.values() if rows.keys is not None for k in rows.keys if k is not None]
+        raise _no_row(key, workbook, [str(k) for k in keys])
+    _check_decision(decision, [row for _, row in records])
+    annotations = audit.rule_annotations(rules)
+    texts = []
+    for entity, row in records:
+        before = (recorded or {}).get((entity, row["key"]))
+        texts.append(
+            explain.explain_row(
+                entity, row, annotations, decision, rules, (run_id, before) if before is not None else None
+            )
+        )
+    return Explanation(source, texts)
+
+
+def _rules_of(run: dict) -> RuleSet:
+    """The rules where the run read them: its one rule file, or the folder of its files."""
+    files = [Path(f["path"]) for f in run["rule_files"]]
+    folders = {f.parent for f in files}
+    path = files[0] if len(files) == 1 else folders.pop() if len(folders) == 1 else default_rules_path()
+    try:
+        return load_rules(path)
+    except KadeError as exc:
+        raise KadeError(
+            f"cannot read the rules audited run {run['run_id']} used ({path}): {exc}; "
+            f"kade explain --rules RULES explains with other rules"
+        ) from exc
+
+
+def _changes_since(run: dict, workbook: Path, rules: RuleSet) -> list[str]:
+    """What differs from what the run recorded: the workbook, the rule files."""
+    changed = []
+    recorded = run.get("workbook_sha256")
+    if not workbook.exists():
+        pass  # a button run of a workbook that is not here: nothing to compare
+    elif run.get("front_end", "cli") == "cli":
+        if register_identity(workbook)[1] != recorded:
+            changed.append(f"{workbook} has changed")
+    else:
+        try:
+            now = _data_hash(_entities(bind(rules, read_register(workbook), str(workbook)), run["rows"]))
+        except KadeError:
+            now = None
+        if now != recorded:
+            changed.append(f"{workbook} holds other values than the Excel button evaluated")
+    differing = _changed_rule_files(run, rules)
+    if differing:
+        changed.append(f"the rules have changed ({', '.join(differing)})")
+    return changed
+
+
+def _changed_rule_files(run: dict, rules: RuleSet) -> list[str]:
+    then = {Path(f["path"]).name: f["sha256"] for f in run["rule_files"]}
+    now = {Path(f).name: audit.sha256_file(f) for f in rules.sources}
+    return sorted(name for name in then.keys() | now.keys() if then.get(name) != now.get(name))
+
+
+def rules_of_run(run: dict) -> RuleSet | None:
+    """The rules an audited run used, if their files are still as it recorded
+    them (then its rows can be explained in full); else None."""
+    try:
+        rules = _rules_of(run)
+    except KadeError:
+        return None
+    return None if _changed_rule_files(run, rules) else rules
+
+
+def _entities(rows: dict, wanted) -> dict:
+    return {entity: r for entity, r in rows.items() if entity in wanted}
+
+
+def _no_row(key: str, workbook: Path, keys: list[str]) -> UsageError:
+    hint = did_you_mean(key, keys) or "--row takes a row key or an Excel row number"
+    return UsageError(f"no row with key {key!r} in {workbook}; {hint}")
+
+
+def _check_decision(decision: str | None, rows: list[dict]) -> None:
+    if decision is None:
+        return
+    held = list(dict.fromkeys(name for row in rows for name in explain.decisions_of(row)))
+    if decision in held:
+        return
+    hint = did_you_mean(decision, held, n=2)
+    raise UsageError(
+        f"no decision {decision!r} for this row; {hint + ' ' if hint else ''}(its decisions: {', '.join(held)})"
+    )
 
 
 # ------------------------------------------------------------------ audit ------

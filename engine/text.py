@@ -13,6 +13,8 @@ is ``engine.feel.printer``, not this.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -165,3 +167,33 @@ def json_value(value):
     if isinstance(value, list):
         return [json_value(v) for v in value]
     return value
+
+
+def closest(word: str, candidates, n: int = 3) -> list[str]:
+    """The candidates a mistyped ``word`` most likely meant, best first: the same
+    letters and number (C023 -> C0023; case, full-width forms and separators
+    ignored), then the most similar spellings."""
+    key = _spelling_key(word)
+    folded: dict[str, str] = {}
+    same = []
+    for candidate in dict.fromkeys(str(c) for c in candidates):
+        if abs(len(candidate) - len(word)) > max(3, len(word) // 2):
+            continue  # too long or short to be a typo of it (and a million keys stay quick)
+        folded.setdefault(unicodedata.normalize("NFKC", candidate).lower(), candidate)
+        if _spelling_key(candidate) == key:
+            same.append(candidate)
+    cutoff = 0.5 if len(word) <= 3 else 0.6  # one wrong character of two (金触 for 金融) is still close
+    similar = difflib.get_close_matches(unicodedata.normalize("NFKC", word).lower(), list(folded), n=n, cutoff=cutoff)
+    return list(dict.fromkeys(same + [folded[s] for s in similar]))[:n]
+
+
+def did_you_mean(word: str, candidates, n: int = 3) -> str:
+    """'did you mean client_score?' (or '' when nothing is close)."""
+    found = closest(word, candidates, n)
+    return f"did you mean {' or '.join(found)}?" if found else ""
+
+
+def _spelling_key(text: str) -> str:
+    """Case, full-width forms, separators and leading zeros of numbers ignored."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("-", "").replace("_", "").replace(" ", "")
+    return re.sub(r"\d+", lambda m: str(int(m.group())), text)

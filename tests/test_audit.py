@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from cli import main
 from engine import audit
-from tests.workbook_factory import small_data, small_model
+from tests.workbook_factory import APPROVAL, TIER, small_data, small_model, write_decision_sheets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,8 +54,10 @@ def test_run_and_rows_are_recorded(model, location):
         assert run["annotations"]["tier"]["T1"] == "large finance clients"
         assert row["in.revenue"] == 2560 and row["in.industry"] == "金融"
         ((_, c3),) = store.rows(run["run_id"], "C3")
-        # near miss of the client that did not get gold: which condition failed, with its value
-        assert c3["tier.near_misses"] == "T1 → gold not matched: revenue 50, needs ≥ 1,000"
+        # the rule that would have made the client gold, kept as its id (words are made when explained)
+        assert c3["tier.near_misses"] == "T1"
+        ((_, o1),) = store.rows(run["run_id"], "O1")
+        assert o1["in.tier"] == "gold"  # a value from the client row (its decision) is kept with the order
         ((_, o3),) = store.rows(run["run_id"], "O3")
         assert o3["approval.error"] == "金额: cannot read '1,2O0' as a number"
         assert (
@@ -179,12 +181,10 @@ def test_explain_from_audit_and_fresh(model):
     evaluate_cli(rules, data)
     out = CliRunner().invoke(main, ["explain", str(data), "--row", "C3"])
     assert out.exit_code == 0, out.output
-    assert (
-        "tier: tier = silver" in out.output
-        and "rule:        T2" in out.output
-        and "why:         everyone else" in out.output
-    )
-    assert "T1 → gold not matched: revenue 50, needs ≥ 1,000" in out.output
+    assert "tier: tier = silver" in out.output and "rule:        T2" in out.output
+    assert "why:         everyone else" in out.output
+    assert "reason:      any case → silver (rule T2: everyone else)" in out.output
+    assert "what would change it:\n      - would be gold if revenue were ≥ 1,000 (it is 50) — rule T1" in out.output
     assert "inputs used: industry = 金融, revenue = 50" in out.output
     fresh = CliRunner().invoke(
         main, ["explain", str(data), "--row", "O1", "--decision", "approval", "--fresh", "--rules", str(rules)]
@@ -194,11 +194,52 @@ def test_explain_from_audit_and_fresh(model):
         and "a fresh evaluation" in fresh.output
         and "approval: approver = director" in fresh.output
     )
-    assert CliRunner().invoke(main, ["explain", str(data), "--row", "NOPE"]).exit_code == 1
     other = data.with_name("other.xlsx")
     other.write_bytes(data.read_bytes())
     never = CliRunner().invoke(main, ["explain", str(other), "--row", "C1"])
     assert never.exit_code == 2 and "no audited run" in never.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--row", "C03"], "no row with key 'C03' in {data}; did you mean C3?"),
+        (["--row", "NOPE"], "--row takes a row key or an Excel row number"),
+        (["--row", "O1", "--decision", "aproval"], "no decision 'aproval' for this row; did you mean approval?"),
+    ],
+)
+def test_explain_names_the_closest_row_or_decision(model, args, message):
+    rules, data = model
+    evaluate_cli(rules, data)
+    out = CliRunner().invoke(main, ["explain", str(data), *args])
+    assert out.exit_code == 2 and message.format(data=data) in out.output
+
+
+def test_explain_never_answers_from_a_stale_run(model):
+    rules, data = model
+    evaluate_cli(rules, data)
+    small_data(
+        data, clients=[["客户编号", "年收入", "行业"], ["C1", 2560, "金融"], ["C2", 9, "政府"], ["C3", 5000, "金融"]]
+    )
+    out = CliRunner().invoke(main, ["explain", str(data), "--row", "C3"])
+    assert out.exit_code == 0
+    assert f"warning: {data} has changed since audited run" in out.output
+    assert "tier: tier = gold" in out.output  # today's value, not the run's silver
+    assert "audited:     tier = silver (rule T2) in run" in out.output
+    evaluate_cli(rules, data)  # a new run: current again
+    again = CliRunner().invoke(main, ["explain", str(data), "--row", "C3"])
+    assert "warning" not in again.output and "From audited run" in again.output
+
+
+def test_explain_after_a_rule_change_names_the_changed_threshold(model):
+    rules, data = model
+    evaluate_cli(rules, data)  # C1 (2,560, 金融) is gold by T1 (>= 1000)
+    tier = (TIER[0], TIER[1], TIER[2], TIER[3], [("T1", ">= 3000", '"金融"', '"gold"', "large"), TIER[4][1]], None)
+    write_decision_sheets(rules / "rules.xlsx", [tier, APPROVAL])  # the glossary stays as it was
+    out = CliRunner().invoke(main, ["explain", str(data), "--row", "C1", "--decision", "tier"])
+    assert "the rules have changed (rules.xlsx) since audited run" in out.output
+    assert "tier: tier = silver" in out.output and "audited:     tier = gold (rule T1)" in out.output
+    assert "- would be gold if revenue were ≥ 3,000 (it is 2,560) — rule T1" in out.output
 
 
 def test_audit_list_show_export(model, tmp_path):

@@ -132,6 +132,31 @@ def test_gaps_with_examples_the_evaluator_cannot_decide():
         assert "no rule of T matches" in result.errors[0]
 
 
+def test_a_gap_between_two_bands_names_the_rules_whose_bounds_meet_there(tmp_path):
+    bands = (
+        "tier",
+        "clients",
+        "F",
+        [("input", "revenue"), ("output", "tier")],
+        [("T1", ">= 460", '"gold"', ""), ("T2", "[0..450)", '"silver"', ""), ("T3", "< 0", '"silver"', "")],
+        None,
+    )
+    report = check_path(small_model(tmp_path / "r", {"r.xlsx": [bands]}))
+    gap = next(f for f in report.findings if f.kind == "gap" and "[450..460)" in f.message)
+    assert "revenue: [450..460), null; the gap in revenue lies between T2 ([0..450)) and T1 (>= 460);" in gap.message
+    assert gap.rules == ("T2", "T1")
+    assert [c.rsplit("!", 1)[1] for c in gap.cells] == ["B7", "B6"]  # the two cells to move, not the header
+
+
+def test_an_empty_row_inside_a_table_is_found_by_rules_check(tmp_path):
+    rules = [("T1", ">= 1000", '"gold"', ""), (None, None, None, None), ("T2", "-", '"silver"', "")]
+    table = ("tier", "clients", "F", [("input", "revenue"), ("output", "tier")], rules, None)
+    report = check_path(small_model(tmp_path / "r", {"r.xlsx": [table]}))
+    [finding] = report.findings
+    assert finding.kind == "rule_error" and finding.cells[0].endswith("r.xlsx!tier!A7")
+    assert "row 7 is empty, but the table goes on below it (row 8)" in finding.message
+
+
 def test_default_row_means_no_gaps():
     t = table(
         hit_policy="U",

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import openpyxl
 from click.testing import CliRunner
 
 from cli import main
+from tests.test_help import COMMANDS
 from tests.workbook_factory import small_data, small_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,3 +157,119 @@ def test_check_command_help_has_exit_status_and_examples():
         "kade check workbooks/key_accounts.xlsx",
     ):
         assert text in out
+
+
+# ------------------------------------------------ exit codes and options --------
+
+
+def _edit(path: Path, sheet: str, cells: dict) -> Path:
+    book = openpyxl.load_workbook(path)
+    for cell, value in cells.items():
+        book[sheet][cell] = value
+    book.save(path)
+    return path
+
+
+def test_rules_diff_exits_1_when_rules_or_row_decisions_differ(tmp_path):
+    old, new = small_model(tmp_path / "old"), small_model(tmp_path / "new")
+    data = small_data(tmp_path / "d.xlsx")
+    same = CliRunner().invoke(main, ["rules", "diff", str(old), str(new), "--against", str(data)])
+    assert same.exit_code == 0 and "0 row decision(s) change" in same.output
+    _edit(new / "rules.xlsx", "tier", {"B6": ">= 3000"})  # C1 (2,560) is no longer gold
+    changed = CliRunner().invoke(main, ["rules", "diff", str(old), str(new), "--against", str(data)])
+    assert changed.exit_code == 1 and "2 row decision(s) change" in changed.output
+    rules_only = CliRunner().invoke(main, ["rules", "diff", str(old), str(new)])
+    assert rules_only.exit_code == 1 and "threshold 1000 → 3000" in rules_only.output
+
+
+def test_outputs_go_into_folders_that_do_not_exist_yet(tmp_path):
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+    exported = CliRunner().invoke(main, ["rules", "export", str(rules), "-o", str(tmp_path / "a" / "b" / "m.dmn")])
+    assert exported.exit_code == 0, exported.output
+    dmn = ROOT / "tests" / "data" / "camunda" / "dish-decision.dmn11.xml"
+    imported = CliRunner().invoke(main, ["rules", "import", str(dmn), "-o", str(tmp_path / "c" / "d" / "r.xlsx")])
+    assert imported.exit_code == 0, imported.output
+    evaluated = CliRunner().invoke(
+        main, ["evaluate", str(data), "--rules", str(rules), "-o", str(tmp_path / "e" / "f" / "out.xlsx")]
+    )
+    assert evaluated.exit_code == 1 and (tmp_path / "e" / "f" / "out.xlsx").exists()  # rows in error: 1
+    run_id = evaluated.output.split("audited as run ")[1].split(";")[0]
+    exported_run = CliRunner().invoke(main, ["audit", "export", run_id, "-o", str(tmp_path / "g" / "h" / "run.json")])
+    assert exported_run.exit_code == 0 and (tmp_path / "g" / "h" / "run.json").exists()
+    assert (tmp_path / "a" / "b" / "m.dmn").exists() and (tmp_path / "c" / "d" / "r.xlsx").exists()
+
+
+def _audit_options(command: click.Command) -> set[str]:
+    return {p.name for p in command.params} & {"audit_location", "no_audit"}
+
+
+def test_every_command_that_records_a_run_can_skip_it():
+    readers = {("explain",), ("audit", "list"), ("audit", "show"), ("audit", "export"), ("audit", "verify")}
+    checked = []
+    for path in COMMANDS:
+        command = main
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        if "audit_location" in _audit_options(command) and path not in readers:
+            assert "no_audit" in _audit_options(command), " ".join(path)
+            checked.append(path)
+    assert {("evaluate",), ("check",), ("serve",)} <= set(checked)
+
+
+# ------------------------------------------------------ the results workbook ----
+
+
+def _summary_head(path: Path) -> dict:
+    rows = list(openpyxl.load_workbook(path, read_only=True)["kade summary"].iter_rows(values_only=True))
+    head = {}
+    for row in rows[: [r[0] for r in rows].index(None)]:
+        head.setdefault(row[0], []).append([v for v in row[1:] if v is not None])
+    return head
+
+
+def test_the_summary_says_which_run_files_and_hashes_made_it(tmp_path):
+    from engine.audit import sha256_file
+
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out)])
+    run_id = result.output.split("audited as run ")[1].split(";")[0]
+    head = _summary_head(out)
+    assert head["kade run"] == [[run_id]]
+    assert head["workbook"] == [[str(data.resolve())]] and head["workbook sha256"] == [[sha256_file(data)]]
+    assert head["rules"] == [
+        ["glossary.xlsx", sha256_file(rules / "glossary.xlsx")],
+        ["rules.xlsx", sha256_file(rules / "rules.xlsx")],
+    ]
+    assert head["engine"][0][0].startswith("vectorized (kade ")
+    assert head["rows"] == [["clients 3, orders 5"]] and head["rows in error"] == [[2]]
+    listed = CliRunner().invoke(main, ["audit", "show", run_id])
+    assert head["time"][0][0] in listed.output  # the same run, the same time
+    unrecorded = CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out), "--no-audit"])
+    assert unrecorded.exit_code == 1
+    assert _summary_head(out)["kade run"] == [["not recorded (the audit trail is off)"]]
+    as_json = tmp_path / "out.json"
+    CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(as_json), "--no-audit"])
+    run = json.loads(as_json.read_text(encoding="utf-8"))["summary"]["run"]
+    assert run["workbook_sha256"] == sha256_file(data) and run["rows"] == {"clients": 3, "orders": 5}
+
+
+def test_a_new_workbook_filters_every_column_and_highlights_error_rows(tmp_path):
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "d.xlsx")
+    out = tmp_path / "out.xlsx"
+    CliRunner().invoke(main, ["evaluate", str(data), "--rules", str(rules), "-o", str(out), "--new-workbook"])
+    orders = openpyxl.load_workbook(out)["订单"]
+    header = [c.value for c in orders[1]]
+    last = openpyxl.utils.get_column_letter(len(header))
+    assert orders.auto_filter.ref == f"A1:{last}6" and header[-1] == "kade.errors"
+    [rule] = [r for cf in orders.conditional_formatting for r in cf.rules]
+    assert rule.formula == [f"LEN(${last}2)>0"] and rule.dxf.fill.bgColor.rgb == "FFFCE4D6"
+
+
+def test_inputs_of_other_kinds_keep_their_suffix_in_the_output_name(tmp_path):
+    rules, data = small_model(tmp_path / "rules"), small_data(tmp_path / "register.xlsx")
+    shutil.copy(data, tmp_path / "register.xlsm")  # another register of the same name
+    for name in ("register.xlsx", "register.xlsm"):
+        result = CliRunner().invoke(main, ["evaluate", str(tmp_path / name), "--rules", str(rules), "--no-audit"])
+        assert result.exit_code == 1, result.output
+    assert (tmp_path / "register.kade.xlsx").exists() and (tmp_path / "register.xlsm.kade.xlsx").exists()

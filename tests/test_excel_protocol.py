@@ -284,12 +284,12 @@ def test_why_explains_the_selected_row(data, model):
     assert title == "kade: why?" and "orders O4" in message and "sheet 'kade why'" in message
 
 
-def test_why_shows_near_misses_on_its_sheet_but_not_in_the_message(data, model):
+def test_why_shows_what_would_change_it_on_its_sheet_but_not_in_the_message(data, model):
     book = Workbook.from_xlsx(data, active="订单", selection="A6")
     _, _, messages = _press(book, handlers.why, model)
     lines = [r[0] or "" for r in book.sheet("kade why").grid()]
-    assert any("near misses" in line for line in lines)
-    assert "near misses:" not in messages[0][1] and "approver = manager  (rule A2)" in messages[0][1]
+    assert any(line.strip() == "what would change it:" for line in lines)
+    assert "what would change it:" not in messages[0][1] and "approver = manager  (rule A2)" in messages[0][1]
 
 
 def test_why_twice_replaces_the_explanation(data, model):

@@ -186,3 +186,89 @@ def test_allowed_values_need_a_type_other_than_any(tmp_path):
     glossary = GLOSSARY + [("x", "clients", "", "any", "1, 2")]
     with pytest.raises(RuleError, match="x has allowed values, so it needs a type"):
         engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [TIER]}))
+
+
+# ------------------------------------------------ authoring mistakes, their fix --
+
+
+def _tier_table(header="revenue", cell=">= 1000", rules=None):
+    return (
+        "tier",
+        "clients",
+        "F",
+        [("input", header), ("output", "tier")],
+        rules or [("T1", cell, '"gold"', ""), ("T2", "-", '"silver"', "")],
+        None,
+    )
+
+
+def test_a_misspelt_header_is_told_the_name_meant(tmp_path):
+    with pytest.raises(RuleError) as info:
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [_tier_table(header="revenu")]}))
+    assert str(info.value).endswith(
+        "tier!B5: unknown name revenu: not in the glossary nor an output of a decision; did you mean revenue?"
+    )
+    assert "double quotes" not in str(info.value)
+
+
+def test_a_misspelt_name_in_a_cell_is_told_the_name_meant(tmp_path):
+    with pytest.raises(RuleError, match=r"tier!B6: unknown name revenu.*; did you mean revenue\?"):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [_tier_table(cell=">= revenu")]}))
+
+
+def test_a_misspelt_value_is_told_the_allowed_value_meant(tmp_path):
+    table = _tier_table(header="industry", cell='"金触"')
+    with pytest.raises(
+        RuleError,
+        match=r'"金触" is not an allowed value of industry; did you mean 金融\? \(allowed: 金融, 政府, 其他\)',
+    ):
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [table]}))
+
+
+@pytest.mark.parametrize(
+    "cell, same_as",
+    [("＞＝1000", ">= 1000"), ("≧1000", ">= 1000"), ("［1000．．２000］", "[1000..2000]"), ("＜1000", "< 1000")],
+)
+def test_full_width_operators_and_brackets_read_as_ascii(tmp_path, cell, same_as):
+    wide = engine.load_rules(small_model(tmp_path / "wide", {"rules.xlsx": [_tier_table(cell=cell)]}))
+    plain = engine.load_rules(small_model(tmp_path / "plain", {"rules.xlsx": [_tier_table(cell=same_as)]}))
+    assert wide.decision("tier").rules[0].inputs == plain.decision("tier").rules[0].inputs
+
+
+def test_full_width_text_inside_quotes_is_kept(tmp_path):
+    glossary = [*GLOSSARY[:2], ("industry", "clients", "行业", "string", ""), *GLOSSARY[3:]]
+    table = _tier_table(header="industry", cell="“金融（集团）”、“政府”")
+    rules = engine.load_rules(write_rules(tmp_path / "r", glossary, ENTITIES, {"rules.xlsx": [table]}))
+    values = [t.endpoint.value for t in rules.decision("tier").rules[0].inputs[0].tests]
+    assert values == ["金融（集团）", "政府"]
+
+
+PERCENT_GLOSSARY = [*GLOSSARY, ("discount", "orders", "折扣率(%)", "number", "")]
+DISCOUNT = (
+    "discount_check",
+    "orders",
+    "F",
+    [("input", "discount"), ("input", "amount"), ("output", "review")],
+    [("D1", "> 20%", "-", "true", ""), ("D2", "-", "> 5%", "true", ""), ("D3", "-", "-", "false", "")],
+    None,
+)
+
+
+def test_a_percent_sign_gets_the_fix_that_fits_the_column(tmp_path):
+    with pytest.raises(RuleErrors) as info:
+        engine.load_rules(write_rules(tmp_path / "r", PERCENT_GLOSSARY, ENTITIES, {"rules.xlsx": [DISCOUNT]}))
+    text = str(info.value)
+    # 折扣率(%) is in percent: drop the sign; amount is a plain number: 5 % is 0.05
+    assert "discount_check!B6: write 20 without the % sign: this column is in percent already (20 means 20 %)" in text
+    assert "discount_check!C7: write 0.05 for 5 %: this column holds plain numbers (its header does not say %)" in text
+    assert "comma separates alternatives" not in text
+
+
+def test_an_empty_row_inside_a_table_is_an_error_naming_it(tmp_path):
+    rules = [("T1", ">= 1000", '"gold"', ""), (None, None, None, None), ("T2", "-", '"silver"', "")]
+    with pytest.raises(RuleError) as info:
+        engine.load_rules(small_model(tmp_path / "r", {"rules.xlsx": [_tier_table(rules=rules)]}))
+    assert str(info.value).endswith(
+        "tier!A7: row 7 is empty, but the table goes on below it (row 8): a table ends at its first empty row, "
+        "so the rules below would be left out; delete the empty row"
+    )

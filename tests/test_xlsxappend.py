@@ -375,9 +375,13 @@ def test_sample_formatting_kept_and_new_headers_coloured(sample):
             assert after.column_dimensions[letter].width == before.column_dimensions[letter].width, (name, letter)
         reason = list(frame.columns).index(next(c for c in frame.columns[width:] if c.endswith(".reason"))) + 1
         assert after.column_dimensions[get_column_letter(reason)].width == 60
-        # frozen panes and the autofilter kept
+        # frozen panes kept; the autofilter now reaches the decision columns too
         assert after.freeze_panes == before.freeze_panes and after.freeze_panes is not None
-        assert after.auto_filter.ref == before.auto_filter.ref
+        last = get_column_letter(len(frame.columns))
+        assert after.auto_filter.ref == before.auto_filter.ref.split(":")[0] + f":{last}{len(frame) + 1}"
+        # rows with an error are highlighted: a rule on the kade.errors column, no cell restyled
+        [rule] = [r for cf in after.conditional_formatting for r in cf.rules]
+        assert rule.formula == [f"LEN(${last}2)>0"] and rule.dxf.fill.bgColor.rgb == "FFFCE4D6"
     # the raw <col> elements of the input come first, unchanged
     for name in SAMPLE_SHEETS:
         cols_in = re.search(rb"<cols>(.*?)</cols>", sheet_xml(sample["input"], name))[1]

@@ -43,6 +43,7 @@ from engine.errors import ERROR, INFO, SEVERITIES, WARNING, RuleStructureError
 from engine.evaluation.bind import EntityRows, bind, coerce, variable_column
 from engine.evaluation.columns import Column, is_none, to_python
 from engine.evaluation.decisions import Evaluation, evaluate
+from engine.evaluation.trace import KEEP, NONE
 from engine.io.registers import Sheet, read_workbook
 from engine.model import RuleSet, Variable
 from engine.model.graph import ancestors
@@ -290,8 +291,8 @@ def check_rows(
 
     Every decision is evaluated, as ``kade evaluate`` does, so the evaluation
     can be audited like one. ``trace`` adds near misses (for the audit) to the
-    rows with a finding or an error and the rows they link to - not to every
-    row: as text they cost about 1.6 KB a row, 1.6 GB for a million rows.
+    rows with a finding or an error and the rows they link to, which are
+    evaluated again with reasons.
     ``progress(step)`` is called after each decision and after each later step
     (``progress_steps`` says how often)."""
     recorded = recorded_variables(rules)
@@ -563,11 +564,11 @@ def _copy_near_misses(explained: Evaluation, evaluation: Evaluation, subset_posi
     for name, result in evaluation.results.items():
         assert result.decision.entity is not None  # only tables over an entity are evaluated
         position = subset_position[result.decision.entity]
-        misses = np.full(len(position), None, dtype=object)
+        misses = np.full((KEEP, len(position)), NONE, dtype=np.int16)
         kept = position >= 0
         near = explained.results[name].near_misses if name in explained.results else None
         if near is not None:
-            misses[kept] = near[position[kept]]
+            misses[:, kept] = near[:, position[kept]]
         result.near_misses = misses
 
 

@@ -730,20 +730,35 @@ class _TableCheck:
         complete = len(regions) < GAP_SEARCH_LIMIT
         out = []
         for box in self._merge(regions):
+            edges = self._edges(box)
+            # the bounds to move first, then the other columns that narrow the gap
+            rules_at = self.table.rules
             cells = tuple(
+                text
+                for j, rules in edges.items()
+                for r in rules
+                if (text := str(rules_at[r].cells[j] if rules_at[r].cells else rules_at[r].position))
+            )
+            cells += tuple(
                 str(self.table.inputs[j].position)
                 for j in range(len(self.domains))
-                if not box[self.seg(j)].all() and str(self.table.inputs[j].position)
+                if not box[self.seg(j)].all() and str(self.table.inputs[j].position) and j not in edges
+            )
+            named = list(dict.fromkeys(r for rules in edges.values() for r in rules))
+            meet = "".join(
+                f"; the gap in {self.domains[j].label} lies between "
+                + _and([f"{self.table.rules[r].id} ({feel_text(self.table.rules[r].inputs[j])})" for r in rules])
+                for j, rules in edges.items()
             )
             out.append(
                 Finding(
                     "gap",
                     WARNING,
-                    f"no rule matches rows with {self._describe(box)}; the table has no default row, "
+                    f"no rule matches rows with {self._describe(box)}{meet}; the table has no default row, "
                     f"so such rows are errors",
                     self.file,
                     self.table.name,
-                    (),
+                    tuple(self.table.rules[r].id for r in named),
                     cells,
                     self._witness(box),
                 )
@@ -760,6 +775,33 @@ class _TableCheck:
                 )
             )
         return out
+
+    def _edges(self, box: np.ndarray) -> dict[int, list[int]]:
+        """Per number or date column where the gap lies between two written
+        bounds, the rules whose bounds those are (below it, then above it): the
+        cells to change to close the gap."""
+        out: dict[int, list[int]] = {}
+        live = np.flatnonzero(self.live).tolist()
+        for j, domain in enumerate(self.domains):
+            mask = box[self.seg(j)]
+            chosen = [c for c, m in zip(domain.classes, mask) if m and c.kind in ("point", "between")]
+            if domain.type not in ("number", "date") or not chosen or mask.all():
+                continue
+            lows = [c.value if c.kind == "point" else c.low for c in chosen]
+            highs = [c.value if c.kind == "point" else c.high for c in chosen]
+            if None in lows or None in highs:
+                continue  # open on one side: not between two rules
+            sides = [
+                [r for r in live if edge in self._bounds(r, j)]
+                for edge in (min(lows), max(highs))  # type: ignore[type-var]
+            ]
+            if all(sides):
+                out[j] = list(dict.fromkeys(sides[0] + sides[1]))
+        return out
+
+    def _bounds(self, r: int, j: int) -> set:
+        """The values written in rule r's cell of column j, as the column stores them."""
+        return {literal_value(lit.type, lit.value) for lit in feel.literals_in(self.table.rules[r].inputs[j])}
 
     def _uncovered(self, box: np.ndarray, candidates: np.ndarray, limit: int) -> list[np.ndarray]:
         """Parts of ``box`` no candidate rule covers (at most ``limit``). Splits
@@ -910,6 +952,10 @@ class _TableCheck:
         cells = tuple(c for r in indexes for c in self._rule_cells(r, outputs))
         ids = tuple(self.table.rules[r].id for r in indexes)
         return Finding(kind, severity, message, self.file, self.table.name, ids, cells, self._witness(box))
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 # ------------------------------------------------------------- glossary --------

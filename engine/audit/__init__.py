@@ -1,7 +1,7 @@
 """The audit trail: every run and every decided row, hash-chained, in SQLite or
 PostgreSQL; and the plain-words explanation of an audited row."""
 
-from engine.audit.records import Origin, record, row_table, rule_annotations
+from engine.audit.records import Origin, new_run_id, now, record, row_table, rows_with_key, rule_annotations
 from engine.audit.store import (
     AuditError,
     AuditStore,
@@ -19,9 +19,12 @@ __all__ = [
     "Verification",
     "default_location",
     "entry_hash",
+    "new_run_id",
+    "now",
     "open_store",
     "record",
     "row_table",
+    "rows_with_key",
     "rule_annotations",
     "sha256_file",
 ]

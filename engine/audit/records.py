@@ -16,6 +16,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,13 +49,26 @@ class Origin:
 FRONT_ENDS = ("cli", "excel-desktop", "serve")
 
 
+def now() -> str:
+    """A run's time as recorded: UTC, to the second."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
 def run_header(
-    *, command: str, engine: str, origin: Origin, rule_files: list[str], row_counts: dict, version: str
+    *,
+    command: str,
+    engine: str,
+    origin: Origin,
+    rule_files: list[str],
+    row_counts: dict,
+    version: str,
+    run_id: str | None = None,
+    time: str | None = None,
 ) -> dict:
     is_file = origin.workbook_sha256 is None
     return {
-        "run_id": new_run_id(),
-        "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "run_id": run_id or new_run_id(),
+        "time": time or now(),
         "user": origin.user or _user(),
         "host": socket.gethostname(),
         "front_end": origin.front_end,
@@ -85,7 +99,7 @@ def row_table(evaluation, entity: str, rows: slice = slice(None)):
     )
 
 
-def _row_columns(evaluation, entity: str) -> dict[str, tuple[str | None, np.ndarray]]:
+def _row_columns(evaluation, entity: str) -> dict[str, tuple[str | None, Any]]:
     """The audited columns of one entity's rows as (type, values over all rows)."""
     from engine.evaluation.decisions import input_values
 
@@ -93,7 +107,7 @@ def _row_columns(evaluation, entity: str) -> dict[str, tuple[str | None, np.ndar
     n = len(rows)
     keys = pd.Series(rows.keys if rows.keys is not None else np.full(n, None, dtype=object), dtype=object)
     numbers = pd.Series(np.arange(2, n + 2)).astype(str)
-    columns: dict[str, tuple[str | None, np.ndarray]] = {
+    columns: dict[str, tuple[str | None, Any]] = {  # values: numpy, or Arrow for "arrow"
         "key": ("string", keys.where(keys.notna(), numbers).astype(str).to_numpy(dtype=object)),
         "row": ("row", np.arange(2, n + 2, dtype=np.int64)),
     }
@@ -107,8 +121,39 @@ def _row_columns(evaluation, entity: str) -> dict[str, tuple[str | None, np.ndar
         columns[f"{table.name}.rule"] = ("string", result.rules)
         columns[f"{table.name}.error"] = ("string", result.errors)
         if result.near_misses is not None:
-            columns[f"{table.name}.near_misses"] = ("string", result.near_misses)
+            columns[f"{table.name}.near_misses"] = ("arrow", _rule_lists(table, result.near_misses))
     return columns
+
+
+def rows_with_key(table, key: str) -> list[dict]:
+    """The rows of an audited table whose key, or sheet row number, is ``key``."""
+    import pyarrow.compute as pc
+
+    mask = pc.or_(pc.equal(table["key"], key), pc.equal(pc.cast(table["row"], "string"), key))
+    return table.filter(mask).to_pylist()
+
+
+def _rule_lists(table, ranked: np.ndarray):
+    """Ranked rule indexes (KEEP, n; -1 none) as each row's rule ids, 'CT-04, CT-03':
+    dictionary-encoded text, made once per distinct ranking - not once per row."""
+    import pyarrow as pa
+
+    width = len(table.rules) + 1
+    code = np.zeros(ranked.shape[1], dtype=np.int64)
+    for slot in ranked:  # one number per ranking (base: rules + 'none')
+        code = code * width + (slot.astype(np.int64) + 1)
+    inverse, distinct = pd.factorize(code)
+    texts = []
+    for value in distinct.tolist():
+        ids = []
+        for _ in range(len(ranked)):
+            value, index = divmod(value, width)
+            if index:
+                ids.append(table.rules[index - 1].id)
+        texts.append(", ".join(reversed(ids)))
+    empty = np.array([t == "" for t in texts], dtype=bool)[inverse]  # rows with no near miss: null
+    indices = pa.array(inverse.astype(np.int32), mask=empty)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(texts, pa.string()))
 
 
 def _arrow(type_, values: np.ndarray):
@@ -116,6 +161,8 @@ def _arrow(type_, values: np.ndarray):
     of mixed values (rare) as the JSON text of each value."""
     import pyarrow as pa
 
+    if type_ == "arrow":  # already Arrow (near misses as dictionary-encoded rule ids)
+        return values
     if type_ == "row":
         return pa.array(values)
     if type_ == "string" and values.dtype.kind == "O":  # keys, rule ids, errors, near misses, text inputs
@@ -159,7 +206,9 @@ def row_chunks(evaluation) -> list[tuple[str, str, bytes]]:
             continue
         columns = _row_columns(evaluation, entity)
         # lists and values of mixed kinds take one Arrow type for the whole column (small columns)
-        whole = {n: _arrow(t, v) for n, (t, v) in columns.items() if t != "string" and v.dtype.kind == "O"}
+        whole = {
+            n: _arrow(t, v) for n, (t, v) in columns.items() if t not in ("string", "arrow") and v.dtype.kind == "O"
+        }
         for start in range(0, len(evaluation.rows[entity]), CHUNK_ROWS):
             rows = slice(start, start + CHUNK_ROWS)
             chunk = pa.table(
@@ -179,8 +228,19 @@ def rule_annotations(rules) -> dict:
     return {t.name: {r.id: r.annotation for r in t.rules} for t in rules.decisions}
 
 
-def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: Origin, version: str) -> str:
-    """Write one evaluation to the audit store; returns the run id."""
+def record(
+    store: AuditStore,
+    evaluation,
+    *,
+    command: str,
+    engine: str,
+    origin: Origin,
+    version: str,
+    run_id: str | None = None,
+    time: str | None = None,
+) -> str:
+    """Write one evaluation to the audit store; returns the run id (``run_id``
+    and ``time`` when the results already name them)."""
     from engine.evaluation.results import error_rows
 
     chunks = row_chunks(evaluation)
@@ -192,6 +252,8 @@ def record(store: AuditStore, evaluation, *, command: str, engine: str, origin: 
         rule_files=evaluation.rules.sources,
         row_counts=counts,
         version=version,
+        run_id=run_id,
+        time=time,
     )
     header["annotations"] = rule_annotations(evaluation.rules)
     return store.append_run(header, chunks, {"rows": sum(counts.values()), "rows_with_errors": error_rows(evaluation)})

@@ -194,17 +194,15 @@ class AuditStore:
 
     def rows(self, run_id: str, key: str | None = None) -> list[tuple[str, dict]]:
         """(entity, row) for every row of the run, or the rows whose key (or sheet row number) is ``key``."""
-        import pyarrow.compute as pc
+        from engine.audit.records import rows_with_key
 
         out: list[tuple[str, dict]] = []
         for chunk in self.chunks(run_id):
             table = chunk.table()
             if key is not None and "key" not in table.column_names:  # a Spark run's partition digests
                 continue
-            if key is not None:
-                mask = pc.or_(pc.equal(table["key"], key), pc.equal(pc.cast(table["row"], "string"), key))
-                table = table.filter(mask)
-            out.extend((chunk.entity, row) for row in table.to_pylist())
+            rows = table.to_pylist() if key is None else rows_with_key(table, key)
+            out.extend((chunk.entity, row) for row in rows)
         return out
 
     def latest_run_for(self, workbook: str) -> dict | None:

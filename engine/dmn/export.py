@@ -54,8 +54,12 @@ def export_dmn(
 
 def write_dmn(rules: RuleSet, path: str | Path, **options) -> Path:
     """Write ``export_dmn(rules)`` to ``path``; returns the path."""
+    from engine.io.writers import atomic_path
+
     path = Path(path)
-    path.write_bytes(export_dmn(rules, **options))
+    content = export_dmn(rules, **options)
+    with atomic_path(path) as tmp:  # a missing folder is made; a half-written file never stays
+        tmp.write_bytes(content)
     return path
 
 

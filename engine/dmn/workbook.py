@@ -34,6 +34,7 @@ from engine.dmn.item_definitions import normalize_allowed
 from engine.dmn.loader import load_dmn
 from engine.dmn.model import DmnModel
 from engine.dmn.rules_source import evaluable_rules
+from engine.io.writers import atomic_path
 from engine.model import DecisionTable, RuleSet, Variable
 from engine.model.rulebook import DEFAULT_MARKERS, GLOSSARY_HEADER
 
@@ -69,7 +70,8 @@ def write_rule_workbook(model: DmnModel, path: str | Path) -> WorkbookSummary:
     wb = Workbook()
     wb.remove(wb.active)
     summary = _write(model, wb, wb)
-    wb.save(path)
+    with atomic_path(path) as tmp:  # a missing folder is made; a half-written file never stays
+        wb.save(tmp)
     summary.path, summary.files = path, [path]
     return summary
 
@@ -84,8 +86,9 @@ def write_rules_folder(model: DmnModel, folder: str | Path) -> WorkbookSummary:
     summary = _write(model, glossary, tables)
     stem = re.sub(r'[\\/:*?"<>|\s]+', "_", model.name).strip("_.") or "decisions"
     files = [folder / "glossary.xlsx", folder / f"{stem if stem.lower() != 'glossary' else 'decisions'}.xlsx"]
-    glossary.save(files[0])
-    tables.save(files[1])
+    for book, file in zip((glossary, tables), files):
+        with atomic_path(file) as tmp:  # a half-written file never stays
+            book.save(tmp)
     summary.path, summary.files = folder, files
     return summary
 

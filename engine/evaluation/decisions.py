@@ -39,7 +39,8 @@ class DecisionResult:
     reason_text: pa.ChunkedArray = field(repr=False)
     errors: np.ndarray
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
-    near_misses: np.ndarray | None = field(repr=False, default=None)  # closest rules that did not fire
+    # (trace.KEEP, n) int16: per row the rules closest to another outcome (engine.evaluation.trace)
+    near_misses: np.ndarray | None = field(repr=False, default=None)
 
     @functools.cached_property
     def ok(self) -> np.ndarray:
@@ -186,7 +187,7 @@ def evaluate_table(
         for col in outputs.values():
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
-    misses = near_misses(table, inputs, env, matrix, ~failed, variables) if trace else None
+    misses = near_misses(table, inputs, env, matrix, ~failed, hits.winner) if trace else None
     reason_text = _reason_column(reason_source, default_reasons, n, failed)
     return DecisionResult(table, outputs, rule_ids, reason_text, errors, matrix, misses)
 
@@ -543,19 +544,29 @@ def _missing_parent_messages(rules, rows, entity: str, ancestor: str):
 
 
 def input_values(evaluation: Evaluation, entity: str) -> dict[str, Column]:
-    """The glossary values the decisions over ``entity`` used, aligned to its rows
-    (a contract's client values come from its client row)."""
+    """The values the decisions over ``entity`` used that are not decided on its
+    own rows, aligned to its rows: register values, and values from a parent row
+    (a contract's client values and its client's tier come from its client row)."""
     rules, rows = evaluation.rules, evaluation.rows
     out: dict[str, Column] = {}
     for result in evaluation.for_entity(entity):
         for name in sorted(referenced_names(result.decision)):
-            var = rules.variables.get(name)
-            if name in out or var is None or rules.producer(name) is not None:
+            var, producer = rules.variables.get(name), rules.producer(name)
+            owner = producer.entity if producer is not None else var.entity if var is not None else None
+            if name in out or owner is None or (producer is not None and owner == entity):
                 continue
-            if var.entity == entity:
-                out[name] = rows[entity].columns[name]
-            elif var.entity is not None:
-                index = _ancestor_index(rules, rows, entity, var.entity)
-                if index is not None and name in rows[var.entity].columns:
-                    out[name] = rows[var.entity].columns[name].take(index)
+            if producer is not None:
+                column = (
+                    evaluation.results[producer.name].outputs[name] if producer.name in evaluation.results else None
+                )
+            else:
+                column = rows[owner].columns.get(name) if owner in rows else None
+            if column is None:
+                continue
+            if owner == entity:
+                out[name] = column
+            else:
+                index = _ancestor_index(rules, rows, entity, owner)
+                if index is not None:
+                    out[name] = column.take(index)
     return out

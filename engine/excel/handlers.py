@@ -4,7 +4,7 @@ behave the same.
 
 * Evaluate: decide every row of every data sheet; write decision / rule /
   reason columns and kade.errors beside the data.
-* Why?: explain the selected row — outputs, rule, reason, near misses, inputs.
+* Why?: explain the selected row — outputs, rule, reason, what would change it, inputs.
 * Check rules: report gaps, overlaps and other rule-table problems.
 
 Why? and Check rules show a short message and put the full text on a sheet of
@@ -164,31 +164,15 @@ def why(book: WorkbookPort, rules: RuleSet) -> str:
     if row > count:
         raise SelectionError(f"row {row + 1} is below the data of {sheet!r} (rows 2–{count + 1})")
     audited = audit.row_table(evaluation, entity).slice(row - 1, 1).to_pylist()[0]  # what the audit trail keeps
-    text = _with_reasons(explain_row(entity, audited, audit.rule_annotations(rules)), evaluation, entity, row - 1)
+    text = explain_row(entity, audited, audit.rule_annotations(rules), rules=rules)
     head = f"Why? {sheet} row {row + 1} ({_book_name(book)})"
     _show_text(book, WHY_SHEET, [head, ""] + text.splitlines())
     book.message(
         _clip(_why_message(entity, audited, evaluation, row - 1))
-        + f"\n\nFull explanation, with the near misses, on sheet '{WHY_SHEET}'.",
+        + f"\n\nFull explanation, with what would change each decision, on sheet '{WHY_SHEET}'.",
         f"{TITLE}: why?",
     )
     return text
-
-
-def _with_reasons(text: str, evaluation, entity: str, index: int) -> str:
-    """The explanation with each decision's reason (the sentence in the .reason
-    column) under its rule line: what a manager reads first."""
-    reasons = {r.decision.name: r.reasons[index] for r in evaluation.for_entity(entity)}
-    lines, current = [], None
-    for line in text.splitlines():
-        lines.append(line)
-        head = line[2:].split(":", 1)[0] if line.startswith("  ") and not line.startswith("   ") else None
-        if head in reasons:
-            current = head
-        elif current and line.startswith("    rule:") and reasons[current]:
-            lines.append(f"    reason:      {reasons[current]}")
-            current = None
-    return "\n".join(lines)
 
 
 def _why_message(entity: str, audited: dict, evaluation, index: int) -> str:

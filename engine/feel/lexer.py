@@ -9,10 +9,12 @@ from typing import Any
 
 from engine.errors import FeelSyntaxError, Position
 
-# one character for one, so error offsets still point into the cell as written
+# one character for one, so error offsets still point into the cell as written. Chinese input
+# methods type full-width forms: ＞＝450, ［1．．10］, “金融”、“政府”
 _FULL_WIDTH = str.maketrans(
     {
         "，": ",",
+        "、": ",",
         "（": "(",
         "）": ")",
         "“": '"',
@@ -20,12 +22,23 @@ _FULL_WIDTH = str.maketrans(
         "　": " ",
         "【": "[",
         "】": "]",
+        "［": "[",
+        "］": "]",
         "＞": ">",
         "＜": "<",
         "＝": "=",
+        "！": "!",
+        "－": "-",
+        "＋": "+",
+        "＊": "*",
+        "／": "/",
+        "．": ".",
+        "％": "%",
+        **{chr(0xFF10 + d): str(d) for d in range(10)},  # full-width digits ０-９
     }
 )
-_SIGNS = {"≥": ">=", "≤": "<=", "≠": "!="}
+_QUOTES = ('"', "“", "”")
+_SIGNS = {"≥": ">=", "≤": "<=", "≠": "!=", "≧": ">=", "≦": "<="}
 
 _OPERATORS = ("..", "<=", ">=", "!=", "**", "<", ">", "=", "(", ")", "[", "]", ",", "+", "-", "*", "/")
 _NUMBER_RE = re.compile(r"(\d+(\.\d+)?|\.\d+)([eE][+-]?\d+)?")  # 1200, 1.5, .5, 1.23e4
@@ -101,8 +114,22 @@ EXCEL = Dialect()
 
 
 def normalize(text: str) -> str:
-    """Full-width punctuation to ASCII, so ``“金融”，“政府”`` reads as ``"金融","政府"``."""
-    return text.translate(_FULL_WIDTH)
+    """Full-width punctuation to ASCII, so ``“金融”，“政府”`` reads as ``"金融","政府"``
+    and ``＞＝450`` as ``>=450``. Text inside quotes is kept as typed (a value
+    may hold full-width characters); the quotes themselves are folded."""
+    if text.isascii():
+        return text
+    out, quoted, escaped = [], False, False
+    for ch in text:
+        if quoted and (escaped or ch == "\\"):
+            escaped = not escaped and ch == "\\"
+            out.append(ch)
+        elif ch in _QUOTES:
+            quoted = not quoted
+            out.append('"')
+        else:
+            out.append(ch if quoted else ch.translate(_FULL_WIDTH))
+    return "".join(out)
 
 
 def tokenize(text: str, dialect: Dialect = EXCEL) -> list[Token]:

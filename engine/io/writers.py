@@ -126,12 +126,16 @@ def write_xlsx(
     summary_rows: list[list] | None = None,
     source: xlsx_copy.Source | None = None,
     origins: dict[str, tuple[int, int]] | None = None,
+    summary_head: list[list] | None = None,
 ) -> str:
-    """Results workbook with a 'kade summary' sheet first. With ``source`` (and
+    """Results workbook with a 'kade summary' sheet first (``summary_head``: rows
+    above its table - the run, the files and their hashes). With ``source`` (and
     the ``origins`` of its sheets as read): a copy of it with the decision
     columns (green headers) and kade.errors (orange) appended to each evaluated
     sheet. Otherwise, or when the source cannot be edited safely: a new
-    workbook of the evaluated sheets, data columns with blue headers.
+    workbook of the evaluated sheets, data columns with blue headers. Either
+    way each evaluated sheet's autofilter covers its data and decisions, and
+    rows with an error are filled orange.
     Returns 'copy' or 'new', the layout written."""
     summary = None
     if summary_rows:
@@ -140,8 +144,9 @@ def write_xlsx(
             xlsx_copy.SUMMARY_SHEET,
             frame,
             widths=[28.0] + [16.0] * (len(frame.columns) - 1),
-            freeze=(1, 0),
+            freeze=None if summary_head else (1, 0),
             autofilter=False,
+            top=summary_head,
         )
     if source is not None:
         try:
@@ -156,7 +161,8 @@ def write_xlsx(
     for name, frame in sheets.items():
         first_decision = frame.attrs.get("data_columns", len(frame.columns))
         kinds = [_kind(c, i >= first_decision) for i, c in enumerate(frame.columns)]
-        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, [_width(c) for c in frame.columns]))
+        widths = [_width(c) for c in frame.columns]
+        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, widths, highlight=ERRORS_COLUMN))
     with atomic_path(target) as tmp:
         xlsx_stream.write(tmp, specs)
     return "new"

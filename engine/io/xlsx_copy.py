@@ -124,9 +124,18 @@ class Source:
             sx.plan(a)  # raise before the output file is touched
         replaced = {package.styles_part: styles_xml.encode("utf-8")}
         summary_part = None
+        workbook = package.workbook
         if summary is not None:
             summary_part, edits = package.add_first_sheet(SUMMARY_SHEET)
             replaced.update(edits)
+            workbook = edits[package.workbook_part].decode("utf-8")
+        shift = 1 if summary is not None else 0
+        for sx, a in plans.values():  # the autofilter now reaches the decision columns: so does its name
+            cells = sx.filter_cells(a)
+            if cells is not None:
+                workbook = _with_filter_name(workbook, package.sheet_names.index(a.sheet) + shift, a.sheet, cells)
+        if workbook != package.workbook:
+            replaced[package.workbook_part] = workbook.encode("utf-8")
         try:
             self._copy(target, plans, styles, replaced, summary, summary_part)
         except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
@@ -315,7 +324,110 @@ class _SheetXml:
                 segments, cells.cast(pa.large_binary()), pa.scalar(b"", pa.large_binary())
             )
             yield xlsx_stream.joined(joined)
-        yield self.xml[offsets[-1] :]
+        yield self.xml[offsets[-1] : self.data_end]
+        yield self._edit_tail(a, letters, styles)
+
+    # after the rows: the autofilter over data and decisions, the error rows highlighted
+    def filter_cells(self, a: Appended) -> str | None:
+        """'$A$1:$X$321': what the sheet's autofilter covers once the decisions are
+        appended - the header row's data and decision columns. None: left as it is
+        (an Excel table has its own filter; a filter elsewhere on the sheet is not ours)."""
+        tail = self.xml[self.data_end :]
+        if b"<tableParts" in tail:
+            return None
+        _, _, first = self.plan(a)
+        header_row = a.origin[0] + 1
+        last_row = header_row + len(a.columns)
+        left, right = a.origin[1], first + len(a.columns.columns) - 1
+        found = re.search(rb'<autoFilter[^>]*ref="([^"]+)"', tail)
+        if found is not None:
+            ends = [_cell(ref) for ref in found[1].split(b":")]
+            (c0, r0), (c1, r1) = ends[0], ends[-1]
+            if r0 != header_row or c0 > left or c1 < a.origin[1] + a.data_width - 1:
+                return None
+            left, last_row = c0, max(r1, last_row)
+        letters = xlsx_stream.col_letters(right + 1)
+        return f"${letters[left]}${header_row}:${letters[right]}${last_row}"
+
+    def _edit_tail(self, a: Appended, letters: list[str], styles: dict[str, int]) -> bytes:
+        tail = self.xml[self.data_end :].decode("utf-8")
+        cells = self.filter_cells(a)
+        if cells is not None:
+            ref = cells.replace("$", "")
+            if re.search(r"<autoFilter\b", tail):
+                tail = re.sub(r'(<autoFilter\b[^>]*\bref=")[^"]+"', lambda m: f'{m[1]}{ref}"', tail, count=1)
+            else:
+                tail = _insert_before(tail, _AFTER_AUTOFILTER, f'<autoFilter ref="{ref}"/>')
+        if "error" in a.kinds and len(a.columns):
+            header_row = a.origin[0] + 1
+            first_letter = xlsx_stream.col_letters(a.origin[1] + 1)[-1]
+            where = f"{first_letter}{header_row + 1}:{letters[-1]}{header_row + len(a.columns)}"
+            errors = letters[a.kinds.index("error")]
+            priority = max([0, *map(int, re.findall(r'<cfRule\b[^>]*\bpriority="(\d+)"', tail))]) + 1
+            rule = xlsx_stream.highlight_rows(where, f"${errors}{header_row + 1}", styles["highlight"], priority)
+            tail = _insert_before(tail, _AFTER_CONDITIONAL_FORMATTING, rule)
+        return tail.encode("utf-8")
+
+
+# worksheet children that come after <autoFilter> / <conditionalFormatting> (the schema's order)
+_AFTER_CONDITIONAL_FORMATTING = [
+    "dataValidations",
+    "hyperlinks",
+    "printOptions",
+    "pageMargins",
+    "pageSetup",
+    "headerFooter",
+    "rowBreaks",
+    "colBreaks",
+    "customProperties",
+    "cellWatches",
+    "ignoredErrors",
+    "smartTags",
+    "drawing",
+    "legacyDrawing",
+    "legacyDrawingHF",
+    "drawingHF",
+    "picture",
+    "oleObjects",
+    "controls",
+    "webPublishItems",
+    "tableParts",
+    "extLst",
+]
+_AFTER_AUTOFILTER = [
+    "sortState",
+    "dataConsolidate",
+    "customSheetViews",
+    "mergeCells",
+    "phoneticPr",
+    "conditionalFormatting",
+] + (_AFTER_CONDITIONAL_FORMATTING)
+
+
+def _insert_before(tail: str, later: list[str], element: str) -> str:
+    """``element`` put before the first of the ``later`` elements (or </worksheet>)."""
+    found = [m.start() for name in later if (m := re.search(rf"<{name}[\s/>]", tail))]
+    end = tail.rfind("</worksheet>")
+    if end < 0:
+        raise NotAppendable("a worksheet that is not closed")
+    at = min([*found, end])
+    return tail[:at] + element + tail[at:]
+
+
+def _with_filter_name(workbook: str, index: int, sheet: str, cells: str) -> str:
+    """The workbook XML with the sheet's hidden _FilterDatabase name set to ``cells``."""
+    name = xlsx_stream.filter_name(sheet, index, cells)
+    pattern = rf'<definedName\b(?=[^>]*\bname="_xlnm._FilterDatabase")(?=[^>]*\blocalSheetId="{index}")[^>]*>.*?</definedName>'
+    if re.search(pattern, workbook, re.S):
+        return re.sub(pattern, lambda m: name, workbook, count=1, flags=re.S)
+    if "<definedNames>" in workbook:
+        return workbook.replace("</definedNames>", name + "</definedNames>", 1)
+    empty = re.search(r"<definedNames\s*/>", workbook)  # openpyxl: '<definedNames />'
+    if empty is not None:
+        return workbook[: empty.start()] + f"<definedNames>{name}</definedNames>" + workbook[empty.end() :]
+    if re.search(r"<definedNames\b", workbook):
+        raise NotAppendable("a <definedNames> element kade cannot read")
+    return workbook.replace("</sheets>", f"</sheets><definedNames>{name}</definedNames>", 1)
 
 
 def _edit_head(head: bytes, last_letter: str, last_row: int, first: int, widths: list[float]) -> bytes:
@@ -589,6 +701,11 @@ def _add_styles(xml: str) -> tuple[str, dict[str, int]]:
     first, xml = _append(xml, "cellXfs", "xf", headers + [date])
     styles = {kind: first + i for i, kind in enumerate(_HEADER_FILLS)}
     styles["date"] = first + len(_HEADER_FILLS)
+    if not re.search(r"<dxfs\b", xml):  # no differential styles yet: an empty list after cellStyles (or cellXfs)
+        anchor = xml.find("</cellStyles>")
+        anchor = anchor + len("</cellStyles>") if anchor >= 0 else xml.find("</cellXfs>") + len("</cellXfs>")
+        xml = xml[:anchor] + '<dxfs count="0"/>' + xml[anchor:]
+    styles["highlight"], xml = _append(xml, "dxfs", "dxf", [xlsx_stream.HIGHLIGHT_DXF])
     return xml, styles
 
 

@@ -27,7 +27,8 @@ MAX_ROWS = 1_048_576
 
 # cellXfs of the workbooks written here: 0 plain, 1 date, 2 header blue, 3 header green, 4 header orange
 STYLE_DATE, HEADER_STYLES = 1, {"data": 2, "decision": 3, "error": 4}
-STYLES = {"date": STYLE_DATE, **HEADER_STYLES}  # another workbook's styles.xml gets other indices (xlsxappend)
+# another workbook's styles.xml gets other indices (xlsx_copy); 'highlight' is a differential style (dxf)
+STYLES = {"date": STYLE_DATE, **HEADER_STYLES, "highlight": 0}
 EPOCH_1900, EPOCH_1904 = pd.Timestamp("1899-12-30"), pd.Timestamp("1904-01-01")  # day 0 of Excel's two date systems
 
 
@@ -39,6 +40,13 @@ class SheetSpec:
     widths: list[float] | None = None
     freeze: tuple[int, int] | None = (1, 1)
     autofilter: bool = True
+    top: list[list] | None = None  # rows above the table (a few: label, value...), then a blank row
+    highlight: str | None = None  # a column: rows where it is not empty are filled (kade.errors)
+
+    @property
+    def header_row(self) -> int:
+        """The sheet row (1-based) of the table's header."""
+        return len(self.top) + 2 if self.top else 1
 
 
 def col_letters(n: int) -> list[str]:
@@ -250,8 +258,10 @@ def header_cells(names, letters: list[str], row: int, kinds: list[str], styles: 
     )
 
 
-def _rows_xml(frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int) -> memoryview:
-    rows = pc.cast(pa.array(np.arange(start + 2, stop + 2)), pa.string())
+def _rows_xml(
+    frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int, first_row: int = 2
+) -> memoryview:
+    rows = pc.cast(pa.array(np.arange(start + first_row, stop + first_row)), pa.string())
     body = pc.binary_join_element_wise(
         '<row r="', rows, '">', row_cells(frame, letters, rows, start, stop, date_style), "</row>", ""
     )
@@ -262,17 +272,23 @@ def sheet_xml(spec: SheetSpec, styles: dict[str, int] = STYLES):
     """The worksheet XML, yielded in pieces."""
     frame = spec.frame
     n, m = len(frame), len(frame.columns)
-    if n + 1 > MAX_ROWS:
+    if n + spec.header_row > MAX_ROWS:
         raise ValueError(f"sheet {spec.name} has {n:,} rows; Excel allows {MAX_ROWS - 1:,} below the header")
-    letters = col_letters(max(m, 1))
+    width = max([m, *(len(r) for r in spec.top or [])])
+    letters = col_letters(max(width, 1))
     kinds = spec.header_kinds or ["data"] * m
-    header = header_cells(frame.columns, letters, 1, kinds, styles)
+    at = spec.header_row
+    header = header_cells(frame.columns, letters, at, kinds, styles)
+    top = "".join(
+        f'<row r="{r}">' + row_cells(_top_frame([values]), letters, pa.array([str(r)]), 0, 1)[0].as_py() + "</row>"
+        for r, values in enumerate(spec.top or [], start=1)
+    )
     parts = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
     ]
-    last = f"{letters[m - 1]}{n + 1}" if m else "A1"
+    last = f"{letters[width - 1]}{n + at}" if width else "A1"
     parts.append(f'<dimension ref="A1:{last}"/>')
     if spec.freeze:
         r, c = spec.freeze
@@ -293,18 +309,44 @@ def sheet_xml(spec: SheetSpec, styles: dict[str, int] = STYLES):
             )
             + "</cols>"
         )
-    parts.append(f'<sheetData><row r="1">{header}</row>')
+    parts.append(f'<sheetData>{top}<row r="{at}">{header}</row>')
     yield "".join(parts).encode("utf-8")
     for start in range(0, n, ROWS_PER_PIECE):
-        yield _rows_xml(frame, letters, start, min(n, start + ROWS_PER_PIECE), styles["date"])
+        yield _rows_xml(frame, letters, start, min(n, start + ROWS_PER_PIECE), styles["date"], at + 1)
     tail = ["</sheetData>"]
     if spec.autofilter and m:
-        tail.append(f'<autoFilter ref="A1:{last}"/>')
+        tail.append(f'<autoFilter ref="A{at}:{letters[m - 1]}{n + at}"/>')
+    if spec.highlight is not None and n and spec.highlight in frame.columns:
+        where = f"A{at + 1}:{letters[m - 1]}{n + at}"
+        column = letters[list(frame.columns).index(spec.highlight)]
+        tail.append(highlight_rows(where, f"${column}{at + 1}", styles["highlight"], 1))
     tail.append("</worksheet>")
     yield "".join(tail).encode("utf-8")
 
 
-_STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+def highlight_rows(where: str, first_cell: str, dxf: int, priority: int) -> str:
+    """Conditional formatting: the rows of ``where`` whose cell in the column of
+    ``first_cell`` (its first row, column fixed: '$X2') is not empty get the
+    highlight fill - in Excel and LibreOffice alike, without styling a cell."""
+    return (
+        f'<conditionalFormatting sqref="{where}"><cfRule type="expression" dxfId="{dxf}" priority="{priority}">'
+        f"<formula>LEN({first_cell})&gt;0</formula></cfRule></conditionalFormatting>"
+    )
+
+
+HIGHLIGHT_FILL = "FFFCE4D6"  # error rows: the orange of the kade.errors header, lighter than a warning
+HIGHLIGHT_DXF = (
+    f'<dxf><fill><patternFill patternType="solid"><bgColor rgb="{HIGHLIGHT_FILL}"/></patternFill></fill></dxf>'
+)
+
+
+def _top_frame(rows: list[list]) -> pd.DataFrame:
+    width = max(len(r) for r in rows)
+    return pd.DataFrame([list(r) + [None] * (width - len(r)) for r in rows], dtype=object)
+
+
+_STYLES = (
+    """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">
 <numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/></numFmts>
 <fonts count="2"><font><sz val="11"/><name val="Calibri"/></font><font><b/><sz val="11"/><name val="Calibri"/></font></fonts>
@@ -320,7 +362,11 @@ _STYLES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <xf numFmtId="0" fontId="1" fillId="3" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1"/>
 <xf numFmtId="0" fontId="1" fillId="4" borderId="1" xfId="0" applyFont="1" applyFill="1" applyBorder="1"/></cellXfs>
 <cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>
+<dxfs count="1">"""
+    + HIGHLIGHT_DXF
+    + """</dxfs>
 </styleSheet>"""
+)
 
 
 def write_entry(zf: zipfile.ZipFile, name: str, pieces):
@@ -366,6 +412,15 @@ except ImportError:  # pragma: no cover
     _fast_deflate = None
 
 
+def filter_name(sheet: str, index: int, cells: str) -> str:
+    """The hidden defined name Excel keeps beside a sheet's autofilter."""
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return (
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{index}" hidden="1">{escape(quoted)}!{cells}'
+        "</definedName>"
+    )
+
+
 def write(path: Path, sheets: list[SheetSpec]):
     """Write the workbook to ``path`` (the caller makes it atomic)."""
     names = [s.name[:31] for s in sheets]
@@ -392,10 +447,9 @@ def write(path: Path, sheets: list[SheetSpec]):
         book_sheets.append(f'<sheet name="{escape(name, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>')
         spec = sheets[i - 1]
         if spec.autofilter and len(spec.frame.columns):
-            last = f"{col_letters(len(spec.frame.columns))[-1]}{len(spec.frame) + 1}"
-            quoted = "'" + name.replace("'", "''") + "'"
+            letter = col_letters(len(spec.frame.columns))[-1]
             defined.append(
-                f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i - 1}" hidden="1">{escape(quoted)}!$A$1:${last[: len(last) - len(str(len(spec.frame) + 1))]}${len(spec.frame) + 1}</definedName>'
+                filter_name(name, i - 1, f"$A${spec.header_row}:${letter}${len(spec.frame) + spec.header_row}")
             )
     content.append("</Types>")
     rels.append(

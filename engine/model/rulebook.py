@@ -54,7 +54,7 @@ from engine.model import (
     Variable,
 )
 from engine.model.graph import ancestors, order_decisions
-from engine.text import format_value
+from engine.text import closest, did_you_mean, format_value
 
 ANY_TYPE = {"any", "任意"}  # a glossary type: values are read as the register's cells hold them (DMN's Any)
 _NAME_RULE = "must be a name: words of letters, digits and _ (single spaces between words allowed)"
@@ -803,6 +803,21 @@ class _DecisionReader:
             cells = tuple(sheet.pos(r, c) for c in input_cols + output_cols)
             rules.append(Rule(rule_id, tests, results, annotation, sheet.pos(r, 0), cells))
             r += 1
+        below = next(
+            (
+                m
+                for m in range(r + 1, len(sheet.rows))
+                if any(cell_text(sheet.value(m, c)) for c in input_cols + output_cols)
+            ),
+            None,
+        )
+        if below is not None:
+            self.fail(
+                f"row {r + 1} is empty, but the table goes on below it (row {below + 1}): a table ends at its first "
+                f"empty row, so the rules below would be left out; delete the empty row",
+                r,
+                0,
+            )
         if not rules:
             self.fail("the table has no rules below its header", header_row, 0)
         if len(self.errors) > before:
@@ -824,8 +839,10 @@ class _DecisionReader:
         )
 
     # --- clauses
-    def _resolve(self, node, row: int, col: int):
-        """Rename every variable reference to its glossary name; unknown names are errors."""
+    def _resolve(self, node, row: int, col: int, column=None):
+        """Rename every variable reference to its glossary name; unknown names are
+        errors, with the fix: the name meant, or quotes around a value. ``column``:
+        the input or output clause the cell belongs to (None: a header)."""
         unknown: list[feel.Name] = []
 
         def walk(n):
@@ -841,11 +858,35 @@ class _DecisionReader:
 
         resolved = walk(node)
         for n in unknown:
-            hint = f' (to compare with the text {n.name}, write "{n.name}" in double quotes)'
             self.fail(
-                f"unknown name {n.name}: not in the glossary nor an output of a decision{hint}", row, col, n.offset
+                f"unknown name {n.name}: not in the glossary nor an output of a decision; {self._fix_for(n.name, column)}",
+                row,
+                col,
+                n.offset,
             )
         return None if unknown else resolved
+
+    def _fix_for(self, name: str, column) -> str:
+        """What an unknown name most likely should be: a value of a text column
+        written without quotes, or a misspelt glossary name (``column``: the
+        input or output clause of the cell; None for a header)."""
+        allowed: tuple = column.allowed_values if isinstance(column, OutputClause) else ()
+        if isinstance(column, InputClause) and isinstance(column.expr, feel.Name):
+            var = self.variables.get(column.expr.name)
+            allowed = var.allowed_values if var is not None else ()
+        text_column = column is not None and column.type == "string"
+        if name in allowed or (text_column and not closest(name, self.aliases)):
+            return f'to compare with the text {name}, write "{name}" in double quotes'
+        values = closest(name, [v for v in allowed if isinstance(v, str)])
+        if values:
+            quoted = " or ".join(f'"{v}"' for v in values)
+            return f"did you mean {quoted} (a value, in double quotes)?"
+        # one suggestion per variable, as the closest of its spellings (name, label, header)
+        meant = {self.aliases[alias]: alias for alias in reversed(closest(name, self.aliases, n=6))}
+        suggestion = did_you_mean(name, list(reversed(meant.values())))
+        if column is None:
+            return suggestion or "add it to the Glossary sheet (variable, label or column header)"
+        return suggestion or "add it to the Glossary sheet, or write a value in double quotes"
 
     def _input_clause(self, row: int, col: int) -> InputClause | None:
         label = cell_text(self.sheet.value(row, col))
@@ -887,19 +928,32 @@ class _DecisionReader:
         try:
             test = feel.parse_unary_tests(text, clause.type, self.dialect)
         except (FeelSyntaxError, FeelTypeError) as exc:
-            self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
+            message = _percent_fix(text, exc, self._unit_words(clause)) or exc.message
+            self.errors.add(type(exc)(message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.AnyTest()
-        test = self._resolve(test, row, col) or feel.AnyTest()
+        test = self._resolve(test, row, col, clause) or feel.AnyTest()
         var = self.variables.get(clause.expr.name) if isinstance(clause.expr, feel.Name) else None
         if var is not None and var.allowed_values and var.type == "string":
             for lit in feel.literals_in(test):
                 if lit.type == "string" and lit.value not in var.allowed_values:
+                    hint = did_you_mean(lit.value, var.allowed_values)
                     self.fail(
-                        f"{lit.text} is not an allowed value of {var.name} (allowed: {', '.join(map(str, var.allowed_values))})",
+                        f"{lit.text} is not an allowed value of {var.name}; {hint + ' ' if hint else ''}"
+                        f"(allowed: {', '.join(map(str, var.allowed_values))})",
                         row,
                         col,
                     )
         return test
+
+    def _unit_words(self, clause) -> str:
+        """Everything that names the column: its header, the glossary's label and headers."""
+        name = clause.expr.name if isinstance(clause, InputClause) and isinstance(clause.expr, feel.Name) else None
+        name = name or (clause.name if isinstance(clause, OutputClause) else None)
+        var = self.variables.get(name) if name else None
+        words = [clause.label if isinstance(clause, InputClause) else clause.name]
+        if var is not None:
+            words += [var.label, var.description, *var.headers]
+        return " ".join(w for w in words if w)
 
     def _output_entry(self, row: int, col: int, clause: OutputClause, allow_empty: bool = False):
         text = cell_text(self.sheet.value(row, col))
@@ -908,15 +962,18 @@ class _DecisionReader:
         try:
             expr = feel.parse_expression(text, self.dialect)
         except FeelSyntaxError as exc:
-            self.errors.add(type(exc)(exc.message, self.sheet.pos(row, col, exc.position.offset)))
+            message = _percent_fix(text, exc, self._unit_words(clause)) or exc.message
+            self.errors.add(type(exc)(message, self.sheet.pos(row, col, exc.position.offset)))
             return feel.Literal(None, None, "null")
-        expr = self._resolve(expr, row, col) or feel.Literal(None, None, "null")
+        expr = self._resolve(expr, row, col, clause) or feel.Literal(None, None, "null")
         if isinstance(expr, feel.Literal) and expr.type is not None:
             if clause.type is not None and expr.type != clause.type:
                 self.fail(f"expected {feel.TYPE_WORDS[clause.type]} for output {clause.name}, got {text}", row, col)
             elif clause.allowed_values and expr.value not in clause.allowed_values:
+                hint = did_you_mean(str(expr.value), [str(v) for v in clause.allowed_values])
                 self.fail(
-                    f"{text} is not an allowed value of {clause.name} (allowed: {', '.join(map(format_value, clause.allowed_values))})",
+                    f"{text} is not an allowed value of {clause.name}; {hint + ' ' if hint else ''}"
+                    f"(allowed: {', '.join(map(format_value, clause.allowed_values))})",
                     row,
                     col,
                 )
@@ -941,6 +998,23 @@ class _DecisionReader:
             return None
         # the deepest entity: the one whose ancestor chain is longest
         return max(owners, key=lambda e: len(ancestors(e, self.entities)) if e in self.entities else 0)
+
+
+def _percent_fix(text: str, error: RuleError, unit_words: str) -> str | None:
+    """'> 20%': the column's values are percent already (its header or label
+    says %) - write 20; or they are plain numbers - write 0.2."""
+    cell = feel.normalize(text).strip()  # offsets count in the text as parsed
+    at = error.position.offset
+    if at is None or not cell[at:].startswith("%"):
+        return None
+    before = cell[:at].rstrip()
+    value = before[len(before.rstrip("0123456789.")) :]
+    if not value or value == ".":
+        return None
+    if any(mark in unit_words for mark in ("%", "百分")):
+        return f"write {value} without the % sign: this column is in percent already ({value} means {value} %)"
+    fraction = format_value(float(value) / 100)
+    return f"write {fraction} for {value} %: this column holds plain numbers (its header does not say %)"
 
 
 def _output_names(sheet: _Sheet) -> list[str]:

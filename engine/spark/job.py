@@ -270,15 +270,14 @@ def verify_outputs(store, run_id: str, output: str | Path) -> list[str]:
 # --------------------------------------------------------------- explain -------
 
 
-def explain_row(run: dict, data: str | Path, key: str, rules_path=None) -> tuple[str, list[tuple[str, dict]], dict]:
+def explain_row(run: dict, data: str | Path, key: str, rules_path=None) -> tuple[str, list[tuple[str, dict]], RuleSet]:
     """Decide again, on one machine, the rows of a Spark run's input whose key is
     ``key`` (with their parent rows): (where the answer comes from, audited-row
-    records, rule annotations). The rules are the run's rule files when their
+    records, the rules). The rules are the run's rule files when their
     SHA-256 is unchanged; otherwise the current rules, and the answer says so."""
     from engine.evaluation.bind import bind
     from engine.evaluation.decisions import evaluate as evaluate_rows
-    from engine.model.rulebook import load_rules
-    from engine.pipeline import default_rules_path
+    from engine.model.rulebook import default_rules_path, load_rules
 
     files = [f["path"] for f in run["rule_files"]]
     same = all(Path(f).is_file() and audit.sha256_file(f) == h["sha256"] for f, h in zip(files, run["rule_files"]))
@@ -302,7 +301,7 @@ def explain_row(run: dict, data: str | Path, key: str, rules_path=None) -> tuple
         f"Spark run {run['run_id']} of {run['time']} by {run['user']} ({run['engine']}): "
         f"the row decided again on one machine with {rules_note}"
     )
-    return source, records, rule_annotations(rules)
+    return source, records, rules
 
 
 def _rows_with_key(rules: RuleSet, data: Path, key: str):
