@@ -323,7 +323,7 @@ def _print_run(run) -> None:
 
 
 @main.command()
-@click.argument("workbook", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("workbook", type=click.Path(path_type=Path))
 @rules_option()
 @click.option(
     "--report",
@@ -533,7 +533,7 @@ def rules_diff(old: str, new: str, workbook: Path | None, limit: int):
 
 
 @rules.command("learn")
-@click.argument("workbook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("workbook", type=click.Path(exists=True, path_type=Path))
 @click.option("--decision", "decision", required=True, help="The decision to learn (its name in the rules).")
 @click.option(
     "--from-column",

@@ -126,3 +126,17 @@ def test_kade_evaluate_a_parquet_folder(tmp_path):
     result = CliRunner().invoke(main, ["explain", str(reg), "--row", "HT2026-0008", "--decision", "required_approver"])
     assert result.exit_code == 0, result.output
     assert "From audited run" in result.output and "required_approver = bg_gm" in result.output
+
+
+def test_kade_check_and_rules_learn_read_a_parquet_folder_as_the_workbook(tmp_path):
+    reg = sample_as_parquet(tmp_path / "reg")
+    rules = str(ROOT / "rules")
+    from_tables = CliRunner().invoke(main, ["check", str(reg), "--rules", rules, "--no-audit"])
+    from_book = CliRunner().invoke(main, ["check", str(SAMPLE), "--rules", rules, "--no-audit"])
+    assert from_tables.exit_code == from_book.exit_code == 1
+    assert "143 findings" in from_tables.output and from_tables.output == from_book.output
+    learned = CliRunner().invoke(
+        main, ["rules", "learn", str(reg), "--decision", "required_approver", "-o", str(tmp_path / "l.xlsx")]
+    )
+    assert learned.exit_code == 0, learned.output
+    assert "from 591 rows of column '审批人级别'" in learned.output and (tmp_path / "l.xlsx").exists()
