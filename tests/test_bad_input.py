@@ -438,3 +438,34 @@ def test_fuzz_rule_cell_text_long(text):
 )
 def test_fuzz_register_cell_values_long(clients, orders):
     _register_rows(clients, orders)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_a_workbook_cut_short_while_it_is_read_is_an_error_not_a_hang(method):
+    """The zip directory was read from the whole file, then the file was rewritten
+    shorter (a rule file saved in place while `kade serve` reloads it): the part's
+    bytes end early. This looped forever once; now it is the 'cut short' error."""
+    import io
+    import threading
+
+    from engine.errors import DataError, Position
+    from engine.io import xlsx_scan
+
+    whole = io.BytesIO()
+    with zipfile.ZipFile(whole, "w", compression=method) as zf:
+        zf.writestr("xl/worksheets/sheet1.xml", b"<row>" + bytes(range(256)) * 40_000 + b"</row>")
+    info = zipfile.ZipFile(whole).infolist()[0]
+    cut = io.BytesIO(whole.getvalue()[: info.header_offset + 30 + len(info.filename) + info.compress_size // 2])
+    outcome: list = []
+
+    def inflate() -> None:
+        try:
+            list(xlsx_scan._inflate(cut, info, Position("rules/client_tier.xlsx")))
+        except DataError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=inflate, daemon=True)
+    reader.start()
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "the inflate loop is still waiting for bytes that never come"
+    assert len(outcome) == 1 and "cut short" in str(outcome[0]) and "sheet1.xml" in str(outcome[0])

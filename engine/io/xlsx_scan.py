@@ -266,12 +266,12 @@ def _inflate(raw, info: zipfile.ZipInfo, where: Position) -> Iterator[bytes]:
     try:
         while True:
             if inflater is None:
-                block = raw.read(min(_CHUNK, left_in))
+                block = _read_some(raw, min(_CHUNK, left_in), info)
                 left_in -= len(block)
                 out = block
             else:
                 if not pending:
-                    pending = raw.read(min(4 << 20, left_in))
+                    pending = _read_some(raw, min(4 << 20, left_in), info)
                     left_in -= len(pending)
                 out = inflater.decompress(pending, min(_CHUNK, left_out + 1))
                 pending = inflater.unconsumed_tail
@@ -289,8 +289,23 @@ def _inflate(raw, info: zipfile.ZipInfo, where: Position) -> Iterator[bytes]:
                 break
     except (zlib.error, _InflateError) as exc:
         raise DataError(f"the file is damaged: part {info.filename} does not inflate ({exc})", where) from None
-    if left_out:
+    except _CutShort:
+        left_out = -1
+    if left_out:  # bytes still due, or the file itself ended before the part
         raise DataError(f"the file is damaged or cut short: part {info.filename} ends early", where)
+
+
+class _CutShort(Exception):
+    """The file ended before a part did (cut short, or being rewritten while read)."""
+
+
+def _read_some(raw, size: int, info: zipfile.ZipInfo) -> bytes:
+    """Up to ``size`` bytes; none at all while some were still due means the file
+    ended early - without this check the inflate loop would wait for them forever."""
+    block = raw.read(size)
+    if size and not block:
+        raise _CutShort(info.filename)
+    return block
 
 
 _inflater: Callable[[], Any]
