@@ -74,5 +74,10 @@ class Server:
 
     def stop(self) -> list[str]:
         self.process.terminate()  # uvicorn shuts down cleanly on SIGTERM, atexit runs
-        self.process.communicate(timeout=30)
+        try:
+            self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # a hung server must not outlive the test
+            self.process.kill()
+            self.process.communicate(timeout=30)
+            raise
         return json.loads(self.modules_file.read_text()) if self.modules_file.exists() else ["<no record>"]

@@ -151,7 +151,12 @@ class KadeServe:
 
     def stop(self) -> str:
         self.process.terminate()
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a hung server must not outlive the test
+            self.process.kill()
+            self.process.wait(timeout=30)
+            raise
         return self.log.read_text()
 
 
