@@ -90,29 +90,21 @@ def audit_store(options: AuditOptions) -> Iterator[audit.AuditStore | None]:
         store.close()
 
 
-def _record(
-    store,
-    evaluation: Evaluation,
-    options: AuditOptions,
-    *,
-    command: str,
-    engine: str,
-    workbook: str,
-    workbook_sha256: str | None = None,
-    run: RunInfo | None = None,
-) -> str | None:
+def _record(store, evaluation: Evaluation, options: AuditOptions, *, command: str, run: RunInfo) -> str | None:
+    """Record the run in the audit trail under ``run``'s id, time and workbook
+    identity (what the results file says too); None when auditing is off."""
     if store is None:
         return None
-    origin = audit.Origin(options.front_end, workbook, workbook_sha256, options.user)
+    origin = audit.Origin(options.front_end, run.workbook, run.workbook_sha256, options.user)
     return audit.record(
         store,
         evaluation,
         command=command,
-        engine=engine,
+        engine=run.engine,
         origin=origin,
         version=__version__,
-        run_id=run.run_id if run is not None else None,
-        time=run.time if run is not None else None,
+        run_id=run.run_id,
+        time=run.time,
     )
 
 
@@ -254,16 +246,7 @@ def evaluate_to_file(
             run.notes.append(
                 f"{out} is a new workbook of the evaluated sheets, not a copy of {workbook}: {source.why_not}"
             )
-        run.run_id = _record(
-            store,
-            evaluation,
-            audit_options,
-            command="evaluate",
-            engine=engine,
-            workbook=info.workbook,
-            workbook_sha256=info.workbook_sha256,
-            run=info,
-        )
+        run.run_id = _record(store, evaluation, audit_options, command="evaluate", run=info)
         run.audit_head = store.head if store is not None else None
     return run
 
@@ -305,9 +288,8 @@ def evaluate_in_place(
             notes=list(done.notes),
             backup=done.backup,
         )
-        run.run_id = _record(
-            store, evaluation, audit_options, command="evaluate --in-place", engine=engine, workbook=str(workbook)
-        )
+        info = RunInfo.of(evaluation, Path(workbook), engine, recorded=store is not None)
+        run.run_id = _record(store, evaluation, audit_options, command="evaluate --in-place", run=info)
         run.audit_head = store.head if store is not None else None
     return run
 
@@ -337,16 +319,7 @@ def evaluate_book(
             {e: len(r) for e, r in evaluation.rows.items() if evaluation.for_entity(e)},
             outcome.error_rows,
         )
-        run.run_id = _record(
-            store,
-            evaluation,
-            audit_options,
-            command="evaluate (button)",
-            engine=engine,
-            workbook=info.workbook,
-            workbook_sha256=info.workbook_sha256,
-            run=info,
-        )
+        run.run_id = _record(store, evaluation, audit_options, command="evaluate (button)", run=info)
     handlers.show_summary(book, info.rows_for_sheet() + [[]] + results.summary_rows(run.summary))
     return run
 
@@ -424,16 +397,8 @@ def check_register(
                 compliance_report.write_report(result, report_path)
             except OSError as exc:
                 raise OutputError(f"cannot write {report_path}: {exc.strerror or exc}") from exc
-        path, sha256 = register_identity(workbook)
-        run_id = _record(
-            store,
-            result.evaluation,
-            audit_options,
-            command="check",
-            engine="vectorized",
-            workbook=path,
-            workbook_sha256=sha256,
-        )
+        info = RunInfo.of(result.evaluation, workbook, "vectorized", recorded=store is not None)
+        run_id = _record(store, result.evaluation, audit_options, command="check", run=info)
     return CheckRun(result, report_path, run_id, store.head if store is not None else None)
 
 

@@ -73,11 +73,17 @@ class Server:
         raise RuntimeError("server did not start")
 
     def stop(self) -> list[str]:
-        self.process.terminate()  # uvicorn shuts down cleanly on SIGTERM, atexit runs
-        try:
-            self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:  # a hung server must not outlive the test
-            self.process.kill()
-            self.process.communicate(timeout=30)
-            raise
+        stop_server(self.process)
         return json.loads(self.modules_file.read_text()) if self.modules_file.exists() else ["<no record>"]
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """SIGTERM (uvicorn shuts down cleanly, atexit runs); a server still running 30 s
+    later is killed, so a hung one never outlives its test, and the test fails."""
+    process.terminate()
+    try:
+        process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=30)
+        raise

@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 import engine
 from engine.errors import KadeError
 from tests.corpus.make_corpus import RULES, Case, cases
+from tests.serve_process import stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300  # seconds for one command: a hang fails the case
@@ -150,13 +151,7 @@ class KadeServe:
         )
 
     def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # a hung server must not outlive the test
-            self.process.kill()
-            self.process.wait(timeout=30)
-            raise
+        stop_server(self.process)
         return self.log.read_text()
 
 

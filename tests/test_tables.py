@@ -140,3 +140,15 @@ def test_kade_check_and_rules_learn_read_a_parquet_folder_as_the_workbook(tmp_pa
     )
     assert learned.exit_code == 0, learned.output
     assert "from 591 rows of column '审批人级别'" in learned.output and (tmp_path / "l.xlsx").exists()
+
+
+def test_spark_without_the_extra_says_how_to_install_it(monkeypatch):
+    """pyspark is the kade[spark] extra, not a dependency of every install."""
+    import sys
+
+    from engine.errors import KadeError
+    from engine.spark import require_pyspark
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if not installed: importing it fails
+    with pytest.raises(KadeError, match=r"pip install 'kade\[spark\]'"):
+        require_pyspark()

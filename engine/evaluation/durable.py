@@ -4,7 +4,7 @@ engine; hit policies, outputs and reasons are shared with the vectorized path
 row by row.
 
 durable-rules 2.0.28 is unmaintained and has defects that lose or corrupt results
-silently (../shared/notes/durable_rules.md). This wrapper avoids each one:
+silently (docs/engines.md, "Safety", lists them). This wrapper avoids each one:
 
 | defect | how it is avoided |
 |---|---|
