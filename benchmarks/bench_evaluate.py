@@ -97,16 +97,21 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     t2 = time.perf_counter()
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
-    frames = {
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)  # as kade evaluate
-        for e in evaluation.rows
-        if evaluation.for_entity(e)
+    entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
+    frames = {  # as kade evaluate: into an .xlsx the reasons are made as its rows are written
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=True) for e in entities
     }
+    computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
     t4 = time.perf_counter()
     summary = results.summarize(evaluation)
     t5 = time.perf_counter()
     layout = writers.write_xlsx(
-        frames, out, results.summary_rows(summary), source=source, origins={s.name: s.origin for s in sheets}
+        frames,
+        out,
+        results.summary_rows(summary),
+        source=source,
+        origins={s.name: s.origin for s in sheets},
+        computed=computed,
     )
     t6 = time.perf_counter()
     errors = results.error_rows(evaluation)

@@ -120,16 +120,17 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     stage("bind")
     evaluation = engine.evaluate(rules, rows, trace=audit)
     stage("evaluate")
-    frames = {
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)  # as kade evaluate
-        for e in evaluation.rows
-        if evaluation.for_entity(e)
+    entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
+    frames = {  # as kade evaluate: reasons made as each block of rows is written
+        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=True) for e in entities
     }
+    computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
     stage("result_frame")
     summary = results.summarize(evaluation)
     errors = results.error_rows(evaluation)
     stage("summarize")
-    writers.write_xlsx(frames, out, results.summary_rows(summary), source, {s.name: s.origin for s in sheets})
+    origins = {s.name: s.origin for s in sheets}
+    writers.write_xlsx(frames, out, results.summary_rows(summary), source, origins, computed=computed)
     stage("write")
     audit_bytes = record_run(evaluation, out.with_suffix(".sqlite"), workbook, "evaluate") if audit else 0
     stage("audit")
@@ -167,6 +168,7 @@ def child_baseline(workbook: Path, out: Path, reference: Path) -> dict:
     # kade's own results at 100k rows x 4 sheets unpack to over 1 GB (reasons are long): past the
     # default limit for reading a workbook, so the reference is read with a higher one
     os.environ["KADE_MAX_UNPACKED_MB"] = "8192"
+    os.environ["KADE_MAX_CELLS"] = "100000000"  # and at 1M rows it has more cells than the default
     decided = {s.name: s.frame for s in engine.read_workbook(reference)}
     summary = decided.pop("kade summary")
     start = time.perf_counter()

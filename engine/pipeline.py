@@ -231,15 +231,18 @@ def evaluate_to_file(
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:
         evaluation = evaluate(rules, rows, progress=progress.step, engine=engine, trace=store is not None)
-        frames = {  # reasons as Arrow text: the writers take them without a Python string per row
-            evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True)
-            for e in evaluation.rows
-            if evaluation.for_entity(e)
+        entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
+        # reasons as Arrow text, without a Python string per row; into a workbook they are made
+        # as each block of rows is written, so a million rows' reasons are never held at once
+        frames = {
+            evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=fmt == "xlsx")
+            for e in entities
         }
+        computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
         summary = results.summarize(evaluation)
         info = RunInfo.of(evaluation, workbook, engine, recorded=store is not None)
         progress.step(f"writing {out}")
-        _write(frames, out, fmt, summary, info, source, {s.name: s.origin for s in sheets})
+        _write(frames, out, fmt, summary, info, source, {s.name: s.origin for s in sheets}, computed)
         run = EvaluationRun(evaluation, summary, info.error_rows, out)
         run.notes += formula_note(sheets)
         if source is not None and source.why_not:
@@ -259,9 +262,11 @@ def register_identity(data: Path) -> tuple[str, str]:
     return str(data.resolve()), audit.sha256_file(data)
 
 
-def _write(frames, output: Path, fmt: str, summary, info: RunInfo, source=None, origins=None):
+def _write(frames, output: Path, fmt: str, summary, info: RunInfo, source=None, origins=None, computed=None):
     if fmt == "xlsx":
-        writers.write_xlsx(frames, output, results.summary_rows(summary), source, origins, info.rows_for_sheet())
+        writers.write_xlsx(
+            frames, output, results.summary_rows(summary), source, origins, info.rows_for_sheet(), computed
+        )
     elif fmt == "csv":
         writers.write_csv(frames, output)
     elif fmt == "parquet":

@@ -112,6 +112,9 @@ def test_evaluate_frame_library_api(rules):
     out = engine.evaluate_frame(rules, clients, entity="clients")
     assert out["tier"].tolist() == ["gold", "silver"]
     assert out["tier.rule"].tolist() == ["T1", "T2"]
+    # reasons are pandas' text dtype (Arrow-backed, no Python string per row), their text as always
+    assert out["tier.reason"].dtype == "str"
+    assert isinstance(out["tier.reason"][0], str) and "rule T1" in out["tier.reason"][0]
     orders = pd.DataFrame({"订单编号": ["O1"], "客户编号": ["C1"], "金额": [120]})
     out = engine.evaluate_frame(rules, orders, entity="orders", parents={"clients": clients})
     assert out["approver"].tolist() == ["director"]

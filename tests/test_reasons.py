@@ -37,6 +37,29 @@ def test_same_text_as_format_value(values):
             assert text == ("0" if expected == "-0" else expected), value
 
 
+def test_a_long_column_of_distinct_and_repeated_numbers_shows_each_as_format_value_does():
+    """Past a few thousand values the formatter looks at a sample to decide whether to
+    format each distinct value once: both ways must give format_value's text, including
+    the edges of its byte layout (15 digits, a rounding up to the next whole millionth)."""
+    rng = np.random.default_rng(7)
+    edges = [0.0, -0.0, 0.5, -0.5, 0.9999999, 999_999_999.9999999, 1e15 - 1, -(1e15 - 1), 1e15, 123.0000005, 1e-7]
+    # up to four decimals: with more, format_value rounds the sixth from the binary value and
+    # the column formatter from the value times 10**6, which can differ in that last digit
+    distinct = np.concatenate(
+        [np.round(rng.uniform(-1e12, 1e12, 6000), 4), np.round(10.0 ** rng.uniform(-4, 14.9, 6000), 4), edges]
+    )
+    repeated = np.concatenate([rng.integers(0, 40, 12000).astype(float), edges, [np.nan] * 10])
+    for values in (distinct, repeated):
+        got = format_numbers(values)
+        for value, text in zip(values.tolist(), got):
+            expected = "empty" if math.isnan(value) else format_value(value)
+            if value == 0.9999999 or value == 999_999_999.9999999:
+                continue  # format_value carries the rounding into the whole part; see below
+            assert text == ("0" if expected == "-0" else expected), value
+    # a rounding up to a whole millionth keeps the whole part, as reasons always showed it
+    assert format_numbers(np.array([0.9999999] * 5000 + [float(i) for i in range(5000)]))[0] == "1"
+
+
 def test_examples():
     assert format_numbers(np.array([2560.0, 40.44, -1234.5, 1e-7, 3.00001, np.nan])).tolist() == [
         "2,560",
@@ -70,3 +93,43 @@ def test_reasons_built_in_blocks_are_the_same(monkeypatch):
         assert any(r is not None for r in result.reasons), name
         policies.add(result.decision.hit_policy)
     assert {"U", "F", "P", "C", "C+"} <= policies
+
+
+def test_reasons_made_while_the_workbook_is_written_are_the_reasons_of_the_api(monkeypatch, tmp_path):
+    """kade evaluate writes the reasons a block of rows at a time as it writes the workbook
+    (they are never all held at once): with blocks of 7 rows, in both layouts (a copy of the
+    input and a new workbook), every reason cell is the API's reason, 'error: …' included."""
+    from pathlib import Path
+
+    from python_calamine import CalamineWorkbook
+
+    import engine
+    from engine import pipeline
+    from engine.io import xlsx_copy, xlsx_stream
+
+    root = Path(__file__).resolve().parent.parent
+    rules = engine.load_rules(root / "rules")
+    workbook = root / "workbooks" / "key_accounts.xlsx"
+    evaluation = engine.evaluate_workbook(rules, workbook)
+    monkeypatch.setattr(xlsx_copy, "APPEND_ROWS_PER_PIECE", 7)
+    monkeypatch.setattr(xlsx_stream, "ROWS_PER_PIECE", 7)
+    failed_seen = 0
+    for new_workbook in (False, True):
+        out = tmp_path / f"out-{new_workbook}.xlsx"
+        run = pipeline.evaluate_to_file(
+            workbook, rules, output=out, new_workbook=new_workbook, audit_options=pipeline.NO_AUDIT
+        )
+        assert run.output == out
+        book = CalamineWorkbook.from_path(str(out))
+        for entity in evaluation.rows:
+            if not evaluation.for_entity(entity):
+                continue
+            want = engine.result_frame(evaluation, entity)
+            grid = book.get_sheet_by_name(evaluation.rows[entity].sheet).to_python()
+            header = grid[0]
+            for name in [c for c in want.columns if c.endswith(".reason")]:
+                got = [row[header.index(name)] or None for row in grid[1 : 1 + len(want)]]
+                expected = [None if isinstance(v, float) else v for v in want[name].tolist()]
+                assert got == expected, (new_workbook, entity, name)
+                failed_seen += sum(isinstance(v, str) and v.startswith("error: ") for v in expected)
+    assert failed_seen > 0  # rows in error were among them

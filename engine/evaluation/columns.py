@@ -75,10 +75,19 @@ class Column:
 
 
 def to_python(type_: str | None, vals: np.ndarray) -> np.ndarray:
+    """Typed values as Python objects (float, bool, date; None for NaN). Values that
+    repeat (scores, tiers as numbers, flags) share one object each: a million rows
+    then cost a pointer each instead of an object each."""
     out = np.empty(len(vals), dtype=object)
     if vals.dtype.kind != "f":
         out[:] = vals
         return out
+    if len(vals) > _SHARED_FROM and not np.any(np.signbit(vals) & (vals == 0)):  # -0.0 is not merged with 0.0
+        import pandas as pd
+
+        codes, uniques = pd.factorize(vals)  # NaN: -1, the None appended below
+        if len(uniques) * 4 < len(vals):
+            return np.append(to_python(type_, np.asarray(uniques)), NULL)[codes]
     null = np.isnan(vals)
     if type_ == "boolean":
         out[:] = vals == 1.0
@@ -89,6 +98,9 @@ def to_python(type_: str | None, vals: np.ndarray) -> np.ndarray:
         out[:] = vals
     out[null] = None
     return out
+
+
+_SHARED_FROM = 4096  # values from which converting each distinct value once pays
 
 
 def date_to_days(value: dt.date) -> float:

@@ -18,7 +18,7 @@ from engine.evaluation.aggregates import with_constants
 from engine.evaluation.bind import EntityRows
 from engine.evaluation.columns import NULL, Column, is_none, literal_value, to_python
 from engine.evaluation.hitpolicy import decide, ids_text, rule_lists, validate
-from engine.evaluation.reasons import input_texts, joined, outputs_text, rule_reasons
+from engine.evaluation.reasons import input_texts, joined, outputs_text, reason_templates, rule_reasons
 from engine.evaluation.trace import near_misses
 from engine.evaluation.vectorized import eval_expr, test_mask
 from engine.model import AGGREGATING, SINGLE_HIT, DecisionTable, RuleSet
@@ -30,13 +30,15 @@ from engine.text import value_text
 class DecisionResult:
     """Per row: outputs, deciding rule id(s), reason, error (None when decided).
 
-    Reasons are kept as Arrow text (``reason_text``, null = none): compact, and what
-    the writers take; ``reasons`` gives them as Python strings, built on first use."""
+    Reasons are made when asked for: ``reason_blocks`` builds those of some rows (a
+    writer takes them a block at a time, so a million rows' reasons are never held
+    at once), ``reason_text`` is all of them as Arrow text (null = none) and
+    ``reasons`` as Python strings, each built on first use."""
 
     decision: DecisionTable
     outputs: dict[str, Column]
     rules: np.ndarray
-    reason_text: pa.ChunkedArray = field(repr=False)
+    reason_blocks: ReasonBlocks = field(repr=False)
     errors: np.ndarray
     matches: np.ndarray | None = field(repr=False, default=None)  # (R, n) rules that matched
     # (trace.KEEP, n) int16: per row the rules closest to another outcome (engine.evaluation.trace)
@@ -46,6 +48,11 @@ class DecisionResult:
     def ok(self) -> np.ndarray:
         """Rows that were decided (``errors`` is not changed after evaluation)."""
         return is_none(self.errors)
+
+    @functools.cached_property
+    def reason_text(self) -> pa.ChunkedArray:
+        """Every row's reason as Arrow text, null where there is none."""
+        return self.reason_blocks.all()
 
     @functools.cached_property
     def reasons(self) -> np.ndarray:
@@ -188,8 +195,8 @@ def evaluate_table(
             col.values[failed] = np.nan if col.is_float else None
         rule_ids[failed] = None
     misses = near_misses(table, inputs, env, matrix, ~failed, hits.winner) if trace else None
-    reason_text = _reason_column(reason_source, default_reasons, n, failed)
-    return DecisionResult(table, outputs, rule_ids, reason_text, errors, matrix, misses)
+    reason_blocks = ReasonBlocks(reason_source, default_reasons, n, failed)
+    return DecisionResult(table, outputs, rule_ids, reason_blocks, errors, matrix, misses)
 
 
 REASON_BLOCK = 1 << 17  # rows whose reasons are built at a time: bounds the text in flight
@@ -199,20 +206,29 @@ def _no_reasons(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
     return []
 
 
-def _reason_column(build, default, n: int, failed: np.ndarray) -> pa.ChunkedArray:
-    """The reasons over all n rows, built a block of rows at a time (``build(lo, hi)``:
-    (rows, texts) pairs for the rows of that block; ``default``: the same for rows no
-    rule matched), one chunk per block; null where there is none and on failed rows."""
-    chunks = []
-    for lo in range(0, n, REASON_BLOCK):
-        hi = min(n, lo + REASON_BLOCK)
-        parts = build(lo, hi)
-        if default is not None:
-            cut = slice(*np.searchsorted(default[0], [lo, hi]))
+class ReasonBlocks:
+    """A decision's reasons, made for a block of rows when asked: ``build(lo, hi)``
+    gives (rows, texts) pairs for the rows of lo..hi that rules decided, ``default``
+    the same for the rows no rule matched (all of them), ``failed`` the rows in
+    error, which have none."""
+
+    def __init__(self, build, default: tuple[np.ndarray, pa.Array] | None, n: int, failed: np.ndarray):
+        self._build, self._default, self.n, self._failed = build, default, n, failed
+
+    def block(self, lo: int, hi: int) -> pa.Array:
+        """The reasons of rows lo..hi; null where there is none and on failed rows."""
+        parts = self._build(lo, hi)
+        if self._default is not None:
+            rows, texts = self._default
+            cut = slice(*np.searchsorted(rows, [lo, hi]))
             if cut.stop > cut.start:
-                parts.append((default[0][cut], default[1][cut.start : cut.stop]))
-        chunks.append(_scattered([(rows - lo, text) for rows, text in parts], hi - lo, failed[lo:hi]))
-    return pa.chunked_array(chunks, pa.string())
+                parts.append((rows[cut], texts[cut.start : cut.stop]))
+        return _scattered([(rows - lo, text) for rows, text in parts], hi - lo, self._failed[lo:hi])
+
+    def all(self) -> pa.ChunkedArray:
+        """Every row's reason, built REASON_BLOCK rows at a time (one chunk each)."""
+        chunks = [self.block(lo, min(self.n, lo + REASON_BLOCK)) for lo in range(0, self.n, REASON_BLOCK)]
+        return pa.chunked_array(chunks, pa.string())
 
 
 def _scattered(parts: list[tuple[np.ndarray, pa.Array]], n: int, failed: np.ndarray) -> pa.Array:
@@ -288,7 +304,9 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     if not computed and not reasons:  # every value came from the lookup
         return outputs, rule_ids, _no_reasons
     # computed outputs and reasons: per rule, on the rows that rule decided
-    order = np.argsort(winner, kind="stable")
+    order = np.argsort(
+        winner.astype(np.int16) if len(table.rules) < 2**15 else winner, kind="stable"
+    )  # int16: a radix sort
     bounds = np.searchsorted(winner[order], np.arange(-1, len(table.rules) + 1))
     rule_rows = {
         i: order[bounds[i + 1] : bounds[i + 2]] for i in range(len(table.rules)) if bounds[i + 2] > bounds[i + 1]
@@ -302,20 +320,32 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
                 _put(outputs, clause.name, rows, value, n)
     if not reasons:
         return outputs, rule_ids, _no_reasons
-    texts = input_texts(table, inputs, rule_rows, n)
+    templates = reason_templates(table, variables)
     shown = {name: Column(col.type, col.values.copy()) for name, col in outputs.items()}  # as decided, before defaults
+    # literal outputs: each rule says one text, made once
+    said = {i: outputs_text(table, shown, rows[:1])[0].as_py() for i, rows in rule_rows.items()} if not computed else {}
+    cache: dict = {}
 
     def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        block = _cut(rule_rows, lo, hi)
+        texts = input_texts(table, inputs, block, lo, hi, cache)
         parts = []
-        for i, rows in rule_rows.items():  # each rule's rows ascending: cut at the block's bounds
-            rows = rows[slice(*np.searchsorted(rows, [lo, hi]))]
-            if len(rows):
-                values = {name: Column(col.type, col.values[rows]) for name, col in shown.items()}
-                said = outputs_text(table, values, np.arange(len(rows)))
-                parts.append((rows, rule_reasons(table, i, texts, rows, said, variables)))
+        for i, rows in block.items():
+            text = said[i] if i in said else outputs_text(table, shown, rows)
+            parts.append((rows, rule_reasons(templates[i], texts, rows, text, lo)))
         return parts
 
     return outputs, rule_ids, build
+
+
+def _cut(rule_rows: dict[int, np.ndarray], lo: int, hi: int) -> dict[int, np.ndarray]:
+    """Each rule's rows (ascending) that fall in lo..hi; rules with none left out."""
+    out = {}
+    for i, rows in rule_rows.items():
+        rows = rows[slice(*np.searchsorted(rows, [lo, hi]))]
+        if len(rows):
+            out[i] = rows
+    return out
 
 
 def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
@@ -368,19 +398,21 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
             outputs[c.name] = Column("list", values)
     if not reasons:
         return outputs, rule_ids, _no_reasons
-    texts = input_texts(table, inputs, {i: rows for i, (rows, _vals) in per_rule.items()}, n)
+    templates = reason_templates(table, variables)
     totals = outputs[clause.name].values.copy() if policy in AGGREGATING else None  # as decided, before defaults
+    cache: dict = {}
 
     def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
+        block = _cut({i: rows for i, (rows, _vals) in per_rule.items()}, lo, hi)
+        texts = input_texts(table, inputs, block, lo, hi, cache)
         parts = []
         for i in order:  # listing order: a row's reasons are joined in it
-            if i not in per_rule:
+            if i not in block:
                 continue
             rows, vals = per_rule[i]
             cut = slice(*np.searchsorted(rows, [lo, hi]))
-            if cut.stop > cut.start:
-                said = outputs_text(table, vals, np.arange(cut.start, cut.stop))
-                parts.append((rows[cut], rule_reasons(table, int(i), texts, rows[cut], said, variables)))
+            said = outputs_text(table, vals, np.arange(cut.start, cut.stop))
+            parts.append((rows[cut], rule_reasons(templates[i], texts, rows[cut], said, lo)))
         if not parts:
             return []
         rows, text = joined(parts)

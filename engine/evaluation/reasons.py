@@ -21,17 +21,6 @@ def label_of(clause, variables) -> str:
     return clause.label
 
 
-def condition_text(test, label: str, shown: pa.Array, variables=None) -> pa.Array:
-    """One condition for many rows: label, the row's value, the test."""
-    if isinstance(test, feel.NullTest):
-        return pa.array([f"{label} is empty"] * len(shown), pa.string())
-    if isinstance(test, feel.Compare) and test.op == "=":
-        return pc.binary_join_element_wise(f"{label} ", shown, "")
-    return pc.binary_join_element_wise(
-        f"{label} ", shown, " " + feel.describe_test(test, computed_names(variables)), ""
-    )
-
-
 def computed_names(variables) -> dict[str, str]:
     """Computed glossary values as reasons show them: '★ cut-off 36.5'."""
     return {
@@ -42,49 +31,86 @@ def computed_names(variables) -> dict[str, str]:
 
 
 def input_texts(
-    table, inputs: list[Column], rule_rows: dict[int, np.ndarray], n: int
+    table, inputs: list[Column], rule_rows: dict[int, np.ndarray], lo: int, hi: int, cache: dict
 ) -> list[tuple[pa.Array, np.ndarray] | None]:
-    """Each input column's values as text, formatted once on the rows whose
-    rules test that input (``rule_rows``: rule index -> rows it decided/matched)
-    instead of once per rule: formatting has a fixed cost per call."""
+    """Each input column's values as text for the rows lo..hi, formatted once on the
+    rows whose rules test that input (``rule_rows``: rule index -> its rows, all in
+    lo..hi) instead of once per rule: formatting has a fixed cost per call. Returns
+    per input (texts, at): ``at[row - lo]`` is the row's place in the texts.
+    ``cache`` keeps the text of each distinct value of a text column between blocks."""
     out: list[tuple[pa.Array, np.ndarray] | None] = []
     for k, column in enumerate(inputs):
-        needed = np.zeros(n, dtype=bool)
+        needed = np.zeros(hi - lo, dtype=bool)
         for i, rows in rule_rows.items():
             if not isinstance(table.rules[i].inputs[k], feel.AnyTest):
-                needed[rows] = True
+                needed[rows - lo] = True
         if not needed.any():
             out.append(None)
             continue
         at = np.cumsum(needed) - 1  # row -> position among the formatted rows
         if column.type == "string":  # text repeats: each distinct value once, then gathered
             codes, uniques = column.factorized()
-            shown = value_text("string", np.append(uniques, NULL)).take(
-                pa.array(np.where(codes < 0, len(uniques), codes)[needed])
-            )
+            if k not in cache:
+                cache[k] = value_text("string", np.append(uniques, NULL))
+            codes = codes[lo:hi][needed]
+            shown = cache[k].take(pa.array(np.where(codes < 0, len(uniques), codes)))
         else:
-            shown = value_text(column.type, column.values[needed])
+            shown = value_text(column.type, column.values[lo:hi][needed])
         out.append((shown, at))
     return out
 
 
+OUTPUT = -1  # in a reason template: where the output text goes
+
+
+def reason_templates(table, variables) -> list[list[str | int]]:
+    """Per rule, its reason as pieces: text, ``k`` for the value of input k, and
+    ``OUTPUT`` for the output text ('annual revenue ', 0, ' ≥ 1,000 and industry ',
+    1, ' → ', OUTPUT, ' (rule CT-03)'). Built once per table: only the values differ
+    from row to row."""
+    names = computed_names(variables)
+    labels = [label_of(clause, variables) for clause in table.inputs]
+    out = []
+    for rule in table.rules:
+        pieces: list[str | int] = []
+        for k, test in enumerate(rule.inputs):
+            if isinstance(test, feel.AnyTest):
+                continue
+            sep = " and " if pieces else ""
+            if isinstance(test, feel.NullTest):
+                pieces.append(f"{sep}{labels[k]} is empty")
+                continue
+            pieces += [f"{sep}{labels[k]} ", k]
+            if not (isinstance(test, feel.Compare) and test.op == "="):
+                pieces.append(" " + feel.describe_test(test, names))
+        pieces += [" → " if pieces else "any case → ", OUTPUT]
+        pieces.append(f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})")
+        out.append(pieces)
+    return out
+
+
 def rule_reasons(
-    table, rule_index: int, inputs: list, rows: np.ndarray, outputs_shown: pa.Array, variables
+    template: list[str | int], inputs: list, rows: np.ndarray, said: pa.Array | str, lo: int = 0
 ) -> pa.Array:
-    """Reasons for the rows (positions) that rule `rule_index` decided, as Arrow
-    text; ``inputs`` are the input values as text (``input_texts``)."""
-    rule = table.rules[rule_index]
-    parts = []
-    for clause, texts, test in zip(table.inputs, inputs, rule.inputs):
-        if isinstance(test, feel.AnyTest):
-            continue
-        shown, at = texts
-        parts.append(condition_text(test, label_of(clause, variables), shown.take(pa.array(at[rows])), variables))
-    if not parts:
-        parts = [pa.array(["any case"] * len(rows), pa.string())]
-    note = f" (rule {rule.id}: {rule.annotation})" if rule.annotation else f" (rule {rule.id})"
-    text = pc.binary_join_element_wise(*parts, " and ")
-    return pc.binary_join_element_wise(text, " → ", outputs_shown, note, "")
+    """Reasons for the rows (positions) one rule decided, as Arrow text: its
+    template (``reason_templates``) with the rows' input values (``input_texts`` of
+    the block starting at ``lo``) and output text (``said``: per row, or one text
+    for all) put in. Adjacent texts are joined first: every piece costs a pass over
+    the rows."""
+    pieces: list = []
+    for piece in template:
+        if piece == OUTPUT:
+            piece = said
+        elif isinstance(piece, int):
+            shown, at = inputs[piece]
+            piece = shown.take(pa.array(at[rows - lo]))
+        if isinstance(piece, str) and pieces and isinstance(pieces[-1], str):
+            pieces[-1] += piece
+        else:
+            pieces.append(piece)
+    if len(pieces) == 1:  # no value of its own: the same text on every row
+        return pa.repeat(pa.scalar(pieces[0], pa.string()), len(rows))
+    return pc.binary_join_element_wise(*pieces, "")
 
 
 def joined(parts: list[tuple[np.ndarray, pa.Array]], separator: str = "; ") -> tuple[np.ndarray, pa.Array]:

@@ -39,31 +39,56 @@ def row_errors(evaluation: Evaluation, entity: str) -> np.ndarray:
     return errors
 
 
-def result_columns(evaluation: Evaluation, entity: str, *, arrow_text: bool = False) -> pd.DataFrame:
-    """Decision columns for one entity's rows (without the input data). With
-    ``arrow_text`` the reason columns stay Arrow text (pandas ArrowDtype, a missing
-    reason is NA), as the writers take them: no Python string per row."""
+def result_columns(
+    evaluation: Evaluation, entity: str, *, arrow_text: bool = False, deferred: bool = False
+) -> pd.DataFrame:
+    """Decision columns for one entity's rows (without the input data). Reasons are
+    pandas' text dtype (``str``: Arrow-backed, a missing reason is NaN), made
+    without a Python string per row; with ``arrow_text`` they are pandas ArrowDtype
+    text (a missing reason is NA), as the writers take them. ``deferred``: the
+    reason columns are left empty, to be filled by a writer a block of rows at a
+    time from ``reason_sources`` (a million rows' reasons are never held at once)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     data: dict[str, pd.Series] = {}
+    sources = reason_sources(evaluation, entity)
+    n = len(evaluation.rows[entity])
     for result in evaluation.for_entity(entity):
         name = result.decision.name
         for clause in result.decision.outputs:
             col = result.outputs[clause.name]
             data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values)
         data[f"{name}.rule"] = _objects(result.rules)
-        reason = result.reason_text
-        failed = ~result.ok
-        if failed.any():
-            errors = pa.array(np.where(failed, result.errors, NULL), type=pa.string())
-            reason = pc.if_else(pa.array(failed), pc.binary_join_element_wise("error: ", errors, ""), reason)
-        if arrow_text:
+        reason = pa.nulls(n, pa.string()) if deferred else sources[f"{name}.reason"](0, n)
+        if arrow_text or deferred:
             data[f"{name}.reason"] = pd.Series(pd.arrays.ArrowExtensionArray(reason))
         else:
-            data[f"{name}.reason"] = _objects(reason.to_numpy(zero_copy_only=False))
+            data[f"{name}.reason"] = pd.Series(pd.array(reason, dtype="str"))
     data[ERRORS_COLUMN] = _objects(row_errors(evaluation, entity))
     return pd.DataFrame(data)
+
+
+def reason_sources(evaluation: Evaluation, entity: str) -> dict:
+    """Per reason column of one entity's results, a function giving its text for the
+    rows lo..hi as written: the reason, or 'error: …' on a row the decision failed."""
+    return {f"{result.decision.name}.reason": _written_reasons(result) for result in evaluation.for_entity(entity)}
+
+
+def _written_reasons(result):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    failed = ~result.ok
+
+    def text(lo: int, hi: int) -> pa.Array | pa.ChunkedArray:
+        # every row: the whole column, built once and kept; otherwise a block, built now and not kept
+        reason = result.reason_text if (lo, hi) == (0, len(failed)) else result.reason_blocks.block(lo, hi)
+        if failed[lo:hi].any():
+            errors = pa.array(np.where(failed[lo:hi], result.errors[lo:hi], NULL), type=pa.string())
+            reason = pc.if_else(pa.array(failed[lo:hi]), pc.binary_join_element_wise("error: ", errors, ""), reason)
+        return reason
+
+    return text
 
 
 def _objects(values: np.ndarray) -> pd.Series:
@@ -71,12 +96,14 @@ def _objects(values: np.ndarray) -> pd.Series:
     return pd.Series(values, dtype=object)
 
 
-def result_frame(evaluation: Evaluation, entity: str, *, arrow_text: bool = False) -> pd.DataFrame:
-    """The sheet as read, followed by the decision columns (``arrow_text``: see
-    ``result_columns``)."""
+def result_frame(
+    evaluation: Evaluation, entity: str, *, arrow_text: bool = False, deferred: bool = False
+) -> pd.DataFrame:
+    """The sheet as read, followed by the decision columns (``arrow_text``,
+    ``deferred``: see ``result_columns``)."""
     rows = evaluation.rows[entity]
     left = rows.frame.reset_index(drop=True)
-    right = result_columns(evaluation, entity, arrow_text=arrow_text)
+    right = result_columns(evaluation, entity, arrow_text=arrow_text, deferred=deferred)
     clash = [c for c in right.columns if c in left.columns]
     if clash:  # re-evaluating a results workbook: the new decisions replace the old
         left = left.drop(columns=clash)

@@ -127,6 +127,7 @@ def write_xlsx(
     source: xlsx_copy.Source | None = None,
     origins: dict[str, tuple[int, int]] | None = None,
     summary_head: list[list] | None = None,
+    computed: dict[str, dict] | None = None,
 ) -> str:
     """Results workbook with a 'kade summary' sheet first (``summary_head``: rows
     above its table - the run, the files and their hashes). With ``source`` (and
@@ -135,8 +136,10 @@ def write_xlsx(
     sheet. Otherwise, or when the source cannot be edited safely: a new
     workbook of the evaluated sheets, data columns with blue headers. Either
     way each evaluated sheet's autofilter covers its data and decisions, and
-    rows with an error are filled orange.
+    rows with an error are filled orange. ``computed``: per sheet, columns whose
+    text is made as they are written (``xlsx_stream.SheetSpec.computed``).
     Returns 'copy' or 'new', the layout written."""
+    computed = computed or {}
     summary = None
     if summary_rows:
         frame = pd.DataFrame(summary_rows[1:], columns=[str(c) for c in summary_rows[0]])
@@ -150,7 +153,9 @@ def write_xlsx(
         )
     if source is not None:
         try:
-            appended = [_appended(name, frame, (origins or {}).get(name)) for name, frame in sheets.items()]
+            appended = [
+                _appended(name, frame, (origins or {}).get(name), computed.get(name)) for name, frame in sheets.items()
+            ]
             with atomic_path(target) as tmp:
                 source.write(tmp, appended, summary)
             return "copy"
@@ -162,13 +167,19 @@ def write_xlsx(
         first_decision = frame.attrs.get("data_columns", len(frame.columns))
         kinds = [_kind(c, i >= first_decision) for i, c in enumerate(frame.columns)]
         widths = [_width(c) for c in frame.columns]
-        specs.append(SheetSpec(name[:31], _lists_joined(frame), kinds, widths, highlight=ERRORS_COLUMN))
+        specs.append(
+            SheetSpec(
+                name[:31], _lists_joined(frame), kinds, widths, highlight=ERRORS_COLUMN, computed=computed.get(name)
+            )
+        )
     with atomic_path(target) as tmp:
         xlsx_stream.write(tmp, specs)
     return "new"
 
 
-def _appended(name: str, frame: pd.DataFrame, origin: tuple[int, int] | None) -> xlsx_copy.Appended:
+def _appended(
+    name: str, frame: pd.DataFrame, origin: tuple[int, int] | None, computed: dict | None = None
+) -> xlsx_copy.Appended:
     if origin is None:
         raise xlsx_copy.NotAppendable(f"sheet {name!r} was not read from the source")
     if frame.attrs.get("replaced_columns"):
@@ -184,6 +195,7 @@ def _appended(name: str, frame: pd.DataFrame, origin: tuple[int, int] | None) ->
         width,
         [_kind(c, True) for c in decisions.columns],
         [_width(c) for c in decisions.columns],
+        computed,
     )
 
 
@@ -197,17 +209,25 @@ def _width(column) -> float:
 
 
 def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
-    """Multi-hit outputs (lists) as 'a; b' text; every other value is written as it is."""
-    out = {}
-    for c in frame.columns:
-        if isinstance(frame[c].dtype, pd.ArrowDtype):  # Arrow text (reasons): written as it is
-            out[c] = frame[c]
+    """Multi-hit outputs (lists) as 'a; b' text; every other value is written as it
+    is (and not copied: a million rows' columns are not held twice)."""
+    changed: dict[int, np.ndarray] = {}
+    for i in range(len(frame.columns)):
+        column = frame.iloc[:, i]
+        if isinstance(column.dtype, pd.ArrowDtype):  # Arrow text (reasons): written as it is
             continue
-        values = frame[c].to_numpy(dtype=object)
+        values = column.to_numpy(dtype=object)
         if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
-            values = np.array(cell_values(frame[c]), dtype=object)
-        out[c] = pd.Series(values, dtype=object)
-    return pd.DataFrame(out)
+            changed[i] = np.array(cell_values(column), dtype=object)
+        elif column.dtype != object:
+            changed[i] = values
+    if not changed:
+        return frame
+    out = frame.copy(deep=False)
+    for i, replacement in changed.items():
+        # a Series of objects: an array would be turned into pandas' string dtype here
+        out.isetitem(i, pd.Series(replacement, dtype=object))  # type: ignore[arg-type]
+    return out
 
 
 def write_csv(sheets: dict[str, pd.DataFrame], target: Path):

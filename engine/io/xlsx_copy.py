@@ -21,6 +21,7 @@ import re
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from xml.sax.saxutils import escape, unescape
@@ -30,14 +31,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.errors import DataError, Position
 from engine.io import xlsx_stream
-from engine.io.xlsx_scan import resolve_part
+from engine.io.xlsx_scan import inflate_part, resolve_part
 from engine.io.xlsx_stream import SheetSpec
 
 MAX_COLUMNS = 16_384
-APPEND_ROWS_PER_PIECE = (
-    20_000  # small pieces: deflating one overlaps building the next (engine.io.xlsx_stream.write_entry)
-)
+# small pieces: deflating one overlaps building the next (engine.io.xlsx_stream.write_entry), and
+# the rows in flight (their XML, their reasons, made as they are written) stay a few tens of MB
+APPEND_ROWS_PER_PIECE = 10_000
 SUMMARY_SHEET = "kade summary"
 _MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -60,6 +62,7 @@ class Appended:
     data_width: int  # columns the data occupies from the origin
     kinds: list[str]  # per column: 'decision' | 'error' (header colours)
     widths: list[float]
+    computed: dict | None = None  # columns whose text is made when written (xlsx_stream.SheetSpec.computed)
 
 
 # ------------------------------------------------------------ the source ------
@@ -85,11 +88,12 @@ class Source:
         self._thread.start()
 
     def _index_all(self):
-        with zipfile.ZipFile(self.path) as zf:
+        with zipfile.ZipFile(self.path) as zf, open(self.path, "rb") as raw:
             for name, part in self._package.sheet_parts.items():
                 try:
-                    self._sheets[name] = _SheetXml.index(zf.read(part))
-                except (NotAppendable, KeyError, zipfile.BadZipFile, ValueError, MemoryError) as exc:
+                    info = zf.getinfo(part)
+                    self._sheets[name] = _SheetXml.index(_part_pieces(raw, info), info)
+                except (NotAppendable, DataError, KeyError, zipfile.BadZipFile, ValueError, MemoryError) as exc:
                     self._sheets[name] = (
                         exc if isinstance(exc, NotAppendable) else NotAppendable(f"sheet {name!r}: {exc}")
                     )
@@ -138,7 +142,7 @@ class Source:
             replaced[package.workbook_part] = workbook.encode("utf-8")
         try:
             self._copy(target, plans, styles, replaced, summary, summary_part)
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError, DataError) as exc:
             raise NotAppendable(f"cannot copy a part of the package: {exc}") from exc
 
     def _copy(
@@ -158,7 +162,11 @@ class Source:
             for info in src.infolist():
                 if info.filename in plans:
                     sx, a = plans[info.filename]
-                    xlsx_stream.write_entry(out, info.filename, sx.pieces(a, styles, package.epoch))
+                    if info.CRC != sx.info.CRC or info.file_size != sx.info.file_size:
+                        raise NotAppendable(f"sheet {a.sheet!r} changed while the workbook was evaluated")
+                    with open(self.path, "rb") as raw:
+                        rows = _part_pieces(raw, info)
+                        xlsx_stream.write_entry(out, info.filename, sx.pieces(a, styles, rows, package.epoch))
                 elif info.filename in replaced:
                     out.writestr(_info_like(info), replaced[info.filename])
                 elif info.file_size > 1 << 20:
@@ -183,82 +191,122 @@ _WHITESPACE = np.array([0x20, 0x09, 0x0A, 0x0D], dtype=np.uint8)
 _MAX_DIGITS = 7  # row numbers go to 1,048,576
 
 
+def _part_pieces(raw, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """A worksheet part's XML in pieces that each end just after a '</row>' (so a
+    row is never cut), without the rows' optional spans="…" attributes (they would
+    be untrue once cells are added). The same bytes each time it is read: the index
+    is made from one reading and the copy written from another."""
+    carry = b""
+    for chunk in inflate_part(raw, info, Position(info.filename)):
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"</row>")
+        if cut < 0:
+            carry = data
+            continue
+        yield _without_spans(data[: cut + 6])
+        carry = data[cut + 6 :]
+    if carry:
+        yield _without_spans(carry)
+
+
+def _without_spans(xml: bytes) -> bytes:
+    if b' spans="' in xml:  # each row's column range: optional, and untrue once cells are added
+        xml = re.sub(rb'(<row r="\d+") spans="[\d: ]*"', rb"\1", xml)  # where Excel writes it
+        if b' spans="' in xml:
+            xml = re.sub(rb'(<row\b[^>]*?) spans="[\d: ]*"', rb"\1", xml)
+    return xml
+
+
+class _Cursor:
+    """Reads the pieces of a part in order: the bytes up to an offset, each once."""
+
+    def __init__(self, pieces: Iterator[bytes]):
+        self._pieces, self._buffer, self._at, self.offset = pieces, b"", 0, 0
+
+    def upto(self, offset: int) -> bytes:
+        """The bytes from where the last read ended to ``offset``."""
+        out = []
+        while self.offset < offset:
+            if self._at == len(self._buffer):
+                self._buffer, self._at = next(self._pieces, b""), 0
+                if not self._buffer:
+                    raise NotAppendable("the worksheet changed while the workbook was evaluated")
+            take = min(len(self._buffer) - self._at, offset - self.offset)
+            out.append(self._buffer[self._at : self._at + take])
+            self._at += take
+            self.offset += take
+        return b"".join(out)
+
+
 @dataclass
 class _SheetXml:
-    """One worksheet's XML and where its rows are: for each <row>, its number,
-    the offset of '<row' and of its '</row>' (-1 for an empty '<row .../>')."""
+    """Where one worksheet's rows are, found in one reading of its XML (a piece at a
+    time: the XML itself is not kept, only the text before and after the rows): for
+    each <row>, its number, the offset of '<row' and of its '</row>' (-1 for an empty
+    '<row .../>'). ``pieces`` reads the XML again to write the copy."""
 
-    xml: bytes
-    data_start: int  # just after <sheetData>
-    data_end: int  # at </sheetData>
+    info: zipfile.ZipInfo  # the part as indexed: the copy is made from the same bytes
+    head: bytes  # up to and including <sheetData>
+    tail: bytes  # from </sheetData> on
+    data_end: int  # offset of </sheetData>
     numbers: np.ndarray
     opens: np.ndarray
     ends: np.ndarray
     last_column: int  # right-most 0-based column holding a cell (formatted empty ones too), merged or declared
 
+    @property
+    def data_start(self) -> int:
+        return len(self.head)
+
     @classmethod
-    def index(cls, xml: bytes) -> _SheetXml:
-        if b' spans="' in xml:  # each row's column range: optional, and untrue once cells are added
-            xml = re.sub(rb'(<row r="\d+") spans="[\d: ]*"', rb"\1", xml)  # where Excel writes it
-            if b' spans="' in xml:
-                xml = re.sub(rb'(<row\b[^>]*?) spans="[\d: ]*"', rb"\1", xml)
-        m = re.search(rb"<sheetData\s*>", xml)
-        if m is None or _MAIN not in xml[: m.start()]:
+    def index(cls, pieces: Iterable[bytes], info: zipfile.ZipInfo) -> _SheetXml:
+        head: bytes | None = None
+        before = b""  # the text before <sheetData>, until it is found
+        tail: list[bytes] | None = None
+        offset = 0
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray, int]] = []
+        for piece in pieces:
+            if head is None:
+                before += piece
+                m = re.search(rb"<sheetData\s*>", before)
+                if m is None:
+                    if len(before) > _HEAD_AT_MOST:
+                        raise NotAppendable("worksheet without a plain <sheetData> element")
+                    continue
+                if _MAIN not in before[: m.start()]:
+                    raise NotAppendable("worksheet without a plain <sheetData> element")
+                head, piece, offset = before[: m.end()], before[m.end() :], m.end()
+            if tail is not None:
+                tail.append(piece)
+                offset += len(piece)
+                continue
+            stop = piece.find(b"</sheetData>")
+            data = piece if stop < 0 else piece[:stop]
+            found.append(_rows_in(data, offset))
+            if stop >= 0:
+                tail = [piece[stop:]]
+                data_end = offset + stop
+            offset += len(piece)
+        if head is None:
             raise NotAppendable("worksheet without a plain <sheetData> element")
-        start, end = m.end(), xml.rfind(b"</sheetData>")
-        if end < start:
+        if tail is None:
             raise NotAppendable("worksheet whose <sheetData> is not closed")
-        for marker in (b"<!", b"<?"):  # CDATA (text that could hide tags), comments, processing instructions
-            if xml.find(marker, start, end) >= 0:
-                raise NotAppendable(f"worksheet with {marker.decode()}… in its rows")
-        arr = np.frombuffer(xml, dtype=np.uint8)
-        # '<row ' and '</row>' both hold a 'w', a rare byte in sheet XML (text aside): look there only
-        w = np.flatnonzero(arr[start:end] == ord("w")) + start
-        w = w[w + 1 < end]
-        before = [arr[w - k] for k in (1, 2, 3, 4)]
-        row_tag = (before[0] == ord("o")) & (before[1] == ord("r"))
-        opens = w[row_tag & (before[2] == 0x3C) & np.isin(arr[w + 1], _WHITESPACE)] - 3
-        closes = w[row_tag & (before[2] == ord("/")) & (before[3] == 0x3C) & (arr[w + 1] == 0x3E)] - 4
-        # Excel, LibreOffice, openpyxl and XlsxWriter all write r="n" first
-        if len(opens) and not (
-            np.all(arr[opens + 4] == 0x20)
-            and np.all(arr[opens + 5] == ord("r"))
-            and np.all(arr[opens + 6] == ord("="))
-            and np.all(arr[opens + 7] == ord('"'))
-        ):
-            raise NotAppendable('rows without a leading r="n" attribute')
-        digits = arr[(opens + 8)[:, None] + np.arange(_MAX_DIGITS + 1)].astype(np.int64) - ord("0")
-        is_digit = (digits >= 0) & (digits <= 9)
-        length = np.argmin(is_digit, axis=1)
-        if len(opens) and (np.any(length == 0) or np.any(digits[np.arange(len(opens)), length] != ord('"') - ord("0"))):
-            raise NotAppendable("a row number that is not a plain number")
-        place = length[:, None] - 1 - np.arange(_MAX_DIGITS + 1)
-        numbers = np.where(place >= 0, digits * 10 ** np.clip(place, 0, None), 0).sum(axis=1)
-        # a row closed before the next one opens has cells; one without a '</row>' there is '<row .../>'
-        following = np.append(opens[1:], end)
-        at = np.searchsorted(closes, opens)
-        full = (
-            (at < len(closes)) & (closes[np.minimum(at, max(len(closes) - 1, 0))] < following)
-            if len(closes)
-            else np.zeros(len(opens), bool)
-        )
-        if full.sum() != len(closes) or np.any(np.diff(numbers) <= 0):
+        numbers = np.concatenate([f[0] for f in found]) if found else np.empty(0, np.int64)
+        if np.any(np.diff(numbers) <= 0):
             raise NotAppendable("rows out of order, nested or not closed")
-        ends = np.full(len(opens), -1, dtype=np.int64)
-        ends[full] = closes
-        if xml.count(b"<c", start, end) != xml.count(b'<c r="', start, end):  # only '<c r="A1"' opens a cell here
-            raise NotAppendable('cells without a leading r="A1" attribute')
-        merged = [_cell(ref.split(b":")[-1])[0] for ref in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', xml[end:])]
-        dimension = re.search(rb'<dimension\b[^>]*\bref="(?:[A-Z]+\d+:)?([A-Z]+\d+)"', xml[:start])
+        after = b"".join(tail)
+        merged = [_cell(ref.split(b":")[-1])[0] for ref in re.findall(rb'<mergeCell\b[^>]*\bref="([^"]+)"', after)]
+        dimension = re.search(rb'<dimension\b[^>]*\bref="(?:[A-Z]+\d+:)?([A-Z]+\d+)"', head)
         declared = [_cell(dimension[1])[0]] if dimension else []
         return cls(
-            xml,
-            start,
-            end,
+            info,
+            head,
+            after,
+            data_end,
             numbers,
-            opens.astype(np.int64),
-            ends,
-            max([_last_cell_column(xml, arr, opens[full], closes), *merged, *declared]),
+            np.concatenate([f[1] for f in found]) if found else np.empty(0, np.int64),
+            np.concatenate([f[2] for f in found]) if found else np.empty(0, np.int64),
+            max([-1, *(f[3] for f in found), *merged, *declared]),
         )
 
     def plan(self, a: Appended) -> tuple[np.ndarray, np.ndarray, int]:
@@ -290,22 +338,26 @@ class _SheetXml:
         offsets = np.where(found, self.ends[clipped], following)
         return offsets, found, first
 
-    def pieces(self, a: Appended, styles: dict[str, int], epoch: pd.Timestamp = xlsx_stream.EPOCH_1900):
-        """The edited worksheet XML, in pieces; dates counted from ``epoch``."""
+    def pieces(
+        self, a: Appended, styles: dict[str, int], xml: Iterator[bytes], epoch: pd.Timestamp = xlsx_stream.EPOCH_1900
+    ):
+        """The edited worksheet XML, in pieces, from ``xml`` (the part read again, in
+        ``_part_pieces``); dates counted from ``epoch``."""
         offsets, found, first = self.plan(a)
+        source = _Cursor(xml)
+        source.upto(self.data_start)
         columns = a.columns
         letters = xlsx_stream.col_letters(first + len(columns.columns))[first:]
         header_row = a.origin[0] + 1
         last_row = max(int(self.numbers[-1]) if len(self.numbers) else 0, header_row + len(columns))
-        yield _edit_head(self.xml[: self.data_start], letters[-1], last_row, first, a.widths)
+        yield _edit_head(self.head, letters[-1], last_row, first, a.widths)
         header = xlsx_stream.header_cells(columns.columns, letters, header_row, a.kinds, styles)
-        yield self.xml[self.data_start : offsets[0]] + header.encode("utf-8")
-        data = pa.py_buffer(self.xml)
+        yield source.upto(int(offsets[0])) + header.encode("utf-8")
         step = APPEND_ROWS_PER_PIECE
         for k0 in range(0, len(columns), step):
             k1 = min(len(columns), k0 + step)
             numbers = pc.cast(pa.array(header_row + 1 + np.arange(k0, k1)), pa.string())
-            cells = xlsx_stream.row_cells(columns, letters, numbers, k0, k1, styles["date"], epoch)
+            cells = xlsx_stream.row_cells(columns, letters, numbers, k0, k1, styles["date"], epoch, a.computed)
             new_rows = ~found[1 + k0 : 1 + k1]
             if new_rows.any():  # blank rows inside the data have no <row> yet
                 cells = pc.if_else(
@@ -315,16 +367,17 @@ class _SheetXml:
                 )
             cuts = offsets[k0 : k1 + 1]  # text before each insertion: from the previous insertion
             base = int(cuts[0])
+            data = pa.py_buffer(source.upto(int(cuts[-1])))
             segments = pa.Array.from_buffers(
-                pa.large_binary(),
-                k1 - k0,
-                [None, pa.py_buffer((cuts - base).astype(np.int64)), data.slice(base, int(cuts[-1]) - base)],
+                pa.large_binary(), k1 - k0, [None, pa.py_buffer((cuts - base).astype(np.int64)), data]
             )
             joined = pc.binary_join_element_wise(
                 segments, cells.cast(pa.large_binary()), pa.scalar(b"", pa.large_binary())
             )
             yield xlsx_stream.joined(joined)
-        yield self.xml[offsets[-1] : self.data_end]
+        yield source.upto(self.data_end)
+        if source.upto(self.data_end + len(self.tail)) != self.tail:
+            raise NotAppendable(f"sheet {a.sheet!r} changed while the workbook was evaluated")
         yield self._edit_tail(a, letters, styles)
 
     # after the rows: the autofilter over data and decisions, the error rows highlighted
@@ -332,7 +385,7 @@ class _SheetXml:
         """'$A$1:$X$321': what the sheet's autofilter covers once the decisions are
         appended - the header row's data and decision columns. None: left as it is
         (an Excel table has its own filter; a filter elsewhere on the sheet is not ours)."""
-        tail = self.xml[self.data_end :]
+        tail = self.tail
         if b"<tableParts" in tail:
             return None
         _, _, first = self.plan(a)
@@ -350,7 +403,7 @@ class _SheetXml:
         return f"${letters[left]}${header_row}:${letters[right]}${last_row}"
 
     def _edit_tail(self, a: Appended, letters: list[str], styles: dict[str, int]) -> bytes:
-        tail = self.xml[self.data_end :].decode("utf-8")
+        tail = self.tail.decode("utf-8")
         cells = self.filter_cells(a)
         if cells is not None:
             ref = cells.replace("$", "")
@@ -477,6 +530,58 @@ def _with_new_columns(cols: str, first: int, widths: list[float]) -> str:
 def _col_span(tag: str, lo: int, hi: int) -> str:
     tag = re.sub(r'(\smin=")\d+"', rf'\g<1>{lo}"', tag)
     return re.sub(r'(\smax=")\d+"', rf'\g<1>{hi}"', tag)
+
+
+_HEAD_AT_MOST = 64 << 20  # bytes of a worksheet before its <sheetData>, looked through at most
+
+
+def _rows_in(xml: bytes, base: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The rows in a piece of sheet data (whole rows; ``base``: its offset in the
+    part): their numbers, the offsets of '<row' and of their '</row>' (-1 for
+    '<row .../>'), and the right-most column of a cell."""
+    end = len(xml)
+    for marker in (b"<!", b"<?"):  # CDATA (text that could hide tags), comments, processing instructions
+        if xml.find(marker) >= 0:
+            raise NotAppendable(f"worksheet with {marker.decode()}… in its rows")
+    arr = np.frombuffer(xml, dtype=np.uint8)
+    # '<row ' and '</row>' both hold a 'w', a rare byte in sheet XML (text aside): look there only
+    w = np.flatnonzero(arr == ord("w"))
+    w = w[(w >= 3) & (w + 1 < end)]  # a piece may start with '<row'
+    before = [arr[np.maximum(w - k, 0)] for k in (1, 2, 3, 4)]
+    row_tag = (before[0] == ord("o")) & (before[1] == ord("r"))
+    opens = w[row_tag & (before[2] == 0x3C) & np.isin(arr[w + 1], _WHITESPACE)] - 3
+    closes = w[row_tag & (before[2] == ord("/")) & (before[3] == 0x3C) & (arr[w + 1] == 0x3E)] - 4
+    # Excel, LibreOffice, openpyxl and XlsxWriter all write r="n" first
+    if len(opens) and not (
+        np.all(arr[opens + 4] == 0x20)
+        and np.all(arr[opens + 5] == ord("r"))
+        and np.all(arr[opens + 6] == ord("="))
+        and np.all(arr[opens + 7] == ord('"'))
+    ):
+        raise NotAppendable('rows without a leading r="n" attribute')
+    digits = arr[np.minimum((opens + 8)[:, None] + np.arange(_MAX_DIGITS + 1), end - 1)].astype(np.int64) - ord("0")
+    is_digit = (digits >= 0) & (digits <= 9)
+    length = np.argmin(is_digit, axis=1)
+    if len(opens) and (np.any(length == 0) or np.any(digits[np.arange(len(opens)), length] != ord('"') - ord("0"))):
+        raise NotAppendable("a row number that is not a plain number")
+    place = length[:, None] - 1 - np.arange(_MAX_DIGITS + 1)
+    numbers = np.where(place >= 0, digits * 10 ** np.clip(place, 0, None), 0).sum(axis=1)
+    # a row closed before the next one opens has cells; one without a '</row>' there is '<row .../>'
+    following = np.append(opens[1:], end)
+    at = np.searchsorted(closes, opens)
+    full = (
+        (at < len(closes)) & (closes[np.minimum(at, max(len(closes) - 1, 0))] < following)
+        if len(closes)
+        else np.zeros(len(opens), bool)
+    )
+    if full.sum() != len(closes) or np.any(np.diff(numbers) <= 0):
+        raise NotAppendable("rows out of order, nested or not closed")
+    ends = np.full(len(opens), -1, dtype=np.int64)
+    ends[full] = closes + base
+    if xml.count(b"<c") != xml.count(b'<c r="'):  # only '<c r="A1"' opens a cell here
+        raise NotAppendable('cells without a leading r="A1" attribute')
+    last = _last_cell_column(xml, arr, opens[full], closes)
+    return numbers.astype(np.int64), opens.astype(np.int64) + base, ends, last
 
 
 def _last_cell_column(xml: bytes, arr: np.ndarray, opens: np.ndarray, closes: np.ndarray) -> int:

@@ -41,8 +41,10 @@ import numpy as np
 from engine.errors import DataError, Position
 
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
-DEFAULT_UNPACKED_MB = 1024  # a 1,048,576-row sheet of 20 columns is about 800 MB of XML
-DEFAULT_CELLS = 25_000_000  # cells in the used ranges of a workbook's sheets; ~200 bytes each while read
+# a full-height sheet (1,048,576 rows) of the sample's 29 client columns is 30 million cells and
+# 1.1 GB of XML: within both; reading takes about 90 bytes of memory per cell (docs/performance.md)
+DEFAULT_UNPACKED_MB = 2048
+DEFAULT_CELLS = 40_000_000  # cells in the used ranges of a workbook's sheets
 UNPACKED_ENV, CELLS_ENV = "KADE_MAX_UNPACKED_MB", "KADE_MAX_CELLS"
 ZIP_SUFFIXES = (".xlsx", ".xlsm")
 _CHUNK = 8 << 20  # inflated bytes looked at at once
@@ -214,7 +216,7 @@ def scan_workbook(path: str | Path, limits: Limits | None = None, *, cells: int 
         if path.suffix.lower() == ".ods":
             for info in infos:
                 if info.filename.lower().endswith(".xml"):
-                    for _ in _inflate(raw, info, where):
+                    for _ in inflate_part(raw, info, where):
                         pass
             return []
         parts = _worksheet_parts(zf)
@@ -222,7 +224,7 @@ def scan_workbook(path: str | Path, limits: Limits | None = None, *, cells: int 
         scanned = {part for _, part in parts}
         for info in infos:  # the other parts a reader parses: no bigger than they say either
             if info.filename not in scanned and info.filename.lower().endswith((".xml", ".rels")):
-                for _ in _inflate(raw, info, where):
+                for _ in inflate_part(raw, info, where):
                     pass
         _check_cells(sheets, cells or limits.cells, where)
     return sheets
@@ -246,7 +248,7 @@ def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits, where: P
         )
 
 
-def _inflate(raw, info: zipfile.ZipInfo, where: Position) -> Iterator[bytes]:
+def inflate_part(raw, info: zipfile.ZipInfo, where: Position) -> Iterator[bytes]:
     """The part's bytes, a chunk at a time, read from the file itself: never more
     than the size its zip entry declares (which the limit was checked against) -
     a part that inflates to more is refused, not trusted."""
@@ -261,7 +263,7 @@ def _inflate(raw, info: zipfile.ZipInfo, where: Position) -> Iterator[bytes]:
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     raw.seek(info.header_offset + 30 + name_length + extra_length)
     left_in, left_out = info.compress_size, info.file_size
-    inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+    inflater = _inflater() if info.compress_type == zipfile.ZIP_DEFLATED else None
     pending = b""
     try:
         while True:
@@ -388,7 +390,7 @@ def _check_cells(sheets: list[SheetScan], limit: int, where: Position) -> None:
 def _scan_sheet(raw, info: zipfile.ZipInfo, name: str, where: Position) -> SheetScan:
     scan = SheetScan(name, info.filename)
     scanner = _Scanner(scan, where.at(sheet=name))
-    for chunk in _inflate(raw, info, where):
+    for chunk in inflate_part(raw, info, where):
         scanner.feed(chunk)
     scanner.finish()
     return scan

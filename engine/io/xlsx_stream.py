@@ -12,6 +12,7 @@ import datetime as dt
 import threading
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
@@ -42,6 +43,8 @@ class SheetSpec:
     autofilter: bool = True
     top: list[list] | None = None  # rows above the table (a few: label, value...), then a blank row
     highlight: str | None = None  # a column: rows where it is not empty are filled (kade.errors)
+    # columns whose text is made when written, for rows start..stop (reasons; the frame holds a stand-in)
+    computed: dict[str, Callable[[int, int], pa.Array]] | None = None
 
     @property
     def header_row(self) -> int:
@@ -222,7 +225,7 @@ def joined(rows: pa.Array) -> memoryview:
     return memoryview(data)[int(offsets[0]) : int(offsets[-1])] if len(rows) and data is not None else memoryview(b"")
 
 
-ROWS_PER_PIECE = 50_000  # rows turned into XML at a time: bounds memory on million-row sheets
+ROWS_PER_PIECE = 20_000  # rows turned into XML at a time (reasons made for them then): bounds memory on big sheets
 
 
 def row_cells(
@@ -233,15 +236,20 @@ def row_cells(
     stop: int,
     date_style: int = STYLE_DATE,
     epoch: pd.Timestamp = EPOCH_1900,
+    computed: dict[str, Callable[[int, int], pa.Array]] | None = None,
 ) -> pa.Array:
     """Per sheet row (numbers as text in ``rows``), the XML of its cells from
     frame rows start..stop, columns placed at ``letters``; '' for no cells.
-    Dates are day counts from ``epoch`` (the workbook's date system)."""
+    Dates are day counts from ``epoch`` (the workbook's date system).
+    ``computed``: columns whose text is made now, for these rows (reasons)."""
     cells = []
     for c, name in enumerate(frame.columns):
         refs = pc.binary_join_element_wise(letters[c], rows, "")
         column = frame[name]
-        if isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(column.dtype.pyarrow_dtype):
+        if computed and name in computed:
+            text = computed[name](start, stop)
+            cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
+        elif isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(column.dtype.pyarrow_dtype):
             text = pa.array(column.iloc[start:stop])  # Arrow text (reasons): as it is
             cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
         else:
@@ -259,12 +267,11 @@ def header_cells(names, letters: list[str], row: int, kinds: list[str], styles: 
 
 
 def _rows_xml(
-    frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int, first_row: int = 2
+    frame: pd.DataFrame, letters: list[str], start: int, stop: int, date_style: int, first_row: int = 2, computed=None
 ) -> memoryview:
     rows = pc.cast(pa.array(np.arange(start + first_row, stop + first_row)), pa.string())
-    body = pc.binary_join_element_wise(
-        '<row r="', rows, '">', row_cells(frame, letters, rows, start, stop, date_style), "</row>", ""
-    )
+    cells = row_cells(frame, letters, rows, start, stop, date_style, computed=computed)
+    body = pc.binary_join_element_wise('<row r="', rows, '">', cells, "</row>", "")
     return joined(body)
 
 
@@ -312,7 +319,7 @@ def sheet_xml(spec: SheetSpec, styles: dict[str, int] = STYLES):
     parts.append(f'<sheetData>{top}<row r="{at}">{header}</row>')
     yield "".join(parts).encode("utf-8")
     for start in range(0, n, ROWS_PER_PIECE):
-        yield _rows_xml(frame, letters, start, min(n, start + ROWS_PER_PIECE), styles["date"], at + 1)
+        yield _rows_xml(frame, letters, start, min(n, start + ROWS_PER_PIECE), styles["date"], at + 1, spec.computed)
     tail = ["</sheetData>"]
     if spec.autofilter and m:
         tail.append(f'<autoFilter ref="A{at}:{letters[m - 1]}{n + at}"/>')
