@@ -181,3 +181,49 @@ def test_a_blank_row_links_to_no_client(rules, tmp_path):
     assert rows["orders"].parent_index.tolist() == [0, -1, 2]
     assert rows["orders"].parent_missing[1] == "客户编号 (empty) not found in sheet 客户"
     assert rows["orders"].parent_missing[0] is None and rows["orders"].parent_missing[2] is None
+
+
+def test_rows_turned_into_columns_a_block_at_a_time_are_the_same_cells(monkeypatch):
+    """A sheet is turned into columns a block of rows at a time, equal values of one type
+    sharing one object: the same cells as one block, types kept (1.0, True and '1' stay three
+    values), empty cells None, trailing empty rows dropped, NaN kept as NaN."""
+    import math
+
+    from engine.io import registers
+
+    rows = [["n", "flag", "text", "mixed"]]
+    for i in range(50):
+        rows.append([float(i % 3), i % 2 == 0, ["金融", "政府", ""][i % 3], [1.0, True, "1", 1][i % 4]])
+    rows += [[math.nan, None, " ", ""], ["", "", "", ""], ["", "", "", ""]]
+    whole = registers.frame_from_rows(rows)
+    monkeypatch.setattr(registers, "ROWS_PER_BLOCK", 4)
+    blocks = registers.frame_from_rows(iter(rows))
+    assert len(whole) == len(blocks) == 51  # the two empty rows at the end dropped
+    for name in whole.columns:
+        a, b = whole[name].tolist(), blocks[name].tolist()
+        assert [type(v) for v in a] == [type(v) for v in b], name
+        assert all((x is None and y is None) or x == y or (x != x and y != y) for x, y in zip(a, b)), name
+    assert blocks["mixed"].tolist()[:4] == [1.0, True, "1", 1] and [type(v) for v in blocks["mixed"][:4]] == [
+        float,
+        bool,
+        str,
+        int,
+    ]
+    assert blocks["text"].tolist()[:3] == ["金融", "政府", None]
+    assert math.isnan(blocks["n"].iloc[50]) and blocks["text"].iloc[50] == " "
+    # repeated values are one object each: a million rows cost a pointer per cell
+    assert len({id(v) for v in whole["n"][:48]}) == 3
+
+
+def test_typed_values_as_python_objects_share_repeats_and_keep_minus_zero():
+    import math
+
+    from engine.evaluation.columns import to_python
+
+    values = np.tile(np.array([1.0, 2.5, np.nan]), 3000)
+    objects = to_python("number", values)
+    assert objects.tolist() == [1.0, 2.5, None] * 3000
+    assert len({id(v) for v in objects if v is not None}) == 2
+    assert to_python("boolean", np.tile(np.array([1.0, 0.0]), 3000)).tolist() == [True, False] * 3000
+    signed = to_python("number", np.tile(np.array([-0.0, 0.0, 1.0]), 3000))
+    assert [math.copysign(1, v) for v in signed[:2]] == [-1.0, 1.0]

@@ -1054,3 +1054,44 @@ def test_results_get_the_usual_file_permissions(tmp_path, small_rules):
         assert stat.S_IMODE(run.out.stat().st_mode) == 0o664
     finally:
         os.umask(old)
+
+
+def test_the_copy_read_in_tiny_pieces_is_the_copy_read_whole(tmp_path, monkeypatch):
+    """The copy writer keeps only the rows' offsets and reads the sheet XML again when it
+    writes (a million-row sheet is not held twice). Inflated 61 bytes at a time, so rows, tags
+    and spans attributes fall across the pieces it re-cuts after each '</row>', the copy of the
+    sample (and of an XlsxWriter file with spans) is byte for byte the copy made from big pieces."""
+    from engine.io import xlsx_scan
+
+    inputs = {"sample": tmp_path / "key_accounts.xlsx", "spans": xlsxwriter_book(tmp_path / "spans.xlsx")}
+    shutil.copy(SAMPLE, inputs["sample"])
+    rules = {"sample": ROOT / "rules", "spans": engine.load_rules(small_model(tmp_path / "rules"))}
+    whole = {k: evaluate_to(path, tmp_path / f"{k}-whole.xlsx", rules[k]) for k, path in inputs.items()}
+    monkeypatch.setattr(xlsx_scan, "_CHUNK", 61)
+    pieces = {k: evaluate_to(path, tmp_path / f"{k}-pieces.xlsx", rules[k]) for k, path in inputs.items()}
+    for k in inputs:
+        assert whole[k].layout == pieces[k].layout == "copy", k
+        for name, part in sheet_parts(whole[k].out).items():
+            if name != "kade summary":
+                assert part_bytes(pieces[k].out, part) == part_bytes(whole[k].out, part), (k, name)
+
+
+def test_a_sheet_rewritten_while_it_is_evaluated_gets_a_new_workbook_not_a_wrong_copy(tmp_path, small_rules):
+    """The copy is written from a second reading of the input: if the file changed since
+    its rows were indexed, splicing the decisions in at the old offsets would corrupt it.
+    kade notices (the part's CRC, the bytes after the rows) and writes a new workbook."""
+    workbook = xlsxwriter_book(tmp_path / "in.xlsx")
+    source = writers.source_for(workbook)
+    sheets = engine.read_workbook(workbook)
+    evaluation = engine.evaluate(small_rules, engine.bind(small_rules, sheets, str(workbook)))
+    frames = {evaluation.rows[e].sheet: results.result_frame(evaluation, e) for e in evaluation.rows}
+    source.sheet("客户")  # indexed
+    edited = rewrite_part(
+        workbook, tmp_path / "edited.xlsx", sheet_parts(workbook)["客户"], lambda xml: xml.replace(b"C1", b"C9")
+    )
+    shutil.copy(edited, workbook)  # the user saved the workbook meanwhile
+    out = tmp_path / "out.xlsx"
+    layout = writers.write_xlsx(frames, out, None, source, {s.name: s.origin for s in sheets})
+    assert layout == "new"
+    assert "changed while the workbook was evaluated" in (source.why_not or "")
+    assert CalamineWorkbook.from_path(str(out)).get_sheet_by_name("客户").to_python()[1][0] == "C1"  # as evaluated

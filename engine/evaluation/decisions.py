@@ -358,7 +358,8 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
     if len(matched_rows) == 0:
         return outputs, rule_ids, _no_reasons
-    rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order)
+    grouped = rule_lists(matrix, matched_rows, order)
+    rule_ids[matched_rows] = ids_text(table, matrix, matched_rows, order, grouped)
     # per rule: its outputs on the rows it matched (constants are broadcast)
     per_rule = {}
     for i in range(len(table.rules)):
@@ -384,17 +385,25 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
             out.values = np.where(matrix.any(axis=0), agg, np.nan)
             out.type = "number"
     else:
-        pattern, lists = rule_lists(matrix, matched_rows, order)
-        for c in table.outputs:
+        pattern, lists = grouped
+        by_pattern = np.argsort(pattern, kind="stable")
+        bounds = np.searchsorted(pattern[by_pattern], np.arange(len(lists) + 1))
+        for k, c in enumerate(table.outputs):
             stack = np.full((len(table.rules), n), None, dtype=object)
             for i, (rows, vals) in per_rule.items():
                 col = vals[c.name]
                 stack[i, rows] = to_python(col.type, col.values) if col.is_float else col.values
+            # literal outputs: rows with the same matches have the same list, one object for all
+            literal = all(isinstance(r.outputs[k], feel.Literal) for r in table.rules)
             values = np.empty(n, dtype=object)
             for p, idx in enumerate(lists):  # one step per distinct pattern of matches
-                sel = matched_rows[pattern == p]
-                rows_lists = stack[idx][:, sel].T.tolist()
-                values[sel] = rows_lists
+                sel = matched_rows[by_pattern[bounds[p] : bounds[p + 1]]]
+                if literal:
+                    shared = np.empty(len(sel), dtype=object)
+                    shared.fill(stack[idx, sel[0]].tolist())
+                    values[sel] = shared
+                else:
+                    values[sel] = stack[idx][:, sel].T.tolist()
             outputs[c.name] = Column("list", values)
     if not reasons:
         return outputs, rule_ids, _no_reasons

@@ -77,18 +77,30 @@ def rule_lists(matrix: np.ndarray, rows: np.ndarray, order: np.ndarray) -> tuple
     row, rule indexes per pattern in `order`). Work is per distinct pattern."""
     sub = matrix[order][:, rows].T  # (m, R) in listing order
     packed = np.packbits(sub, axis=1)
-    patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
+    if packed.shape[1] <= 8:  # up to 64 rules: each pattern one big-endian integer, sorted as the bytes are
+        wide = np.zeros((len(packed), 8), dtype=np.uint8)
+        wide[:, : packed.shape[1]] = packed
+        keys, inverse = np.unique(wide.view(">u8").ravel(), return_inverse=True)
+        patterns = keys.astype(">u8").view(np.uint8).reshape(-1, 8)[:, : packed.shape[1]]
+    else:
+        patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
     unpacked = np.unpackbits(patterns, axis=1, count=matrix.shape[0]).astype(bool)
     return inverse.ravel(), [order[np.flatnonzero(p)] for p in unpacked]
 
 
-def ids_text(table: DecisionTable, matrix: np.ndarray, rows: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """'CT-03, CT-04' for each of the rows."""
+def ids_text(
+    table: DecisionTable,
+    matrix: np.ndarray,
+    rows: np.ndarray,
+    order: np.ndarray | None = None,
+    grouped: tuple[np.ndarray, list[np.ndarray]] | None = None,
+) -> np.ndarray:
+    """'CT-03, CT-04' for each of the rows (``grouped``: their ``rule_lists``, if made)."""
     out = np.full(len(rows), None, dtype=object)
     if len(rows) == 0:
         return out
     order = np.arange(len(table.rules)) if order is None else order
-    pattern, lists = rule_lists(matrix, rows, order)
+    pattern, lists = grouped or rule_lists(matrix, rows, order)
     texts = np.array([", ".join(table.rules[i].id for i in idx) for idx in lists], dtype=object)
     return texts[pattern]
 

@@ -118,7 +118,20 @@ def joined(parts: list[tuple[np.ndarray, pa.Array]], separator: str = "; ") -> t
     joined: the reasons of a multi-hit row, one per matching rule. ``parts`` are
     (rows, texts) pairs; returns the rows (ascending, each once) and their texts."""
     rows = np.concatenate([r for r, _ in parts])
-    order = np.argsort(rows, kind="stable")  # stable: a row's texts stay in the parts' order
+    # a counting sort by row, a row's texts in the parts' order: each part holds a row once
+    low = int(rows.min())
+    counts = np.bincount(rows - low)
+    starts = np.cumsum(counts) - counts
+    seen = np.zeros(len(counts), dtype=np.int64)
+    place = np.empty(len(rows), dtype=np.int64)
+    at = 0
+    for part, _ in parts:
+        k = part - low
+        place[at : at + len(part)] = starts[k] + seen[k]
+        seen[k] += 1
+        at += len(part)
+    order = np.empty(len(rows), dtype=np.int64)
+    order[place] = np.arange(len(rows))
     rows = rows[order]
     texts = pa.concat_arrays([t for _, t in parts]).take(pa.array(order))
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])

@@ -148,7 +148,7 @@ def formula_note(sheets: list[Sheet]) -> list[str]:
     ]
 
 
-ROWS_PER_BLOCK = 65_536  # rows turned into columns at a time: bounds the rows held as Python lists
+ROWS_PER_BLOCK = 4096  # rows turned into columns at a time: few enough for their objects to stay in the caches
 _NONE = np.array(None, dtype=object)
 _SHARED_KINDS = ("floating", "integer", "string", "boolean")  # one type each: equal cells are equal values
 
