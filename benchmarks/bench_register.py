@@ -56,6 +56,7 @@ import sample_register  # noqa: E402  (benchmarks/sample_register.py)
 from common import code_version, kade_command, machine, record_run, vm_hwm_mb, write_section  # noqa: E402
 
 START, END = "<!-- register:start -->", "<!-- register:end -->"
+LINEARITY_START, LINEARITY_END = "<!-- linearity:start -->", "<!-- linearity:end -->"
 RULES = ROOT / "rules"
 CLIENTS = "客户"
 STAGES = ("read", "bind", "evaluate", "result_frame", "summarize", "write", "audit")
@@ -346,6 +347,51 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def measure_linearity(runs: int, tmp: Path) -> dict:
+    """客户 at 100,000 and at 1,048,575 rows, audit on, the two sizes taking turns, so
+    that the machine's drift hits both sides of the ratio alike."""
+    sizes = {"small": 100_000, "big": sample_register.EXCEL_MAX_DATA_ROWS}
+    workbooks = {key: register(rows, CLIENTS) for key, rows in sizes.items()}
+    out = tmp / "out.xlsx"
+    totals: dict[str, list[float]] = {key: [] for key in sizes}
+    loads = []
+    for _ in range(runs):
+        for key, workbook in workbooks.items():
+            loads.append(load_average()[0])
+            run = spawn("pipeline", str(workbook), str(out), "audit")
+            totals[key].append(run["total"])
+            for leftover in tmp.glob("out.*"):
+                leftover.unlink()
+            print(f"  linearity {sizes[key]:,} 客户: {run['total']:.1f} s", file=sys.stderr)
+    return {"sizes": sizes, "totals": totals, "load_before": loads}
+
+
+def render_linearity(m: dict) -> str:
+    small, big = m["totals"]["small"], m["totals"]["big"]
+    best_ratio = min(big) / min(small)
+    median_ratio = statistics.median(big) / statistics.median(small)
+    verdict = "met" if best_ratio <= LINEARITY_TARGET else "missed"
+    return "\n".join(
+        [
+            f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_register.py --linearity "
+            f"{len(small)}`; kade {code_version()}; {machine()}. 客户 with the shipped rules, audit on (the "
+            "library calls of `kade evaluate`, as in (1) above), the two sizes taking turns in fresh processes.",
+            "",
+            "| rows | every run's total (s) | best (s) | median (s) |",
+            "|---:|:---|---:|---:|",
+            f"| {m['sizes']['small']:,} | {', '.join(f'{t:.1f}' for t in small)} | {min(small):.1f} | "
+            f"{statistics.median(small):.1f} |",
+            f"| {m['sizes']['big']:,} | {', '.join(f'{t:.1f}' for t in big)} | {min(big):.1f} | "
+            f"{statistics.median(big):.1f} |",
+            "",
+            f"t(1M) / t(100k): **{best_ratio:.1f}** best against best, {median_ratio:.1f} median against median "
+            f"(target ≤ {LINEARITY_TARGET}: {verdict}). Load average (1 min) before each run: "
+            + ", ".join(f"{x:.2f}" for x in m["load_before"])
+            + ".",
+        ]
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=f"100k,{sample_register.EXCEL_MAX_DATA_ROWS}", help="rows per sheet")
@@ -354,6 +400,9 @@ def main(argv=None):
     parser.add_argument("--registers", default="clients,all", help="clients (客户 only), all (four sheets)")
     parser.add_argument(
         "--large-registers", default="clients", help="registers above 100k rows per sheet (all: 4 × 1M rows, slow)"
+    )
+    parser.add_argument(
+        "--linearity", type=int, metavar="RUNS", help="only t(1M)/t(100k) for 客户, the sizes taking turns RUNS times"
     )
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument("--output", type=Path, help="also write the results as JSON here")
@@ -369,8 +418,15 @@ def main(argv=None):
             result = child_api(Path(rest[0]))
         print("RESULT " + json.dumps(result))
         return
-    results = []
     sample_register.DATA.mkdir(parents=True, exist_ok=True)
+    if args.linearity:
+        with tempfile.TemporaryDirectory(dir=sample_register.DATA) as tmp:
+            text = render_linearity(measure_linearity(args.linearity, Path(tmp)))
+        print(text)
+        if args.write_docs:
+            write_section(LINEARITY_START, LINEARITY_END, text)
+        return
+    results = []
     with tempfile.TemporaryDirectory(dir=sample_register.DATA) as tmp:
         for rows in [sample_register.size(s) for s in args.sizes.split(",")]:
             small = rows <= 100_000

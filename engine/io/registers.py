@@ -166,10 +166,11 @@ def frame_from_rows(rows: Iterable[list]) -> pd.DataFrame:
     header = [str(h).strip() if h not in (None, "") else f"column {i + 1}" for i, h in enumerate(first)]
     blocks: list[list[np.ndarray]] = [[] for _ in header]
     while chunk := list(itertools.islice(rows, ROWS_PER_BLOCK)):
+        n = len(chunk)
         columns = list(zip(*chunk))
         del chunk
         for i, block in enumerate(blocks):
-            col = np.array(columns[i], dtype=object) if i < len(columns) else np.full(len(columns[0]), None, object)
+            col = np.array(columns[i], dtype=object) if i < len(columns) else np.full(n, None, dtype=object)
             col[col == ""] = None
             block.append(_shared(col))
         del columns
