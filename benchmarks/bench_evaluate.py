@@ -97,11 +97,7 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     t2 = time.perf_counter()
     evaluation = engine.evaluate(rules, rows, progress=lambda _name: None)
     t3 = time.perf_counter()
-    entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
-    frames = {  # as kade evaluate: into an .xlsx the reasons are made as its rows are written
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=True) for e in entities
-    }
-    computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
+    frames, computed = results.sheet_results(evaluation, deferred=True)  # as kade evaluate
     t4 = time.perf_counter()
     summary = results.summarize(evaluation)
     t5 = time.perf_counter()

@@ -121,11 +121,7 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     stage("bind")
     evaluation = engine.evaluate(rules, rows, trace=audit)
     stage("evaluate")
-    entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
-    frames = {  # as kade evaluate: reasons made as each block of rows is written
-        evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=True) for e in entities
-    }
-    computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
+    frames, computed = results.sheet_results(evaluation, deferred=True)  # as kade evaluate
     stage("result_frame")
     summary = results.summarize(evaluation)
     errors = results.error_rows(evaluation)

@@ -231,14 +231,9 @@ def evaluate_to_file(
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:
         evaluation = evaluate(rules, rows, progress=progress.step, engine=engine, trace=store is not None)
-        entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
         # reasons as Arrow text, without a Python string per row; into a workbook they are made
         # as each block of rows is written, so a million rows' reasons are never held at once
-        frames = {
-            evaluation.rows[e].sheet: results.result_frame(evaluation, e, arrow_text=True, deferred=fmt == "xlsx")
-            for e in entities
-        }
-        computed = {evaluation.rows[e].sheet: results.reason_sources(evaluation, e) for e in entities}
+        frames, computed = results.sheet_results(evaluation, deferred=fmt == "xlsx")
         summary = results.summarize(evaluation)
         info = RunInfo.of(evaluation, workbook, engine, recorded=store is not None)
         progress.step(f"writing {out}")

@@ -410,9 +410,10 @@ def _multi(table, hits, inputs, env, n, output_values, reasons, variables):
     templates = reason_templates(table, variables)
     totals = outputs[clause.name].values.copy() if policy in AGGREGATING else None  # as decided, before defaults
     cache: dict = {}
+    rule_rows = {i: rows for i, (rows, _vals) in per_rule.items()}
 
     def build(lo: int, hi: int) -> list[tuple[np.ndarray, pa.Array]]:
-        block = _cut({i: rows for i, (rows, _vals) in per_rule.items()}, lo, hi)
+        block = _cut(rule_rows, lo, hi)
         texts = input_texts(table, inputs, block, lo, hi, cache)
         parts = []
         for i in order:  # listing order: a row's reasons are joined in it

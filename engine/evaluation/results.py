@@ -68,6 +68,17 @@ def result_columns(
     return pd.DataFrame(data)
 
 
+def sheet_results(evaluation: Evaluation, *, deferred: bool) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """What the writers take, per evaluated sheet: its result frame (reasons as Arrow
+    text; ``deferred``: left empty, for an .xlsx writer to make a block at a time) and
+    its ``reason_sources``."""
+    entities = [e for e in evaluation.rows if evaluation.for_entity(e)]
+    frames = {
+        evaluation.rows[e].sheet: result_frame(evaluation, e, arrow_text=True, deferred=deferred) for e in entities
+    }
+    return frames, {evaluation.rows[e].sheet: reason_sources(evaluation, e) for e in entities}
+
+
 def reason_sources(evaluation: Evaluation, entity: str) -> dict:
     """Per reason column of one entity's results, a function giving its text for the
     rows lo..hi as written: the reason, or 'error: …' on a row the decision failed."""

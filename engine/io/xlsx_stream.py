@@ -246,11 +246,12 @@ def row_cells(
     for c, name in enumerate(frame.columns):
         refs = pc.binary_join_element_wise(letters[c], rows, "")
         column = frame[name]
+        text = None
         if computed and name in computed:
             text = computed[name](start, stop)
-            cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
         elif isinstance(column.dtype, pd.ArrowDtype) and pa.types.is_string(column.dtype.pyarrow_dtype):
             text = pa.array(column.iloc[start:stop])  # Arrow text (reasons): as it is
+        if text is not None:
             cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
         else:
             cells.append(_column_xml(column.to_numpy(dtype=object)[start:stop], refs, date_style, epoch))
