@@ -60,6 +60,16 @@ class Column:
             self._factorized = (codes, np.asarray(uniques, dtype=object))
         return self._factorized
 
+    def between(self, lo: int, hi: int) -> Column:
+        """Rows lo..hi, a view. The factorisation comes along when its distinct values
+        are fewer than the rows (a test is decided once per distinct value)."""
+        cut = self._factorized
+        if cut is not None and len(cut[1]) <= hi - lo:
+            cut = (cut[0][lo:hi], cut[1])
+        else:
+            cut = None
+        return Column(self.type, self.values[lo:hi], cut)
+
     def take(self, index: np.ndarray) -> Column:
         """Rows by position; -1 gives null (a child row whose parent is missing)."""
         if self.is_float:

@@ -75,16 +75,20 @@ def priority_ranks(table: DecisionTable) -> np.ndarray:
 def rule_lists(matrix: np.ndarray, rows: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """For the given rows, group identical match patterns: returns (pattern id per
     row, rule indexes per pattern in `order`). Work is per distinct pattern."""
-    sub = matrix[order][:, rows].T  # (m, R) in listing order
-    packed = np.packbits(sub, axis=1)
-    if packed.shape[1] <= 8:  # up to 64 rules: each pattern one big-endian integer, sorted as the bytes are
-        wide = np.zeros((len(packed), 8), dtype=np.uint8)
-        wide[:, : packed.shape[1]] = packed
-        keys, inverse = np.unique(wide.view(">u8").ravel(), return_inverse=True)
-        patterns = keys.astype(">u8").view(np.uint8).reshape(-1, 8)[:, : packed.shape[1]]
+    if len(order) <= 64:
+        # each pattern one integer, the first rule listed its highest bit (patterns sort as the
+        # bit rows read), built a rule at a time: gathering the (rows, rules) matrix instead
+        # strides across all of it, which at a million rows no cache holds
+        keys = np.zeros(len(rows), dtype=np.uint64)
+        for place, r in enumerate(order):
+            keys |= matrix[r, rows].astype(np.uint64) << np.uint64(63 - place)
+        uniques, inverse = np.unique(keys, return_inverse=True)
+        shifts = np.arange(63, 63 - len(order), -1, dtype=np.uint64)
+        unpacked = ((uniques[:, None] >> shifts) & np.uint64(1)).astype(bool)
     else:
+        packed = np.packbits(matrix[order][:, rows].T, axis=1)  # (m, bytes) in listing order
         patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
-    unpacked = np.unpackbits(patterns, axis=1, count=matrix.shape[0]).astype(bool)
+        unpacked = np.unpackbits(patterns, axis=1, count=matrix.shape[0]).astype(bool)
     return inverse.ravel(), [order[np.flatnonzero(p)] for p in unpacked]
 
 
