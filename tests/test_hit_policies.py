@@ -445,3 +445,78 @@ def test_first_matches_reference_evaluator(rules, data, has_default):
     assert values(r, "y") == expected_out
     assert ids(r) == expected_ids
     assert errors(r) == [None] * len(xs)
+
+
+# ----------------------------------------- aggregations at scale, exactly ----
+
+
+def _down_the_matrix(policy, matrix, stack):
+    """C+, C<, C> as one reduction down the (rules, rows) matrix of the rules' values."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if policy == "C+":
+            agg = np.where(matrix, stack, 0.0).sum(axis=0)
+        elif policy == "C<":
+            agg = np.where(matrix, stack, np.inf).min(axis=0)
+        else:
+            agg = np.where(matrix, stack, -np.inf).max(axis=0)
+    return np.where(matrix.any(axis=0), agg, np.nan)
+
+
+@pytest.mark.parametrize("policy", ["C+", "C<", "C>"])
+def test_aggregating_rule_by_rule_gives_the_reduction_down_the_rule_matrix(policy):
+    """The rules' values are combined on the rows each rule matched, without a (rules, rows)
+    matrix; the result is bit for bit the reduction down that matrix: the same order of
+    additions (0.1 + 0.2 + 0.3), the sign of a zero, NaN for a value that is not a number,
+    infinities."""
+    from engine.evaluation.columns import Column
+    from engine.evaluation.decisions import _aggregate
+
+    rng = np.random.default_rng(7)
+    pool = np.array([-0.0, 0.0, 0.1, 0.2, 0.3, -1.0, 2.5, np.nan, np.inf, -np.inf, 1e308, -1e308, 1e-17])
+    for _ in range(300):
+        count, n = int(rng.integers(1, 30)), int(rng.integers(1, 200))
+        matrix = rng.random((count, n)) < rng.random()
+        per_rule, stack = {}, np.full((count, n), np.nan)
+        for i in range(count):
+            rows = np.flatnonzero(matrix[i])
+            if not len(rows):
+                continue
+            if rng.random() < 0.1:  # a rule whose output is text
+                per_rule[i] = (rows, {"y": Column("string", np.full(len(rows), "a", dtype=object))})
+            else:
+                per_rule[i] = (rows, {"y": Column("number", rng.choice(pool, len(rows)))})
+                stack[i, rows] = per_rule[i][1]["y"].values
+        expected, got = _down_the_matrix(policy, matrix, stack), _aggregate(policy, per_rule, "y", matrix)
+        assert np.array_equal(np.isnan(expected), np.isnan(got))
+        known = ~np.isnan(expected)
+        assert expected[known].tobytes() == got[known].tobytes()  # values and signs of zeros
+
+
+def test_collect_sum_adds_in_rule_order():
+    t = table(
+        "s",
+        hit_policy="C+",
+        inputs=[("x", "number")],
+        outputs=[("y", None, ())],
+        rules=[("A", ["-"], ["0.1"]), ("B", ["> 0"], ["0.2"]), ("C", ["-"], ["0.3"])],
+    )
+    assert values(run(t, x=[1, -1]), "y") == [(0.1 + 0.2) + 0.3, 0.1 + 0.3]  # 0.6000000000000001, 0.4
+
+
+@pytest.mark.parametrize("count", [1, 9, 63, 64, 65, 70])
+def test_match_patterns_are_grouped_and_ordered_as_their_bit_rows_sort(count):
+    """rule_lists: one group per distinct pattern of matching rules, groups ordered as the
+    patterns' rows of booleans sort in listing order, each with its rules in that order -
+    the same below 64 rules (one integer per pattern) as above (packed bytes)."""
+    from engine.evaluation.hitpolicy import rule_lists
+
+    rng = np.random.default_rng(count)
+    matrix = rng.random((count, 500)) < 0.3
+    matrix[:, :50] = matrix[:, 50:100]  # repeated patterns
+    rows = np.flatnonzero(matrix.any(axis=0))
+    order = rng.permutation(count)
+    pattern, lists = rule_lists(matrix, rows, order)
+    bit_rows = [tuple(matrix[order, row]) for row in rows]
+    distinct = sorted(set(bit_rows))
+    assert pattern.tolist() == [distinct.index(b) for b in bit_rows]
+    assert [idx.tolist() for idx in lists] == [[int(order[k]) for k, on in enumerate(b) if on] for b in distinct]

@@ -168,3 +168,34 @@ def test_audit_rows_of_a_whole_sheet_hold_the_ranking(tmp_path):
     # the Arrow column is dictionary-encoded: one text per distinct ranking, not per row
     table = audit.row_table(evaluation, "clients")
     assert str(table.schema.field("client_tier.near_misses").type).startswith("dictionary")
+
+
+@pytest.mark.parametrize("block", [1, 3, 64])
+def test_ranking_a_block_of_rows_at_a_time_is_the_ranking_of_the_whole_sheet(monkeypatch, block):
+    """Every decision of the shipped rules on the sample register, near misses ranked in
+    blocks of a few rows (string columns with more distinct values than a block's rows
+    factorised again, with fewer cut from the whole column's) against one block."""
+    from engine import evaluate_workbook, load_rules
+
+    rules = load_rules(ROOT / "rules")
+    workbook = ROOT / "workbooks" / "key_accounts.xlsx"
+    whole = evaluate_workbook(rules, workbook, trace=True)
+    monkeypatch.setattr(trace, "_ROW_BLOCK", block)
+    blocks = evaluate_workbook(rules, workbook, trace=True)
+    ranked_rows = 0
+    for name, result in whole.results.items():
+        assert np.array_equal(blocks.results[name].near_misses, result.near_misses), name
+        ranked_rows += int((result.near_misses[0] >= 0).sum())
+    assert ranked_rows > 100
+
+
+def test_a_column_cut_to_some_rows_keeps_its_factorisation_only_when_it_pays():
+    from engine.evaluation.columns import Column
+
+    column = Column("string", np.array(["a", "b", None, "a", "c", "b"], dtype=object))
+    codes, uniques = column.factorized()
+    few = column.between(1, 5)  # 4 rows, 3 distinct values: decided per value
+    assert few.values.tolist() == ["b", None, "a", "c"] and np.shares_memory(few.values, column.values)
+    assert few.factorized()[0].tolist() == codes[1:5].tolist() and few.factorized()[1] is uniques
+    many = column.between(0, 2)  # 2 rows, 3 distinct values: factorised anew
+    assert many.factorized()[1].tolist() == ["a", "b"]

@@ -445,7 +445,7 @@ def _aggregate(policy: str, per_rule: dict, name: str, matrix: np.ndarray) -> np
     # nothing then (a partial sum is never -0.0)
     step, start = {"C+": (np.add, 0.0), "C<": (np.minimum, np.inf), "C>": (np.maximum, -np.inf)}[policy]
     acc = np.full(matrix.shape[1], start)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is NaN; a sum past 1e308 is inf
         for rows, vals in per_rule.values():
             col = vals[name]
             acc[rows] = step(acc[rows], col.values if col.is_float else np.nan)
