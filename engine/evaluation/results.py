@@ -47,7 +47,10 @@ def result_columns(
     without a Python string per row; with ``arrow_text`` they are pandas ArrowDtype
     text (a missing reason is NA), as the writers take them. ``deferred``: the
     reason columns are left empty, to be filled by a writer a block of rows at a
-    time from ``reason_sources`` (a million rows' reasons are never held at once)."""
+    time from ``reason_sources`` (a million rows' reasons are never held at once);
+    the columns then share the evaluation's arrays instead of copies of them (the
+    frame goes to a writer, which only reads it: at a million rows the copies, and
+    pandas stacking them into one block, took over a second)."""
     import pyarrow as pa
 
     data: dict[str, pd.Series] = {}
@@ -57,15 +60,15 @@ def result_columns(
         name = result.decision.name
         for clause in result.decision.outputs:
             col = result.outputs[clause.name]
-            data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values)
-        data[f"{name}.rule"] = _objects(result.rules)
+            data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values, deferred)
+        data[f"{name}.rule"] = _objects(result.rules, deferred)
         reason = pa.nulls(n, pa.string()) if deferred else sources[f"{name}.reason"](0, n)
         if arrow_text or deferred:
             data[f"{name}.reason"] = pd.Series(pd.arrays.ArrowExtensionArray(reason))
         else:
             data[f"{name}.reason"] = pd.Series(pd.array(reason, dtype="str"))
-    data[ERRORS_COLUMN] = _objects(row_errors(evaluation, entity))
-    return pd.DataFrame(data)
+    data[ERRORS_COLUMN] = _objects(row_errors(evaluation, entity), deferred)
+    return pd.DataFrame(data, copy=not deferred)
 
 
 def sheet_results(evaluation: Evaluation, *, deferred: bool) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
@@ -102,9 +105,9 @@ def _written_reasons(result):
     return text
 
 
-def _objects(values: np.ndarray) -> pd.Series:
+def _objects(values: np.ndarray, shared: bool = False) -> pd.Series:
     # object dtype keeps None as None (pandas would infer a string dtype with NaN)
-    return pd.Series(values, dtype=object)
+    return pd.Series(values, dtype=object, copy=not shared)
 
 
 def result_frame(
