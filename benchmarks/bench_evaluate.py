@@ -90,8 +90,9 @@ def run_pipeline(workbook: Path, rules_path: Path, out: Path, copy: bool = True)
     rules = engine.load_rules(rules_path)
     times["load_rules"] = time.perf_counter() - t
     t0 = time.perf_counter()
-    source = writers.source_for(workbook) if copy else None  # indexes the input's sheet XML in a background thread
-    sheets = engine.read_workbook(workbook)
+    # indexes the input's sheet XML in a background thread, from the end of the read's scan on
+    source = writers.source_for(workbook, start=False) if copy else None
+    sheets = engine.read_workbook(workbook, scanned=source.start if source else None)
     t1 = time.perf_counter()
     rows = engine.bind(rules, sheets, str(workbook))
     t2 = time.perf_counter()

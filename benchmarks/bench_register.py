@@ -114,8 +114,8 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
         peaks[name] = vm_hwm_mb()
         clock = now
 
-    source = writers.source_for(workbook)
-    sheets = engine.read_workbook(workbook)
+    source = writers.source_for(workbook, start=False)  # indexing from the end of the scan, as kade does
+    sheets = engine.read_workbook(workbook, scanned=source.start if source else None)
     stage("read")
     rows = engine.bind(rules, sheets, str(workbook))
     stage("bind")
@@ -169,8 +169,8 @@ def child_baseline(workbook: Path, out: Path, reference: Path) -> dict:
     decided = {s.name: s.frame for s in engine.read_workbook(reference)}
     summary = decided.pop("kade summary")
     start = time.perf_counter()
-    source = writers.source_for(workbook)
-    sheets = engine.read_workbook(workbook)
+    source = writers.source_for(workbook, start=False)  # indexing from the end of the scan, as kade does
+    sheets = engine.read_workbook(workbook, scanned=source.start if source else None)
     read = time.perf_counter() - start
     frames = {}
     for sheet in sheets:

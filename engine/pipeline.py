@@ -224,9 +224,11 @@ def evaluate_to_file(
     if out.resolve() == workbook.resolve():
         raise OutputError("the output would overwrite the input workbook; choose another -o")
     progress = progress or _Silent()
-    # the copy's source sheets are indexed in the background while the workbook is read and evaluated
-    source = writers.source_for(workbook) if fmt == "xlsx" and not new_workbook and workbook.exists() else None
-    sheets = read_register(workbook)
+    # the copy's source sheets are indexed in the background while the workbook is read and
+    # evaluated, from the end of the read's scan on
+    copy = fmt == "xlsx" and not new_workbook and workbook.exists()
+    source = writers.source_for(workbook, start=False) if copy else None
+    sheets = read_register(workbook, scanned=source.start if source is not None else None)
     rows = bind(rules, sheets, str(workbook))
     progress.start(len(rules.decisions) + 1, sum(len(r) for r in rows.values()))
     with audit_store(audit_options) as store:

@@ -1095,3 +1095,55 @@ def test_a_sheet_rewritten_while_it_is_evaluated_gets_a_new_workbook_not_a_wrong
     assert layout == "new"
     assert "changed while the workbook was evaluated" in (source.why_not or "")
     assert CalamineWorkbook.from_path(str(out)).get_sheet_by_name("客户").to_python()[1][0] == "C1"  # as evaluated
+
+
+def test_the_copy_writer_indexes_the_input_once_the_read_has_scanned_it(tmp_path, small_rules, monkeypatch):
+    """The two passes over the sheet XML take turns: the copy writer's indexing starts
+    when the scan before calamine's read is done (beside the scan it made the scan twice
+    as slow), and the results are still a copy."""
+    from engine import pipeline
+    from engine.io import registers
+
+    calls: list[str] = []
+    scan, start = registers.scan_workbook, xlsx_copy.Source.start
+
+    def scanning(*args, **kwargs):
+        calls.append("scan begins")
+        found = scan(*args, **kwargs)
+        calls.append("scan ends")
+        return found
+
+    def starting(self):
+        calls.append("indexing starts")
+        start(self)
+
+    monkeypatch.setattr(registers, "scan_workbook", scanning)
+    monkeypatch.setattr(xlsx_copy.Source, "start", starting)
+    workbook = xlsxwriter_book(tmp_path / "in.xlsx")
+    run = pipeline.evaluate_to_file(workbook, small_rules, output=tmp_path / "out.xlsx")
+    assert calls[:3] == ["scan begins", "scan ends", "indexing starts"]
+    assert not [note for note in run.notes if "new workbook" in note]  # a copy of the input
+
+
+def test_a_source_nobody_started_is_indexed_when_written(tmp_path, small_rules):
+    workbook = xlsxwriter_book(tmp_path / "in.xlsx")
+    sheets = engine.read_workbook(workbook)
+    evaluation = engine.evaluate(small_rules, engine.bind(small_rules, sheets, str(workbook)))
+    frames = {evaluation.rows[e].sheet: results.result_frame(evaluation, e) for e in evaluation.rows}
+    origins = {s.name: s.origin for s in sheets}
+    outs = []
+    for start in (True, False):
+        out = tmp_path / f"out-{start}.xlsx"
+        assert writers.write_xlsx(frames, out, None, writers.source_for(workbook, start=start), origins) == "copy"
+        with zipfile.ZipFile(out) as z:
+            outs.append({name: z.read(name) for name in z.namelist()})
+    assert outs[0] == outs[1]
+
+
+def test_a_file_the_scan_refuses_is_not_indexed(tmp_path):
+    fake = tmp_path / "register.xlsx"
+    fake.write_text("客户名称,行业\nA,金融\n", encoding="utf-8")  # a CSV file renamed
+    started = []
+    with pytest.raises(engine.DataError, match="CSV"):
+        engine.read_workbook(fake, scanned=lambda: started.append(True))
+    assert started == []

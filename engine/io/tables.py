@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -29,9 +30,9 @@ def is_tables(path: str | Path) -> bool:
     return path.is_dir() or path.suffix.lower() in TABLE_SUFFIXES
 
 
-def read_register(path: str | Path) -> list[Sheet]:
-    """The sheets of a register: a workbook's, or its tables'."""
-    return read_tables(path) if is_tables(path) else read_workbook(path)
+def read_register(path: str | Path, *, scanned: Callable[[], None] | None = None) -> list[Sheet]:
+    """The sheets of a register: a workbook's (``scanned``: see ``read_workbook``), or its tables'."""
+    return read_tables(path) if is_tables(path) else read_workbook(path, scanned=scanned)
 
 
 def table_paths(path: str | Path) -> dict[str, Path]:

@@ -114,10 +114,11 @@ def _umask() -> int:
     return 0o022
 
 
-def source_for(workbook: Path) -> xlsx_copy.Source | None:
+def source_for(workbook: Path, *, start: bool = True) -> xlsx_copy.Source | None:
     """The input prepared for a results copy (its sheets are indexed in the
-    background from now on), or None when it is not an .xlsx file."""
-    return xlsx_copy.Source(workbook) if Path(workbook).suffix.lower() == ".xlsx" else None
+    background from now on, or from ``Source.start()``), or None when it is not
+    an .xlsx file."""
+    return xlsx_copy.Source(workbook, start=start) if Path(workbook).suffix.lower() == ".xlsx" else None
 
 
 def write_xlsx(

@@ -70,22 +70,30 @@ class Appended:
 
 class Source:
     """An input .xlsx opened for appending. The sheets' XML is inflated and
-    indexed in a background thread (zlib and numpy release the GIL) while the
-    caller reads and evaluates the workbook; ``write`` waits for it."""
+    indexed in a background thread (zlib and numpy release the GIL) from
+    ``start()`` on, while the caller reads and evaluates the workbook; ``write``
+    waits for it (and starts it if nobody did)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, start: bool = True):
         self.path = Path(path)
         self.why_not: str | None = None  # set by engine.io.writers when it had to write a new workbook instead
         self._sheets: dict[str, _SheetXml | Exception] = {}
         self._error: Exception | None = None
+        self._thread: threading.Thread | None = None
         try:
             self._package = _Package(self.path)
         except (NotAppendable, OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
             self._error = exc if isinstance(exc, NotAppendable) else NotAppendable(f"cannot open the package: {exc}")
-            self._thread = None
             return
-        self._thread = threading.Thread(target=self._index_all, name="kade-xlsx-index", daemon=True)
-        self._thread.start()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Begin indexing the sheets in the background (once; nothing to do when the
+        package could not be opened)."""
+        if self._error is None and self._thread is None:
+            self._thread = threading.Thread(target=self._index_all, name="kade-xlsx-index", daemon=True)
+            self._thread.start()
 
     def _index_all(self):
         with zipfile.ZipFile(self.path) as zf, open(self.path, "rb") as raw:
@@ -99,6 +107,7 @@ class Source:
                     )
 
     def sheet(self, name: str) -> _SheetXml:
+        self.start()
         if self._thread is not None:
             self._thread.join()
         found = self._sheets.get(name)
