@@ -133,3 +133,26 @@ def test_reasons_made_while_the_workbook_is_written_are_the_reasons_of_the_api(m
                 assert got == expected, (new_workbook, entity, name)
                 failed_seen += sum(isinstance(v, str) and v.startswith("error: ") for v in expected)
     assert failed_seen > 0  # rows in error were among them
+
+
+def test_the_writers_frames_share_the_evaluations_arrays_and_the_apis_are_copies():
+    """``sheet_results`` (what kade evaluate hands its writers) takes the decision columns
+    as they are; ``result_frame`` gives callers copies, which they may change freely."""
+    from pathlib import Path
+
+    import numpy as np
+
+    import engine
+    from engine.evaluation import results
+
+    root = Path(__file__).resolve().parent.parent
+    evaluation = engine.evaluate_workbook(engine.load_rules(root / "rules"), root / "workbooks" / "key_accounts.xlsx")
+    decided = evaluation.results["client_tier"]
+    sheet = evaluation.rows["clients"].sheet
+    frames, _sources = results.sheet_results(evaluation, deferred=True)
+    assert np.shares_memory(frames[sheet]["client_tier.rule"].to_numpy(), decided.rules)
+    api = results.result_frame(evaluation, "clients")
+    assert not np.shares_memory(api["client_tier.rule"].to_numpy(), decided.rules)
+    first = decided.rules[0]
+    api.loc[0, "client_tier.rule"] = "changed"
+    assert decided.rules[0] == first != "changed"
