@@ -61,8 +61,9 @@ class Column:
         return self._factorized
 
     def between(self, lo: int, hi: int) -> Column:
-        """Rows lo..hi, a view. The factorisation comes along when its distinct values
-        are fewer than the rows (a test is decided once per distinct value)."""
+        """Rows lo..hi, a view. The factorisation comes along when it has no more
+        distinct values than the block has rows (a test is decided once per distinct
+        value: on a column of mostly distinct values, every block would decide them all)."""
         cut = self._factorized
         if cut is not None and len(cut[1]) <= hi - lo:
             cut = (cut[0][lo:hi], cut[1])
