@@ -27,6 +27,7 @@ from engine.model import SINGLE_HIT, DecisionTable
 from engine.text import format_value
 
 KEEP = 3  # rules kept per row for the audit trail
+_ROW_BLOCK = 1 << 15  # rows ranked at a time (near_misses)
 NONE = -1  # no rule in that slot
 CATEGORY = np.float32(1e6)  # ranks a rule with a condition no change of degree meets after every other
 _DEGREE_CAP = np.float32(999)  # a relative distance counts at most this much (per rule)
@@ -56,13 +57,14 @@ def near_misses(
     the (rules, rows) ranks and the temporaries stay in the caches and reuse
     their memory - on whole million-row columns they cost twice the time."""
     n = matrix.shape[1]
+    count = len(table.rules)
     out = np.full((keep, n), NONE, dtype=np.int16)
-    if not table.rules or not rows.any():
+    if not count or not rows.any():
         return out
-    for lo in range(0, n, _ROW_BLOCK):
-        hi = min(n, lo + _ROW_BLOCK)
-        if rows[lo:hi].any():
-            out[:, lo:hi] = _ranked(
+    if n > _ROW_BLOCK:
+        for lo in range(0, n, _ROW_BLOCK):
+            hi = min(n, lo + _ROW_BLOCK)
+            out[:, lo:hi] = near_misses(
                 table,
                 [column.between(lo, hi) for column in inputs],
                 {name: v.between(lo, hi) if isinstance(v, Column) else v for name, v in env.items()},
@@ -71,25 +73,7 @@ def near_misses(
                 None if winner is None else winner[lo:hi],
                 keep,
             )
-    return out
-
-
-_ROW_BLOCK = 1 << 15
-
-
-def _ranked(
-    table: DecisionTable,
-    inputs: list[Column],
-    env: dict[str, Column],
-    matrix: np.ndarray,
-    rows: np.ndarray,
-    winner: np.ndarray | None,
-    keep: int,
-) -> np.ndarray:
-    """``near_misses`` of one block of rows."""
-    n = matrix.shape[1]
-    count = len(table.rules)
-    out = np.full((keep, n), NONE, dtype=np.int16)
+        return out
     key = np.full((count, n), np.inf, dtype=np.float32)
     conditions = _Conditions(inputs, env)
     reach = _Reach(table, winner) if winner is not None else None
