@@ -19,6 +19,14 @@ docs/architecture.md.
 from __future__ import annotations
 
 import importlib
+import os
+
+# pyarrow's allocator (mimalloc) hands the memory it frees back to the system; the
+# .xlsx writers make each block of rows' text in memory freed by the block before,
+# and on a million-row sheet every block then took fresh memory again, a page fault
+# at a time (about 3 s of a 22 s write; docs/performance.md). Kept, it is reused.
+# Read when pyarrow loads, so it is set before; a value already set is left as it is.
+os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
 from typing import TYPE_CHECKING
 
 from engine.errors import (

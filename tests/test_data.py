@@ -215,6 +215,49 @@ def test_rows_turned_into_columns_a_block_at_a_time_are_the_same_cells(monkeypat
     assert len({id(v) for v in whole["n"][:48]}) == 3
 
 
+def test_rows_expected_or_not_give_the_same_frame_in_one_block_without_a_copy(monkeypatch):
+    """The number of rows a reader expects only sizes the array the cells go into: fewer
+    rows than expected, more (the array grows, several times over), or none expected give
+    the same frame. Rows shorter than the header end in None; cells past it are left out.
+    pandas takes the array as its one block instead of stacking the columns into a copy."""
+    from engine.io import registers
+
+    monkeypatch.setattr(registers, "ROWS_PER_BLOCK", 3)
+    rows = [["客户名称", "年收入", "客户名称"]]
+    rows += [[f"客户{i}", float(i % 4), "x", "past the header"] if i % 5 else [f"客户{i}"] for i in range(40)]
+    rows += [[None, "", None]]  # a trailing empty row: dropped
+    frames = [registers.frame_from_rows(iter(rows), expected=e) for e in (0, 1, 7, 40, 1000)]
+    assert list(frames[0].columns) == ["客户名称", "年收入", "客户名称 (3)"]
+    assert len(frames[0]) == 40
+    assert frames[0].iloc[5].tolist() == ["客户5", None, None]
+    assert frames[0].iloc[6].tolist() == ["客户6", 2.0, "x"]
+    for frame in frames[1:]:
+        assert frame.equals(frames[0])
+    for frame in frames:
+        assert frame._mgr.nblocks == 1 and all(dtype == object for dtype in frame.dtypes)
+        assert not frame._mgr.blocks[0].values.flags["OWNDATA"]  # a view of the array the cells went into
+    assert registers.frame_from_rows([["a", "b"]], expected=5).shape == (0, 2)
+
+
+def test_taking_rows_of_a_column_gives_null_for_a_missing_parent():
+    """``Column.take`` (child rows from their parent's columns): the same values as
+    gathering from the column with a null appended, for numbers, text and empty columns."""
+    from engine.evaluation.columns import NULL, Column
+
+    index = np.array([2, -1, 0, 2, -1])
+    numbers = Column("number", np.array([1.0, np.nan, 3.0]))
+    texts = Column("string", np.array(["金融", None, "政府"], dtype=object))
+    assert np.array_equal(numbers.take(index).values, [3.0, np.nan, 1.0, 3.0, np.nan], equal_nan=True)
+    assert texts.take(index).values.tolist() == ["政府", None, "金融", "政府", None]
+    assert texts.take(np.array([1, 0])).values.tolist() == [None, "金融"]
+    taken = texts.take(np.array([0, 0]))
+    taken.values[0] = "changed"  # a new array: the parent's column is not touched
+    assert texts.values[0] == "金融"
+    empty = Column("string", np.array([], dtype=object))
+    assert empty.take(np.array([-1, -1])).values.tolist() == [NULL, NULL]
+    assert np.isnan(Column("number", np.array([])).take(np.array([-1])).values).all()
+
+
 def test_typed_values_as_python_objects_share_repeats_and_keep_minus_zero():
     import math
 

@@ -52,3 +52,19 @@ def test_api_names_load_on_first_use():
         assert getattr(engine, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'evaluate_everything'"):
         engine.evaluate_everything  # noqa: B018
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "-1"), ("10", "10")])
+def test_importing_kade_keeps_pyarrows_freed_memory_unless_told_otherwise(preset, expected):
+    """kade sets MIMALLOC_PURGE_DELAY before pyarrow loads (pyarrow's allocator then
+    reuses the memory the writers free instead of faulting fresh memory in; measured in
+    benchmarks/bench_register.py); a value the user set is kept. pyarrow's pool must be
+    mimalloc for the setting to mean anything."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    if preset is not None:
+        env["MIMALLOC_PURGE_DELAY"] = preset
+    probe = "import engine, os, pyarrow\nprint(os.environ['MIMALLOC_PURGE_DELAY'], pyarrow.default_memory_pool().backend_name)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    assert out.stdout.split() == [expected, "mimalloc"]

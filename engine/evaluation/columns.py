@@ -73,10 +73,14 @@ class Column:
 
     def take(self, index: np.ndarray) -> Column:
         """Rows by position; -1 gives null (a child row whose parent is missing)."""
-        if self.is_float:
-            vals = np.append(self.values, np.nan)[index]
-        else:
-            vals = np.append(self.values, NULL)[index]
+        null = np.nan if self.is_float else NULL
+        if not len(self.values) or self.values.dtype.kind not in "fO":
+            return Column(self.type, np.append(self.values, null)[index])
+        # gathered in place, not from a copy with a null appended: on an object column that
+        # copy touches every value's object twice more, slow once they no longer fit the caches
+        missing = index < 0
+        vals = self.values[np.where(missing, 0, index) if missing.any() else index]
+        vals[missing] = null
         return Column(self.type, vals)
 
     def python_values(self, index: np.ndarray | None = None) -> np.ndarray:

@@ -71,8 +71,9 @@ def read_workbook(path: str | Path, *, scanned: Callable[[], None] | None = None
                 sheet = book.get_sheet_by_name(name)
                 start = sheet.start or (0, 0)
                 # rows from the first non-empty one, columns from the first non-empty one (iter_rows starts there)
-                frame = frame_from_rows(itertools.islice(sheet.iter_rows(), start[0], None))
-                del sheet  # calamine's copy of the cells, freed before the next sheet is read
+                rows = itertools.islice(sheet.iter_rows(), start[0], None)
+                frame = frame_from_rows(rows, expected=sheet.height - start[0] - 1)
+                del sheet, rows  # calamine's copy of the cells, freed before the next sheet is read
                 sheets.append(_with_scan(Sheet(name, frame, (start[0], start[1])), scans.get(name)))
     except DataError:
         raise
@@ -160,35 +161,45 @@ _NONE = np.array(None, dtype=object)
 _SHARED_KINDS = ("floating", "integer", "string", "boolean")  # one type each: equal cells are equal values
 
 
-def frame_from_rows(rows: Iterable[list]) -> pd.DataFrame:
+def frame_from_rows(rows: Iterable[list], expected: int = 0) -> pd.DataFrame:
     """A sheet grid (header row first; a list or an iterator of rows) as an object
     DataFrame; empty cells become None, trailing empty rows are dropped. The rows
     are turned into columns a block at a time, and equal values within a column
     share one Python object (a register repeats its numbers and words): a
-    1,048,575-row sheet takes a fraction of the memory of a cell object each."""
+    1,048,575-row sheet takes a fraction of the memory of a cell object each.
+    ``expected``: the rows below the header, when known (room is made as needed).
+
+    The columns are written into one (columns x rows) array, which pandas takes as
+    its block as it is: built from one array per column, pandas stacked them into a
+    new block, a third copy of the cells that at a million rows took over a second
+    (most of it the first touch of the new memory)."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:
         return pd.DataFrame()
     header = [str(h).strip() if h not in (None, "") else f"column {i + 1}" for i, h in enumerate(first)]
-    blocks: list[list[np.ndarray]] = [[] for _ in header]
+    cells = np.empty((len(header), max(expected, 0)), dtype=object)  # None throughout
+    filled = 0
     while chunk := list(itertools.islice(rows, ROWS_PER_BLOCK)):
         n = len(chunk)
+        if filled + n > cells.shape[1]:  # more rows than expected: twice the room
+            grown = np.empty((len(header), max(2 * cells.shape[1], filled + n)), dtype=object)
+            grown[:, :filled] = cells[:, :filled]
+            cells = grown
         columns = list(zip(*chunk))
         del chunk
-        for i, block in enumerate(blocks):
-            col = np.array(columns[i], dtype=object) if i < len(columns) else np.full(n, None, dtype=object)
+        for i in range(min(len(header), len(columns))):  # shorter rows: the rest stays None
+            col = np.array(columns[i], dtype=object)
             col[col == ""] = None
-            block.append(_shared(col))
+            cells[i, filled : filled + n] = _shared(col)
+        filled += n
         del columns
-    data = {}
+    names: dict[str, None] = {}
     for i, h in enumerate(header):
-        col = np.concatenate(blocks[i]) if blocks[i] else np.empty(0, dtype=object)
-        blocks[i] = []
-        data[h if h not in data else f"{h} ({i + 1})"] = col
+        names[h if h not in names else f"{h} ({i + 1})"] = None
     # drop trailing rows that are entirely empty (formatting left by Excel)
-    length = max((_used_length(col) for col in data.values()), default=0)
-    return pd.DataFrame({h: col[:length] for h, col in data.items()}, dtype=object)
+    length = max((_used_length(cells[i, :filled]) for i in range(len(header))), default=0)
+    return pd.DataFrame(cells[:, :length].T, columns=list(names), dtype=object, copy=False)
 
 
 def _used_length(col: np.ndarray) -> int:
