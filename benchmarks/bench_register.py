@@ -44,13 +44,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
-import pyarrow as pa
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
+
+# kade first, as in cli.py: it sets pyarrow's allocator up (engine/__init__.py), which
+# pyarrow reads when it loads - pandas loads it too
+import engine  # noqa: E402, I001
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 import sample_register  # noqa: E402  (benchmarks/sample_register.py)
 from common import code_version, kade_command, machine, record_run, vm_hwm_mb, write_section  # noqa: E402
@@ -98,7 +101,6 @@ def register(rows: int, only: str | None) -> Path:
 
 def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
     """pipeline.evaluate_to_file, stage by stage."""
-    import engine
     from engine.evaluation import results
     from engine.io import writers
 
@@ -145,8 +147,6 @@ def child_pipeline(workbook: Path, out: Path, audit: bool) -> dict:
 
 def child_api(workbook: Path) -> dict:
     """The documented library calls: evaluate_workbook, then result_frame per sheet."""
-    import engine
-
     rules = engine.load_rules(RULES)
     start = time.perf_counter()
     evaluation = engine.evaluate_workbook(rules, workbook)
@@ -159,7 +159,6 @@ def child_baseline(workbook: Path, out: Path, reference: Path) -> dict:
     """Read the register and write the same columns kade writes, with kade's writer,
     as kade does (a copy of the input with the decision columns appended), without
     evaluating: the decision columns are those of a kade run, loaded first."""
-    import engine
     from engine.io import writers
 
     # kade's own results at 100k rows x 4 sheets unpack to over 1 GB (reasons are long): past the
