@@ -21,12 +21,16 @@ from __future__ import annotations
 import importlib
 import os
 
-# pyarrow's allocator (mimalloc) hands the memory it frees back to the system; the
-# .xlsx writers make each block of rows' text in memory freed by the block before,
-# and on a million-row sheet every block then took fresh memory again, a page fault
-# at a time (about 3 s of a 22 s write; docs/performance.md). Kept, it is reused.
-# Read when pyarrow loads, so it is set before; a value already set is left as it is.
+# Two settings of the libraries' memory allocation, read when numpy and pyarrow load,
+# so set before; a value already set is left as it is (docs/evaluate.md, "Memory").
+# - pyarrow's allocator (mimalloc) hands the memory it frees back to the system; the
+#   .xlsx writers make each block of rows' text in memory freed by the block before, and
+#   on a million-row sheet every block took fresh memory again (about 3 s of a 22 s write).
+# - numpy asks the kernel for huge pages for arrays of 4 MB and more (a million rows of
+#   numbers); where the kernel compacts memory to find them when asked, each such array
+#   stalls (evaluating 1M client rows: 3.6 s with them, 1.7 s without).
 os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 from typing import TYPE_CHECKING
 
 from engine.errors import (
