@@ -19,20 +19,9 @@ docs/architecture.md.
 from __future__ import annotations
 
 import importlib
-import os
-
-# Two settings of the libraries' memory allocation, read when numpy and pyarrow load,
-# so set before; a value already set is left as it is (docs/evaluate.md, "Memory").
-# - pyarrow's allocator (mimalloc) hands the memory it frees back to the system; the
-#   .xlsx writers make each block of rows' text in memory freed by the block before, and
-#   on a million-row sheet every block took fresh memory again (about 3 s of a 22 s write).
-# - numpy asks the kernel for huge pages for arrays of 4 MB and more (a million rows of
-#   numbers); where the kernel compacts memory to find them when asked, each such array
-#   stalls (evaluating 1M client rows: 3.6 s with them, 1.7 s without).
-os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 from typing import TYPE_CHECKING
 
+from engine import memory
 from engine.errors import (
     DataError,
     DecisionCycleError,
@@ -47,6 +36,8 @@ from engine.errors import (
     RuleStructureError,
 )
 from engine.version import __version__
+
+memory.configure()  # before numpy and pyarrow load (nothing above loads them): they read their settings then
 
 if TYPE_CHECKING:
     from engine.api import evaluate_frame, evaluate_sheets, evaluate_workbook

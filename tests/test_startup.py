@@ -52,24 +52,3 @@ def test_api_names_load_on_first_use():
         assert getattr(engine, name) is not None
     with pytest.raises(AttributeError, match="no attribute 'evaluate_everything'"):
         engine.evaluate_everything  # noqa: B018
-
-
-@pytest.mark.parametrize(("preset", "expected"), [(None, ["-1", "0"]), ("10", ["10", "1"])])
-def test_importing_kade_sets_how_numpy_and_pyarrow_allocate_unless_told_otherwise(preset, expected):
-    """kade sets MIMALLOC_PURGE_DELAY (pyarrow's allocator keeps the memory the writers
-    free, for the next block of rows) and NUMPY_MADVISE_HUGEPAGE (no huge pages asked for
-    numpy's arrays) before those libraries load; measured in benchmarks/bench_register.py.
-    Values the user set are kept. pyarrow's pool must be mimalloc for the first setting
-    to mean anything, and numpy must have read the second."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("MIMALLOC_PURGE_DELAY", "NUMPY_MADVISE_HUGEPAGE")}
-    if preset is not None:
-        env["MIMALLOC_PURGE_DELAY"], env["NUMPY_MADVISE_HUGEPAGE"] = preset, "1"
-    probe = (
-        "import engine, os, numpy, pyarrow\n"
-        "print(os.environ['MIMALLOC_PURGE_DELAY'], pyarrow.default_memory_pool().backend_name)\n"
-        "print(int(numpy._core.multiarray._get_madvise_hugepage()))"
-    )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
-    assert out.stdout.split() == [expected[0], "mimalloc", expected[1]]
