@@ -20,6 +20,7 @@ _GLIBC_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRE
 
 
 def configure() -> None:
+    """Make the three settings (``engine/__init__.py`` calls this before anything loads numpy)."""
     # pyarrow's allocator (mimalloc) hands the memory it frees back to the system: the
     # .xlsx writers make each block of rows' text in memory the block before freed
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")
@@ -30,10 +31,11 @@ def configure() -> None:
 
 
 def _keep_freed_heap() -> None:
-    """glibc frees a block of more than 32 MB (at most; 128 KB at first) straight back to
-    the system, and returns free heap past 2x that: a million-row sheet's arrays (8-64 MB)
-    then fault their pages in again each time. Not on other C libraries, nor when the
-    user set glibc's malloc up through its environment variables."""
+    """By default glibc maps a block above its threshold (128 KB, rising with use to
+    32 MB at most) on its own and unmaps it when freed, and hands free heap above twice
+    that back: a million-row sheet's arrays (8-64 MB) then come as fresh pages each
+    time. Not on other C libraries, nor when the user set glibc's malloc up through its
+    environment variables."""
     if any(name in os.environ for name in _GLIBC_SETTINGS):
         return
     try:
