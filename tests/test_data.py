@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import engine
@@ -103,6 +104,59 @@ def test_coercion_of_each_type():
     text = Variable("s", None, ("S",), "string")
     col, msgs = coerce(np.array([1001.0, " 金融 ", "", None], dtype=object), text)
     assert col.values.tolist() == ["1001", "金融", None, None] and msgs is None
+
+
+def test_number_cells_read_alike_on_both_paths():
+    """A column of only numbers and blanks is converted in one pass; a column with
+    anything else goes cell by cell. Both read every number alike (numpy's too, as
+    the cells of a frame built in code may be) and refuse the same cells."""
+    from engine.evaluation.bind import coerce
+    from engine.model import Variable
+
+    num = Variable("x", None, ("X",), "number")
+    cells = [1.5, 2, np.float64(2.5), np.int64(7), None, float("nan"), float("inf"), 2**70]
+    plain, plain_msgs = coerce(np.array(cells, dtype=object), num)
+    mixed, mixed_msgs = coerce(np.array([*cells, "1,200", True, pd.NA], dtype=object), num)
+    expected = [1.5, 2.0, 2.5, 7.0, None, None, None, float(2**70)]
+    for column in (plain, mixed):
+        assert [None if np.isnan(v) else v for v in column.values[:8]] == expected
+    assert plain_msgs.tolist() == mixed_msgs[:8].tolist() == [None] * 6 + ["X: cannot read 'inf' as a number", None]
+    assert mixed.values[8] == 1200.0 and np.isnan(mixed.values[10])
+    assert mixed_msgs[9] == "X: cannot read 'True' as a number" and mixed_msgs[10] is None
+    # a variable without a type (Any, from a DMN model) whose cells are numpy numbers is a number
+    untyped, msgs = coerce(
+        np.array([np.float64(1.5), np.int64(2), None], dtype=object), Variable("y", None, ("Y",), None)
+    )
+    assert untyped.type == "number" and untyped.values[:2].tolist() == [1.5, 2.0] and msgs is None
+
+
+def test_allowed_values_see_blank_and_bad_cells_on_the_one_pass_path():
+    from engine.evaluation.bind import coerce
+    from engine.feel import parse_unary_tests
+    from engine.model import Variable
+
+    share = Variable("s", None, ("S",), "number", allowed=parse_unary_tests("[0..1]"))
+    column, msgs = coerce(np.array([0.5, None, 3.0, float("inf"), float("nan")], dtype=object), share)
+    assert msgs[0] is None and msgs[1] is None and msgs[4] is None  # blanks are not outside the range
+    assert msgs[2].startswith("S: 3 is outside the allowed values [0..1]")
+    assert msgs[3] == "S: cannot read 'inf' as a number"  # one message, not also "outside"
+    assert column.values[0] == 0.5 and np.isnan(column.values[1:]).all()
+
+
+def test_text_cells_are_trimmed_per_distinct_value():
+    from engine.evaluation.bind import coerce
+    from engine.model import Variable
+
+    text = Variable("s", None, ("S",), "string")
+    cells = np.array(["金融", " 金融", "金融 ", "   ", "", None, float("nan"), "政府", "\u3000政府"], dtype=object)
+    column, msgs = coerce(cells, text)
+    assert column.values.tolist() == ["金融", "金融", "金融", None, "", None, None, "政府", "政府"] and msgs is None
+    codes, uniques = column.factorized()
+    assert uniques.tolist() == ["金融", "", "政府"] and codes.tolist() == [0, 0, 0, -1, 1, -1, -1, 2, 2]
+    # a pandas string column gives the same values and codes
+    typed, _ = coerce(pd.Series(cells, dtype="string"), text)
+    assert typed.values.tolist() == column.values.tolist()
+    assert typed.factorized()[0].tolist() == codes.tolist()
 
 
 def test_evaluate_frame_library_api(rules):

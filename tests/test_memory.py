@@ -6,6 +6,7 @@ runs in a fresh interpreter: the settings are read once per process."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,15 +14,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_OURS = ("MIMALLOC_PURGE_DELAY", "NUMPY_MADVISE_HUGEPAGE", "GLIBC_TUNABLES", "MALLOC_TRIM_THRESHOLD_")
+_OURS = (
+    "MIMALLOC_PURGE_DELAY",
+    "MIMALLOC_ALLOW_THP",
+    "NUMPY_MADVISE_HUGEPAGE",
+    "GLIBC_TUNABLES",
+    "MALLOC_TRIM_THRESHOLD_",
+)
+
+
+def _run(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in _OURS}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**clean, **env}, check=True
+    )
 
 
 def _probe(code: str, **env: str) -> list[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in _OURS}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**clean, **env}, check=True
-    )
-    return out.stdout.split()
+    return _run(code, **env).stdout.split()
 
 
 _LIBRARIES = (
@@ -39,6 +49,24 @@ def test_importing_kade_sets_how_numpy_and_pyarrow_allocate():
 
 def test_settings_the_user_made_are_kept():
     assert _probe(_LIBRARIES, MIMALLOC_PURGE_DELAY="10", NUMPY_MADVISE_HUGEPAGE="1") == ["10", "mimalloc", "1"]
+
+
+def _mimalloc_options(**env: str) -> dict[str, str]:
+    """The options pyarrow's mimalloc runs with, as mimalloc itself reports them (its
+    verbose mode lists every option when the first Arrow buffer is allocated)."""
+    err = _run("import engine, pyarrow\npyarrow.array(range(1000))", MIMALLOC_VERBOSE="1", **env).stderr
+    found = re.findall(r"option '(\w+)': (-?\d+)", err)
+    assert found, err  # this pyarrow's mimalloc reports no options: the test cannot see them
+    return dict(found)
+
+
+def test_mimalloc_reads_the_settings():
+    """mimalloc keeps what it frees and asks for no transparent huge pages: each made
+    huge page stalled about 10 ms on the machine measured (docs/performance.md)."""
+    options = _mimalloc_options()
+    assert options["purge_delay"] == "-1" and options["allow_thp"] == "0"
+    options = _mimalloc_options(MIMALLOC_ALLOW_THP="1", MIMALLOC_PURGE_DELAY="10")
+    assert options["purge_delay"] == "10" and options["allow_thp"] == "1"
 
 
 # glibc's own account of its memory (mallinfo2, glibc 2.33+): bytes in blocks it mapped on

@@ -28,6 +28,7 @@ _THOUSANDS = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?"
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对", "有", "√", "✓", "真"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "不", "无", "×", "✗", "假"}
 _DATE_FORMATS = ("ISO8601", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%d.%m.%Y")
+_cell_types = np.frompyfunc(type, 1, 1)  # each cell's type: an object array of types
 
 
 @dataclass
@@ -55,8 +56,12 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
     ``raw``: cells as read (an object array), or a typed pandas Series, whose values
     pass through when its dtype already is the variable's type."""
     series = raw if isinstance(raw, pd.Series) else pd.Series(raw, dtype=object)
-    present = series.notna().to_numpy()
-    kind = variable.type or _kind_of_cells(series[present])
+    present = None  # the cells not blank: a pass over every cell, made only when needed
+    if variable.type is None:
+        present = series.notna().to_numpy()
+        kind = _kind_of_cells(series[present])
+    else:
+        kind = variable.type
     factorized = None
     if kind == "string":
         values, factorized = _as_text(series)
@@ -65,7 +70,11 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
         typed = _typed(series, kind)
         if typed is not None:
             values, bad = typed, np.zeros(len(series), bool)
+        elif kind == "number" and (numbers := _only_numbers(series)) is not None:
+            values, bad = numbers
+            present = ~np.isnan(values) | bad  # numbers, NaN or None: exactly the cells notna() finds
         else:
+            present = series.notna().to_numpy() if present is None else present
             series = series.astype(object).where(present, None)
             values, bad = _convert(series, kind)
     column = Column(kind, values, factorized)
@@ -81,6 +90,7 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
     if variable.required:
         messages = _check_required(column, variable, bad, messages)
     if variable.allowed is not None:
+        present = series.notna().to_numpy() if present is None else present
         messages = _check_allowed(column, variable, present & ~bad, messages)
     return column, messages
 
@@ -90,7 +100,7 @@ def _kind_of_cells(cells: pd.Series) -> str:
     kinds = {type(v) for v in cells}
     if kinds and kinds <= {bool, np.bool_}:
         return "boolean"
-    if kinds and all(issubclass(k, (int, float, np.number)) and not issubclass(k, (bool, np.bool_)) for k in kinds):
+    if kinds and all(_is_number_type(k) for k in kinds):
         return "number"
     if kinds and all(issubclass(k, dt.date) for k in kinds):
         return "date"
@@ -157,8 +167,8 @@ _TYPE_NAME = {"number": "a number", "boolean": "true/false (是/否)", "date": "
 
 def _as_text(series: pd.Series) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """Text, trimmed; a cell of only spaces is empty. Objects (None for blanks) and,
-    when the cells are all text, their factorisation (built with Arrow, per distinct
-    value, so the evaluators need not factorise again)."""
+    when the cells are all text, their factorisation (so the evaluators need not
+    factorise again)."""
     if not isinstance(series.dtype, pd.StringDtype) and pd.api.types.infer_dtype(
         series.to_numpy(), skipna=True
     ) not in ("string", "empty"):
@@ -166,23 +176,28 @@ def _as_text(series: pd.Series) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarra
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    # trimmed per distinct value: a cell of only spaces is empty, '' as typed stays ''
-    encoded = pc.dictionary_encode(pa.array(series, type=pa.string(), from_pandas=True))
-    raw = encoded.dictionary
+    # the cells are the strings themselves: factorised as they are, trimmed per distinct
+    # value (in Arrow); only the values trimming changed become new strings
+    codes, distinct = pd.factorize(series)
+    uniques = np.asarray(distinct, dtype=object)
+    raw = pa.array(uniques, type=pa.string())
     trimmed = pc.utf8_trim_whitespace(raw)
-    blank = pc.and_(pc.not_equal(pc.binary_length(trimmed), pc.binary_length(raw)), pc.equal(trimmed, ""))
-    values = np.asarray(pc.if_else(blank, pa.scalar(None, pa.string()), trimmed).to_numpy(zero_copy_only=False))
-    merged, uniques = pd.factorize(values)  # ' a' and 'a' are one value once trimmed; blanks get -1
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
-    codes = np.where(codes < 0, -1, np.append(merged, -1)[codes])
-    uniques = np.asarray(uniques, dtype=object)
+    changed = np.flatnonzero(
+        pc.not_equal(pc.binary_length(trimmed), pc.binary_length(raw)).to_numpy(zero_copy_only=False)
+    )
+    if len(changed):
+        cut = trimmed.take(pa.array(changed)).to_numpy(zero_copy_only=False)
+        uniques[changed] = np.where(cut == "", None, cut)  # a cell of only spaces is empty; '' as typed stays ''
+        merged, merged_uniques = pd.factorize(uniques)  # ' a' and 'a' are one value once trimmed
+        uniques = np.asarray(merged_uniques, dtype=object)
+        codes = np.where(codes < 0, -1, merged[codes])
     return np.append(uniques, NULL)[codes], (codes, uniques)
 
 
 def _as_string(series: pd.Series) -> np.ndarray:
     """Cells of any kind as text: 1001.0 -> '1001', a date -> '2026-01-31'."""
     out = series.to_numpy(dtype=object).copy()
-    is_str = series.map(type).to_numpy() == str
+    is_str = _cell_types(series.to_numpy(dtype=object)) == str
     if is_str.any():
         stripped = series[is_str].str.strip()
         out[is_str] = stripped.where(stripped != "", None).to_numpy(dtype=object)
@@ -205,9 +220,46 @@ def _scalar_text(value) -> str:
     return str(value)
 
 
+def _is_number_type(kind: type) -> bool:
+    """A cell of this type is a number: Python's int and float, numpy's; never a boolean."""
+    return issubclass(kind, (int, float, np.integer, np.floating)) and not issubclass(kind, (bool, np.bool_))
+
+
+def _number_cells(kinds: np.ndarray) -> np.ndarray:
+    """Which cells are numbers, given each cell's type (tested once per distinct type)."""
+    codes, distinct = pd.factorize(kinds)  # not kinds == np.float64: numpy reads that class as a dtype
+    return np.array([_is_number_type(kind) for kind in distinct], dtype=bool)[codes]
+
+
+_NUMBERS_OR_BLANKS = {"floating", "integer", "mixed-integer-float", "empty"}
+
+
+def _only_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The usual number column, whose cells are all numbers or blank, as floats in one
+    pass (no per-cell types, which cost more than the conversion on a million rows);
+    None when some cell is anything else (text, a boolean, a date)."""
+    cells = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=True) not in _NUMBERS_OR_BLANKS:
+        return None
+    try:
+        out = cells.astype(float)  # None and NaN are NaN
+    except TypeError:  # pd.NA or NaT among the numbers: the general path blanks them
+        return None
+    return _finite(out, np.zeros(len(out), bool))
+
+
+def _finite(out: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An infinite number ('1e309', or a stored inf) is no amount a register holds: a bad cell."""
+    infinite = np.isinf(out)
+    if infinite.any():
+        bad |= infinite
+        out[infinite] = np.nan
+    return out, bad
+
+
 def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    kinds = series.map(type).to_numpy()
-    numeric = (kinds == float) | (kinds == int)
+    kinds = _cell_types(series.to_numpy(dtype=object))
+    numeric = _number_cells(kinds)
     out = np.full(len(series), np.nan)
     out[numeric] = series[numeric].to_numpy(dtype=float)
     bad = np.zeros(len(series), bool)
@@ -223,11 +275,7 @@ def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         bad[is_str] = np.isnan(parsed) & typed
     other = ~numeric & ~is_str & series.notna().to_numpy()
     bad |= other  # booleans, dates, times in a number column
-    infinite = np.isinf(out)  # '1e309', or a stored inf: no amount a register holds
-    if infinite.any():
-        bad |= infinite
-        out[infinite] = np.nan
-    return out, bad
+    return _finite(out, bad)
 
 
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．，－＋ｅＥ\u3000", "0123456789.,-+eE ")
@@ -241,7 +289,7 @@ def _parse_numbers(text: pd.Series) -> np.ndarray:
 
 
 def _as_boolean(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    kinds = series.map(type).to_numpy()
+    kinds = _cell_types(series.to_numpy(dtype=object))
     out = np.full(len(series), np.nan)
     is_bool = kinds == bool
     out[is_bool] = series[is_bool].to_numpy(dtype=float)
@@ -257,7 +305,7 @@ def _as_boolean(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _as_date(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    kinds = series.map(type).to_numpy()
+    kinds = _cell_types(series.to_numpy(dtype=object))
     out = np.full(len(series), np.nan)
     is_date = (kinds == dt.date) | (kinds == dt.datetime) | (kinds == pd.Timestamp)
     if is_date.any():
@@ -265,7 +313,7 @@ def _as_date(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             series[is_date].map(lambda d: d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day))
         )
         out[is_date] = (stamps.to_numpy().astype("datetime64[D]").astype("int64")).astype(float)
-    is_num = (kinds == float) | (kinds == int)
+    is_num = _number_cells(kinds)
     if is_num.any():  # an Excel serial number that lost its date format
         out[is_num] = np.floor(series[is_num].to_numpy(dtype=float)) - 25569.0
     is_str = kinds == str

@@ -254,7 +254,7 @@ def row_cells(
         if text is not None:
             cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
         else:
-            cells.append(_column_xml(column.to_numpy(dtype=object)[start:stop], refs, date_style, epoch))
+            cells.append(_column_xml(column.iloc[start:stop].to_numpy(dtype=object), refs, date_style, epoch))
     if not cells:
         return pa.array([""] * (stop - start), pa.string())
     return pc.binary_join_element_wise(*cells, "", null_handling="replace", null_replacement="")
