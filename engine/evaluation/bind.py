@@ -73,6 +73,8 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
         elif kind == "number" and (numbers := _only_numbers(series)) is not None:
             values, bad = numbers
             present = ~np.isnan(values) | bad  # numbers, NaN or None: exactly the cells notna() finds
+        elif kind == "number":
+            values, bad = _as_number(series)
         else:
             present = series.notna().to_numpy() if present is None else present
             series = series.astype(object).where(present, None)
@@ -143,12 +145,11 @@ def _typed(series: pd.Series, type_: str | None) -> np.ndarray | None:
     return None
 
 
-def _convert(series: pd.Series, type_: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Cells (objects, None for blanks) to a typed array and the cells that failed.
-    Text true/false (是/否) and dates repeat: each distinct cell is converted once."""
-    convert = {"number": _as_number, "boolean": _as_boolean}.get(type_ or "", _as_date)
-    kind = pd.api.types.infer_dtype(series.to_numpy(), skipna=True)
-    if type_ in ("boolean", "date") and kind in ("string", "boolean", "date", "datetime"):
+def _convert(series: pd.Series, type_: str) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean or date cells (objects, None for blanks) to a typed array and the cells
+    that failed. Text true/false (是/否) and dates repeat: each distinct cell is converted once."""
+    convert = _as_boolean if type_ == "boolean" else _as_date
+    if pd.api.types.infer_dtype(series.to_numpy(), skipna=True) in ("string", "boolean", "date", "datetime"):
         # one kind of value, so equal cells are equal values (factorize would merge True, 1 and 1.0)
         codes, uniques = pd.factorize(series.to_numpy())
         values, bad = convert(pd.Series(uniques, dtype=object))
@@ -258,10 +259,13 @@ def _finite(out: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    kinds = _cell_types(series.to_numpy(dtype=object))
+    """Cells of any kind (blanks as read: None, NaN, pd.NA...) as numbers and the cells
+    that failed: text is parsed ('1,234.5', full-width digits), anything else is bad."""
+    cells = series.to_numpy(dtype=object)
+    kinds = _cell_types(cells)  # one pass over the cells; the masks below look at their types only
     numeric = _number_cells(kinds)
     out = np.full(len(series), np.nan)
-    out[numeric] = series[numeric].to_numpy(dtype=float)
+    out[numeric] = cells[numeric].astype(float)
     bad = np.zeros(len(series), bool)
     is_str = kinds == str
     if is_str.any():
@@ -273,8 +277,8 @@ def _as_number(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             parsed[failed] = _parse_numbers(text[failed].str.translate(_FULL_WIDTH).str.strip())
         out[is_str] = parsed
         bad[is_str] = np.isnan(parsed) & typed
-    other = ~numeric & ~is_str & series.notna().to_numpy()
-    bad |= other  # booleans, dates, times in a number column
+    other = np.flatnonzero(~numeric & ~is_str)
+    bad[other] = pd.notna(cells[other])  # booleans, dates, times in a number column; not blanks
     return _finite(out, bad)
 
 
