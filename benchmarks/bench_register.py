@@ -349,16 +349,18 @@ def measure_linearity(runs: int, tmp: Path) -> dict:
     workbooks = {key: register(rows, CLIENTS) for key, rows in sizes.items()}
     out = tmp / "out.xlsx"
     totals: dict[str, list[float]] = {key: [] for key in sizes}
+    stages: dict[str, list[dict]] = {key: [] for key in sizes}
     loads = []
     for _ in range(runs):
         for key, workbook in workbooks.items():
             loads.append(load_average()[0])
             run = spawn("pipeline", str(workbook), str(out), "audit")
             totals[key].append(run["total"])
+            stages[key].append(run["times"])
             for leftover in tmp.glob("out.*"):
                 leftover.unlink()
             print(f"  linearity {sizes[key]:,} 客户: {run['total']:.1f} s", file=sys.stderr)
-    return {"sizes": sizes, "totals": totals, "load_before": loads}
+    return {"sizes": sizes, "totals": totals, "stages": stages, "load_before": loads}
 
 
 def render_linearity(m: dict) -> str:
@@ -366,6 +368,15 @@ def render_linearity(m: dict) -> str:
     best_ratio = min(big) / min(small)
     median_ratio = statistics.median(big) / statistics.median(small)
     verdict = "met" if best_ratio <= LINEARITY_TARGET else "missed"
+    # each stage's median at both sizes, and its ratio: where the time over linear goes
+    medians = {
+        key: {st: statistics.median(run[st] for run in m["stages"][key]) for st in STAGES} for key in m["stages"]
+    }
+    by_stage = ", ".join(
+        f"{st} {medians['small'][st]:.2f} / {medians['big'][st]:.2f} s ({medians['big'][st] / medians['small'][st]:.1f}×)"
+        for st in STAGES
+        if medians["small"][st] >= 0.05
+    )
     return "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M')} with `python benchmarks/bench_register.py --linearity "
@@ -383,6 +394,8 @@ def render_linearity(m: dict) -> str:
             f"(target ≤ {LINEARITY_TARGET}: {verdict}). Load average (1 min) before each run: "
             + ", ".join(f"{x:.2f}" for x in m["load_before"])
             + ".",
+            "",
+            f"Stage by stage, the median of each size's runs (100,000 / 1,048,575 rows): {by_stage}.",
         ]
     )
 
