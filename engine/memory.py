@@ -1,9 +1,10 @@
 """How kade's process allocates memory: four settings of the allocators under numpy,
-pyarrow and Python, made when ``engine`` is imported (``configure``). Each keeps memory
+pyarrow and Python, made when ``engine`` is imported (``configure``). Two keep the memory
 a million-row run frees for the next block of rows to reuse, where by default it went
-back to the system and came again as fresh pages, a fault at a time. Measured on the
-1,048,575-row client sheet in docs/performance.md; described for users in
-docs/evaluate.md ("Memory"). A setting the user made (its environment variable) is
+back to the system and came again as fresh pages, a fault at a time; two stop numpy and
+pyarrow asking for transparent huge pages, which stalled where the kernel made them.
+Measured on the 1,048,575-row client sheet in docs/performance.md; described for users
+in docs/evaluate.md ("Memory"). A setting the user made (its environment variable) is
 left as it is; numpy and pyarrow read theirs when they load, so a program that
 imports them before ``engine`` keeps their defaults."""
 

@@ -72,7 +72,7 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
             values, bad = typed, np.zeros(len(series), bool)
         elif kind == "number" and (numbers := _only_numbers(series)) is not None:
             values, bad = numbers
-            present = ~np.isnan(values) | bad  # numbers, NaN or None: exactly the cells notna() finds
+            present = ~np.isnan(values) | bad  # cells of numbers, NaN or None: what notna() would say
         elif kind == "number":
             values, bad = _as_number(series)
         else:
