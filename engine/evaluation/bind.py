@@ -70,11 +70,13 @@ def coerce(raw: np.ndarray | pd.Series, variable: Variable) -> tuple[Column, np.
         typed = _typed(series, kind)
         if typed is not None:
             values, bad = typed, np.zeros(len(series), bool)
-        elif kind == "number" and (numbers := _only_numbers(series)) is not None:
-            values, bad = numbers
-            present = ~np.isnan(values) | bad  # cells of numbers, NaN or None: what notna() would say
         elif kind == "number":
-            values, bad = _as_number(series)
+            numbers = _only_numbers(series)
+            if numbers is None:
+                values, bad = _as_number(series)
+            else:
+                values, bad = numbers
+                present = ~np.isnan(values) | bad  # cells of numbers, NaN or None: what notna() would say
         else:
             present = series.notna().to_numpy() if present is None else present
             series = series.astype(object).where(present, None)
