@@ -44,7 +44,7 @@ import sample_register  # noqa: E402
 from bench_register import register  # noqa: E402
 from common import code_version, machine, vm_hwm_mb  # noqa: E402
 from engine.errors import Position  # noqa: E402
-from engine.io.xlsx_scan import _tags, inflate_part  # noqa: E402
+from engine.io.xlsx_scan import _tags, inflate_part, references  # noqa: E402
 
 CLIENTS = "客户"
 SIZES = {"100k": 100_000, "1M": sample_register.EXCEL_MAX_DATA_ROWS}
@@ -57,29 +57,6 @@ def _find(a: np.ndarray, end: int, pattern: bytes) -> np.ndarray:
     for j in range(1, len(pattern)):
         found &= a[j : last + j] == pattern[j]
     return np.flatnonzero(found)
-
-
-def _references(a: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """0-based (row, column) of the cells whose tags start at ``cells`` ('<c r="AB12"')."""
-    start = cells + 6
-    chars = [a[start + j] for j in range(4)]
-    letter = [(c >= ord("A")) & (c <= ord("Z")) for c in chars]
-    if letter[1].any() and (letter[1] & letter[2] & letter[3]).any():
-        raise SystemExit("prototype: a column beyond three letters")
-    value = [c.astype(np.int32) - 64 for c in chars[:3]]
-    two, three = letter[1], letter[1] & letter[2]
-    column = np.where(
-        three, value[0] * 676 + value[1] * 26 + value[2], np.where(two, value[0] * 26 + value[1], value[0])
-    )
-    at = start + 1 + two + three
-    row = np.zeros(len(cells), np.int64)
-    going = np.ones(len(cells), bool)
-    for _ in range(7):
-        digit = a[at].astype(np.int32) - ord("0")
-        going &= (digit >= 0) & (digit <= 9)
-        row = np.where(going, row * 10 + digit, row)
-        at = at + going
-    return row - 1, column - 1
 
 
 def _gather(a: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
@@ -113,7 +90,10 @@ class TypedColumns:
         styled = self.rows > 0 and _find(a, end, b' s="').size > 0  # the header row alone is styled here
         if styled or _find(a, end, b' t="b"').size or _find(a, end, b' t="e"').size:
             raise SystemExit("prototype: booleans, error values and styled (date) cells are not read")
-        row, column = _references(a, cells)
+        found = references(a, cells)
+        if found is None:
+            raise SystemExit("prototype: a cell reference written another way")
+        row, column = (x.astype(np.int64) - 1 for x in found)
         closes = np.flatnonzero(a[:end] == ord(">"))
         number_at, number_end = _find(a, end, b"<v>") + 3, _find(a, end, b"</v>")
         text_tag = _find(a, end, b"<t")

@@ -430,6 +430,36 @@ def _prefixed(padded: np.ndarray, end: int) -> bool:
     return bool(np.any(cell | row))
 
 
+def references(padded: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """1-based (row, column) of the cells whose tags start at ``cells`` in ``padded``
+    (each '<c r="AB12"', already checked), read with numpy; None when a reference is
+    written another way (lower case, '$', more than 3 letters or 7 digits) or lies
+    outside Excel's grid."""
+    start = cells + 6
+    chars = [padded[start + j] for j in range(_MAX_LETTERS + 1)]
+    letter = [(c >= ord("A")) & (c <= ord("Z")) for c in chars]
+    if not np.all(letter[0]) or np.any(letter[1] & letter[2] & letter[3]):
+        return None
+    two, three = letter[1], letter[1] & letter[2]
+    value = [c.astype(np.int32) - 64 for c in chars[:3]]
+    column = np.where(
+        three, value[0] * 676 + value[1] * 26 + value[2], np.where(two, value[0] * 26 + value[1], value[0])
+    )
+    first_digit = start + 1 + two + three
+    at, row = first_digit, np.zeros(len(cells), np.int32)
+    going = np.ones(len(cells), bool)
+    for _ in range(_MAX_DIGITS):
+        digit = padded[at].astype(np.int32) - ord("0")
+        going &= (digit >= 0) & (digit <= 9)
+        row = np.where(going, row * 10 + digit, row)
+        at = at + going
+    if not np.all(padded[at] == _QUOTE) or np.any(at == first_digit):
+        return None  # no digits, or more than 7
+    if row.min() < 1 or row.max() > EXCEL_ROWS or column.max() > EXCEL_COLUMNS:
+        return None
+    return row, column
+
+
 class _Scanner:
     """Reads a worksheet's XML chunk by chunk. Each chunk is cut before the
     last cell that starts in it, so a cell is always looked at whole."""
@@ -483,28 +513,10 @@ class _Scanner:
         for j, byte in enumerate(b' r="'):
             if not np.all(padded[cells + 2 + j] == byte):
                 return False  # a cell without a leading r="...": follow the tags one by one
-        start = cells + 6
-        chars = [padded[start + j] for j in range(_MAX_LETTERS + 1)]
-        letter = [(c >= ord("A")) & (c <= ord("Z")) for c in chars]
-        if not np.all(letter[0]) or np.any(letter[1] & letter[2] & letter[3]):
-            return False  # lower case, '$', too long: the exact path reads (or refuses) it
-        two, three = letter[1], letter[1] & letter[2]
-        value = [c.astype(np.int32) - 64 for c in chars[:3]]
-        column = np.where(
-            three, value[0] * 676 + value[1] * 26 + value[2], np.where(two, value[0] * 26 + value[1], value[0])
-        )
-        first_digit = start + 1 + two + three
-        at, row = first_digit, np.zeros(len(cells), np.int32)
-        going = np.ones(len(cells), bool)
-        for _ in range(_MAX_DIGITS):
-            digit = padded[at].astype(np.int32) - ord("0")
-            going &= (digit >= 0) & (digit <= 9)
-            row = np.where(going, row * 10 + digit, row)
-            at = at + going
-        if not np.all(padded[at] == _QUOTE) or np.any(at == first_digit):
-            return False  # no digits, or more than 7
-        if row.min() < 1 or row.max() > EXCEL_ROWS or column.max() > EXCEL_COLUMNS:
-            return False
+        found = references(padded, cells)
+        if found is None:
+            return False  # lower case, '$', too long, outside the grid: the exact path reads (or refuses) it
+        row, column = found
         self._extend(int(row.min()) - 1, int(column.min()) - 1, int(row.max()) - 1, int(column.max()) - 1)
         self.row, self.column = int(row[-1]) - 1, int(column[-1])
         if _ERROR_VALUE.search(data, 0, end):
