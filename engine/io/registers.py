@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import DataError, Position
-from engine.io.xlsx_scan import SheetScan, cell_name, scan_workbook
+from engine.io.xlsx_scan import ZIP_SUFFIXES, SheetScan, cell_name, scan_workbook
 
 
 @dataclass
@@ -39,14 +40,17 @@ def normalize_header(header) -> str:
 
 
 def read_workbook(path: str | Path, *, scanned: Callable[[], None] | None = None) -> list[Sheet]:
-    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file (python-calamine), once
-    ``engine.io.xlsx_scan`` has found the file safe to hand to it; or the rows of a
-    .csv (``engine.io.tables``) or .json file (``_read_rows``) as one sheet named after the file.
+    """Read every sheet of an .xlsx/.xlsm/.xls/.ods file, once ``engine.io.xlsx_scan``
+    has found the file safe to read; or the rows of a .csv (``engine.io.tables``) or
+    .json file (``_read_rows``) as one sheet named after the file. An .xlsx/.xlsm sheet
+    in the usual form is read with numpy (``engine.io.xlsx_read``), any other sheet
+    by python-calamine; both give the same frame.
 
-    ``scanned`` is called when the scan is done, before calamine reads: the copy
-    writer's indexing starts there (``engine.pipeline``), so its pass over the
-    sheet XML runs while calamine loads, which releases the interpreter, and not
-    beside the scan, which it would slow to twice its time."""
+    ``scanned`` is called when the numpy reader is done, before calamine reads: the
+    copy writer's indexing starts there (``engine.pipeline``), so its pass over the
+    sheet XML runs while calamine loads, which releases the interpreter, or beside
+    binding and evaluating, and not beside the scan or the numpy reader, which need
+    the interpreter as much as it does."""
     from python_calamine import CalamineWorkbook
 
     path = Path(path)
@@ -61,12 +65,16 @@ def read_workbook(path: str | Path, *, scanned: Callable[[], None] | None = None
     if path.suffix.lower() == ".xlsb":
         raise DataError("kade reads .xlsx, .xlsm, .xls and .ods workbooks: save this one as .xlsx", Position(str(path)))
     scans = {scan.name: scan for scan in scan_workbook(path)}
-    if scanned is not None:
-        scanned()
     try:
+        usual = _read_usual(path, scans) if path.suffix.lower() in ZIP_SUFFIXES and _numpy_reader() else {}
+        if scanned is not None:
+            scanned()
         book = CalamineWorkbook.from_path(str(path))
         sheets = []
         for name in book.sheet_names:
+            if name in usual:
+                sheets.append(_with_scan(usual[name], scans[name]))
+                continue
             with _no_cycle_collection():  # millions of cells, no reference cycles: a collection would find nothing
                 sheet = book.get_sheet_by_name(name)
                 start = sheet.start or (0, 0)
@@ -81,6 +89,45 @@ def read_workbook(path: str | Path, *, scanned: Callable[[], None] | None = None
         text = str(exc) if len(str(exc)) <= 300 else str(exc)[:300] + "…"
         raise DataError(f"cannot read workbook: {text}", Position(str(path))) from exc
     return sheets
+
+
+READER_ENV = "KADE_READER"  # 'calamine': every sheet read by python-calamine (the numpy reader left out)
+
+
+def _numpy_reader() -> bool:
+    """Whether .xlsx/.xlsm sheets are read with numpy (the default) - $KADE_READER=calamine
+    leaves every sheet to python-calamine, the reader kade used before (same frames, slower)."""
+    chosen = os.environ.get(READER_ENV, "").strip().lower()
+    if chosen not in ("", "numpy", "calamine"):
+        raise DataError(f"${READER_ENV} is 'numpy' (the default) or 'calamine', got {os.environ[READER_ENV]!r}")
+    return chosen != "calamine"
+
+
+def _read_usual(path: Path, scans: dict[str, SheetScan]) -> dict[str, Sheet]:
+    """The sheets in the usual form, read with numpy (``engine.io.xlsx_read``);
+    a sheet that reader leaves to calamine is not among them."""
+    import zipfile
+
+    from engine.io import xlsx_read
+
+    out: dict[str, Sheet] = {}
+    where = Position(str(path))
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw, _no_cycle_collection():
+        book = None
+        for name, scan in scans.items():
+            if not scan.usual:
+                continue
+            try:
+                book = book or xlsx_read.open_book(zf)
+                read = xlsx_read.read_sheet(raw, zf.getinfo(scan.part), scan, book, where.at(sheet=name))
+            except xlsx_read.Unusual:
+                continue
+            if read is None:
+                out[name] = Sheet(name, pd.DataFrame())
+            else:
+                origin, grid = read
+                out[name] = Sheet(name, frame_from_grid(grid), origin)
+    return out
 
 
 def _read_rows(path: Path) -> Sheet:
@@ -177,7 +224,7 @@ def frame_from_rows(rows: Iterable[list], expected: int = 0) -> pd.DataFrame:
     first = next(rows, None)
     if first is None:
         return pd.DataFrame()
-    header = [str(h).strip() if h not in (None, "") else f"column {i + 1}" for i, h in enumerate(first)]
+    header = _column_names(first)
     cells = np.empty((len(header), max(expected, 0)), dtype=object)  # None throughout
     filled = 0
     while chunk := list(itertools.islice(rows, ROWS_PER_BLOCK)):
@@ -194,12 +241,29 @@ def frame_from_rows(rows: Iterable[list], expected: int = 0) -> pd.DataFrame:
             cells[i, filled : filled + n] = _shared(col)
         filled += n
         del columns
+    return _frame(cells[:, :filled], header)
+
+
+def frame_from_grid(grid: np.ndarray) -> pd.DataFrame:
+    """The frame of a sheet's cells given as (columns x rows) objects, the header
+    row first (``engine.io.xlsx_read``): as ``frame_from_rows`` makes it of the same rows."""
+    return _frame(grid[:, 1:], _column_names(grid[:, 0].tolist()))
+
+
+def _column_names(first: list) -> list[str]:
+    """A header row's cells as column names: stripped text, 'column 3' for an empty
+    one, a name taken before followed by its column number: 'amount (4)'."""
+    header = [str(h).strip() if h not in (None, "") else f"column {i + 1}" for i, h in enumerate(first)]
     names: dict[str, None] = {}
     for i, h in enumerate(header):
         names[h if h not in names else f"{h} ({i + 1})"] = None
+    return list(names)
+
+
+def _frame(cells: np.ndarray, names: list[str]) -> pd.DataFrame:
     # drop trailing rows that are entirely empty (formatting left by Excel)
-    length = max((_used_length(cells[i, :filled]) for i in range(len(header))), default=0)
-    return pd.DataFrame(cells[:, :length].T, columns=list(names), dtype=object, copy=False)
+    length = max((_used_length(cells[i]) for i in range(len(names))), default=0)
+    return pd.DataFrame(cells[:, :length].T, columns=names, dtype=object, copy=False)
 
 
 def _used_length(col: np.ndarray) -> int:
@@ -217,7 +281,8 @@ def _used_length(col: np.ndarray) -> int:
 def _shared(col: np.ndarray) -> np.ndarray:
     """The cells with equal values sharing one object, when the column holds values
     of one type (a float 1.0 and True would otherwise be merged) and repeats them."""
-    if pd.api.types.infer_dtype(col, skipna=True) not in _SHARED_KINDS:
+    kind = pd.api.types.infer_dtype(col, skipna=True)
+    if kind not in _SHARED_KINDS:
         return col
     present = ~np.equal(col, _NONE)
     values = col[present]
@@ -225,6 +290,10 @@ def _shared(col: np.ndarray) -> np.ndarray:
     if len(uniques) * 2 > len(values):  # mostly distinct: nothing worth sharing
         return col
     shared = np.asarray(uniques, dtype=object)[codes]
+    if kind == "floating":
+        from engine.io.xlsx_read import keep_zero_signs
+
+        keep_zero_signs(shared, values.astype(np.float64))
     if len(shared) == len(col):
         return shared
     out = np.full(len(col), None, dtype=object)

@@ -86,6 +86,7 @@ class SheetScan:
     right: int = -1
     unreadable: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, column) -> '#DIV/0!', ...
     formulas_without_values: list[str] = field(default_factory=list)  # A1 references
+    usual: bool = True  # every cell written '<c r="A1"', no prefixed names: engine.io.xlsx_read can read it
 
     @property
     def rows(self) -> int:
@@ -324,18 +325,9 @@ def _worksheet_parts(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
     """(sheet name, part) of every worksheet, in workbook order; a worksheet part
     no sheet names is listed under its part name (the reader may still find it)."""
     names = set(zf.namelist())
-
-    def text(part: str) -> str:
-        try:
-            return zf.read(part).decode("utf-8", "replace") if part in names else ""
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError):
-            return ""
-
     found: list[tuple[str, str]] = []
-    workbook = next(iter(_targets(text("_rels/.rels"), "", _REL_OFFICE_DOCUMENT).values()), "xl/workbook.xml")
-    folder = str(PurePosixPath(workbook).parent)
-    rels = _targets(text(f"{folder}/_rels/{PurePosixPath(workbook).name}.rels"), folder, _REL_WORKSHEET)
-    for tag in re.findall(r"<(?:[\w.-]+:)?sheet\b[^>]*>", text(workbook)):
+    workbook, rels = workbook_relations(zf, _REL_WORKSHEET)
+    for tag in re.findall(r"<(?:[\w.-]+:)?sheet\b[^>]*>", _part_text(zf, workbook)):
         name = re.search(r'\sname\s*=\s*["\']([^"\']*)["\']', tag)
         rid = re.search(r'\s(?:[\w.-]+:)?id\s*=\s*["\']([^"\']*)["\']', tag)
         part = rels.get(rid[1]) if rid else None
@@ -344,6 +336,21 @@ def _worksheet_parts(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
     listed = {part for _, part in found}
     found += [(n, n) for n in sorted(names) if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n, re.I) and n not in listed]
     return found
+
+
+def _part_text(zf: zipfile.ZipFile, part: str) -> str:
+    try:
+        return zf.read(part).decode("utf-8", "replace")
+    except (KeyError, zipfile.BadZipFile, zlib.error, OSError, EOFError):
+        return ""
+
+
+def workbook_relations(zf: zipfile.ZipFile, kind: str) -> tuple[str, dict[str, str]]:
+    """The workbook part, and its relationships whose type ends in ``kind``
+    ('/worksheet', '/sharedStrings', '/styles'): id -> part."""
+    workbook = next(iter(_targets(_part_text(zf, "_rels/.rels"), "", _REL_OFFICE_DOCUMENT).values()), "xl/workbook.xml")
+    folder = str(PurePosixPath(workbook).parent)
+    return workbook, _targets(_part_text(zf, f"{folder}/_rels/{PurePosixPath(workbook).name}.rels"), folder, kind)
 
 
 def _targets(rels: str, folder: str, kind: str) -> dict[str, str]:
@@ -460,6 +467,17 @@ def references(padded: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.nd
     return row, column
 
 
+def last_cell_start(data: bytes) -> int:
+    """Offset of the last cell's start in a piece of sheet XML: what comes from
+    there waits for the next piece, so a cell is always looked at whole."""
+    for back in (1 << 16, len(data)):
+        lo = max(0, len(data) - back)
+        at = max(data.rfind(b"<c ", lo), data.rfind(b"<c>", lo), data.rfind(b"<", lo, data.rfind(b":c ", lo) + 1))
+        if at > 0:
+            return at
+    return max(data.rfind(b"<"), 0) if len(data) > _CARRY_AT_MOST else 0
+
+
 class _Scanner:
     """Reads a worksheet's XML chunk by chunk. Each chunk is cut before the
     last cell that starts in it, so a cell is always looked at whole."""
@@ -472,7 +490,7 @@ class _Scanner:
 
     def feed(self, chunk: bytes) -> None:
         data = self.carry + chunk if self.carry else chunk
-        cut = self._cut(data)
+        cut = last_cell_start(data)
         self._look(data, cut)
         self.carry = data[cut:]
 
@@ -480,22 +498,12 @@ class _Scanner:
         self._look(self.carry, len(self.carry))
         self.carry = b""
 
-    @staticmethod
-    def _cut(data: bytes) -> int:
-        """Offset of the last cell's start: the rest waits for the next chunk."""
-        for back in (1 << 16, len(data)):
-            lo = max(0, len(data) - back)
-            at = max(data.rfind(b"<c ", lo), data.rfind(b"<c>", lo), data.rfind(b"<", lo, data.rfind(b":c ", lo) + 1))
-            if at > 0:
-                return at
-        return max(data.rfind(b"<"), 0) if len(data) > _CARRY_AT_MOST else 0
-
     def _look(self, data: bytes, end: int) -> None:
         """Look at data[:end]."""
         if not end:
             return
         if not self.exact and not self._fast(data, end):
-            self.exact = True
+            self.exact, self.scan.usual = True, False
         if self.exact:
             self._exact(data[:end])
 
