@@ -20,12 +20,15 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import openpyxl.chart
 import pandas as pd
 import pytest
 import xlsxwriter
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
@@ -762,6 +765,64 @@ def test_cdata_in_the_rows_gets_a_new_workbook(tmp_path, small_rules):
         ),
     )
     evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
+
+
+def test_processing_instruction_in_the_rows_gets_a_new_workbook(tmp_path, small_rules):
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(b'<row r="5"', b'<?kade note?><row r="5"', 1),
+    )
+    with pytest.raises(xlsx_copy.NotAppendable, match=r"<\?"):
+        xlsx_copy.Source(workbook).sheet("客户")
+    run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
+    assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
+
+
+def test_a_cell_without_its_reference_gets_a_new_workbook(tmp_path, small_rules):
+    # a cell may leave its place implicit; kade finds a row's last column from '<c r="'
+    workbook = rewrite_part(
+        xlsxwriter_book(tmp_path / "x.xlsx"),
+        tmp_path / "in.xlsx",
+        "xl/worksheets/sheet1.xml",
+        lambda d: d.replace(b'<c r="B3"', b"<c", 1),
+    )
+    with pytest.raises(xlsx_copy.NotAppendable, match="leading r="):
+        xlsx_copy.Source(workbook).sheet("客户")
+    run = evaluated_as_new_workbook(workbook, tmp_path / "out.xlsx", small_rules)
+    assert client_decisions(run.out) == [d for d, _ in CLIENT_DECISIONS]
+
+
+def test_spans_go_only_from_row_tags():
+    row = b'<row r="2" spans="1:3" ht="15"><c r="A2" t="inlineStr"><is><t>a spans="1:2" b</t></is></c></row>'
+    assert xlsx_copy._without_spans(row) == row.replace(b' spans="1:3"', b"", 1)
+    text_only = b'<row r="2"><c r="A2" t="inlineStr"><is><t>a spans="1:2" b</t></is></c></row>'
+    assert xlsx_copy._without_spans(text_only) == text_only
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.binary(max_size=200).map(lambda b: bytes(b'<c r="sD/!?'[x % 11] for x in b)),
+    st.sampled_from([(b"<!", 1), (b"<?", 1), (b"<c", 1), (b"</sheetData>", 7), (b' spans="', 2), (b'<c r="', 1)]),
+)
+def test_starts_finds_every_occurrence_as_find_does(data, case):
+    needle, rare = case
+    found, at = [], data.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = data.find(needle, at + 1)
+    assert xlsx_copy._starts(np.frombuffer(data, np.uint8), needle, rare).tolist() == found
+
+
+def test_last_cell_column_is_each_rows_last_reference():
+    xml = (
+        b'<row r="1"><c r="A1"/><c r="C1"/></row><row r="2"/>'
+        b'<row r="3"><c r="AB3" t="inlineStr"><is><t>&lt;c r="ZZ3"</t></is></c></row><row r="4"></row>'
+    )
+    numbers, opens, ends, last = xlsx_copy._rows_in(xml, 0)
+    assert numbers.tolist() == [1, 2, 3, 4] and ends[1] == -1 and last == 27  # AB, 0-based
+    assert xlsx_copy._rows_in(b'<row r="1"></row>', 0)[3] == -1
 
 
 # ------------------------------------------------------------- fallbacks ------
