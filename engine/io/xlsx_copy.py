@@ -219,11 +219,12 @@ def _part_pieces(raw, info: zipfile.ZipInfo) -> Iterator[bytes]:
 
 
 def _without_spans(xml: bytes) -> bytes:
-    # each row's column range: optional, and untrue once cells are added
-    if len(_starts(np.frombuffer(xml, np.uint8), b' spans="', 2)):
-        xml = re.sub(rb'(<row r="\d+") spans="[\d: ]*"', rb"\1", xml)  # where Excel writes it
-        if b' spans="' in xml:
-            xml = re.sub(rb'(<row\b[^>]*?) spans="[\d: ]*"', rb"\1", xml)
+    """The rows without their spans="…" (each row's column range: optional, and untrue
+    once cells are added): first where Excel writes it, then anywhere in a row tag."""
+    for pattern in (rb'(<row r="\d+") spans="[\d: ]*"', rb'(<row\b[^>]*?) spans="[\d: ]*"'):
+        if not len(_starts(np.frombuffer(xml, np.uint8), b' spans="', 2)):
+            break
+        xml = re.sub(pattern, rb"\1", xml)
     return xml
 
 
