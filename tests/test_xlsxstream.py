@@ -4,6 +4,7 @@ exactly: types, escaping, empty cells, dates, formatting."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import zipfile
 
 import numpy as np
@@ -125,3 +126,29 @@ def test_long_text_with_characters_beyond_the_basic_plane_is_cut_by_excels_count
     xlsx_stream.write(path, [xlsx_stream.SheetSpec("s", frame)])
     value = openpyxl.load_workbook(path)["s"]["A2"].value
     assert value.endswith("…") and len(value.encode("utf-16-le")) // 2 <= xlsx_stream.MAX_CELL_TEXT
+
+
+def test_a_package_is_written_into_the_file_without_truncating_it_on_opening(tmp_path, monkeypatch):
+    """ext4 writes out a file truncated on opening as soon as it is closed (0.4 s for a
+    million rows' results): the empty temporary file is opened as it is, and a file
+    that has content is emptied first, so nothing of it is left in the package."""
+    opened = []
+    real_open = xlsx_stream.os.open
+
+    def spy(path, flags, *args):
+        opened.append(flags)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(xlsx_stream.os, "open", spy)
+    frame = pd.DataFrame({"客户名称": ["甲", "乙"], "n": [1.0, 2.0]})
+    fresh, stale = tmp_path / "fresh.xlsx", tmp_path / "stale.xlsx"
+    stale.write_bytes(b"old content " * 100_000)  # longer than the package: a tail would corrupt it
+    for path in (fresh, stale):
+        xlsx_stream.write(path, [xlsx_stream.SheetSpec("客户", frame)])
+    assert len(opened) == 2 and not any(flags & os.O_TRUNC for flags in opened)
+    for path in (fresh, stale):
+        with zipfile.ZipFile(path) as zf:
+            assert zf.testzip() is None
+        assert path.stat().st_size < 100_000
+        cells = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("客户").to_python()
+        assert cells == [["客户名称", "n"], ["甲", 1.0], ["乙", 2.0]]

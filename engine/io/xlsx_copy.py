@@ -166,7 +166,7 @@ class Source:
         package = self._package
         with (
             zipfile.ZipFile(self.path) as src,
-            zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out,
+            xlsx_stream.new_package(target, compresslevel=6) as out,
         ):
             for info in src.infolist():
                 if info.filename in plans:
