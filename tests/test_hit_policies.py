@@ -4,11 +4,14 @@ and a property test against a pure-Python reference for FIRST tables."""
 
 import numpy as np
 import pytest
-from helpers import column, run, table, values
+from helpers import column, env, run, table, values
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine
+from engine import feel
+from engine.evaluation.decisions import _subset, evaluate_table
+from engine.evaluation.vectorized import eval_expr
 
 X = [1, 5, 12, 30]  # row 0: R3 | row 1: R2 | row 2: R1 and R2 | row 3: R1
 SIZE_RULES = [
@@ -329,6 +332,48 @@ def test_literal_and_computed_outputs_in_one_column():
     assert ids(r) == ["M2", "M1"]
     assert values(r, "y") == [0, 24]
     assert r.reasons[0] == "any case → 0 (rule M2)"
+
+
+def test_a_rule_that_decides_every_row_computes_from_its_inputs_and_leaves_them_as_they_were():
+    """The rule's inputs are then used as they are, not copied, and literals are one
+    value seen on every row: neither may be written to, and the results are the
+    ones a copy gave."""
+    t = table(
+        "all",
+        hit_policy="F",
+        inputs=[("x", "number")],
+        outputs=[("y", "number", ()), ("label", "string", ())],
+        rules=[("A1", ["-"], ["x * 2 + 1", 'name + "!"'])],
+        default=None,
+    )
+    inputs = env(x=[1, None, 3.5, -0.0], name=["甲", "乙", None, "丁"])
+    before = {k: (c.values.copy(), c.values.flags.writeable) for k, c in inputs.items()}
+    r = evaluate_table(t, inputs, 4)
+    assert ids(r) == ["A1"] * 4
+    assert values(r, "y") == [3, None, 8, 1]
+    assert values(r, "label") == ["甲!", "乙!", None, "丁!"]
+    for name, (values_before, writeable) in before.items():
+        assert inputs[name].values.flags.writeable == writeable
+        np.testing.assert_array_equal(inputs[name].values, values_before)
+    r.outputs["y"].values[0] = 0.0  # the decision's own columns can still be written (defaults, failed rows)
+    assert values(r, "y")[0] == 0
+
+
+def test_a_rules_inputs_are_copied_only_for_some_of_the_rows():
+    columns = env(x=[1.0, 2.0, 3.0], name=["a", "b", "c"])
+    every = _subset(columns, {"x", "name", "absent"}, np.arange(3), 3)
+    assert every.keys() == {"x", "name"} and all(every[k] is columns[k] for k in every)
+    some = _subset(columns, {"x", "name"}, np.array([0, 2]), 3)
+    assert some["x"].values.tolist() == [1.0, 3.0] and some["name"].values.tolist() == ["a", "c"]
+    assert not np.shares_memory(some["x"].values, columns["x"].values)
+
+
+def test_a_literal_is_one_value_on_every_row_without_an_array_per_row():
+    constant = eval_expr(feel.Literal(0.25, "number"), {}, 1_048_575)
+    assert len(constant) == 1_048_575 and constant.values.strides == (0,)
+    assert constant.values[0] == constant.values[-1] == 0.25
+    text = eval_expr(feel.Literal("金融", "string"), {}, 3)
+    assert text.values.tolist() == ["金融"] * 3 and text.values.strides == (0,)
 
 
 # ------------------------------------------------------------- reasons -------

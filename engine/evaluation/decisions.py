@@ -88,7 +88,12 @@ def match_matrix(table: DecisionTable, inputs: list[Column], env: dict[str, Colu
     return matrix
 
 
-def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray) -> dict[str, Column]:
+def _subset(env: dict[str, Column], names: set[str], rows: np.ndarray, n: int) -> dict[str, Column]:
+    """The columns ``names`` on ``rows`` (ascending, distinct, of n rows). On every row
+    they are the columns themselves, which expressions only read: a rule that decides
+    every row of a million would otherwise copy each of its inputs' 8 MB."""
+    if len(rows) == n:
+        return {name: env[name] for name in names if name in env}
     return {name: env[name].take(rows) for name in names if name in env}
 
 
@@ -143,7 +148,7 @@ def evaluate_table(
         rule = table.rules[rule_index]
         out = {}
         for clause, expr in zip(table.outputs, rule.outputs):
-            out[clause.name] = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
+            out[clause.name] = eval_expr(expr, _subset(env, feel.names_in(expr), rows, n), len(rows))
         return out
 
     hits = decide(table, matrix, output_values)
@@ -163,7 +168,7 @@ def evaluate_table(
         if table.has_default:
             defaults = {
                 c.name: (
-                    eval_expr(c.default, _subset(env, feel.names_in(c.default), rows), len(rows))
+                    eval_expr(c.default, _subset(env, feel.names_in(c.default), rows, n), len(rows))
                     if c.default is not None
                     else Column(c.type or "number", np.full(len(rows), np.nan))
                 )
@@ -291,12 +296,11 @@ def _listify(col: Column, empty: bool = False) -> Column:
 
 def _single(table, winner, inputs, env, n, output_values, reasons, variables):
     outputs = {c.name: _empty_output(c, n) for c in table.outputs}
-    rule_ids = np.full(n, None, dtype=object)
     decided = winner >= 0
     if not decided.any():
-        return outputs, rule_ids, _no_reasons
+        return outputs, np.full(n, None, dtype=object), _no_reasons
     ids = np.array([r.id for r in table.rules] + [None], dtype=object)
-    rule_ids[:] = ids[winner]
+    rule_ids = ids[winner]  # -1, no rule: the None at the end
     # plain values: one gather through a per-rule lookup table (computed entries are filled below)
     for k, clause in enumerate(table.outputs):
         entries = [r.outputs[k] for r in table.rules]
@@ -328,7 +332,7 @@ def _single(table, winner, inputs, env, n, output_values, reasons, variables):
         for k, clause in enumerate(table.outputs):
             expr = rule.outputs[k]
             if not isinstance(expr, feel.Literal):
-                value = eval_expr(expr, _subset(env, feel.names_in(expr), rows), len(rows))
+                value = eval_expr(expr, _subset(env, feel.names_in(expr), rows, n), len(rows))
                 _put(outputs, clause.name, rows, value, n)
     if not reasons:
         return outputs, rule_ids, _no_reasons
