@@ -152,3 +152,21 @@ def test_a_package_is_written_into_the_file_without_truncating_it_on_opening(tmp
         assert path.stat().st_size < 100_000
         cells = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("客户").to_python()
         assert cells == [["客户名称", "n"], ["甲", 1.0], ["乙", 2.0]]
+
+
+def test_a_column_of_numbers_is_written_as_the_same_column_of_python_objects(tmp_path):
+    """Decisions' number outputs reach the writer as numpy floats (no Python object per
+    row); their cells are the ones the same values as objects give - None for NaN and
+    infinities, -0 kept - over several blocks of rows."""
+    numbers = np.tile(np.array([1.0, 2560.0, -0.5, 1e-7, np.nan, np.inf, -0.0, 12345678.9, -np.inf, 3.0]), 2_500)
+    objects = pd.Series([v if np.isfinite(v) else None for v in numbers.tolist()], dtype=object)
+    sheets = {}
+    for kind, column in (("float", pd.Series(numbers)), ("object", objects)):
+        path = tmp_path / f"{kind}.xlsx"
+        xlsx_stream.write(path, [xlsx_stream.SheetSpec("分数", pd.DataFrame({"客户评分": column, "n": objects}))])
+        with zipfile.ZipFile(path) as zf:
+            sheets[kind] = zf.read("xl/worksheets/sheet1.xml")
+    assert sheets["float"] == sheets["object"]
+    cells = CalamineWorkbook.from_path(str(tmp_path / "float.xlsx")).get_sheet_by_name("分数").to_python()
+    assert [row[0] for row in cells[1:11]] == [1.0, 2560.0, -0.5, 1e-7, "", "", -0.0, 12345678.9, "", 3.0]
+    assert len(cells) == 25_001

@@ -60,7 +60,10 @@ def result_columns(
         name = result.decision.name
         for clause in result.decision.outputs:
             col = result.outputs[clause.name]
-            data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values, deferred)
+            if deferred and col.is_float and col.type == "number":  # the writer formats numbers a block at a time
+                data[clause.name] = pd.Series(col.values, copy=False)
+            else:
+                data[clause.name] = _objects(to_python(col.type, col.values) if col.is_float else col.values, deferred)
         data[f"{name}.rule"] = _objects(result.rules, deferred)
         reason = pa.nulls(n, pa.string()) if deferred else sources[f"{name}.reason"](0, n)
         if arrow_text or deferred:

@@ -217,6 +217,8 @@ def _lists_joined(frame: pd.DataFrame) -> pd.DataFrame:
         column = frame.iloc[:, i]
         if isinstance(column.dtype, pd.ArrowDtype):  # Arrow text (reasons): written as it is
             continue
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":  # numbers: no lists among them
+            continue
         values = column.to_numpy(dtype=object)
         if pd.api.types.infer_dtype(values, skipna=True) in ("mixed", "unknown-array"):
             changed[i] = np.array(cell_values(column), dtype=object)

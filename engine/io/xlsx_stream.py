@@ -139,9 +139,7 @@ def _column_xml(
             return pc.binary_join_element_wise('<c r="', refs, taken, "")
         return _text_cells(pa.array(values, type=pa.string(), from_pandas=True), refs)
     if kind in ("floating", "integer", "mixed-integer-float"):
-        numbers = pd.to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float)
-        shown = pa.array(numbers, mask=~np.isfinite(numbers)).cast(pa.string())
-        return pc.binary_join_element_wise('<c r="', refs, '"><v>', shown, "</v></c>", "")
+        return _number_cells(pd.to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=float), refs)
     if kind in ("date", "datetime", "datetime64"):
         try:
             return _date_cells(pd.to_datetime(pd.Series(values, dtype=object)), refs, date_style, epoch)
@@ -152,6 +150,12 @@ def _column_xml(
         bits = pa.array(np.where(values == True, "1", "0"), mask=~present)  # noqa: E712  (object array)
         return pc.binary_join_element_wise('<c r="', refs, '" t="b"><v>', bits, "</v></c>", "")
     return _mixed_column_xml(values, refs, date_style, epoch)
+
+
+def _number_cells(numbers: np.ndarray, refs: pa.Array) -> pa.Array:
+    """Number cells; null (no cell) for NaN and infinities."""
+    shown = pa.array(numbers, mask=~np.isfinite(numbers)).cast(pa.string())
+    return pc.binary_join_element_wise('<c r="', refs, '"><v>', shown, "</v></c>", "")
 
 
 def _date_cells(stamps: pd.Series, refs: pa.Array, date_style: int, epoch: pd.Timestamp) -> pa.Array:
@@ -255,6 +259,8 @@ def row_cells(
             text = pa.array(column.iloc[start:stop])  # Arrow text (reasons): as it is
         if text is not None:
             cells.append(_text_cells(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text, refs))
+        elif isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":  # numbers (decisions' scores)
+            cells.append(_number_cells(column.to_numpy()[start:stop], refs))
         else:
             cells.append(_column_xml(column.iloc[start:stop].to_numpy(dtype=object), refs, date_style, epoch))
     if not cells:
