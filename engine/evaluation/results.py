@@ -50,7 +50,8 @@ def result_columns(
     time from ``reason_sources`` (a million rows' reasons are never held at once);
     the columns then share the evaluation's arrays instead of copies of them (the
     frame goes to a writer, which only reads it: at a million rows the copies, and
-    pandas stacking them into one block, took over a second)."""
+    pandas stacking them into one block, took over a second), and number outputs
+    stay numpy floats (NaN for none) instead of a Python object per row."""
     import pyarrow as pa
 
     data: dict[str, pd.Series] = {}
